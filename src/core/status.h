@@ -1,0 +1,38 @@
+// Status and Result<T>: how every ragline module reports expected failures.
+//
+// We use abseil's Status/StatusOr (Debian's libabsl-dev) and add the two
+// propagation macros abseil keeps internal. Expected failures (bad input, a
+// missing file, a corrupt record) are values; CHECK/assert is for bugs only.
+//
+// Thread safety: Status and Result are values; copies are independent.
+#pragma once
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace ragline {
+
+using Status = absl::Status;
+template <typename T>
+using Result = absl::StatusOr<T>;
+
+}  // namespace ragline
+
+#define RAGLINE_CONCAT_INNER_(a, b) a##b
+#define RAGLINE_CONCAT_(a, b) RAGLINE_CONCAT_INNER_(a, b)
+
+// Returns the Status of `expr` from the enclosing function unless it is OK.
+#define RETURN_IF_ERROR(expr)                      \
+  do {                                             \
+    ::absl::Status ragline_status_ = (expr);       \
+    if (!ragline_status_.ok()) return ragline_status_; \
+  } while (0)
+
+// `ASSIGN_OR_RETURN(auto x, MakeX());` assigns the value of a Result or
+// returns its error from the enclosing function.
+#define ASSIGN_OR_RETURN(lhs, expr) \
+  ASSIGN_OR_RETURN_IMPL_(RAGLINE_CONCAT_(ragline_result_, __LINE__), lhs, expr)
+#define ASSIGN_OR_RETURN_IMPL_(result, lhs, expr) \
+  auto result = (expr);                           \
+  if (!result.ok()) return std::move(result).status(); \
+  lhs = std::move(result).value()
