@@ -1,7 +1,9 @@
 // Env: the file-system operations the store uses, behind an interface so tests
 // can inject faults (see fault_injection_env.h) the way leveldb's tests do.
 //
-// Paths are plain POSIX paths. Every error names the path and the errno text.
+// Paths are plain POSIX paths. Every error names the path and the errno text
+// (see PosixError): ENOENT is NotFound, ENOSPC ResourceExhausted, EIO
+// Unavailable, and so on, as absl::ErrnoToStatus maps them.
 //
 // Thread safety: Env methods are thread-safe. A WritableFile is used by one
 // thread at a time.
@@ -16,6 +18,11 @@
 #include "core/status.h"
 
 namespace ragline::store {
+
+// Returns absl::ErrnoToStatus(errno_value, context): the message reads
+// "<context>: <strerror text>". `context` should name the operation and path,
+// e.g. "open /data/wal/wal-1.log".
+Status PosixError(std::string_view context, int errno_value);
 
 class WritableFile {
  public:
@@ -48,8 +55,11 @@ class Env {
   // Whole file contents. NotFound if missing.
   virtual Result<std::string> ReadFile(const std::string& path) = 0;
   // Writes `data` to a temp file, syncs it, renames over `path` and syncs the
-  // directory: readers see the old or the new content, never a mix.
+  // directory: readers see the old or the new content, never a mix. The temp
+  // file is `<path>.tmp-<pid>-<n>` in the same directory; it is removed on
+  // failure, but a crash can leave one behind (callers may delete `*.tmp-*`).
   virtual Status WriteFileAtomically(const std::string& path, std::string_view data) = 0;
+  // Cuts the file to `size` bytes and syncs it, so the cut is durable.
   virtual Status Truncate(const std::string& path, uint64_t size) = 0;
   virtual Status RemoveFile(const std::string& path) = 0;
   // Removes a directory and everything under it; OK if it does not exist.
@@ -63,8 +73,10 @@ class Env {
   virtual Result<uint64_t> FileSize(const std::string& path) = 0;
   // fsyncs a directory so renames/creates/removes in it are durable.
   virtual Status SyncDir(const std::string& dir) = 0;
-  // Takes an exclusive advisory lock; FailedPrecondition if another process
-  // (or another lock in this process) holds it.
+  // Takes an exclusive advisory lock (flock(LOCK_EX|LOCK_NB) on the file,
+  // created if missing); FailedPrecondition if another process (or another
+  // lock in this process) holds it. The lock lasts until the FileLock is
+  // destroyed; the file itself is never removed.
   virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
 };
 
