@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <latch>
 
 namespace ragline {
 
@@ -52,25 +51,36 @@ void ThreadPool::ParallelFor(size_t n, const std::function<void(size_t, size_t)>
     fn(0, n);
     return;
   }
-  // Ranges are claimed dynamically so a slow range does not stall the rest.
+  // Ranges are claimed dynamically, so a slow range does not stall the rest,
+  // and the caller claims ranges too. The caller waits only for helpers that
+  // actually claimed work: a helper still queued behind busy workers (e.g. when
+  // ParallelFor runs on a worker of this pool) finds nothing left and returns
+  // without touching `fn`, so nested use cannot deadlock.
+  struct State {
+    std::atomic<size_t> next{0};
+    std::atomic<size_t> active{0};
+    std::mutex mu;
+    std::condition_variable cv;
+  };
+  auto state = std::make_shared<State>();
   const size_t chunk = std::max<size_t>(1, n / (parts * 4));
-  std::atomic<size_t> next{0};
-  auto run = [&] {
+  const auto* fn_ptr = &fn;
+  auto run = [state, chunk, n, fn_ptr](bool helper) {
+    if (helper) state->active.fetch_add(1);
     for (;;) {
-      size_t begin = next.fetch_add(chunk);
-      if (begin >= n) return;
-      fn(begin, std::min(n, begin + chunk));
+      const size_t begin = state->next.fetch_add(chunk);
+      if (begin >= n) break;
+      (*fn_ptr)(begin, std::min(n, begin + chunk));
+    }
+    if (helper && state->active.fetch_sub(1) == 1) {
+      std::lock_guard<std::mutex> lock(state->mu);
+      state->cv.notify_all();
     }
   };
-  std::latch done(static_cast<std::ptrdiff_t>(parts - 1));
-  for (size_t i = 0; i + 1 < parts; ++i) {
-    Submit([&] {
-      run();
-      done.count_down();
-    });
-  }
-  run();
-  done.wait();
+  for (size_t i = 0; i + 1 < parts; ++i) Submit([run] { run(true); });
+  run(false);
+  std::unique_lock<std::mutex> lock(state->mu);
+  state->cv.wait(lock, [&] { return state->active.load() == 0; });
 }
 
 }  // namespace ragline

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "absl/strings/str_cat.h"
+#include "core/strings.h"
 
 namespace ragline::store {
 namespace {
@@ -44,7 +44,7 @@ class Reader {
 };
 
 Status Corrupt(std::string_view what) {
-  return absl::DataLossError(absl::StrCat("corrupt record: ", what));
+  return absl::DataLossError(StrCat("corrupt record: ", what));
 }
 
 }  // namespace
@@ -74,7 +74,7 @@ Result<Record> DecodeUpsert(std::string_view bytes) {
   if (!r.Get(&rec.version)) return Corrupt("upsert version");
   if (!r.Get(&dim) || !r.GetBytes(size_t{dim} * sizeof(float), &floats)) return Corrupt("upsert vector");
   rec.vector.resize(dim);
-  std::memcpy(rec.vector.data(), floats.data(), floats.size());
+  if (!floats.empty()) std::memcpy(rec.vector.data(), floats.data(), floats.size());
   if (!r.GetString(&rec.payload)) return Corrupt("upsert payload");
   if (!r.done()) return Corrupt("trailing bytes after upsert");
   return rec;

@@ -1,0 +1,678 @@
+#include "store/collection.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "absl/container/flat_hash_set.h"
+#include "core/strings.h"
+#include "absl/strings/str_format.h"
+#include "index/distance.h"
+
+namespace ragline::store {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr char kConfigFile[] = "collection.json";
+constexpr char kManifestFile[] = "MANIFEST.json";
+constexpr char kLockFile[] = "LOCK";
+constexpr int kManifestFormat = 1;
+
+bool ValidName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+}  // namespace
+
+std::string_view MetricName(DistanceMetric metric) {
+  switch (metric) {
+    case DistanceMetric::kCosine: return "cosine";
+    case DistanceMetric::kDot: return "dot";
+    case DistanceMetric::kL2: return "l2";
+  }
+  return "unknown";
+}
+
+Result<DistanceMetric> ParseMetric(std::string_view name) {
+  if (name == "cosine") return DistanceMetric::kCosine;
+  if (name == "dot") return DistanceMetric::kDot;
+  if (name == "l2") return DistanceMetric::kL2;
+  return absl::InvalidArgumentError(StrCat("unknown metric '", name, "' (expected cosine, dot or l2)"));
+}
+
+// ---------------------------------------------------------------- config
+
+json CollectionConfig::ToJson() const {
+  json params = json::object();
+  for (const auto& [k, v] : index_params.ToMap(index_kind)) params[k] = v;
+  if (index_kind != index::IndexKind::kFlat) params["seed"] = index_params.seed;
+  return {{"name", name},
+          {"dim", dim},
+          {"metric", MetricName(metric)},
+          {"index", {{"kind", index::IndexKindName(index_kind)}, {"params", params}}},
+          {"seal_threshold", seal_threshold},
+          {"fsync", fsync == FsyncPolicy::kBatch ? "batch" : "none"}};
+}
+
+Result<CollectionConfig> CollectionConfig::FromJson(const json& j) {
+  CollectionConfig c;
+  try {
+    c.name = j.at("name").get<std::string>();
+    c.dim = j.at("dim").get<uint32_t>();
+    ASSIGN_OR_RETURN(c.metric, ParseMetric(j.at("metric").get<std::string>()));
+    ASSIGN_OR_RETURN(c.index_kind, index::ParseIndexKind(j.at("index").at("kind").get<std::string>()));
+    for (const auto& [k, v] : j.at("index").at("params").items()) {
+      RETURN_IF_ERROR(c.index_params.Set(k, std::to_string(v.get<uint64_t>())));
+    }
+    c.seal_threshold = j.value("seal_threshold", c.seal_threshold);
+    c.fsync = j.value("fsync", "batch") == "none" ? FsyncPolicy::kNone : FsyncPolicy::kBatch;
+  } catch (const json::exception& e) {
+    return absl::DataLossError(StrCat("collection config: ", e.what()));
+  }
+  return c;
+}
+
+Status CollectionConfig::Validate() const {
+  if (!ValidName(name)) {
+    return absl::InvalidArgumentError(StrCat(
+        "collection name '", name, "' is invalid: use 1-64 characters from A-Z a-z 0-9 _ -"));
+  }
+  if (dim == 0 || dim > 65536) {
+    return absl::InvalidArgumentError(StrCat("dim must be in [1, 65536], got ", dim));
+  }
+  if (seal_threshold < 1 || seal_threshold > (1u << 24)) {
+    return absl::InvalidArgumentError("seal_threshold must be in [1, 16777216]");
+  }
+  if (index_kind == index::IndexKind::kIvfPq && index_params.pq_m != 0 && dim % index_params.pq_m != 0) {
+    return absl::InvalidArgumentError(
+        StrCat("ivf_pq: pq_m=", index_params.pq_m, " must divide dim=", dim));
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------- open / create
+
+Collection::Collection(Env& env, std::string dir, CollectionConfig config, ThreadPool& pool, bool read_only)
+    : env_(env), dir_(std::move(dir)), config_(std::move(config)), pool_(pool), read_only_(read_only) {}
+
+Collection::~Collection() {
+  Status st = Close();
+  if (!st.ok()) std::fprintf(stderr, "ragline: closing collection %s: %s\n", config_.name.c_str(),
+                             std::string(st.message()).c_str());
+}
+
+Result<std::unique_ptr<Collection>> Collection::Create(Env& env, const std::string& dir,
+                                                       const CollectionConfig& config, ThreadPool& pool) {
+  RETURN_IF_ERROR(config.Validate());
+  if (env.FileExists(dir + "/" + kConfigFile)) {
+    return absl::AlreadyExistsError(StrCat("collection '", config.name, "' already exists"));
+  }
+  RETURN_IF_ERROR(env.CreateDirs(dir + "/segments"));
+  RETURN_IF_ERROR(env.WriteFileAtomically(dir + "/" + kConfigFile, config.ToJson().dump(2) + "\n"));
+  return Open(env, dir, pool);
+}
+
+Result<std::unique_ptr<Collection>> Collection::Open(Env& env, const std::string& dir, ThreadPool& pool,
+                                                     const OpenOptions& options) {
+  auto config_bytes = env.ReadFile(dir + "/" + kConfigFile);
+  if (!config_bytes.ok()) {
+    if (absl::IsNotFound(config_bytes.status())) {
+      return absl::NotFoundError(StrCat("no collection at ", dir));
+    }
+    return config_bytes.status();
+  }
+  json j = json::parse(*config_bytes, nullptr, false);
+  if (j.is_discarded()) return absl::DataLossError(StrCat(dir, "/", kConfigFile, ": not valid JSON"));
+  ASSIGN_OR_RETURN(CollectionConfig config, CollectionConfig::FromJson(j));
+  std::unique_ptr<Collection> c(new Collection(env, dir, std::move(config), pool, options.read_only));
+  if (!options.read_only) {
+    auto lock = env.LockFile(dir + "/" + kLockFile);
+    if (!lock.ok()) {
+      return absl::FailedPreconditionError(StrCat("collection '", c->config_.name,
+                                                        "' is open for writing by another process"));
+    }
+    c->lock_ = std::move(*lock);
+  }
+  RETURN_IF_ERROR(c->Recover());
+  return c;
+}
+
+index::Metric Collection::IndexMetric() const {
+  return config_.metric == DistanceMetric::kL2 ? index::Metric::kL2 : index::Metric::kInnerProduct;
+}
+
+std::string Collection::SegmentPath(uint64_t id) const {
+  return absl::StrFormat("%s/segments/seg-%020d.seg", dir_, id);
+}
+
+Status Collection::Recover() {
+  std::lock_guard<std::mutex> write_lock(write_mu_);
+  std::unique_lock<std::shared_mutex> state_lock(state_mu_);
+  // 1. Manifest: sealed segments, checkpoint, graveyard.
+  std::vector<uint64_t> sealed_ids;
+  auto manifest_bytes = env_.ReadFile(dir_ + "/" + kManifestFile);
+  if (manifest_bytes.ok()) {
+    json m = json::parse(*manifest_bytes, nullptr, false);
+    try {
+      if (m.is_discarded() || m.at("format").get<int>() != kManifestFormat) throw std::runtime_error("bad format");
+      checkpoint_lsn_ = m.at("checkpoint_lsn").get<uint64_t>();
+      next_segment_id_ = m.at("next_segment_id").get<uint64_t>();
+      sealed_ids = m.at("segments").get<std::vector<uint64_t>>();
+      for (const auto& g : m.at("graveyard")) graveyard_[g.at(0).get<std::string>()] = g.at(1).get<uint64_t>();
+    } catch (const std::exception& e) {
+      return absl::DataLossError(StrCat(dir_, "/", kManifestFile, ": unreadable manifest (", e.what(), ")"));
+    }
+  } else if (!absl::IsNotFound(manifest_bytes.status())) {
+    return manifest_bytes.status();
+  }
+  // 2. Sealed segments, oldest first; the newest version of an id wins.
+  for (uint64_t id : sealed_ids) {
+    ASSIGN_OR_RETURN(auto seg, SealedSegment::Load(env_, SegmentPath(id), id, config_.dim, IndexMetric(),
+                                                   config_.index_kind, config_.index_params));
+    for (Row r = 0; r < seg->size(); ++r) {
+      const RowMeta& meta = seg->meta(r);
+      auto grave = graveyard_.find(meta.id);
+      if (grave != graveyard_.end() && meta.version <= grave->second) {
+        seg->Kill(r);
+        continue;
+      }
+      auto [it, inserted] = id_map_.try_emplace(meta.id, Location{id, r, meta.version});
+      if (!inserted) {
+        if (it->second.version >= meta.version) {
+          seg->Kill(r);
+          continue;
+        }
+        segments_.at(it->second.segment_id)->Kill(it->second.row);
+        it->second = Location{id, r, meta.version};
+      }
+    }
+    segments_[id] = std::move(seg);
+  }
+  // 3. Orphans: segment files a crash left behind before the manifest named them.
+  if (!read_only_) {
+    absl::flat_hash_set<uint64_t> live(sealed_ids.begin(), sealed_ids.end());
+    auto names = env_.ListDir(dir_ + "/segments");
+    if (names.ok()) {
+      for (const auto& name : *names) {
+        unsigned long long id = 0;
+        if (std::sscanf(name.c_str(), "seg-%llu.seg", &id) == 1 && !live.contains(id)) {
+          RETURN_IF_ERROR(env_.RemoveFile(dir_ + "/segments/" + name));
+        } else if (name.find(".tmp") != std::string::npos) {
+          RETURN_IF_ERROR(env_.RemoveFile(dir_ + "/segments/" + name));
+        }
+      }
+    }
+  }
+  // 4. WAL tail into the growing segment.
+  growing_ = std::make_shared<GrowingSegment>(next_segment_id_++, config_.dim, IndexMetric(),
+                                              config_.seal_threshold);
+  segments_[growing_->id()] = growing_;
+  applied_lsn_ = checkpoint_lsn_;
+  WalOptions wal_options;
+  wal_options.fsync = config_.fsync;
+  wal_options.read_only = read_only_;
+  state_lock.unlock();  // ApplyWalEntry takes it per record
+  ASSIGN_OR_RETURN(wal_, Wal::Open(env_, dir_ + "/wal", wal_options, checkpoint_lsn_,
+                                   [this](const WalEntry& e) { return ApplyWalEntry(e); }, &recovery_report_));
+  state_lock.lock();
+  PublishSnapshot();
+  state_lock.unlock();
+  if (!read_only_ && recovery_report_.tail_cut) {
+    std::fprintf(stderr, "ragline: collection %s: WAL tail cut at %s offset %llu (%s), %llu bytes dropped\n",
+                 config_.name.c_str(), recovery_report_.cut_file.c_str(),
+                 static_cast<unsigned long long>(recovery_report_.cut_offset), recovery_report_.reason.c_str(),
+                 static_cast<unsigned long long>(recovery_report_.bytes_dropped));
+  }
+  if (!read_only_) ScheduleSeal();
+  return absl::OkStatus();
+}
+
+Status Collection::ApplyWalEntry(const WalEntry& e) {
+  switch (static_cast<RecordType>(e.type)) {
+    case RecordType::kUpsert: {
+      ASSIGN_OR_RETURN(Record r, DecodeUpsert(e.payload));
+      if (r.vector.size() != config_.dim) {
+        return absl::DataLossError(StrCat("WAL record ", e.lsn, " has dimension ", r.vector.size()));
+      }
+      return ApplyUpsert(std::move(r), e.lsn);
+    }
+    case RecordType::kDelete: {
+      ASSIGN_OR_RETURN(DeleteEntry d, DecodeDelete(e.payload));
+      return ApplyDelete(d.id, d.version, e.lsn);
+    }
+  }
+  return absl::DataLossError(StrCat("WAL record ", e.lsn, " has unknown type ", int{e.type}));
+}
+
+// ---------------------------------------------------------------- writes
+
+Status Collection::ValidateRecord(const Record& r, size_t position) const {
+  auto bad = [&](std::string_view what) {
+    return absl::InvalidArgumentError(StrCat("record ", position, r.id.empty() ? "" : " (id '" + r.id + "')",
+                                                   ": ", what));
+  };
+  if (r.id.empty()) return bad("missing or empty id");
+  if (r.id.size() > 1024) return bad("id longer than 1024 bytes");
+  if (r.vector.size() != config_.dim) {
+    return bad(StrCat("vector has dimension ", r.vector.size(), ", collection '", config_.name,
+                            "' expects ", config_.dim));
+  }
+  for (size_t i = 0; i < r.vector.size(); ++i) {
+    if (!std::isfinite(r.vector[i])) return bad(StrCat("vector[", i, "] is not a finite number"));
+  }
+  if (config_.metric == DistanceMetric::kCosine) {
+    double norm = 0;
+    for (float x : r.vector) norm += double{x} * x;
+    if (norm == 0) return bad("zero vector has no direction under the cosine metric");
+  }
+  return absl::OkStatus();
+}
+
+Result<UpsertSummary> Collection::Upsert(std::vector<Record> records) {
+  if (read_only_) return absl::FailedPreconditionError("collection is open read-only");
+  std::vector<json> payloads(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    RETURN_IF_ERROR(ValidateRecord(records[i], i));
+    payloads[i] = records[i].payload.empty() ? json::object() : json::parse(records[i].payload, nullptr, false);
+    if (!payloads[i].is_object()) {
+      return absl::InvalidArgumentError(StrCat("record ", i, " (id '", records[i].id,
+                                                     "'): payload must be a JSON object"));
+    }
+    records[i].payload = payloads[i].dump();  // canonical form
+    if (config_.metric == DistanceMetric::kCosine) index::NormalizeL2(records[i].vector.data(), config_.dim);
+  }
+
+  std::lock_guard<std::mutex> write_lock(write_mu_);
+  if (closed_) return absl::FailedPreconditionError("collection is closed");
+  UpsertSummary summary;
+  // Classify in order against the stored state plus earlier records of this batch.
+  absl::flat_hash_map<std::string, uint64_t> batch_versions;
+  std::vector<size_t> effective;
+  {
+    std::shared_lock<std::shared_mutex> state_lock(state_mu_);
+    for (size_t i = 0; i < records.size(); ++i) {
+      const Record& r = records[i];
+      std::optional<uint64_t> current;
+      bool deleted = false;
+      if (auto b = batch_versions.find(r.id); b != batch_versions.end()) {
+        current = b->second;
+      } else if (auto it = id_map_.find(r.id); it != id_map_.end()) {
+        current = it->second.version;
+      } else if (auto g = graveyard_.find(r.id); g != graveyard_.end()) {
+        current = g->second;
+        deleted = true;
+      }
+      if (current && r.version < *current) {
+        ++summary.stale;
+      } else if (current && r.version == *current) {
+        ++(deleted ? summary.stale : summary.unchanged);
+      } else {
+        ++(current && !deleted ? summary.replaced : summary.inserted);
+        batch_versions[r.id] = r.version;
+        effective.push_back(i);
+      }
+    }
+  }
+  if (!effective.empty()) {
+    std::vector<std::string> encoded(effective.size());
+    std::vector<WalRecordRef> refs(effective.size());
+    for (size_t j = 0; j < effective.size(); ++j) {
+      EncodeUpsert(records[effective[j]], &encoded[j]);
+      refs[j] = WalRecordRef{static_cast<uint8_t>(RecordType::kUpsert), encoded[j]};
+    }
+    ASSIGN_OR_RETURN(uint64_t last_lsn, wal_->AppendBatch(refs));
+    uint64_t lsn = last_lsn - effective.size() + 1;
+    for (size_t j : effective) RETURN_IF_ERROR(ApplyUpsert(std::move(records[j]), lsn++));
+  }
+  stale_discarded_.fetch_add(summary.stale, std::memory_order_relaxed);
+  return summary;
+}
+
+Status Collection::ApplyUpsert(Record record, uint64_t lsn) {
+  std::unique_lock<std::shared_mutex> state_lock(state_mu_);
+  std::optional<Location> old;
+  if (auto it = id_map_.find(record.id); it != id_map_.end()) {
+    if (record.version <= it->second.version) {  // replay of something already superseded
+      applied_lsn_ = lsn;
+      return absl::OkStatus();
+    }
+    old = it->second;
+  } else if (auto g = graveyard_.find(record.id); g != graveyard_.end() && record.version <= g->second) {
+    applied_lsn_ = lsn;
+    return absl::OkStatus();
+  }
+  RowMeta meta{record.id, record.version, json::parse(record.payload, nullptr, false)};
+  if (!meta.payload.is_object()) meta.payload = json::object();
+  const Row row = growing_->Append(record.vector.data(), std::move(meta));
+  if (old) segments_.at(old->segment_id)->Kill(old->row);
+  id_map_[record.id] = Location{growing_->id(), row, record.version};
+  graveyard_.erase(record.id);
+  applied_lsn_ = lsn;
+  if (growing_->full()) FreezeGrowing();  // index it now, not when the next row arrives
+  return absl::OkStatus();
+}
+
+Status Collection::ApplyDelete(const std::string& id, uint64_t version, uint64_t lsn) {
+  std::unique_lock<std::shared_mutex> state_lock(state_mu_);
+  if (auto it = id_map_.find(id); it != id_map_.end() && it->second.version <= version) {
+    segments_.at(it->second.segment_id)->Kill(it->second.row);
+    id_map_.erase(it);
+  }
+  uint64_t& grave = graveyard_[id];
+  grave = std::max(grave, version);
+  applied_lsn_ = lsn;
+  return absl::OkStatus();
+}
+
+Result<DeleteSummary> Collection::Delete(std::span<const std::string> ids) {
+  if (read_only_) return absl::FailedPreconditionError("collection is open read-only");
+  std::lock_guard<std::mutex> write_lock(write_mu_);
+  if (closed_) return absl::FailedPreconditionError("collection is closed");
+  return DeleteLocked(ids);
+}
+
+Result<DeleteSummary> Collection::DeleteLocked(std::span<const std::string> ids) {
+  DeleteSummary summary;
+  std::vector<std::pair<std::string, uint64_t>> targets;
+  {
+    std::shared_lock<std::shared_mutex> state_lock(state_mu_);
+    absl::flat_hash_set<std::string> seen;
+    for (const auto& id : ids) {
+      auto it = id_map_.find(id);
+      if (it == id_map_.end() || !seen.insert(id).second) {
+        ++summary.not_found;
+        continue;
+      }
+      targets.emplace_back(id, it->second.version);
+    }
+  }
+  if (targets.empty()) return summary;
+  std::vector<std::string> encoded(targets.size());
+  std::vector<WalRecordRef> refs(targets.size());
+  for (size_t j = 0; j < targets.size(); ++j) {
+    EncodeDelete(targets[j].first, targets[j].second, &encoded[j]);
+    refs[j] = WalRecordRef{static_cast<uint8_t>(RecordType::kDelete), encoded[j]};
+  }
+  ASSIGN_OR_RETURN(uint64_t last_lsn, wal_->AppendBatch(refs));
+  uint64_t lsn = last_lsn - targets.size() + 1;
+  for (const auto& [id, version] : targets) RETURN_IF_ERROR(ApplyDelete(id, version, lsn++));
+  summary.deleted = targets.size();
+  return summary;
+}
+
+Result<DeleteSummary> Collection::DeleteByFilter(const PayloadFilter& filter) {
+  if (read_only_) return absl::FailedPreconditionError("collection is open read-only");
+  std::lock_guard<std::mutex> write_lock(write_mu_);
+  if (closed_) return absl::FailedPreconditionError("collection is closed");
+  std::vector<std::string> ids;
+  for (const auto& seg : *snapshot()) {
+    const size_t n = seg->size();
+    for (Row r = 0; r < n; ++r) {
+      if (seg->IsAlive(r) && filter.Matches(seg->meta(r).payload)) ids.push_back(seg->meta(r).id);
+    }
+  }
+  return DeleteLocked(ids);
+}
+
+// ---------------------------------------------------------------- segments
+
+void Collection::FreezeGrowing() {
+  frozen_.push_back(Frozen{growing_, applied_lsn_, graveyard_});
+  growing_ = std::make_shared<GrowingSegment>(next_segment_id_++, config_.dim, IndexMetric(),
+                                              config_.seal_threshold);
+  segments_[growing_->id()] = growing_;
+  PublishSnapshot();
+  if (!read_only_) {
+    Status st = wal_ ? wal_->Rotate() : absl::OkStatus();
+    if (!st.ok()) std::fprintf(stderr, "ragline: WAL rotate: %s\n", std::string(st.message()).c_str());
+    ScheduleSeal();
+  }
+}
+
+void Collection::PublishSnapshot() {
+  auto list = std::make_shared<SegmentList>();
+  list->reserve(segments_.size());
+  for (const auto& [id, seg] : segments_) list->push_back(seg);
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  snapshot_ = std::move(list);
+}
+
+std::shared_ptr<const Collection::SegmentList> Collection::snapshot() const {
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  return snapshot_;
+}
+
+void Collection::ScheduleSeal() {
+  std::lock_guard<std::mutex> lock(bg_mu_);
+  if (seal_running_) return;
+  seal_running_ = true;
+  pool_.Submit([this] { SealLoop(); });
+}
+
+void Collection::SealLoop() {
+  for (;;) {
+    Frozen frozen;
+    {
+      std::shared_lock<std::shared_mutex> state_lock(state_mu_);
+      std::lock_guard<std::mutex> lock(bg_mu_);
+      if (frozen_.empty() || !bg_error_.ok()) {
+        seal_running_ = false;
+        bg_cv_.notify_all();
+        return;
+      }
+      frozen = frozen_.front();
+    }
+    Status st = [&]() -> Status {
+      ASSIGN_OR_RETURN(auto sealed, SealedSegment::BuildFrom(*frozen.segment, config_.index_kind,
+                                                             config_.index_params, &pool_));
+      RETURN_IF_ERROR(sealed->Write(env_, SegmentPath(sealed->id())));
+      std::lock_guard<std::mutex> write_lock(write_mu_);
+      {
+        std::unique_lock<std::shared_mutex> state_lock(state_mu_);
+        sealed->CopyTombstones(*frozen.segment);  // rows killed while the index was built
+        segments_[sealed->id()] = sealed;
+        frozen_.pop_front();
+        PublishSnapshot();
+      }
+      RETURN_IF_ERROR(WriteManifest(frozen.checkpoint_lsn, frozen.graveyard));
+      checkpoint_lsn_ = frozen.checkpoint_lsn;
+      return wal_->RemoveObsolete(checkpoint_lsn_);
+    }();
+    if (!st.ok()) {
+      std::fprintf(stderr, "ragline: sealing segment of %s failed: %s\n", config_.name.c_str(),
+                   std::string(st.message()).c_str());
+      std::lock_guard<std::mutex> lock(bg_mu_);
+      bg_error_ = st;
+    }
+  }
+}
+
+Status Collection::WriteManifest(uint64_t checkpoint_lsn,
+                                 const absl::flat_hash_map<std::string, uint64_t>& graveyard) {
+  json m;
+  m["format"] = kManifestFormat;
+  m["checkpoint_lsn"] = checkpoint_lsn;
+  std::vector<uint64_t> sealed;
+  uint64_t next_id;
+  {
+    std::shared_lock<std::shared_mutex> state_lock(state_mu_);
+    for (const auto& [id, seg] : segments_) {
+      if (seg->sealed()) sealed.push_back(id);
+    }
+    next_id = next_segment_id_;
+  }
+  m["next_segment_id"] = next_id;
+  m["segments"] = sealed;
+  json graves = json::array();
+  std::vector<std::pair<std::string, uint64_t>> sorted(graveyard.begin(), graveyard.end());
+  std::sort(sorted.begin(), sorted.end());
+  for (const auto& [id, v] : sorted) graves.push_back({id, v});
+  m["graveyard"] = std::move(graves);
+  return env_.WriteFileAtomically(dir_ + "/" + kManifestFile, m.dump() + "\n");
+}
+
+Status Collection::WaitForIndexing() {
+  std::unique_lock<std::mutex> lock(bg_mu_);
+  bg_cv_.wait(lock, [this] { return !seal_running_; });
+  return bg_error_;
+}
+
+Status Collection::Seal() {
+  if (read_only_) return absl::FailedPreconditionError("collection is open read-only");
+  std::lock_guard<std::mutex> write_lock(write_mu_);
+  std::unique_lock<std::shared_mutex> state_lock(state_mu_);
+  if (growing_->size() > 0) FreezeGrowing();
+  return absl::OkStatus();
+}
+
+Status Collection::Compact() {
+  if (read_only_) return absl::FailedPreconditionError("collection is open read-only");
+  std::lock_guard<std::mutex> compact_lock(compact_mu_);
+  // Pick sealed segments with dead rows, plus small ones, once there are two or more.
+  std::vector<std::shared_ptr<Segment>> inputs;
+  uint64_t new_id;
+  {
+    std::lock_guard<std::mutex> write_lock(write_mu_);
+    std::unique_lock<std::shared_mutex> state_lock(state_mu_);
+    for (const auto& [id, seg] : segments_) {
+      if (seg->sealed() && (seg->dead_count() > 0 || seg->size() < config_.seal_threshold / 2)) {
+        inputs.push_back(seg);
+      }
+    }
+    if (inputs.empty() || (inputs.size() == 1 && inputs[0]->dead_count() == 0)) return absl::OkStatus();
+    new_id = next_segment_id_++;
+  }
+  // Copy the live rows; remember where each came from.
+  struct Origin {
+    Segment* segment;
+    Row row;
+  };
+  std::vector<float> vectors;
+  std::vector<RowMeta> metas;
+  std::vector<Origin> origins;
+  for (const auto& seg : inputs) {
+    for (Row r = 0; r < seg->size(); ++r) {
+      if (!seg->IsAlive(r)) continue;
+      vectors.insert(vectors.end(), seg->vector(r), seg->vector(r) + config_.dim);
+      metas.push_back(seg->meta(r));
+      origins.push_back({seg.get(), r});
+    }
+  }
+  ASSIGN_OR_RETURN(auto merged, SealedSegment::Build(new_id, config_.dim, IndexMetric(), config_.index_kind,
+                                                     config_.index_params, std::move(vectors), std::move(metas),
+                                                     &pool_));
+  RETURN_IF_ERROR(merged->Write(env_, SegmentPath(new_id)));
+  {
+    std::lock_guard<std::mutex> write_lock(write_mu_);
+    absl::flat_hash_map<std::string, uint64_t> graveyard;
+    {
+      std::unique_lock<std::shared_mutex> state_lock(state_mu_);
+      for (Row r = 0; r < origins.size(); ++r) {
+        const auto& o = origins[r];
+        if (!o.segment->IsAlive(o.row)) {  // deleted or replaced during the build
+          merged->Kill(r);
+          continue;
+        }
+        auto it = id_map_.find(merged->meta(r).id);
+        if (it != id_map_.end() && it->second.segment_id == o.segment->id() && it->second.row == o.row) {
+          it->second = Location{new_id, r, it->second.version};
+        }
+      }
+      for (const auto& seg : inputs) segments_.erase(seg->id());
+      segments_[new_id] = merged;
+      PublishSnapshot();
+      graveyard = graveyard_;
+    }
+    RETURN_IF_ERROR(WriteManifest(checkpoint_lsn_, graveyard));
+  }
+  for (const auto& seg : inputs) RETURN_IF_ERROR(env_.RemoveFile(SegmentPath(seg->id())));
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------- reads
+
+Result<std::vector<SearchHit>> Collection::Search(std::span<const float> query, size_t k,
+                                                  const PayloadFilter* filter,
+                                                  const index::SearchOptions& options) const {
+  if (query.size() != config_.dim) {
+    return absl::InvalidArgumentError(StrCat("query vector has dimension ", query.size(), ", collection '",
+                                                   config_.name, "' expects ", config_.dim));
+  }
+  std::vector<float> q(query.begin(), query.end());
+  for (size_t i = 0; i < q.size(); ++i) {
+    if (!std::isfinite(q[i])) {
+      return absl::InvalidArgumentError(StrCat("query vector[", i, "] is not a finite number"));
+    }
+  }
+  if (config_.metric == DistanceMetric::kCosine) index::NormalizeL2(q.data(), q.size());
+  struct Candidate {
+    float distance;
+    const Segment* segment;
+    Row row;
+  };
+  auto segments = snapshot();
+  std::vector<Candidate> candidates;
+  for (const auto& seg : *segments) {
+    for (const auto& n : seg->Search(q.data(), k, options, filter)) {
+      candidates.push_back({n.distance, seg.get(), n.label});
+    }
+  }
+  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.distance != b.distance) return a.distance < b.distance;
+    return a.segment->meta(a.row).id < b.segment->meta(b.row).id;
+  });
+  std::vector<SearchHit> hits;
+  absl::flat_hash_set<std::string_view> seen;  // a replacement may briefly show both versions
+  for (const auto& c : candidates) {
+    if (hits.size() == k) break;
+    const RowMeta& meta = c.segment->meta(c.row);
+    if (!seen.insert(meta.id).second) continue;
+    const float score = config_.metric == DistanceMetric::kL2 ? c.distance : -c.distance;
+    hits.push_back(SearchHit{meta.id, score, meta.version, meta.payload});
+  }
+  return hits;
+}
+
+std::optional<StoredRecord> Collection::Get(const std::string& id) const {
+  std::shared_lock<std::shared_mutex> state_lock(state_mu_);
+  auto it = id_map_.find(id);
+  if (it == id_map_.end()) return std::nullopt;
+  const Segment& seg = *segments_.at(it->second.segment_id);
+  const RowMeta& meta = seg.meta(it->second.row);
+  const float* v = seg.vector(it->second.row);
+  return StoredRecord{meta.id, meta.version, std::vector<float>(v, v + config_.dim), meta.payload};
+}
+
+CollectionStats Collection::Stats() const {
+  CollectionStats s;
+  std::shared_lock<std::shared_mutex> state_lock(state_mu_);
+  s.vector_count = id_map_.size();
+  for (const auto& [id, seg] : segments_) {
+    s.segments.push_back(SegmentStats{id, seg->size(), seg->dead_count(), seg->sealed(), seg->MemoryBytes()});
+    s.deleted += seg->dead_count();
+    s.memory_bytes += seg->MemoryBytes();
+    if (!seg->sealed()) s.unindexed += seg->alive_count();
+  }
+  s.wal_bytes = wal_ ? wal_->SizeBytes() : 0;
+  s.last_lsn = wal_ ? wal_->last_lsn() : 0;
+  s.checkpoint_lsn = checkpoint_lsn_;
+  s.stale_discarded = stale_discarded_.load(std::memory_order_relaxed);
+  return s;
+}
+
+Status Collection::Close() {
+  Status st = WaitForIndexing();
+  std::lock_guard<std::mutex> write_lock(write_mu_);
+  if (closed_) return absl::OkStatus();
+  closed_ = true;
+  wal_.reset();
+  lock_.reset();
+  return st;
+}
+
+}  // namespace ragline::store

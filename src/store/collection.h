@@ -1,0 +1,224 @@
+// Collection: a named set of versioned records (id, version, vector, payload)
+// with a fixed dimension, metric and index kind. Owns its WAL, one growing
+// segment, frozen segments waiting for their index, and sealed segments.
+//
+// Durability: Upsert/Delete return only after their WAL batch is durable under
+// the fsync policy. A sealed segment is written to its own file and recorded
+// in the manifest together with the checkpoint LSN it covers; WAL files fully
+// below the checkpoint are then removed. Recovery = load the manifest's
+// segments + replay the WAL tail (docs/formats/).
+//
+// Versions: an upsert older than the stored version (or than the version a
+// delete removed) is discarded and counted as stale; an equal one is a no-op;
+// a newer one replaces. Deletes remember the version they removed so replays
+// of older upserts stay discarded.
+//
+// Thread safety: all public methods are thread-safe. Writers (Upsert, Delete,
+// Compact's swap, seal completion) are serialised by write_mu_; searches take
+// a snapshot of the segment list and never wait for writes, index builds or
+// compaction. Background seals run on the ThreadPool passed in, which must
+// outlive the collection.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "index/vector_index.h"
+#include "nlohmann/json.hpp"
+#include "store/env.h"
+#include "store/filter.h"
+#include "store/record.h"
+#include "store/segment.h"
+#include "store/wal.h"
+
+namespace ragline::store {
+
+enum class DistanceMetric { kCosine, kDot, kL2 };
+std::string_view MetricName(DistanceMetric metric);
+Result<DistanceMetric> ParseMetric(std::string_view name);
+
+struct CollectionConfig {
+  std::string name;
+  uint32_t dim = 0;
+  DistanceMetric metric = DistanceMetric::kCosine;
+  index::IndexKind index_kind = index::IndexKind::kHnsw;
+  index::IndexParams index_params;
+  uint32_t seal_threshold = 32768;  // rows per growing segment before it is sealed
+  FsyncPolicy fsync = FsyncPolicy::kBatch;
+
+  nlohmann::json ToJson() const;
+  static Result<CollectionConfig> FromJson(const nlohmann::json& j);
+  // Checks name, dim, index parameters; InvalidArgument says what is wrong.
+  Status Validate() const;
+};
+
+struct UpsertSummary {
+  size_t inserted = 0;
+  size_t replaced = 0;
+  size_t stale = 0;      // older than the stored (or deleted) version: discarded
+  size_t unchanged = 0;  // same version as stored: idempotent no-op
+  size_t total() const { return inserted + replaced + stale + unchanged; }
+};
+
+struct DeleteSummary {
+  size_t deleted = 0;
+  size_t not_found = 0;
+};
+
+struct SearchHit {
+  std::string id;
+  // cosine: similarity, dot: inner product (higher is closer);
+  // l2: squared Euclidean distance (lower is closer). Hits are closest first.
+  float score = 0;
+  uint64_t version = 0;
+  nlohmann::json payload;
+};
+
+struct StoredRecord {
+  std::string id;
+  uint64_t version = 0;
+  std::vector<float> vector;  // as stored (unit length for cosine)
+  nlohmann::json payload;
+};
+
+struct SegmentStats {
+  uint64_t id;
+  size_t rows;
+  size_t deleted;
+  bool sealed;
+  size_t memory_bytes;
+};
+
+struct CollectionStats {
+  size_t vector_count = 0;       // live records
+  size_t deleted = 0;            // dead rows not yet compacted away
+  size_t unindexed = 0;          // live rows not yet covered by an ANN index
+  size_t memory_bytes = 0;
+  uint64_t wal_bytes = 0;
+  uint64_t last_lsn = 0;
+  uint64_t checkpoint_lsn = 0;
+  uint64_t stale_discarded = 0;  // since this process opened the collection
+  std::vector<SegmentStats> segments;
+};
+
+struct OpenOptions {
+  bool read_only = false;  // no lock, no writes, no WAL repair, no background work
+};
+
+class Collection {
+ public:
+  // Creates the collection directory and config. AlreadyExists if present.
+  static Result<std::unique_ptr<Collection>> Create(Env& env, const std::string& dir,
+                                                    const CollectionConfig& config, ThreadPool& pool);
+  // Opens and recovers. FailedPrecondition if another process writes it.
+  static Result<std::unique_ptr<Collection>> Open(Env& env, const std::string& dir, ThreadPool& pool,
+                                                  const OpenOptions& options = {});
+  ~Collection();
+
+  // Waits for background seals, then closes the WAL. Idempotent.
+  Status Close();
+
+  const CollectionConfig& config() const { return config_; }
+  const WalRecoveryReport& recovery_report() const { return recovery_report_; }
+
+  // Applies records in order; each is classified per the version rules.
+  // InvalidArgument (naming the record's position and id) if any record is
+  // malformed; then nothing of the batch is applied.
+  Result<UpsertSummary> Upsert(std::vector<Record> records);
+  Result<DeleteSummary> Delete(std::span<const std::string> ids);
+  Result<DeleteSummary> DeleteByFilter(const PayloadFilter& filter);
+
+  // Top-k live records closest to `query` (dim floats) that pass `filter`
+  // (null = all).
+  Result<std::vector<SearchHit>> Search(std::span<const float> query, size_t k, const PayloadFilter* filter,
+                                        const index::SearchOptions& options = {}) const;
+  std::optional<StoredRecord> Get(const std::string& id) const;
+  CollectionStats Stats() const;
+
+  // Merges sealed segments that have dead rows (or are small) into one,
+  // dropping superseded and deleted rows. Blocks until done.
+  Status Compact();
+  // Blocks until every frozen segment is sealed; returns a background error.
+  Status WaitForIndexing();
+  // Freezes the growing segment (if it has rows) so it gets an ANN index now
+  // rather than when it fills; pair with WaitForIndexing to block until done.
+  Status Seal();
+
+ private:
+  struct Location {
+    uint64_t segment_id;
+    Row row;
+    uint64_t version;
+  };
+  struct Frozen {
+    std::shared_ptr<GrowingSegment> segment;
+    uint64_t checkpoint_lsn;
+    absl::flat_hash_map<std::string, uint64_t> graveyard;
+  };
+  using SegmentList = std::vector<std::shared_ptr<Segment>>;
+
+  Collection(Env& env, std::string dir, CollectionConfig config, ThreadPool& pool, bool read_only);
+  Status Recover();
+  Status ValidateRecord(const Record& r, size_t position) const;
+  // Applies one logged record to memory. Caller holds write_mu_.
+  Status ApplyUpsert(Record record, uint64_t lsn);
+  Status ApplyDelete(const std::string& id, uint64_t version, uint64_t lsn);
+  Status ApplyWalEntry(const WalEntry& entry);
+  // Moves the full growing segment to the frozen queue. Caller holds state_mu_.
+  void FreezeGrowing();
+  void PublishSnapshot();  // caller holds state_mu_
+  std::shared_ptr<const SegmentList> snapshot() const;
+  void ScheduleSeal();
+  void SealLoop();
+  Status WriteManifest(uint64_t checkpoint_lsn, const absl::flat_hash_map<std::string, uint64_t>& graveyard);
+  Result<DeleteSummary> DeleteLocked(std::span<const std::string> ids);
+  std::string SegmentPath(uint64_t id) const;
+  index::Metric IndexMetric() const;
+
+  Env& env_;
+  const std::string dir_;
+  const CollectionConfig config_;
+  ThreadPool& pool_;
+  const bool read_only_;
+  std::unique_ptr<FileLock> lock_;
+  std::unique_ptr<Wal> wal_;
+  WalRecoveryReport recovery_report_;
+
+  std::mutex write_mu_;  // serialises writers and WAL use; taken before state_mu_
+  mutable std::shared_mutex state_mu_;
+  absl::flat_hash_map<std::string, Location> id_map_;          // GUARDED_BY(state_mu_)
+  absl::flat_hash_map<std::string, uint64_t> graveyard_;       // GUARDED_BY(state_mu_)
+  std::map<uint64_t, std::shared_ptr<Segment>> segments_;     // GUARDED_BY(state_mu_)
+  std::shared_ptr<GrowingSegment> growing_;                    // GUARDED_BY(state_mu_)
+  std::deque<Frozen> frozen_;                                  // GUARDED_BY(state_mu_)
+  uint64_t next_segment_id_ = 1;                               // GUARDED_BY(state_mu_)
+  uint64_t applied_lsn_ = 0;                                   // GUARDED_BY(write_mu_)
+  std::atomic<uint64_t> checkpoint_lsn_{0};  // written under write_mu_
+
+  mutable std::mutex snapshot_mu_;
+  std::shared_ptr<const SegmentList> snapshot_;  // GUARDED_BY(snapshot_mu_)
+
+  std::mutex compact_mu_;  // one compaction at a time
+
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  bool seal_running_ = false;  // GUARDED_BY(bg_mu_)
+  Status bg_error_;            // GUARDED_BY(bg_mu_)
+  bool closed_ = false;        // GUARDED_BY(write_mu_)
+
+  std::atomic<uint64_t> stale_discarded_{0};
+};
+
+}  // namespace ragline::store

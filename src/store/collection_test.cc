@@ -1,0 +1,470 @@
+#include "store/collection.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "core/strings.h"
+#include "index/distance.h"
+#include "store/database.h"
+#include "store/fault_injection_env.h"
+
+namespace ragline::store {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/ragline_store_test_XXXXXX";
+    path_ = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::vector<float> RandomVector(std::mt19937& rng, size_t dim) {
+  std::normal_distribution<float> d;
+  std::vector<float> v(dim);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+Record MakeRecord(std::string id, uint64_t version, std::vector<float> v, json payload = json::object()) {
+  return Record{std::move(id), version, std::move(v), payload.dump()};
+}
+
+CollectionConfig Config(std::string name, uint32_t dim, index::IndexKind kind = index::IndexKind::kHnsw,
+                        uint32_t seal_threshold = 1000) {
+  CollectionConfig c;
+  c.name = std::move(name);
+  c.dim = dim;
+  c.metric = DistanceMetric::kCosine;
+  c.index_kind = kind;
+  c.seal_threshold = seal_threshold;
+  return c;
+}
+
+class CollectionTest : public ::testing::Test {
+ protected:
+  std::string Dir() const { return tmp_.path() + "/c"; }
+  std::unique_ptr<Collection> Create(const CollectionConfig& config, Env* env = nullptr) {
+    auto c = Collection::Create(env ? *env : *Env::Default(), Dir(), config, pool_);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+  std::unique_ptr<Collection> Reopen(Env* env = nullptr, bool read_only = false) {
+    OpenOptions options;
+    options.read_only = read_only;
+    auto c = Collection::Open(env ? *env : *Env::Default(), Dir(), pool_, options);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+
+  TempDir tmp_;
+  ThreadPool pool_{2};
+  std::mt19937 rng_{7};
+};
+
+TEST_F(CollectionTest, NewerVersionReplacesOlderIsDiscardedEqualIsNoop) {
+  auto c = Create(Config("v", 4));
+  auto s = c->Upsert({MakeRecord("a", 5, {1, 0, 0, 0}, {{"v", 5}})});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->inserted, 1u);
+
+  s = c->Upsert({MakeRecord("a", 4, {0, 1, 0, 0}, {{"v", 4}}), MakeRecord("a", 5, {0, 1, 0, 0}, {{"v", 55}})});
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->stale, 1u);
+  EXPECT_EQ(s->unchanged, 1u);
+  EXPECT_EQ(c->Get("a")->payload["v"], 5);
+
+  s = c->Upsert({MakeRecord("a", 6, {0, 1, 0, 0}, {{"v", 6}})});
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->replaced, 1u);
+  EXPECT_EQ(c->Get("a")->version, 6u);
+  EXPECT_EQ(c->Stats().vector_count, 1u);
+  EXPECT_EQ(c->Stats().stale_discarded, 1u);
+  // The replaced row is dead: a search returns the record once, at version 6.
+  auto hits = c->Search(std::vector<float>{0, 1, 0, 0}, 10, nullptr);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ((*hits)[0].version, 6u);
+  EXPECT_NEAR((*hits)[0].score, 1.0f, 1e-5);
+}
+
+TEST_F(CollectionTest, BatchIsClassifiedInOrder) {
+  auto c = Create(Config("v", 2));
+  auto s = c->Upsert({MakeRecord("a", 1, {1, 0}), MakeRecord("a", 3, {1, 1}), MakeRecord("a", 2, {0, 1})});
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->inserted, 1u);
+  EXPECT_EQ(s->replaced, 1u);
+  EXPECT_EQ(s->stale, 1u);
+  EXPECT_EQ(c->Get("a")->version, 3u);
+}
+
+TEST_F(CollectionTest, DeleteRemembersTheVersionSoOlderReplaysStayDiscarded) {
+  auto c = Create(Config("d", 2));
+  ASSERT_TRUE(c->Upsert({MakeRecord("a", 3, {1, 0}), MakeRecord("b", 1, {0, 1})}).ok());
+  std::vector<std::string> ids = {"a", "zz"};
+  auto d = c->Delete(ids);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->deleted, 1u);
+  EXPECT_EQ(d->not_found, 1u);
+  EXPECT_FALSE(c->Get("a"));
+  auto s = c->Upsert({MakeRecord("a", 3, {1, 0})});  // replay of the deleted version
+  EXPECT_EQ(s->stale, 1u);
+  EXPECT_FALSE(c->Get("a"));
+  s = c->Upsert({MakeRecord("a", 4, {1, 0})});
+  EXPECT_EQ(s->inserted, 1u);
+  EXPECT_EQ(c->Get("a")->version, 4u);
+  // The same holds after a restart.
+  c.reset();
+  c = Reopen();
+  EXPECT_EQ(c->Get("a")->version, 4u);
+  EXPECT_EQ(c->Stats().vector_count, 2u);
+}
+
+TEST_F(CollectionTest, RejectsMalformedRecordsNamingThemAndAppliesNothing) {
+  auto c = Create(Config("bad", 3));
+  struct Case {
+    Record record;
+    std::string needle;
+  };
+  const Case cases[] = {
+      {MakeRecord("", 1, {1, 0, 0}), "missing or empty id"},
+      {MakeRecord("x", 1, {1, 0}), "dimension 2"},
+      {MakeRecord("x", 1, {1, NAN, 0}), "vector[1] is not a finite number"},
+      {MakeRecord("x", 1, {0, 0, 0}), "zero vector"},
+      {Record{"x", 1, {1, 0, 0}, "[1]"}, "payload must be a JSON object"},
+  };
+  for (const auto& tc : cases) {
+    auto s = c->Upsert({MakeRecord("good", 1, {1, 1, 1}), tc.record});
+    ASSERT_FALSE(s.ok()) << tc.needle;
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(std::string(s.status().message()).find(tc.needle), std::string::npos) << s.status();
+    EXPECT_NE(std::string(s.status().message()).find("record 1"), std::string::npos) << s.status();
+  }
+  EXPECT_EQ(c->Stats().vector_count, 0u);
+  EXPECT_EQ(c->Stats().last_lsn, 0u);
+}
+
+// Searches across sealed (HNSW) and growing segments agree with brute force.
+TEST_F(CollectionTest, SearchMatchesBruteForceAcrossSegments) {
+  constexpr size_t kDim = 16, kN = 2500;
+  auto c = Create(Config("s", kDim, index::IndexKind::kHnsw, 1000));
+  std::vector<std::vector<float>> vecs;
+  std::vector<Record> batch;
+  for (size_t i = 0; i < kN; ++i) {
+    vecs.push_back(RandomVector(rng_, kDim));
+    batch.push_back(MakeRecord(StrCat("r", i), 1, vecs.back()));
+  }
+  ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
+  ASSERT_TRUE(c->WaitForIndexing().ok());
+  auto stats = c->Stats();
+  EXPECT_EQ(stats.vector_count, kN);
+  EXPECT_EQ(stats.segments.size(), 3u);  // two sealed + growing
+  EXPECT_EQ(stats.unindexed, 500u);
+
+  size_t found = 0, total = 0;
+  for (int q = 0; q < 50; ++q) {
+    auto query = RandomVector(rng_, kDim);
+    auto qn = query;
+    index::NormalizeL2(qn.data(), kDim);
+    std::vector<std::pair<float, size_t>> truth;
+    for (size_t i = 0; i < kN; ++i) {
+      auto v = vecs[i];
+      index::NormalizeL2(v.data(), kDim);
+      truth.push_back({-index::DotScalar(qn.data(), v.data(), kDim), i});
+    }
+    std::partial_sort(truth.begin(), truth.begin() + 10, truth.end());
+    auto hits = c->Search(query, 10, nullptr);
+    ASSERT_TRUE(hits.ok());
+    ASSERT_EQ(hits->size(), 10u);
+    for (int j = 0; j < 10; ++j) {
+      for (const auto& h : *hits) found += h.id == StrCat("r", truth[j].second);
+    }
+    total += 10;
+    for (size_t j = 1; j < hits->size(); ++j) EXPECT_GE((*hits)[j - 1].score, (*hits)[j].score);
+  }
+  EXPECT_GE(double(found) / total, 0.95);
+}
+
+TEST_F(CollectionTest, SelectiveFilterStillReturnsKHitsInsideTheIndexWalk) {
+  constexpr size_t kDim = 8, kN = 3000;
+  auto c = Create(Config("f", kDim, index::IndexKind::kHnsw, 3000));
+  std::vector<Record> batch;
+  for (size_t i = 0; i < kN; ++i) {
+    // 1% of rows are "rare"; 30% are "common".
+    json payload = {{"kind", i % 100 == 0 ? "rare" : (i % 10 < 3 ? "common" : "other")}, {"i", i}};
+    batch.push_back(MakeRecord(StrCat("r", i), 1, RandomVector(rng_, kDim), payload));
+  }
+  ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
+  ASSERT_TRUE(c->Seal().ok());
+  ASSERT_TRUE(c->WaitForIndexing().ok());
+  ASSERT_EQ(c->Stats().unindexed, 0u);
+  for (const char* kind : {"rare", "common"}) {
+    auto filter = PayloadFilter::Parse({{"kind", kind}});
+    for (int q = 0; q < 20; ++q) {
+      auto hits = c->Search(RandomVector(rng_, kDim), 20, &*filter);
+      ASSERT_TRUE(hits.ok());
+      EXPECT_EQ(hits->size(), 20u) << kind;
+      for (const auto& h : *hits) EXPECT_EQ(h.payload["kind"], kind);
+    }
+  }
+  auto range = PayloadFilter::Parse({{"i", {{"$gte", 100}, {"$lt", 105}}}});
+  auto hits = c->Search(RandomVector(rng_, kDim), 20, &*range);
+  EXPECT_EQ(hits->size(), 5u);  // fewer than k exist
+  auto none = PayloadFilter::Parse({{"kind", "missing"}});
+  EXPECT_TRUE(c->Search(RandomVector(rng_, kDim), 5, &*none)->empty());
+}
+
+TEST_F(CollectionTest, DeleteByFilterRemovesOnlyMatchingRecords) {
+  auto c = Create(Config("df", 2, index::IndexKind::kFlat, 4));
+  std::vector<Record> batch;
+  for (int i = 0; i < 10; ++i) batch.push_back(MakeRecord(StrCat("r", i), 1, {1, float(i)}, {{"even", i % 2 == 0}}));
+  ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
+  auto d = c->DeleteByFilter(*PayloadFilter::Parse({{"even", true}}));
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->deleted, 5u);
+  EXPECT_EQ(c->Stats().vector_count, 5u);
+  EXPECT_FALSE(c->Get("r4"));
+  EXPECT_TRUE(c->Get("r5"));
+}
+
+TEST_F(CollectionTest, CompactionDropsSupersededRowsAndReclaimsDisk) {
+  constexpr size_t kDim = 32;
+  auto c = Create(Config("cp", kDim, index::IndexKind::kHnsw, 500));
+  std::vector<Record> batch;
+  for (int i = 0; i < 2000; ++i) batch.push_back(MakeRecord(StrCat("r", i), 1, RandomVector(rng_, kDim)));
+  ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
+  ASSERT_TRUE(c->WaitForIndexing().ok());
+  // Replace half and delete a quarter.
+  batch.clear();
+  for (int i = 0; i < 1000; ++i) batch.push_back(MakeRecord(StrCat("r", i), 2, RandomVector(rng_, kDim)));
+  ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
+  std::vector<std::string> ids;
+  for (int i = 1000; i < 1500; ++i) ids.push_back(StrCat("r", i));
+  ASSERT_TRUE(c->Delete(ids).ok());
+  ASSERT_TRUE(c->Seal().ok());
+  ASSERT_TRUE(c->WaitForIndexing().ok());
+
+  auto disk = [&] {
+    uint64_t bytes = 0;
+    for (const auto& e : fs::directory_iterator(Dir() + "/segments")) bytes += e.file_size();
+    return bytes;
+  };
+  auto before = c->Stats();
+  const uint64_t disk_before = disk();
+  EXPECT_EQ(before.deleted, 1500u);
+  ASSERT_TRUE(c->Compact().ok());
+  auto after = c->Stats();
+  EXPECT_EQ(after.vector_count, 1500u);
+  EXPECT_EQ(after.deleted, 0u);
+  EXPECT_LT(after.memory_bytes, before.memory_bytes);
+  EXPECT_LT(disk(), disk_before);
+  EXPECT_EQ(c->Get("r0")->version, 2u);
+  EXPECT_FALSE(c->Get("r1200"));
+  EXPECT_EQ(c->Get("r1700")->version, 1u);
+  // Every live record is still findable by its own vector.
+  for (const char* id : {"r0", "r999", "r1500", "r1999"}) {
+    auto rec = c->Get(id);
+    auto hits = c->Search(rec->vector, 1, nullptr);
+    ASSERT_EQ(hits->size(), 1u);
+    EXPECT_EQ((*hits)[0].id, id);
+  }
+  // And the compacted state is what a restart recovers.
+  c.reset();
+  c = Reopen();
+  EXPECT_EQ(c->Stats().vector_count, 1500u);
+  EXPECT_EQ(c->Stats().deleted, 0u);
+  EXPECT_FALSE(c->Get("r1200"));
+}
+
+TEST_F(CollectionTest, ReopenRecoversSealedSegmentsAndTheWalTail) {
+  constexpr size_t kDim = 8;
+  auto c = Create(Config("r", kDim, index::IndexKind::kHnsw, 100));
+  std::vector<Record> batch;
+  for (int i = 0; i < 250; ++i) batch.push_back(MakeRecord(StrCat("r", i), 7, RandomVector(rng_, kDim), {{"i", i}}));
+  ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
+  ASSERT_TRUE(c->WaitForIndexing().ok());
+  auto before = c->Stats();
+  EXPECT_EQ(before.checkpoint_lsn, 200u);
+  c.reset();
+  c = Reopen();
+  auto after = c->Stats();
+  EXPECT_EQ(after.vector_count, 250u);
+  EXPECT_EQ(after.unindexed, 50u);
+  EXPECT_EQ(after.last_lsn, 250u);
+  for (int i : {0, 99, 100, 249}) {
+    auto r = c->Get(StrCat("r", i));
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->payload["i"], i);
+    EXPECT_EQ(r->version, 7u);
+  }
+}
+
+TEST_F(CollectionTest, AckedRecordsSurviveLossOfUnsyncedData) {
+  FaultInjectionEnv env(*Env::Default());
+  auto c = Create(Config("crash", 4, index::IndexKind::kFlat, 1 << 20), &env);
+  for (int b = 0; b < 20; ++b) {
+    std::vector<Record> batch;
+    for (int i = 0; i < 10; ++i) batch.push_back(MakeRecord(StrCat("r", b * 10 + i), 1, {1, float(b), float(i), 1}));
+    ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
+  }
+  // Simulated power loss: whatever was not synced is gone; the process "dies"
+  // without closing (we drop the lock by destroying after the loss).
+  ASSERT_TRUE(env.DropUnsyncedData().ok());
+  c.reset();
+  ASSERT_TRUE(env.DropUnsyncedData().ok());
+  c = Reopen();
+  EXPECT_EQ(c->Stats().vector_count, 200u);
+  for (int i = 0; i < 200; ++i) EXPECT_TRUE(c->Get(StrCat("r", i))) << i;
+}
+
+TEST_F(CollectionTest, FailedSyncIsNotAcknowledgedAndLosesNothingEarlier) {
+  FaultInjectionEnv env(*Env::Default());
+  auto c = Create(Config("fs", 2, index::IndexKind::kFlat), &env);
+  ASSERT_TRUE(c->Upsert({MakeRecord("a", 1, {1, 0})}).ok());
+  env.FailNextSyncs(1);
+  auto s = c->Upsert({MakeRecord("b", 1, {0, 1})});
+  EXPECT_FALSE(s.ok());
+  EXPECT_FALSE(c->Get("b"));  // not applied in memory either
+  c.reset();
+  env.ClearFailures();
+  ASSERT_TRUE(env.DropUnsyncedData().ok());
+  c = Reopen(&env);
+  EXPECT_TRUE(c->Get("a"));
+}
+
+TEST_F(CollectionTest, TornWalTailIsCutBackAndReported) {
+  auto c = Create(Config("t", 2, index::IndexKind::kFlat));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(c->Upsert({MakeRecord(StrCat("r", i), 1, {1, float(i)})}).ok());
+  c.reset();
+  // Append half a record's worth of garbage to the last WAL file.
+  std::string last;
+  for (const auto& e : fs::directory_iterator(Dir() + "/wal")) last = std::max(last, e.path().string());
+  ASSERT_FALSE(last.empty());
+  { std::ofstream(last, std::ios::app | std::ios::binary) << std::string("\x13\x37\x00\x01garbage", 11); }
+  c = Reopen();
+  EXPECT_TRUE(c->recovery_report().tail_cut);
+  EXPECT_FALSE(c->recovery_report().reason.empty());
+  EXPECT_EQ(c->Stats().vector_count, 5u);
+  ASSERT_TRUE(c->Upsert({MakeRecord("r5", 1, {1, 5})}).ok());  // the log goes on after the cut
+  c.reset();
+  c = Reopen();
+  EXPECT_FALSE(c->recovery_report().tail_cut);
+  EXPECT_EQ(c->Stats().vector_count, 6u);
+}
+
+TEST_F(CollectionTest, SecondWriterIsRefusedButReadersOpen) {
+  auto c = Create(Config("l", 2, index::IndexKind::kFlat));
+  ASSERT_TRUE(c->Upsert({MakeRecord("a", 1, {1, 0})}).ok());
+  auto second = Collection::Open(*Env::Default(), Dir(), pool_);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  auto reader = Reopen(nullptr, /*read_only=*/true);
+  ASSERT_TRUE(reader);
+  EXPECT_TRUE(reader->Get("a"));
+  EXPECT_FALSE(reader->Upsert({MakeRecord("b", 1, {1, 0})}).ok());
+}
+
+TEST_F(CollectionTest, SearchesRunWhileUpsertsIndexBuildsAndCompactionGoOn) {
+  constexpr size_t kDim = 16;
+  auto c = Create(Config("cc", kDim, index::IndexKind::kHnsw, 300));
+  std::atomic<bool> done{false};
+  std::atomic<size_t> searches{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&, t] {
+      std::mt19937 rng(100 + t);
+      while (!done.load()) {
+        auto hits = c->Search(RandomVector(rng, kDim), 10, nullptr);
+        ASSERT_TRUE(hits.ok());
+        std::set<std::string> ids;
+        for (const auto& h : *hits) EXPECT_TRUE(ids.insert(h.id).second) << "duplicate " << h.id;
+        searches.fetch_add(1);
+      }
+    });
+  }
+  for (int round = 0; round < 6; ++round) {
+    std::vector<Record> batch;
+    for (int i = 0; i < 300; ++i) batch.push_back(MakeRecord(StrCat("r", i), round + 1, RandomVector(rng_, kDim)));
+    ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
+    if (round == 3) {
+      ASSERT_TRUE(c->WaitForIndexing().ok());
+      ASSERT_TRUE(c->Compact().ok());
+    }
+  }
+  ASSERT_TRUE(c->WaitForIndexing().ok());
+  done = true;
+  for (auto& t : readers) t.join();
+  EXPECT_GT(searches.load(), 0u);
+  EXPECT_EQ(c->Stats().vector_count, 300u);
+  EXPECT_EQ(c->Get("r7")->version, 6u);
+}
+
+TEST_F(CollectionTest, IvfPqCollectionFindsItsOwnVectors) {
+  constexpr size_t kDim = 32;
+  CollectionConfig config = Config("pq", kDim, index::IndexKind::kIvfPq, 2000);
+  config.index_params.nlist = 16;
+  config.index_params.pq_m = 8;
+  config.index_params.nprobe = 16;
+  auto c = Create(config);
+  std::vector<Record> batch;
+  for (int i = 0; i < 2000; ++i) batch.push_back(MakeRecord(StrCat("r", i), 1, RandomVector(rng_, kDim)));
+  ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
+  ASSERT_TRUE(c->WaitForIndexing().ok());
+  ASSERT_EQ(c->Stats().unindexed, 0u);
+  int found = 0;
+  for (int i = 0; i < 100; ++i) {
+    auto rec = c->Get(StrCat("r", i * 7));
+    auto hits = c->Search(rec->vector, 1, nullptr);
+    found += !hits->empty() && (*hits)[0].id == rec->id;
+  }
+  EXPECT_GE(found, 95);
+}
+
+// ---------------------------------------------------------------- database
+
+TEST(DatabaseTest, AliasesCreateFlipAndDeleteAtomically) {
+  TempDir tmp;
+  auto db = Database::Open(*Env::Default(), tmp.path());
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->CreateCollection(Config("v1", 2, index::IndexKind::kFlat)).ok());
+  ASSERT_TRUE((*db)->CreateCollection(Config("v2", 2, index::IndexKind::kFlat)).ok());
+  ASSERT_TRUE((*(*db)->GetCollection("v1"))->Upsert({MakeRecord("only-in-v1", 1, {1, 0})}).ok());
+  ASSERT_TRUE((*db)->CreateAlias("live", "v1").ok());
+  EXPECT_EQ((*db)->CreateAlias("live", "v2").code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ((*db)->CreateAlias("x", "nope").code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE((*(*db)->GetCollection("live"))->Get("only-in-v1"));
+  ASSERT_TRUE((*db)->FlipAlias("live", "v2").ok());
+  EXPECT_FALSE((*(*db)->GetCollection("live"))->Get("only-in-v1"));
+  EXPECT_EQ((*db)->DropCollection("v2").code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE((*db)->DeleteAlias("live").ok());
+  EXPECT_EQ((*db)->GetCollection("live").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE((*db)->DropCollection("v2").ok());
+  EXPECT_EQ((*db)->ListCollections()->size(), 1u);
+  EXPECT_FALSE(fs::exists(tmp.path() + "/collections/v2"));
+}
+
+TEST(DatabaseTest, RejectsBadNamesAndDuplicateCollections) {
+  TempDir tmp;
+  auto db = Database::Open(*Env::Default(), tmp.path());
+  EXPECT_EQ((*db)->CreateCollection(Config("../evil", 2)).status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE((*db)->CreateCollection(Config("ok", 2)).ok());
+  EXPECT_EQ((*db)->CreateCollection(Config("ok", 2)).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ((*db)->GetCollection("missing").status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace ragline::store

@@ -1,0 +1,74 @@
+// Database: a data directory holding collections and aliases.
+//
+// Layout (docs/formats/data_dir.md):
+//   DIR/aliases.json              {"aliases": {"alias": "collection", ...}}
+//   DIR/CATALOG.LOCK              held briefly while collections or aliases change
+//   DIR/collections/NAME/...      one directory per collection (see collection.h)
+//
+// Collections are opened lazily on first use and stay open until the Database
+// is destroyed. An alias is a name that resolves to a collection; creating,
+// flipping and deleting one replaces aliases.json atomically, so a reader
+// sees the old or the new mapping, never a mix.
+//
+// Thread safety: all methods are thread-safe. Collection pointers stay valid
+// until DropCollection of that collection or the Database's destruction.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "store/collection.h"
+#include "store/env.h"
+
+namespace ragline::store {
+
+struct DatabaseOptions {
+  bool read_only = false;  // open collections read-only; refuse every change
+  size_t threads = 0;      // background pool size (0 = hardware concurrency)
+};
+
+class Database {
+ public:
+  // Opens (creating unless read-only) the data directory.
+  static Result<std::unique_ptr<Database>> Open(Env& env, const std::string& dir,
+                                                const DatabaseOptions& options = {});
+  ~Database();
+
+  Result<Collection*> CreateCollection(const CollectionConfig& config);
+  // Resolves aliases. NotFound names the collection.
+  Result<Collection*> GetCollection(const std::string& name_or_alias);
+  // Refuses (FailedPrecondition) while an alias points at it.
+  Status DropCollection(const std::string& name);
+  Result<std::vector<std::string>> ListCollections();
+
+  // Creates alias -> collection; AlreadyExists if the alias exists.
+  Status CreateAlias(const std::string& alias, const std::string& collection);
+  // Points an existing alias at another collection.
+  Status FlipAlias(const std::string& alias, const std::string& collection);
+  Status DeleteAlias(const std::string& alias);
+  Result<std::map<std::string, std::string>> ListAliases();
+
+  ThreadPool& pool() { return *pool_; }
+
+ private:
+  Database(Env& env, std::string dir, DatabaseOptions options);
+  std::string CollectionDir(const std::string& name) const;
+  Result<std::map<std::string, std::string>> ReadAliases();
+  Status WriteAliases(const std::map<std::string, std::string>& aliases);
+  // Runs `change` on the alias map under the catalog lock and saves it.
+  Status ChangeAliases(const std::function<Status(std::map<std::string, std::string>&)>& change);
+
+  Env& env_;
+  const std::string dir_;
+  const DatabaseOptions options_;
+  std::unique_ptr<ThreadPool> pool_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Collection>> open_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace ragline::store

@@ -1,0 +1,161 @@
+// Segments: the units a collection's records live in.
+//
+// A GrowingSegment takes new records (append-only, exact search). When it is
+// full it is frozen and a SealedSegment is built from it in the background:
+// immutable rows plus an ANN index, written to one checksummed file
+// (docs/formats/segment.md). Both carry a TombstoneBitmap: a row is dead once
+// its record was deleted or replaced by a newer version elsewhere.
+//
+// Rows are addressed by position (`Row`), which equals the index Label.
+//
+// Thread safety: readers (Search, vector, meta, IsAlive, size) may run
+// concurrently with one writer. GrowingSegment::Append and Kill are called by
+// the collection's writer only; a row becomes visible to readers only after
+// all its fields are written (release/acquire on the row count).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "index/vector_index.h"
+#include "nlohmann/json.hpp"
+#include "store/env.h"
+#include "store/filter.h"
+
+namespace ragline::store {
+
+using Row = uint32_t;
+
+struct RowMeta {
+  std::string id;
+  uint64_t version = 0;
+  nlohmann::json payload;  // always an object
+};
+
+// Fixed-capacity bitmap of dead rows; set bits never clear.
+class TombstoneBitmap {
+ public:
+  explicit TombstoneBitmap(size_t capacity);
+  bool IsDead(Row row) const {
+    return (words_[row >> 6].load(std::memory_order_acquire) >> (row & 63)) & 1;
+  }
+  // Returns true if the row was alive before.
+  bool Kill(Row row);
+  size_t dead_count() const { return dead_.load(std::memory_order_relaxed); }
+  size_t capacity() const { return capacity_; }
+
+ private:
+  size_t capacity_;
+  std::unique_ptr<std::atomic<uint64_t>[]> words_;
+  std::atomic<size_t> dead_{0};
+};
+
+class Segment {
+ public:
+  Segment(uint64_t id, size_t dim, index::Metric metric, size_t capacity)
+      : id_(id), dim_(dim), metric_(metric), tombstones_(capacity) {}
+  virtual ~Segment() = default;
+
+  uint64_t id() const { return id_; }
+  size_t dim() const { return dim_; }
+  index::Metric metric() const { return metric_; }
+  // Rows visible to readers (alive or dead).
+  virtual size_t size() const = 0;
+  virtual const float* vector(Row row) const = 0;
+  virtual const RowMeta& meta(Row row) const = 0;
+  virtual bool sealed() const = 0;
+  virtual size_t MemoryBytes() const = 0;
+
+  bool IsAlive(Row row) const { return !tombstones_.IsDead(row); }
+  bool Kill(Row row) { return tombstones_.Kill(row); }
+  size_t dead_count() const { return tombstones_.dead_count(); }
+  size_t alive_count() const { return size() - dead_count(); }
+
+  // Top-k alive rows passing `filter` (null = all), closest first. Returns k
+  // rows whenever k such rows exist.
+  virtual std::vector<index::Neighbor> Search(const float* query, size_t k,
+                                              const index::SearchOptions& options,
+                                              const PayloadFilter* filter) const = 0;
+
+ protected:
+  // Exact scan over rows [0, n) that are alive and pass `filter`.
+  std::vector<index::Neighbor> ExactSearch(const float* query, size_t k, size_t n,
+                                           const PayloadFilter* filter) const;
+
+  const uint64_t id_;
+  const size_t dim_;
+  const index::Metric metric_;
+  TombstoneBitmap tombstones_;
+};
+
+class GrowingSegment : public Segment {
+ public:
+  GrowingSegment(uint64_t id, size_t dim, index::Metric metric, size_t capacity);
+
+  size_t capacity() const { return tombstones_.capacity(); }
+  bool full() const { return count_.load(std::memory_order_relaxed) >= capacity(); }
+  // Appends a row (writer only; must not be full). Returns its position.
+  Row Append(const float* vector, RowMeta meta);
+
+  size_t size() const override { return count_.load(std::memory_order_acquire); }
+  const float* vector(Row row) const override;
+  const RowMeta& meta(Row row) const override;
+  bool sealed() const override { return false; }
+  size_t MemoryBytes() const override;
+  std::vector<index::Neighbor> Search(const float* query, size_t k, const index::SearchOptions& options,
+                                      const PayloadFilter* filter) const override;
+
+ private:
+  static constexpr size_t kChunkRows = 1024;
+  struct Chunk {
+    std::vector<float> vectors;  // kChunkRows × dim
+    RowMeta meta[kChunkRows];
+  };
+  std::vector<std::unique_ptr<Chunk>> chunks_;  // sized at construction; filled by the writer
+  std::atomic<size_t> count_{0};
+};
+
+class SealedSegment : public Segment {
+ public:
+  // Builds from rows (vectors: n × dim). The index is built with `pool`.
+  static Result<std::shared_ptr<SealedSegment>> Build(uint64_t id, size_t dim, index::Metric metric,
+                                                       index::IndexKind kind,
+                                                       const index::IndexParams& params,
+                                                       std::vector<float> vectors,
+                                                       std::vector<RowMeta> metas, ThreadPool* pool);
+  // Copies the rows of a frozen growing segment, dead ones included, so rows keep positions.
+  static Result<std::shared_ptr<SealedSegment>> BuildFrom(const GrowingSegment& frozen, index::IndexKind kind,
+                                                           const index::IndexParams& params, ThreadPool* pool);
+  // Loads and verifies a segment file. DataLoss names the file and the problem.
+  static Result<std::shared_ptr<SealedSegment>> Load(Env& env, const std::string& path, uint64_t id,
+                                                      size_t dim, index::Metric metric,
+                                                      index::IndexKind kind, const index::IndexParams& params);
+  // Writes the segment file atomically.
+  Status Write(Env& env, const std::string& path) const;
+
+  size_t size() const override { return metas_.size(); }
+  const float* vector(Row row) const override { return vectors_.data() + size_t{row} * dim_; }
+  const RowMeta& meta(Row row) const override { return metas_[row]; }
+  bool sealed() const override { return true; }
+  size_t MemoryBytes() const override;
+  std::vector<index::Neighbor> Search(const float* query, size_t k, const index::SearchOptions& options,
+                                      const PayloadFilter* filter) const override;
+
+  // Marks dead every row that is dead in `other` (same row count).
+  void CopyTombstones(const Segment& other);
+
+ private:
+  SealedSegment(uint64_t id, size_t dim, index::Metric metric, std::vector<float> vectors,
+                std::vector<RowMeta> metas);
+
+  std::vector<float> vectors_;
+  std::vector<RowMeta> metas_;
+  std::unique_ptr<index::VectorIndex> index_;
+};
+
+}  // namespace ragline::store
