@@ -1,7 +1,580 @@
 #include "cli/cli.h"
 
-namespace ragline::cli {
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
 
-int RunCli(int argc, char** argv) { return 0; }
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "core/strings.h"
+#include "nlohmann/json.hpp"
+#include "store/database.h"
+
+namespace ragline::cli {
+namespace {
+
+using nlohmann::json;
+using store::Collection;
+using store::Database;
+
+constexpr int kExitError = 1;
+
+int Fail(const Status& st) {
+  std::fprintf(stderr, "error: %s\n", std::string(st.message()).c_str());
+  return kExitError;
+}
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  return kExitError;
+}
+
+void PrintJson(const json& j) {
+  std::string line = j.dump();
+  line.push_back('\n');
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fflush(stdout);
+}
+
+Result<std::unique_ptr<Database>> OpenDatabase(const std::string& dir, bool read_only) {
+  store::DatabaseOptions options;
+  options.read_only = read_only;
+  return Database::Open(*store::Env::Default(), dir, options);
+}
+
+// Reads lines from a file descriptor. NextLine reports when no full line is
+// buffered and the input is idle for `idle_ms`, so callers can flush a partial
+// batch while a producer pauses (streams, pipes from slow writers).
+class LineReader {
+ public:
+  explicit LineReader(int fd) : fd_(fd) {}
+  enum class Outcome { kLine, kIdle, kEof, kError };
+
+  Outcome NextLine(std::string* line, int idle_ms) {
+    for (;;) {
+      size_t nl = buffer_.find('\n', scan_from_);
+      if (nl != std::string::npos) {
+        line->assign(buffer_, 0, nl);
+        buffer_.erase(0, nl + 1);
+        scan_from_ = 0;
+        return Outcome::kLine;
+      }
+      scan_from_ = buffer_.size();
+      if (eof_) {
+        if (buffer_.empty()) return Outcome::kEof;
+        line->swap(buffer_);
+        buffer_.clear();
+        scan_from_ = 0;
+        return Outcome::kLine;
+      }
+      if (idle_ms >= 0) {
+        pollfd p{fd_, POLLIN, 0};
+        int r = ::poll(&p, 1, idle_ms);
+        if (r == 0) return Outcome::kIdle;
+      }
+      char chunk[1 << 16];
+      ssize_t n = ::read(fd_, chunk, sizeof(chunk));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Outcome::kError;
+      }
+      if (n == 0) {
+        eof_ = true;
+      } else {
+        buffer_.append(chunk, static_cast<size_t>(n));
+      }
+    }
+  }
+
+ private:
+  int fd_;
+  std::string buffer_;
+  size_t scan_from_ = 0;
+  bool eof_ = false;
+};
+
+// Opens --file or stdin; returns the fd (caller closes unless it is 0).
+Result<int> OpenInput(const std::string& file) {
+  if (file.empty() || file == "-") return 0;
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::NotFoundError(StrCat("cannot open ", file, ": ", std::strerror(errno)));
+  return fd;
+}
+
+Result<std::vector<float>> ParseVector(const json& v, size_t dim, const std::string& where) {
+  if (!v.is_array()) return absl::InvalidArgumentError(StrCat(where, ": \"vector\" must be an array of numbers"));
+  if (v.size() != dim) {
+    return absl::InvalidArgumentError(
+        StrCat(where, ": vector has ", v.size(), " dimensions, the collection expects ", dim));
+  }
+  std::vector<float> out(dim);
+  for (size_t i = 0; i < dim; ++i) {
+    if (!v[i].is_number()) return absl::InvalidArgumentError(StrCat(where, ": vector[", i, "] is not a number"));
+    const double x = v[i].get<double>();
+    if (!std::isfinite(x) || std::fabs(x) > 3.4e38) {
+      return absl::InvalidArgumentError(StrCat(where, ": vector[", i, "] is not a finite float"));
+    }
+    out[i] = static_cast<float>(x);
+  }
+  return out;
+}
+
+// Parses one JSONL upsert line into a Record.
+Result<store::Record> ParseRecord(const std::string& line, size_t line_no, size_t dim) {
+  const std::string where = StrCat("line ", line_no);
+  json j = json::parse(line, nullptr, false);
+  if (j.is_discarded()) return absl::InvalidArgumentError(StrCat(where, ": malformed JSON"));
+  if (!j.is_object()) return absl::InvalidArgumentError(StrCat(where, ": expected a JSON object"));
+  store::Record r;
+  auto id = j.find("id");
+  if (id == j.end() || !id->is_string() || id->get<std::string>().empty()) {
+    return absl::InvalidArgumentError(StrCat(where, ": missing \"id\" (a non-empty string)"));
+  }
+  r.id = id->get<std::string>();
+  auto version = j.find("version");
+  if (version == j.end() || version->is_null()) {
+    r.version = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+  } else if (version->is_number_unsigned() || (version->is_number_integer() && version->get<int64_t>() >= 0)) {
+    r.version = version->get<uint64_t>();
+  } else {
+    return absl::InvalidArgumentError(StrCat(where, " (id '", r.id, "'): \"version\" must be a non-negative integer"));
+  }
+  auto vec = j.find("vector");
+  if (vec == j.end()) return absl::InvalidArgumentError(StrCat(where, " (id '", r.id, "'): missing \"vector\""));
+  ASSIGN_OR_RETURN(r.vector, ParseVector(*vec, dim, StrCat(where, " (id '", r.id, "')")));
+  auto payload = j.find("payload");
+  if (payload == j.end() || payload->is_null()) {
+    r.payload = "{}";
+  } else if (payload->is_object()) {
+    r.payload = payload->dump();
+  } else {
+    return absl::InvalidArgumentError(StrCat(where, " (id '", r.id, "'): \"payload\" must be a JSON object"));
+  }
+  return r;
+}
+
+Result<std::optional<store::PayloadFilter>> ParseFilterArg(const std::string& text) {
+  if (text.empty()) return std::optional<store::PayloadFilter>();
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) return absl::InvalidArgumentError("--filter: malformed JSON");
+  ASSIGN_OR_RETURN(auto f, store::PayloadFilter::Parse(j));
+  return std::optional<store::PayloadFilter>(std::move(f));
+}
+
+json ConfigJson(const Collection& c) { return c.config().ToJson(); }
+
+json StatsJson(const Collection& c) {
+  const auto s = c.Stats();
+  const auto& cfg = c.config();
+  json segments = json::array();
+  for (const auto& seg : s.segments) {
+    segments.push_back({{"id", seg.id},
+                        {"rows", seg.rows},
+                        {"deleted", seg.deleted},
+                        {"sealed", seg.sealed},
+                        {"memory_bytes", seg.memory_bytes}});
+  }
+  json out = {{"name", cfg.name},
+              {"dimension", cfg.dim},
+              {"metric", store::MetricName(cfg.metric)},
+              {"vector_count", s.vector_count},
+              {"deleted", s.deleted},
+              {"unindexed", s.unindexed},
+              {"segment_count", s.segments.size()},
+              {"segments", segments},
+              {"memory_bytes", s.memory_bytes},
+              {"wal_bytes", s.wal_bytes},
+              {"last_lsn", s.last_lsn},
+              {"checkpoint_lsn", s.checkpoint_lsn},
+              {"stale_discarded", s.stale_discarded},
+              {"index", ConfigJson(c)["index"]}};
+  const auto& rec = c.recovery_report();
+  if (rec.tail_cut) {
+    out["wal_recovery"] = {{"tail_cut", true}, {"file", rec.cut_file}, {"offset", rec.cut_offset},
+                           {"bytes_dropped", rec.bytes_dropped}, {"reason", rec.reason}};
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- commands
+
+int CmdCollectionCreate(const std::string& data, const std::string& name, uint32_t dim, const std::string& metric,
+                        const std::string& index, const std::vector<std::string>& params, uint32_t seal_threshold,
+                        const std::string& fsync) {
+  store::CollectionConfig config;
+  config.name = name;
+  config.dim = dim;
+  auto m = store::ParseMetric(metric);
+  if (!m.ok()) return Fail(m.status());
+  config.metric = *m;
+  auto kind = index::ParseIndexKind(index);
+  if (!kind.ok()) return Fail(kind.status());
+  config.index_kind = *kind;
+  for (const auto& p : params) {
+    auto eq = p.find('=');
+    if (eq == std::string::npos) return Fail(StrCat("--param '", p, "': expected KEY=VALUE"));
+    Status st = config.index_params.Set(std::string_view(p).substr(0, eq), std::string_view(p).substr(eq + 1));
+    if (!st.ok()) return Fail(st);
+  }
+  config.seal_threshold = seal_threshold;
+  if (fsync != "batch" && fsync != "none") return Fail("--fsync must be 'batch' or 'none'");
+  config.fsync = fsync == "none" ? store::FsyncPolicy::kNone : store::FsyncPolicy::kBatch;
+  auto db = OpenDatabase(data, false);
+  if (!db.ok()) return Fail(db.status());
+  auto c = (*db)->CreateCollection(config);
+  if (!c.ok()) return Fail(c.status());
+  PrintJson(ConfigJson(**c));
+  return 0;
+}
+
+int CmdUpsert(const std::string& data, const std::string& name, const std::string& file, size_t batch_size) {
+  auto db = OpenDatabase(data, false);
+  if (!db.ok()) return Fail(db.status());
+  auto c = (*db)->GetCollection(name);
+  if (!c.ok()) return Fail(c.status());
+  Collection& collection = **c;
+  auto fd = OpenInput(file);
+  if (!fd.ok()) return Fail(fd.status());
+  LineReader reader(*fd);
+  std::vector<store::Record> batch;
+  store::UpsertSummary total;
+  size_t acked = 0;
+  auto flush = [&]() -> Status {
+    if (batch.empty()) return absl::OkStatus();
+    const size_t n = batch.size();
+    ASSIGN_OR_RETURN(auto s, collection.Upsert(std::move(batch)));
+    batch.clear();
+    total.inserted += s.inserted;
+    total.replaced += s.replaced;
+    total.stale += s.stale;
+    total.unchanged += s.unchanged;
+    acked += n;
+    PrintJson({{"acked", acked}});
+    return absl::OkStatus();
+  };
+  std::string line;
+  size_t line_no = 0;
+  int rc = 0;
+  for (;;) {
+    auto outcome = reader.NextLine(&line, batch.empty() ? -1 : 50);
+    if (outcome == LineReader::Outcome::kIdle) {
+      if (Status st = flush(); !st.ok()) return Fail(st);
+      continue;
+    }
+    if (outcome == LineReader::Outcome::kError) {
+      rc = Fail(StrCat("reading input: ", std::strerror(errno)));
+      break;
+    }
+    if (outcome == LineReader::Outcome::kEof) break;
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    auto record = ParseRecord(line, line_no, collection.config().dim);
+    if (!record.ok()) {
+      // Keep everything before the bad line: acknowledge it first.
+      if (Status st = flush(); !st.ok()) return Fail(st);
+      rc = Fail(record.status());
+      break;
+    }
+    batch.push_back(std::move(*record));
+    if (batch.size() >= batch_size) {
+      if (Status st = flush(); !st.ok()) return Fail(st);
+    }
+  }
+  if (rc == 0) {
+    if (Status st = flush(); !st.ok()) return Fail(st);
+  }
+  if (*fd != 0) ::close(*fd);
+  std::fprintf(stderr, "upsert: %zu acked (%zu inserted, %zu replaced, %zu stale discarded, %zu unchanged)\n",
+               acked, total.inserted, total.replaced, total.stale, total.unchanged);
+  if (Status st = collection.Close(); !st.ok()) return Fail(st);
+  return rc;
+}
+
+int CmdSearch(const std::string& data, const std::string& name, size_t k, const std::string& filter_text,
+              uint32_t ef, uint32_t nprobe, const std::string& file) {
+  auto db = OpenDatabase(data, true);
+  if (!db.ok()) return Fail(db.status());
+  auto c = (*db)->GetCollection(name);
+  if (!c.ok()) return Fail(c.status());
+  auto filter = ParseFilterArg(filter_text);
+  if (!filter.ok()) return Fail(filter.status());
+  index::SearchOptions options;
+  options.ef_search = ef;
+  options.nprobe = nprobe;
+  auto fd = OpenInput(file);
+  if (!fd.ok()) return Fail(fd.status());
+  LineReader reader(*fd);
+  std::string line;
+  size_t line_no = 0;
+  while (reader.NextLine(&line, -1) == LineReader::Outcome::kLine) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = StrCat("line ", line_no);
+    json q = json::parse(line, nullptr, false);
+    if (q.is_discarded() || !q.is_object()) return Fail(StrCat(where, ": malformed JSON query"));
+    if (!q.contains("vector")) return Fail(StrCat(where, ": missing \"vector\""));
+    auto vec = ParseVector(q["vector"], (*c)->config().dim, where);
+    if (!vec.ok()) return Fail(vec.status());
+    size_t query_k = k;
+    if (q.contains("k")) {
+      if (!q["k"].is_number_unsigned() || q["k"].get<size_t>() == 0) return Fail(StrCat(where, ": \"k\" must be a positive integer"));
+      query_k = q["k"].get<size_t>();
+    }
+    std::optional<store::PayloadFilter> query_filter = *filter;
+    if (q.contains("filter")) {
+      auto f = store::PayloadFilter::Parse(q["filter"]);
+      if (!f.ok()) return Fail(StrCat(where, ": ", std::string(f.status().message())));
+      query_filter = std::move(*f);
+    }
+    auto hits = (*c)->Search(*vec, query_k, query_filter ? &*query_filter : nullptr, options);
+    if (!hits.ok()) return Fail(StrCat(where, ": ", std::string(hits.status().message())));
+    json out = json::array();
+    for (const auto& h : *hits) {
+      out.push_back({{"id", h.id}, {"score", h.score}, {"version", h.version}, {"payload", h.payload}});
+    }
+    PrintJson({{"hits", out}});
+  }
+  if (*fd != 0) ::close(*fd);
+  return 0;
+}
+
+int CmdGet(const std::string& data, const std::string& name, const std::vector<std::string>& ids) {
+  auto db = OpenDatabase(data, true);
+  if (!db.ok()) return Fail(db.status());
+  auto c = (*db)->GetCollection(name);
+  if (!c.ok()) return Fail(c.status());
+  int rc = 0;
+  for (const auto& id : ids) {
+    auto r = (*c)->Get(id);
+    if (!r) {
+      rc = Fail(StrCat("record '", id, "' not found in collection '", name, "'"));
+      continue;
+    }
+    PrintJson({{"id", r->id}, {"version", r->version}, {"vector", r->vector}, {"payload", r->payload}});
+  }
+  return rc;
+}
+
+int CmdDelete(const std::string& data, const std::string& name, const std::vector<std::string>& ids,
+              const std::string& filter_text) {
+  if (ids.empty() == filter_text.empty()) return Fail("give either --id (repeatable) or --filter");
+  auto db = OpenDatabase(data, false);
+  if (!db.ok()) return Fail(db.status());
+  auto c = (*db)->GetCollection(name);
+  if (!c.ok()) return Fail(c.status());
+  Result<store::DeleteSummary> s = absl::UnknownError("unreachable");
+  if (!ids.empty()) {
+    s = (*c)->Delete(ids);
+  } else {
+    auto filter = ParseFilterArg(filter_text);
+    if (!filter.ok()) return Fail(filter.status());
+    s = (*c)->DeleteByFilter(**filter);
+  }
+  if (!s.ok()) return Fail(s.status());
+  PrintJson({{"deleted", s->deleted}, {"not_found", s->not_found}});
+  return 0;
+}
+
+template <typename Fn>
+int WithCollection(const std::string& data, const std::string& name, bool read_only, Fn fn) {
+  auto db = OpenDatabase(data, read_only);
+  if (!db.ok()) return Fail(db.status());
+  auto c = (*db)->GetCollection(name);
+  if (!c.ok()) return Fail(c.status());
+  return fn(**c);
+}
+
+}  // namespace
+
+int RunCli(int argc, char** argv) {
+  CLI::App app{"ragline: a retrieval-augmented generation engine"};
+  app.set_version_flag("--version", "ragline 0.1.0");
+  app.require_subcommand(1);
+  std::string data;
+  auto add_data = [&](CLI::App* cmd) {
+    cmd->add_option("--data", data, "data directory")->required();
+  };
+  int rc = 0;
+
+  // collection create|list|describe|drop
+  auto* coll = app.add_subcommand("collection", "create, list, describe and drop collections");
+  coll->require_subcommand(1);
+  std::string name;
+  uint32_t dim = 0;
+  std::string metric = "cosine", index_kind = "hnsw", fsync = "batch";
+  std::vector<std::string> params;
+  uint32_t seal_threshold = 32768;
+  auto* create = coll->add_subcommand("create", "create a collection");
+  create->add_option("name", name, "collection name")->required();
+  create->add_option("--dim", dim, "vector dimension")->required();
+  create->add_option("--metric", metric, "cosine | dot | l2")->capture_default_str();
+  create->add_option("--index", index_kind, "flat | hnsw | ivf_pq")->capture_default_str();
+  create->add_option("--param", params, "index parameter KEY=VALUE (repeatable): M, ef_construction, "
+                                        "ef_search, nlist, pq_m, nbits, nprobe, rerank, seed");
+  create->add_option("--seal-threshold", seal_threshold, "rows per segment before it is indexed")
+      ->capture_default_str();
+  create->add_option("--fsync", fsync, "batch (durable before ack) | none")->capture_default_str();
+  add_data(create);
+  create->callback([&] { rc = CmdCollectionCreate(data, name, dim, metric, index_kind, params, seal_threshold, fsync); });
+
+  auto* list = coll->add_subcommand("list", "list collections and aliases");
+  add_data(list);
+  list->callback([&] {
+    auto db = OpenDatabase(data, true);
+    if (!db.ok()) { rc = Fail(db.status()); return; }
+    auto names = (*db)->ListCollections();
+    if (!names.ok()) { rc = Fail(names.status()); return; }
+    auto aliases = (*db)->ListAliases();
+    if (!aliases.ok()) { rc = Fail(aliases.status()); return; }
+    PrintJson({{"collections", *names}, {"aliases", *aliases}});
+  });
+
+  auto* describe = coll->add_subcommand("describe", "show a collection's configuration and stats");
+  describe->add_option("name", name, "collection or alias")->required();
+  add_data(describe);
+  describe->callback([&] {
+    rc = WithCollection(data, name, true, [](Collection& c) {
+      json j = ConfigJson(c);
+      j["stats"] = StatsJson(c);
+      PrintJson(j);
+      return 0;
+    });
+  });
+
+  auto* drop = coll->add_subcommand("drop", "delete a collection and its files");
+  drop->add_option("name", name, "collection name")->required();
+  add_data(drop);
+  drop->callback([&] {
+    auto db = OpenDatabase(data, false);
+    if (!db.ok()) { rc = Fail(db.status()); return; }
+    Status st = (*db)->DropCollection(name);
+    if (!st.ok()) { rc = Fail(st); return; }
+    PrintJson({{"dropped", name}});
+  });
+
+  // alias create|flip|delete|list
+  auto* alias = app.add_subcommand("alias", "names that point at a collection and flip atomically");
+  alias->require_subcommand(1);
+  std::string alias_name, target;
+  for (const char* verb : {"create", "flip"}) {
+    auto* cmd = alias->add_subcommand(verb, std::string(verb) + " an alias");
+    cmd->add_option("alias", alias_name, "alias name")->required();
+    cmd->add_option("collection", target, "target collection")->required();
+    add_data(cmd);
+    const bool is_create = std::string(verb) == "create";
+    cmd->callback([&, is_create] {
+      auto db = OpenDatabase(data, false);
+      if (!db.ok()) { rc = Fail(db.status()); return; }
+      Status st = is_create ? (*db)->CreateAlias(alias_name, target) : (*db)->FlipAlias(alias_name, target);
+      if (!st.ok()) { rc = Fail(st); return; }
+      PrintJson({{"alias", alias_name}, {"collection", target}});
+    });
+  }
+  auto* alias_delete = alias->add_subcommand("delete", "delete an alias");
+  alias_delete->add_option("alias", alias_name, "alias name")->required();
+  add_data(alias_delete);
+  alias_delete->callback([&] {
+    auto db = OpenDatabase(data, false);
+    if (!db.ok()) { rc = Fail(db.status()); return; }
+    Status st = (*db)->DeleteAlias(alias_name);
+    if (!st.ok()) { rc = Fail(st); return; }
+    PrintJson({{"deleted_alias", alias_name}});
+  });
+  auto* alias_list = alias->add_subcommand("list", "list aliases");
+  add_data(alias_list);
+  alias_list->callback([&] {
+    auto db = OpenDatabase(data, true);
+    if (!db.ok()) { rc = Fail(db.status()); return; }
+    auto aliases = (*db)->ListAliases();
+    if (!aliases.ok()) { rc = Fail(aliases.status()); return; }
+    PrintJson({{"aliases", *aliases}});
+  });
+
+  // upsert
+  std::string file;
+  size_t batch_size = 1000;
+  auto* upsert = app.add_subcommand("upsert", "upsert JSONL records {\"id\",\"version\",\"vector\",\"payload\"}");
+  upsert->add_option("name", name, "collection or alias")->required();
+  upsert->add_option("--file", file, "JSONL file (default: stdin)");
+  upsert->add_option("--batch-size", batch_size, "records per durable batch")->capture_default_str()->check(CLI::Range(1, 1000000));
+  add_data(upsert);
+  upsert->callback([&] { rc = CmdUpsert(data, name, file, batch_size); });
+
+  // search
+  size_t k = 10;
+  std::string filter;
+  uint32_t ef = 0, nprobe = 0;
+  auto* search = app.add_subcommand("search", "top-k search; JSONL queries {\"vector\": [...]} on stdin");
+  search->add_option("name", name, "collection or alias")->required();
+  search->add_option("--k", k, "hits per query")->capture_default_str()->check(CLI::Range(1, 100000));
+  search->add_option("--filter", filter, "payload filter JSON, e.g. '{\"lang\": \"en\"}'");
+  search->add_option("--ef", ef, "HNSW ef_search override");
+  search->add_option("--nprobe", nprobe, "IVF-PQ nprobe override");
+  search->add_option("--file", file, "JSONL file (default: stdin)");
+  add_data(search);
+  search->callback([&] { rc = CmdSearch(data, name, k, filter, ef, nprobe, file); });
+
+  // get
+  std::vector<std::string> get_ids;
+  auto* get = app.add_subcommand("get", "print records as JSON lines; exit 1 if any is absent");
+  get->add_option("name", name, "collection or alias")->required();
+  get->add_option("id", get_ids, "record id(s)")->required();
+  add_data(get);
+  get->callback([&] { rc = CmdGet(data, name, get_ids); });
+
+  // delete
+  std::vector<std::string> ids;
+  auto* del = app.add_subcommand("delete", "delete records by id or by payload filter");
+  del->add_option("name", name, "collection or alias")->required();
+  del->add_option("--id", ids, "record id (repeatable)");
+  del->add_option("--filter", filter, "payload filter JSON");
+  add_data(del);
+  del->callback([&] { rc = CmdDelete(data, name, ids, filter); });
+
+  // stats
+  auto* stats = app.add_subcommand("stats", "collection statistics as JSON");
+  stats->add_option("name", name, "collection or alias")->required();
+  add_data(stats);
+  stats->callback([&] {
+    rc = WithCollection(data, name, true, [](Collection& c) {
+      PrintJson(StatsJson(c));
+      return 0;
+    });
+  });
+
+  // compact
+  auto* compact = app.add_subcommand("compact", "seal pending segments, then merge segments and drop dead rows");
+  compact->add_option("name", name, "collection or alias")->required();
+  add_data(compact);
+  compact->callback([&] {
+    rc = WithCollection(data, name, false, [](Collection& c) {
+      Status st = c.Seal();
+      if (st.ok()) st = c.WaitForIndexing();
+      if (st.ok()) st = c.Compact();
+      if (!st.ok()) return Fail(st);
+      PrintJson(StatsJson(c));
+      return 0;
+    });
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return rc;
+}
 
 }  // namespace ragline::cli
