@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "absl/strings/str_cat.h"
+#include "core/strings.h"
 #include "index/flat_index.h"
 #include "index/hnsw_index.h"
 #include "index/ivf_pq_index.h"
@@ -26,7 +26,7 @@ Result<IndexKind> ParseIndexKind(std::string_view name) {
   if (name == "hnsw") return IndexKind::kHnsw;
   if (name == "ivf_pq") return IndexKind::kIvfPq;
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown index kind '", name, "' (expected flat, hnsw or ivf_pq)"));
+      StrCat("unknown index kind '", name, "' (expected flat, hnsw or ivf_pq)"));
 }
 
 Status IndexParams::Set(std::string_view key, std::string_view value) {
@@ -34,12 +34,12 @@ Status IndexParams::Set(std::string_view key, std::string_view value) {
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
   if (ec != std::errc() || end != value.data() + value.size()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("index parameter ", key, ": '", value, "' is not a non-negative integer"));
+        StrCat("index parameter ", key, ": '", value, "' is not a non-negative integer"));
   }
   auto in_range = [&](uint64_t lo, uint64_t hi) -> Status {
     if (v < lo || v > hi) {
       return absl::InvalidArgumentError(
-          absl::StrCat("index parameter ", key, "=", v, " is out of range [", lo, ", ", hi, "]"));
+          StrCat("index parameter ", key, "=", v, " is out of range [", lo, ", ", hi, "]"));
     }
     return absl::OkStatus();
   };
@@ -70,7 +70,7 @@ Status IndexParams::Set(std::string_view key, std::string_view value) {
   } else if (key == "seed") {
     seed = v;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
+    return absl::InvalidArgumentError(StrCat(
         "unknown index parameter '", key,
         "' (known: M, ef_construction, ef_search, nlist, pq_m, nbits, nprobe, rerank, seed)"));
   }
