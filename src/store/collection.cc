@@ -172,8 +172,14 @@ Status Collection::Recover() {
   }
   // 2. Sealed segments, oldest first; the newest version of an id wins.
   for (uint64_t id : sealed_ids) {
-    ASSIGN_OR_RETURN(auto seg, SealedSegment::Load(env_, SegmentPath(id), id, config_.dim, IndexMetric(),
-                                                   config_.index_kind, config_.index_params));
+    auto loaded = SealedSegment::Load(env_, SegmentPath(id), id, config_.dim, IndexMetric(), config_.index_kind,
+                                      config_.index_params);
+    if (absl::IsNotFound(loaded.status())) {
+      // A concurrent writer's compaction can remove a segment between our
+      // manifest read and this load; the caller may retry.
+      return absl::UnavailableError(StrCat("segment ", SegmentPath(id), " named by the manifest is missing"));
+    }
+    ASSIGN_OR_RETURN(auto seg, std::move(loaded));
     for (Row r = 0; r < seg->size(); ++r) {
       const RowMeta& meta = seg->meta(r);
       auto grave = graveyard_.find(meta.id);

@@ -68,6 +68,10 @@ Result<Collection*> Database::GetCollection(const std::string& name_or_alias) {
   OpenOptions open_options;
   open_options.read_only = options_.read_only;
   auto c = Collection::Open(env_, CollectionDir(name), *pool_, open_options);
+  // A read-only open can race a writer's compaction; the retry sees the new manifest.
+  for (int attempt = 0; options_.read_only && absl::IsUnavailable(c.status()) && attempt < 3; ++attempt) {
+    c = Collection::Open(env_, CollectionDir(name), *pool_, open_options);
+  }
   if (!c.ok()) {
     if (absl::IsNotFound(c.status())) return absl::NotFoundError(StrCat("collection '", name, "' does not exist"));
     return c.status();
