@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "index/distance.h"
-#include "index/byte_io.h"
+#include "core/byte_io.h"
 
 namespace ragline::index {
 namespace {

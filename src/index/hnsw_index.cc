@@ -14,7 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/thread_pool.h"
-#include "index/byte_io.h"
+#include "core/byte_io.h"
 #include "index/distance.h"
 
 namespace ragline::index {

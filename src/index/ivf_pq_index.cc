@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/thread_pool.h"
-#include "index/byte_io.h"
+#include "core/byte_io.h"
 #include "index/distance.h"
 #include "index/kmeans.h"
 

@@ -367,6 +367,30 @@ TEST_F(CollectionTest, TornWalTailIsCutBackAndReported) {
   EXPECT_EQ(c->Stats().vector_count, 6u);
 }
 
+TEST_F(CollectionTest, CorruptSegmentFileIsReportedNamingTheFile) {
+  auto c = Create(Config("seg", 4, index::IndexKind::kHnsw, 50));
+  std::vector<Record> batch;
+  for (int i = 0; i < 50; ++i) batch.push_back(MakeRecord(StrCat("r", i), 1, RandomVector(rng_, 4)));
+  ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
+  ASSERT_TRUE(c->WaitForIndexing().ok());
+  c.reset();
+  std::string seg;
+  for (const auto& e : fs::directory_iterator(Dir() + "/segments")) seg = e.path().string();
+  ASSERT_FALSE(seg.empty());
+  {
+    std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('\x5a');
+  }
+  auto reopened = Collection::Open(*Env::Default(), Dir(), pool_);
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(std::string(reopened.status().message()).find(seg), std::string::npos) << reopened.status();
+  fs::resize_file(seg, 20);  // truncated
+  reopened = Collection::Open(*Env::Default(), Dir(), pool_);
+  EXPECT_EQ(reopened.status().code(), absl::StatusCode::kDataLoss);
+}
+
 TEST_F(CollectionTest, SecondWriterIsRefusedButReadersOpen) {
   auto c = Create(Config("l", 2, index::IndexKind::kFlat));
   ASSERT_TRUE(c->Upsert({MakeRecord("a", 1, {1, 0})}).ok());

@@ -5,6 +5,7 @@
 #include <queue>
 
 #include "core/strings.h"
+#include "core/byte_io.h"
 #include "core/crc32c.h"
 #include "index/distance.h"
 
@@ -180,55 +181,26 @@ namespace {
 
 constexpr char kMagic[8] = {'R', 'L', 'S', 'E', 'G', '0', '0', '1'};
 
-template <typename T>
-void Put(std::string* out, T v) {
-  out->append(reinterpret_cast<const char*>(&v), sizeof(T));
-}
-
-class Cursor {
- public:
-  explicit Cursor(std::string_view b) : b_(b) {}
-  template <typename T>
-  bool Get(T* v) {
-    if (b_.size() < sizeof(T)) return false;
-    std::memcpy(v, b_.data(), sizeof(T));
-    b_.remove_prefix(sizeof(T));
-    return true;
-  }
-  bool Bytes(size_t n, std::string_view* v) {
-    if (b_.size() < n) return false;
-    *v = b_.substr(0, n);
-    b_.remove_prefix(n);
-    return true;
-  }
-  bool done() const { return b_.empty(); }
-
- private:
-  std::string_view b_;
-};
-
 }  // namespace
 
 Status SealedSegment::Write(Env& env, const std::string& path) const {
   std::string out;
   out.reserve(vectors_.size() * sizeof(float) + metas_.size() * 64 + 64);
-  out.append(kMagic, sizeof(kMagic));
-  Put<uint32_t>(&out, static_cast<uint32_t>(dim_));
-  Put<uint64_t>(&out, metas_.size());
-  out.append(reinterpret_cast<const char*>(vectors_.data()), vectors_.size() * sizeof(float));
+  ByteWriter w(&out);
+  w.Bytes(kMagic, sizeof(kMagic));
+  w.U32(static_cast<uint32_t>(dim_));
+  w.U64(metas_.size());
+  w.Array(vectors_.data(), vectors_.size());
   for (const auto& m : metas_) {
-    const std::string payload = m.payload.dump();
-    Put<uint32_t>(&out, static_cast<uint32_t>(m.id.size()));
-    out.append(m.id);
-    Put<uint64_t>(&out, m.version);
-    Put<uint32_t>(&out, static_cast<uint32_t>(payload.size()));
-    out.append(payload);
+    w.String(m.id);
+    w.U64(m.version);
+    w.String(m.payload.dump());
   }
   std::string index_bytes;
   RETURN_IF_ERROR(index_->Serialize(&index_bytes));
-  Put<uint64_t>(&out, index_bytes.size());
-  out.append(index_bytes);
-  Put<uint32_t>(&out, crc32c::Mask(crc32c::Value(out)));
+  w.U64(index_bytes.size());
+  w.Bytes(index_bytes.data(), index_bytes.size());
+  w.U32(crc32c::Mask(crc32c::Value(out)));
   return env.WriteFileAtomically(path, out);
 }
 
@@ -246,28 +218,25 @@ Result<std::shared_ptr<SealedSegment>> SealedSegment::Load(Env& env, const std::
   std::string_view body(bytes.data(), bytes.size() - 4);
   if (crc32c::Unmask(stored_crc) != crc32c::Value(body)) return corrupt("checksum mismatch");
   if (std::memcmp(body.data(), kMagic, sizeof(kMagic)) != 0) return corrupt("bad magic");
-  Cursor c(body.substr(sizeof(kMagic)));
+  ByteReader r(body.substr(sizeof(kMagic)));
   uint32_t file_dim;
   uint64_t n;
-  if (!c.Get(&file_dim) || !c.Get(&n)) return corrupt("truncated header");
+  if (!r.U32(&file_dim) || !r.U64(&n)) return corrupt("truncated header");
   if (file_dim != dim) return corrupt(StrCat("dimension ", file_dim, " != collection's ", dim));
-  std::string_view raw;
-  if (n > body.size() / sizeof(float) || !c.Bytes(n * dim * sizeof(float), &raw)) return corrupt("truncated vectors");
+  if (n > r.remaining() / sizeof(float) / std::max<size_t>(dim, 1)) return corrupt("truncated vectors");
   std::vector<float> vectors(n * dim);
-  if (!raw.empty()) std::memcpy(vectors.data(), raw.data(), raw.size());
+  if (!r.Array(vectors.data(), vectors.size())) return corrupt("truncated vectors");
   std::vector<RowMeta> metas(n);
   for (auto& m : metas) {
-    uint32_t len;
-    std::string_view s;
-    if (!c.Get(&len) || !c.Bytes(len, &s)) return corrupt("truncated record id");
-    m.id.assign(s);
-    if (!c.Get(&m.version) || !c.Get(&len) || !c.Bytes(len, &s)) return corrupt("truncated record");
-    m.payload = nlohmann::json::parse(s, nullptr, /*allow_exceptions=*/false);
+    std::string_view id, payload;
+    if (!r.String(&id) || !r.U64(&m.version) || !r.String(&payload)) return corrupt("truncated record");
+    m.id.assign(id);
+    m.payload = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
     if (!m.payload.is_object()) return corrupt(StrCat("bad payload for record ", m.id));
   }
   uint64_t index_len;
   std::string_view index_bytes;
-  if (!c.Get(&index_len) || !c.Bytes(index_len, &index_bytes) || !c.done()) return corrupt("bad index section");
+  if (!r.U64(&index_len) || !r.View(index_len, &index_bytes) || !r.AtEnd()) return corrupt("bad index section");
   std::shared_ptr<SealedSegment> seg(new SealedSegment(id, dim, metric, std::move(vectors), std::move(metas)));
   seg->index_ = index::MakeIndex(kind, dim, metric, params);
   Status st = seg->index_->Deserialize(index_bytes, seg->vectors_.data(), n);

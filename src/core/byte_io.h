@@ -1,4 +1,5 @@
-// ByteWriter / ByteReader: little helpers for the index serialisation formats.
+// ByteWriter / ByteReader: little helpers for ragline's binary formats (WAL
+// record bodies, segment files, index serialisations).
 //
 // Values are written in the host's byte order (every supported target is
 // little-endian x86-64). ByteReader never reads past the end of its input:
@@ -14,7 +15,7 @@
 #include <string_view>
 #include <type_traits>
 
-namespace ragline::index {
+namespace ragline {
 
 class ByteWriter {
  public:
@@ -27,6 +28,11 @@ class ByteWriter {
   void Array(const T* p, size_t count) {
     static_assert(std::is_trivially_copyable_v<T>);
     Bytes(p, count * sizeof(T));
+  }
+  // u32 length, then the bytes.
+  void String(std::string_view s) {
+    U32(static_cast<uint32_t>(s.size()));
+    Bytes(s.data(), s.size());
   }
   size_t size() const { return out_->size(); }
 
@@ -54,6 +60,21 @@ class ByteReader {
     if (count > remaining() / sizeof(T)) return false;
     return Bytes(p, count * sizeof(T));
   }
+  // Reads a String() as a view into the input.
+  [[nodiscard]] bool String(std::string_view* s) {
+    uint32_t n;
+    if (!U32(&n) || n > remaining()) return false;
+    *s = in_.substr(pos_, n);
+    pos_ += n;
+    return true;
+  }
+  // Views the next `size` bytes without copying.
+  [[nodiscard]] bool View(size_t size, std::string_view* s) {
+    if (size > remaining()) return false;
+    *s = in_.substr(pos_, size);
+    pos_ += size;
+    return true;
+  }
   size_t remaining() const { return in_.size() - pos_; }
   size_t position() const { return pos_; }
   bool AtEnd() const { return pos_ == in_.size(); }
@@ -80,4 +101,4 @@ inline uint64_t Checksum64(const char* p, size_t size) {
   return h ^ (h >> 31);
 }
 
-}  // namespace ragline::index
+}  // namespace ragline
