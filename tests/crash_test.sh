@@ -49,14 +49,22 @@ acked_total=0
 killed_midway=0
 for round in $(seq 1 "$ROUNDS"); do
   # Resume after the last acknowledged line, as a producer with an ack log would.
-  tail -n +$((acked_total + 1)) "$WORK/input.jsonl" > "$WORK/rest.jsonl"
+  # The producer streams 20-line chunks with short pauses, so the load lasts
+  # well over a second whatever the disk, and the kill lands mid-load.
+  rm -f "$WORK"/chunk.* "$WORK/fifo"
+  tail -n +$((acked_total + 1)) "$WORK/input.jsonl" | split -l 20 - "$WORK/chunk."
+  mkfifo "$WORK/fifo"
+  (for chunk in "$WORK"/chunk.*; do cat "$chunk"; sleep 0.02; done > "$WORK/fifo") 2>/dev/null &
+  producer=$!
   : > "$WORK/acks"
-  "$RAGLINE" upsert crash --data "$DATA" --file "$WORK/rest.jsonl" --batch-size 13 > "$WORK/acks" 2>"$WORK/upsert.err" &
+  "$RAGLINE" upsert crash --data "$DATA" --file "$WORK/fifo" --batch-size 13 > "$WORK/acks" 2>"$WORK/upsert.err" &
   pid=$!
-  # Kill at a pseudo-random moment: open + recovery + a few batches.
-  sleep "0.$(( (round * 7919) % 20 + 5 ))"
+  # Kill at a pseudo-random moment: during open + recovery or after some batches.
+  sleep "0.$(( (round * 37) % 80 + 10 ))"
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  kill "$producer" 2>/dev/null || true
+  wait "$producer" 2>/dev/null || true
   if grep -q '^error' "$WORK/upsert.err"; then fail "round $round: upsert failed: $(cat "$WORK/upsert.err")"; fi
   last=$(grep -o '[0-9]*' "$WORK/acks" | tail -n 1 || true)
   acked_total=$((acked_total + ${last:-0}))
