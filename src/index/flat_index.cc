@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "index/distance.h"
 #include "core/byte_io.h"
+#include "index/top_k.h"
 
 namespace ragline::index {
 namespace {
@@ -34,25 +35,7 @@ class FlatIndex final : public VectorIndex {
 
   std::vector<Neighbor> Search(const float* query, size_t k, const SearchOptions& /*options*/,
                                const LabelFilter* filter) const override {
-    std::vector<Neighbor> heap;  // max-heap on (distance, label): heap.front() is the worst kept
-    if (k == 0 || n_ == 0) return heap;
-    heap.reserve(std::min(k, n_) + 1);
-    const bool filtered = filter != nullptr && filter->admits;
-    for (size_t i = 0; i < n_; ++i) {
-      const Label label = static_cast<Label>(i);
-      if (filtered && !filter->admits(label)) continue;
-      Neighbor cand{Distance(metric_, query, data_ + i * dim_, dim_), label};
-      if (heap.size() < k) {
-        heap.push_back(cand);
-        std::push_heap(heap.begin(), heap.end());
-      } else if (cand < heap.front()) {
-        std::pop_heap(heap.begin(), heap.end());
-        heap.back() = cand;
-        std::push_heap(heap.begin(), heap.end());
-      }
-    }
-    std::sort_heap(heap.begin(), heap.end());
-    return heap;
+    return ExactTopK(metric_, query, data_, n_, dim_, k, filter);
   }
 
   Status Serialize(std::string* out) const override {
@@ -102,6 +85,19 @@ class FlatIndex final : public VectorIndex {
 };
 
 }  // namespace
+
+std::vector<Neighbor> ExactTopK(Metric metric, const float* query, const float* data, size_t n, size_t dim,
+                                size_t k, const LabelFilter* filter) {
+  if (k == 0 || n == 0) return {};
+  const bool filtered = filter != nullptr && filter->admits;
+  TopK top(std::min(k, n));
+  for (size_t i = 0; i < n; ++i) {
+    const Label label = static_cast<Label>(i);
+    if (filtered && !filter->admits(label)) continue;
+    top.Push(Distance(metric, query, data + i * dim, dim), label);
+  }
+  return top.TakeSorted();
+}
 
 std::unique_ptr<VectorIndex> MakeFlatIndex(size_t dim, Metric metric) {
   return std::make_unique<FlatIndex>(dim, metric);

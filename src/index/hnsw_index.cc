@@ -16,6 +16,7 @@
 #include "core/thread_pool.h"
 #include "core/byte_io.h"
 #include "index/distance.h"
+#include "index/top_k.h"
 
 namespace ragline::index {
 namespace {
@@ -652,24 +653,7 @@ template <class Ops>
 
 std::vector<Neighbor> HnswIndex::ExactScan(const float* query, size_t k,
                                            const LabelFilter* filter) const {
-  std::vector<Neighbor> heap;
-  heap.reserve(k + 1);
-  const bool filtered = filter != nullptr && filter->admits;
-  for (size_t i = 0; i < n_; ++i) {
-    const Label label = static_cast<Label>(i);
-    if (filtered && !filter->admits(label)) continue;
-    Neighbor cand{Distance(metric_, query, data_ + i * dim_, dim_), label};
-    if (heap.size() < k) {
-      heap.push_back(cand);
-      std::push_heap(heap.begin(), heap.end());
-    } else if (cand < heap.front()) {
-      std::pop_heap(heap.begin(), heap.end());
-      heap.back() = cand;
-      std::push_heap(heap.begin(), heap.end());
-    }
-  }
-  std::sort_heap(heap.begin(), heap.end());
-  return heap;
+  return ExactTopK(metric_, query, data_, n_, dim_, k, filter);
 }
 
 std::vector<Neighbor> HnswIndex::Search(const float* query, size_t k, const SearchOptions& options,

@@ -13,6 +13,7 @@
 #include "core/byte_io.h"
 #include "index/distance.h"
 #include "index/kmeans.h"
+#include "index/top_k.h"
 
 namespace ragline::index {
 namespace {
@@ -60,37 +61,6 @@ struct Model {
       sub_tables.emplace_back(codebooks.data() + s * ksub * dsub, ksub, dsub);
     }
   }
-};
-
-// Bounded max-heap of the best (smallest) candidates seen so far.
-class TopK {
- public:
-  explicit TopK(size_t capacity) : capacity_(capacity) { heap_.reserve(capacity); }
-  size_t size() const { return heap_.size(); }
-  // Distance a new candidate must beat to get in.
-  float threshold() const {
-    return heap_.size() < capacity_ ? std::numeric_limits<float>::infinity() : heap_.front().distance;
-  }
-  void Push(float distance, Label label) {
-    const Neighbor candidate{distance, label};
-    if (heap_.size() < capacity_) {
-      heap_.push_back(candidate);
-      std::push_heap(heap_.begin(), heap_.end());
-    } else if (capacity_ > 0 && candidate < heap_.front()) {
-      std::pop_heap(heap_.begin(), heap_.end());
-      heap_.back() = candidate;
-      std::push_heap(heap_.begin(), heap_.end());
-    }
-  }
-  // Closest first.
-  std::vector<Neighbor> TakeSorted() {
-    std::sort_heap(heap_.begin(), heap_.end());
-    return std::move(heap_);
-  }
-
- private:
-  size_t capacity_;
-  std::vector<Neighbor> heap_;
 };
 
 // sum_s lut[s][code[s]] with the table laid out [m][ksub]; four partial sums
@@ -353,13 +323,7 @@ Status IvfPqIndex::Build(const float* data, size_t n, ThreadPool* pool) {
 
 std::vector<Neighbor> IvfPqIndex::ExactScan(const float* query, size_t k,
                                             const LabelFilter* filter) const {
-  TopK top(k);
-  for (size_t i = 0; i < model_.n; ++i) {
-    const Label label = static_cast<Label>(i);
-    if (filter != nullptr && !filter->admits(label)) continue;
-    top.Push(Distance(metric_, query, data_ + i * dim_, dim_), label);
-  }
-  return top.TakeSorted();
+  return ExactTopK(metric_, query, data_, model_.n, dim_, k, filter);
 }
 
 std::vector<Neighbor> IvfPqIndex::Search(const float* query, size_t k, const SearchOptions& options,

@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <cstring>
-#include <queue>
 
 #include "core/strings.h"
 #include "core/byte_io.h"
 #include "core/crc32c.h"
 #include "index/distance.h"
+#include "index/top_k.h"
 
 namespace ragline::store {
 
@@ -28,25 +28,12 @@ bool TombstoneBitmap::Kill(Row row) {
 
 std::vector<Neighbor> Segment::ExactSearch(const float* query, size_t k, size_t n,
                                            const PayloadFilter* filter) const {
-  std::priority_queue<Neighbor> heap;  // max-heap: worst kept hit on top
-  if (k == 0) return {};
+  index::TopK top(k);
   for (Row row = 0; row < n; ++row) {
-    if (!IsAlive(row)) continue;
-    if (filter && !filter->Matches(meta(row).payload)) continue;
-    const float d = index::Distance(metric_, query, vector(row), dim_);
-    if (heap.size() < k) {
-      heap.push({d, row});
-    } else if (d < heap.top().distance) {
-      heap.pop();
-      heap.push({d, row});
-    }
+    if (!IsAlive(row) || (filter && !filter->Matches(meta(row).payload))) continue;
+    top.Push(index::Distance(metric_, query, vector(row), dim_), row);
   }
-  std::vector<Neighbor> out(heap.size());
-  for (size_t i = out.size(); i-- > 0;) {
-    out[i] = heap.top();
-    heap.pop();
-  }
-  return out;
+  return top.TakeSorted();
 }
 
 // ---------------------------------------------------------------- growing
