@@ -387,6 +387,18 @@ int CmdDelete(const std::string& data, const std::string& name, const std::vecto
   return 0;
 }
 
+// Opens the data directory, runs fn(db) -> Result<json> and prints the JSON
+// or the error.
+template <typename Fn>
+int WithDatabase(const std::string& data, bool read_only, Fn fn) {
+  auto db = OpenDatabase(data, read_only);
+  if (!db.ok()) return Fail(db.status());
+  Result<json> out = fn(**db);
+  if (!out.ok()) return Fail(out.status());
+  PrintJson(*out);
+  return 0;
+}
+
 template <typename Fn>
 int WithCollection(const std::string& data, const std::string& name, bool read_only, Fn fn) {
   auto db = OpenDatabase(data, read_only);
@@ -432,13 +444,11 @@ int RunCli(int argc, char** argv) {
   auto* list = coll->add_subcommand("list", "list collections and aliases");
   add_data(list);
   list->callback([&] {
-    auto db = OpenDatabase(data, true);
-    if (!db.ok()) { rc = Fail(db.status()); return; }
-    auto names = (*db)->ListCollections();
-    if (!names.ok()) { rc = Fail(names.status()); return; }
-    auto aliases = (*db)->ListAliases();
-    if (!aliases.ok()) { rc = Fail(aliases.status()); return; }
-    PrintJson({{"collections", *names}, {"aliases", *aliases}});
+    rc = WithDatabase(data, true, [](Database& db) -> Result<json> {
+      ASSIGN_OR_RETURN(auto names, db.ListCollections());
+      ASSIGN_OR_RETURN(auto aliases, db.ListAliases());
+      return json{{"collections", names}, {"aliases", aliases}};
+    });
   });
 
   auto* describe = coll->add_subcommand("describe", "show a collection's configuration and stats");
@@ -457,11 +467,10 @@ int RunCli(int argc, char** argv) {
   drop->add_option("name", name, "collection name")->required();
   add_data(drop);
   drop->callback([&] {
-    auto db = OpenDatabase(data, false);
-    if (!db.ok()) { rc = Fail(db.status()); return; }
-    Status st = (*db)->DropCollection(name);
-    if (!st.ok()) { rc = Fail(st); return; }
-    PrintJson({{"dropped", name}});
+    rc = WithDatabase(data, false, [&](Database& db) -> Result<json> {
+      RETURN_IF_ERROR(db.DropCollection(name));
+      return json{{"dropped", name}};
+    });
   });
 
   // alias create|flip|delete|list
@@ -475,31 +484,28 @@ int RunCli(int argc, char** argv) {
     add_data(cmd);
     const bool is_create = std::string(verb) == "create";
     cmd->callback([&, is_create] {
-      auto db = OpenDatabase(data, false);
-      if (!db.ok()) { rc = Fail(db.status()); return; }
-      Status st = is_create ? (*db)->CreateAlias(alias_name, target) : (*db)->FlipAlias(alias_name, target);
-      if (!st.ok()) { rc = Fail(st); return; }
-      PrintJson({{"alias", alias_name}, {"collection", target}});
+      rc = WithDatabase(data, false, [&](Database& db) -> Result<json> {
+        RETURN_IF_ERROR(is_create ? db.CreateAlias(alias_name, target) : db.FlipAlias(alias_name, target));
+        return json{{"alias", alias_name}, {"collection", target}};
+      });
     });
   }
   auto* alias_delete = alias->add_subcommand("delete", "delete an alias");
   alias_delete->add_option("alias", alias_name, "alias name")->required();
   add_data(alias_delete);
   alias_delete->callback([&] {
-    auto db = OpenDatabase(data, false);
-    if (!db.ok()) { rc = Fail(db.status()); return; }
-    Status st = (*db)->DeleteAlias(alias_name);
-    if (!st.ok()) { rc = Fail(st); return; }
-    PrintJson({{"deleted_alias", alias_name}});
+    rc = WithDatabase(data, false, [&](Database& db) -> Result<json> {
+      RETURN_IF_ERROR(db.DeleteAlias(alias_name));
+      return json{{"deleted_alias", alias_name}};
+    });
   });
   auto* alias_list = alias->add_subcommand("list", "list aliases");
   add_data(alias_list);
   alias_list->callback([&] {
-    auto db = OpenDatabase(data, true);
-    if (!db.ok()) { rc = Fail(db.status()); return; }
-    auto aliases = (*db)->ListAliases();
-    if (!aliases.ok()) { rc = Fail(aliases.status()); return; }
-    PrintJson({{"aliases", *aliases}});
+    rc = WithDatabase(data, true, [](Database& db) -> Result<json> {
+      ASSIGN_OR_RETURN(auto aliases, db.ListAliases());
+      return json{{"aliases", aliases}};
+    });
   });
 
   // upsert
