@@ -41,7 +41,9 @@ RERANK_SWEEP="${RERANK_SWEEP:-10,40,100,200}"
 RUN="${RUN:-n$N}"
 OUT="$DATA/results/$RUN"
 REPORT_OUT="${REPORT_OUT:-$ROOT/docs/BENCHMARKS.md}"
-COMMAND="$(printf '%q ' env N="$N" SCALE_NS="$SCALE_NS" THREADS="$THREADS" bench/run_ann.sh "$@")"
+COMMAND="$(printf '%q ' env N="$N" EMBED_LIMIT="${EMBED_LIMIT:-}" SCALE_NS="$SCALE_NS" THREADS="$THREADS" \
+  HNSW_M="$HNSW_M" HNSW_EFC="$HNSW_EFC" EF_SWEEP="$EF_SWEEP" IVF_NLIST="$IVF_NLIST" IVF_PQM="$IVF_PQM" \
+  IVF_NBITS="$IVF_NBITS" NPROBE_SWEEP="$NPROBE_SWEEP" RERANK_SWEEP="$RERANK_SWEEP" bench/run_ann.sh "$@")"
 
 log() { echo "[run_ann $(date +%H:%M:%S)] $*" >&2; }
 max_of() { tr ',' '\n' <<<"$1" | sort -n | tail -1; }
