@@ -1,0 +1,82 @@
+// BertEncoder: the forward pass of a BERT-family sentence-transformers model
+// (all-MiniLM-L6-v2, bge-small, e5-small): embeddings (word + absolute
+// position + token type 0) -> LayerNorm -> N x [self-attention -> add &
+// LayerNorm -> GELU(erf) feed-forward -> add & LayerNorm] (post-LN, eps from
+// config.json) -> pooling (mean over tokens, or CLS, from 1_Pooling/config.json)
+// -> L2 normalisation when modules.json lists a Normalize module.
+//
+// Weights are read once from model.safetensors (F32, F16 or BF16 stored;
+// held as F32, plus int8 copies for Precision::kInt8). Sequences run without
+// padding: dense layers work on all tokens of a batch packed together,
+// attention per sequence.
+//
+// Thread safety: immutable after Load(); Encode() may be called concurrently
+// (each call uses its own scratch memory).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/matrix.h"
+#include "core/status.h"
+#include "core/thread_pool.h"
+
+namespace ragline::embed {
+
+enum class Precision {
+  kFp32,  // reference precision (default)
+  kInt8,  // int8 weights and dynamically quantised activations in the dense layers
+};
+
+// What config.json, sentence_bert_config.json, 1_Pooling/config.json and
+// modules.json say about the model.
+struct BertConfig {
+  size_t vocab_size = 0;
+  size_t hidden_size = 0;
+  size_t num_layers = 0;
+  size_t num_heads = 0;
+  size_t intermediate_size = 0;
+  size_t max_position_embeddings = 0;
+  size_t type_vocab_size = 0;
+  float layer_norm_eps = 1e-12f;
+  size_t max_seq_length = 0;  // sentence-transformers' limit (256 for MiniLM)
+  enum class Pooling { kMean, kCls } pooling = Pooling::kMean;
+  bool normalize = false;
+
+  static Result<BertConfig> Load(const std::filesystem::path& model_dir);
+};
+
+class BertEncoder {
+ public:
+  // Reads the config files and model.safetensors from model_dir. Missing,
+  // truncated or mismatched files fail with an error naming the file (and the
+  // tensor, for a missing or wrongly shaped one).
+  static Result<std::unique_ptr<BertEncoder>> Load(const std::filesystem::path& model_dir,
+                                                   Precision precision = Precision::kFp32);
+  ~BertEncoder();
+
+  const BertConfig& config() const;
+  Precision precision() const;
+  size_t dim() const { return config().hidden_size; }
+
+  // Encodes token-id sequences (each already [CLS] … [SEP], length in
+  // [1, max_position_embeddings]) into a sequences.size() × dim() matrix of
+  // pooled (and, per the model, normalised) embeddings. Work is spread over
+  // `pool` when given; OpenBLAS itself runs single-threaded.
+  Result<Matrix> Encode(std::span<const std::vector<int32_t>> sequences,
+                        ThreadPool* pool = nullptr) const;
+
+  struct Weights;
+
+ private:
+  BertEncoder(BertConfig config, Precision precision, std::unique_ptr<Weights> weights);
+  BertConfig config_;
+  Precision precision_;
+  std::unique_ptr<Weights> weights_;
+};
+
+}  // namespace ragline::embed

@@ -1,0 +1,91 @@
+// WordPieceTokenizer: the BERT tokenizer, token for token identical to the
+// Hugging Face fast BertTokenizer (tokenizers' BertNormalizer +
+// BertPreTokenizer + WordPiece + the [CLS] … [SEP] template).
+//
+// Pipeline for one text:
+//   1. Clean: drop U+0000, U+FFFD and control/format/unassigned/private-use
+//      characters; every whitespace character becomes ' '.
+//   2. Put spaces around CJK ideographs (each becomes its own word).
+//   3. If strip_accents: NFD, then drop non-spacing marks (Mn).
+//   4. If lowercase: per-character lowercase.
+//   5. Split on whitespace; every punctuation character (ASCII punctuation
+//      and Unicode P*) is a word of its own.
+//   6. WordPiece: greedy longest match from the left, continuations prefixed
+//      "##"; a word that cannot be covered, or has more than
+//      max_input_chars_per_word characters, becomes one [UNK].
+//   7. Encode() adds [CLS]/[SEP] and truncates so the sequence, specials
+//      included, has at most max_length tokens.
+// Input is UTF-8; invalid bytes are read as U+FFFD and so dropped by step 1.
+//
+// Thread safety: immutable after construction; all const methods may be
+// called concurrently.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace ragline::embed {
+
+struct TokenizerOptions {
+  bool clean_text = true;
+  bool handle_chinese_chars = true;
+  bool lowercase = true;
+  // nullopt: strip accents exactly when lowercasing (BERT's default).
+  std::optional<bool> strip_accents;
+  size_t max_input_chars_per_word = 100;
+  std::string continuing_subword_prefix = "##";
+  std::string unk_token = "[UNK]";
+  std::string cls_token = "[CLS]";
+  std::string sep_token = "[SEP]";
+  std::string pad_token = "[PAD]";
+};
+
+// One tokenized text. offsets[i] is the byte range [begin, end) of token i in
+// the input text; the special tokens [CLS]/[SEP] get {0, 0}.
+struct Encoding {
+  std::vector<int32_t> ids;
+  std::vector<std::pair<uint32_t, uint32_t>> offsets;
+  bool truncated = false;  // tokens were dropped to fit max_length
+};
+
+class WordPieceTokenizer {
+ public:
+  // Loads vocab.txt (else the vocab inside tokenizer.json) and the
+  // normaliser settings from tokenizer.json / tokenizer_config.json in a
+  // Hugging Face model directory. Errors name the file and the problem.
+  static Result<WordPieceTokenizer> Load(const std::filesystem::path& model_dir);
+  // vocab[i] is the token with id i.
+  static Result<WordPieceTokenizer> FromVocab(std::vector<std::string> vocab,
+                                              TokenizerOptions options);
+
+  // The word pieces of `text`: no specials, no truncation.
+  Encoding Tokenize(std::string_view text) const;
+  // [CLS] pieces [SEP], truncated to at most max_length tokens (>= 2).
+  Encoding Encode(std::string_view text, size_t max_length) const;
+
+  std::optional<int32_t> TokenId(std::string_view token) const;
+  const std::string& Token(int32_t id) const;
+  size_t vocab_size() const;
+  int32_t cls_id() const;
+  int32_t sep_id() const;
+  int32_t pad_id() const;
+  int32_t unk_id() const;
+  const TokenizerOptions& options() const;
+
+  // Private state lives behind this pointer so the header stays light.
+  struct State;
+  explicit WordPieceTokenizer(std::shared_ptr<const State> state);
+
+ private:
+  std::shared_ptr<const State> state_;
+};
+
+}  // namespace ragline::embed
