@@ -7,7 +7,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libabsl-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libzstd-dev jq
+  libzstd-dev jq curl ca-certificates
+  libopenblas-dev libutf8proc-dev libcpp-httplib-dev
   python3 python3-venv
 )
 

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc)
 
 ./scripts/install-deps.sh
+./scripts/fetch_model.sh  # the embedding model: parity tests run on the real weights
 
 echo "== dev build: unit + integration tests"
 cmake --preset dev >/dev/null

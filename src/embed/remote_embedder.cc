@@ -1,0 +1,196 @@
+#include "embed/remote_embedder.h"
+
+#include <httplib.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "core/strings.h"
+
+namespace ragline::embed {
+namespace {
+
+using nlohmann::json;
+
+// Splits "http://host:port/prefix" into ("http://host:port", "/prefix").
+Result<std::pair<std::string, std::string>> SplitBaseUrl(const std::string& url) {
+  size_t scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) {
+    return absl::InvalidArgumentError(
+        StrCat("embedder base_url '", url, "' has no scheme (want http:// or https://)"));
+  }
+  std::string scheme = url.substr(0, scheme_end);
+  if (scheme != "http" && scheme != "https") {
+    return absl::InvalidArgumentError(
+        StrCat("embedder base_url '", url, "': scheme must be http or https"));
+  }
+  size_t host_begin = scheme_end + 3;
+  size_t path_begin = url.find('/', host_begin);
+  std::string host = url.substr(host_begin, path_begin == std::string::npos
+                                                ? std::string::npos
+                                                : path_begin - host_begin);
+  if (host.empty()) {
+    return absl::InvalidArgumentError(StrCat("embedder base_url '", url, "' has no host"));
+  }
+  std::string path = path_begin == std::string::npos ? "" : url.substr(path_begin);
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  return std::make_pair(StrCat(scheme, "://", host), path);
+}
+
+// The server's own words for a failed request: OpenAI puts them in
+// {"error": {"message": ...}}; others send plain text.
+std::string ServerMessage(const std::string& body) {
+  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_object() && doc.contains("error")) {
+    const json& error = doc["error"];
+    if (error.is_object() && error.contains("message") && error["message"].is_string()) {
+      return error["message"].get<std::string>();
+    }
+    if (error.is_string()) return error.get<std::string>();
+  }
+  return body.size() > 300 ? body.substr(0, 300) + "..." : body;
+}
+
+bool Retryable(int http_status) { return http_status == 429 || http_status >= 500; }
+
+}  // namespace
+
+Result<std::unique_ptr<RemoteEmbedder>> RemoteEmbedder::Create(RemoteEmbedderOptions options) {
+  if (options.model.empty()) {
+    return absl::InvalidArgumentError("remote embedder: model must be set");
+  }
+  if (options.max_batch == 0) {
+    return absl::InvalidArgumentError("remote embedder: max_batch must be > 0");
+  }
+  ASSIGN_OR_RETURN(auto parts, SplitBaseUrl(options.base_url));
+  std::unique_ptr<RemoteEmbedder> embedder(new RemoteEmbedder(
+      std::move(options), std::move(parts.first), parts.second + "/embeddings"));
+  if (embedder->options_.dim == 0) {
+    std::vector<std::string> probe_text = {"dimension probe"};
+    Matrix probe;  // 0 columns: EmbedBatch sizes it from the answer
+    RETURN_IF_ERROR(embedder->EmbedBatch(probe_text, 0, 1, &probe));
+    embedder->options_.dim = probe.cols();
+  }
+  return embedder;
+}
+
+RemoteEmbedder::RemoteEmbedder(RemoteEmbedderOptions options, std::string scheme_host_port,
+                               std::string path)
+    : options_(std::move(options)),
+      scheme_host_port_(std::move(scheme_host_port)),
+      path_(std::move(path)) {}
+
+Result<Matrix> RemoteEmbedder::Embed(std::span<const std::string> texts) {
+  if (texts.empty()) return Matrix(0, options_.dim);
+  Matrix out(texts.size(), options_.dim);
+  for (size_t begin = 0; begin < texts.size(); begin += options_.max_batch) {
+    size_t end = std::min(texts.size(), begin + options_.max_batch);
+    RETURN_IF_ERROR(EmbedBatch(texts, begin, end, &out));
+  }
+  return out;
+}
+
+Status RemoteEmbedder::EmbedBatch(std::span<const std::string> texts, size_t begin,
+                                  size_t end, Matrix* out) const {
+  json request = {{"model", options_.model}, {"encoding_format", "float"}};
+  json& input = request["input"] = json::array();
+  for (size_t i = begin; i < end; ++i) input.push_back(texts[i]);
+  std::string body = request.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string where = StrCat("embeddings server ", scheme_host_port_, path_);
+
+  httplib::Client client(scheme_host_port_);
+  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(options_.timeout);
+  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(options_.timeout - seconds);
+  client.set_connection_timeout(seconds.count(), micros.count());
+  client.set_read_timeout(seconds.count(), micros.count());
+  client.set_write_timeout(seconds.count(), micros.count());
+  httplib::Headers headers;
+  if (!options_.api_key.empty()) {
+    headers.emplace("Authorization", StrCat("Bearer ", options_.api_key));
+  }
+
+  std::minstd_rand jitter(std::random_device{}());
+  auto backoff = options_.initial_backoff;
+  httplib::Result response(nullptr, httplib::Error::Unknown);
+  Status last_error;
+  for (int attempt = 0;; ++attempt) {
+    response = client.Post(path_, headers, body, "application/json");
+    if (response && response->status == 200) break;
+    if (!response) {
+      last_error = absl::UnavailableError(
+          StrCat(where, ": ", httplib::to_string(response.error())));
+    } else {
+      std::string message = StrCat(where, ": HTTP ", std::to_string(response->status), ": ",
+                                   ServerMessage(response->body));
+      if (!Retryable(response->status)) return absl::FailedPreconditionError(message);
+      last_error = absl::UnavailableError(message);
+    }
+    if (attempt >= options_.max_retries) {
+      return Status(last_error.code(), StrCat(std::string(last_error.message()), " (after ",
+                                              std::to_string(attempt + 1), " attempts)"));
+    }
+    std::uniform_int_distribution<int64_t> spread(0, backoff.count() / 2);
+    std::this_thread::sleep_for(backoff + std::chrono::milliseconds(spread(jitter)));
+    backoff *= 2;
+  }
+
+  json doc = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("data") ||
+      !doc["data"].is_array()) {
+    return absl::DataLossError(StrCat(where, ": response is not an embeddings list"));
+  }
+  const json& data = doc["data"];
+  size_t count = end - begin;
+  if (data.size() != count) {
+    return absl::DataLossError(StrCat(where, ": sent ", std::to_string(count),
+                                      " inputs, got ", std::to_string(data.size()),
+                                      " embeddings"));
+  }
+  std::vector<bool> seen(count, false);
+  for (size_t j = 0; j < data.size(); ++j) {
+    const json& item = data[j];
+    size_t index = j;
+    if (item.contains("index")) {
+      if (!item["index"].is_number_unsigned() || item["index"].get<size_t>() >= count) {
+        return absl::DataLossError(StrCat(where, ": data[", std::to_string(j),
+                                          "].index is not an input position"));
+      }
+      index = item["index"].get<size_t>();
+    }
+    if (seen[index]) {
+      return absl::DataLossError(
+          StrCat(where, ": two embeddings for input ", std::to_string(index)));
+    }
+    seen[index] = true;
+    if (!item.contains("embedding") || !item["embedding"].is_array() ||
+        item["embedding"].empty()) {
+      return absl::DataLossError(StrCat(where, ": data[", std::to_string(j),
+                                        "] has no embedding array (only float format is "
+                                        "supported)"));
+    }
+    const json& vec = item["embedding"];
+    if (out->cols() == 0) *out = Matrix(texts.size(), vec.size());
+    if (vec.size() != out->cols()) {
+      return absl::DataLossError(StrCat(where, ": embedding of width ",
+                                        std::to_string(vec.size()), ", expected ",
+                                        std::to_string(out->cols())));
+    }
+    std::span<float> row = out->row(begin + index);
+    for (size_t d = 0; d < vec.size(); ++d) {
+      if (!vec[d].is_number()) {
+        return absl::DataLossError(StrCat(where, ": embedding value is not a number"));
+      }
+      float v = vec[d].get<float>();
+      if (!std::isfinite(v)) {
+        return absl::DataLossError(StrCat(where, ": embedding has a non-finite value"));
+      }
+      row[d] = v;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ragline::embed
