@@ -162,29 +162,41 @@ __attribute__((target("avx2,avx512f,avx512vl,avx512vnni"), always_inline)) inlin
 
 // The tile body, shared by the AVX2 and VNNI kernels (DOT_ACC picks the
 // instruction). Function templates can't take a target attribute as a
-// parameter, hence the macro.
-#define RAGLINE_INT8_TILE_BODY(DOT_ACC)                                                        \
-  __m256i acc[kRows][2];                                                                       \
-  for (int r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();              \
-  const int8_t* w = a.panel;                                                                   \
-  const uint8_t* x = a.x;                                                                      \
-  for (size_t g = 0; g < a.groups; ++g, w += kGroupBytes, x += kGroup) {                       \
-    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));               \
-    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 32));          \
-    for (int r = 0; r < kRows; ++r) {                                                          \
-      int32_t four;                                                                            \
-      std::memcpy(&four, x + r * a.ldx, sizeof(four));                                         \
-      const __m256i xb = _mm256_set1_epi32(four);                                              \
-      acc[r][0] = DOT_ACC(acc[r][0], xb, w0);                                                  \
-      acc[r][1] = DOT_ACC(acc[r][1], xb, w1);                                                  \
-    }                                                                                          \
-  }                                                                                            \
-  alignas(32) float spill[kPanelCols];                                                         \
-  for (int r = 0; r < kRows; ++r) {                                                            \
-    StoreOutputs(a, r, 0, acc[r][0], spill);                                                   \
-    StoreOutputs(a, r, 1, acc[r][1], spill);                                                   \
-    if (a.cols != kPanelCols) FinishTailRow(a, r, spill);                                      \
+// parameter, hence the macro. Accumulators are named variables, not an
+// array, so that they stay in registers (an indexed array gets spilled).
+#define RAGLINE_INT8_TILE_ROW(R, DOT_ACC)                                                               \
+  if constexpr (kRows > R) {                                                                    \
+    int32_t four;                                                                               \
+    std::memcpy(&four, x + R * a.ldx, sizeof(four));                                            \
+    const __m256i xb = _mm256_set1_epi32(four);                                                 \
+    acc##R##0 = DOT_ACC(acc##R##0, xb, w0);                                                     \
+    acc##R##1 = DOT_ACC(acc##R##1, xb, w1);                                                     \
   }
+#define RAGLINE_INT8_TILE_STORE(R)                                                              \
+  if constexpr (kRows > R) {                                                                    \
+    StoreOutputs(a, R, 0, acc##R##0, spill);                                                    \
+    StoreOutputs(a, R, 1, acc##R##1, spill);                                                    \
+    if (a.cols != kPanelCols) FinishTailRow(a, R, spill);                                       \
+  }
+#define RAGLINE_INT8_TILE_BODY(DOT_ACC)                                                         \
+  static_assert(kRows >= 1 && kRows <= 4);                                                      \
+  __m256i acc00 = _mm256_setzero_si256(), acc01 = acc00, acc10 = acc00, acc11 = acc00;          \
+  __m256i acc20 = acc00, acc21 = acc00, acc30 = acc00, acc31 = acc00;                           \
+  const int8_t* w = a.panel;                                                                    \
+  const uint8_t* x = a.x;                                                                       \
+  for (size_t g = 0; g < a.groups; ++g, w += kGroupBytes, x += kGroup) {                        \
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));                \
+    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 32));           \
+    RAGLINE_INT8_TILE_ROW(0, DOT_ACC)                                                                  \
+    RAGLINE_INT8_TILE_ROW(1, DOT_ACC)                                                                  \
+    RAGLINE_INT8_TILE_ROW(2, DOT_ACC)                                                                  \
+    RAGLINE_INT8_TILE_ROW(3, DOT_ACC)                                                                  \
+  }                                                                                             \
+  alignas(32) float spill[kPanelCols];                                                          \
+  RAGLINE_INT8_TILE_STORE(0)                                                                    \
+  RAGLINE_INT8_TILE_STORE(1)                                                                    \
+  RAGLINE_INT8_TILE_STORE(2)                                                                    \
+  RAGLINE_INT8_TILE_STORE(3)
 
 template <int kRows>
 __attribute__((target("avx2"))) void TileAvx2(const TileArgs& a) {
@@ -197,6 +209,8 @@ __attribute__((target("avx2,avx512f,avx512vl,avx512vnni"))) void TileVnni(const 
 }
 
 #undef RAGLINE_INT8_TILE_BODY
+#undef RAGLINE_INT8_TILE_STORE
+#undef RAGLINE_INT8_TILE_ROW
 
 using TileFn = void (*)(const TileArgs&);
 using QuantizeRowFn = RowQuant (*)(const float*, size_t, uint8_t*);
