@@ -3,8 +3,10 @@
 // BertPreTokenizer + WordPiece + the [CLS] … [SEP] template).
 //
 // Pipeline for one text:
-//   1. Clean: drop U+0000, U+FFFD and control/format/unassigned/private-use
-//      characters; every whitespace character becomes ' '.
+//   1. Clean: drop U+0000, U+FFFD and control (Cc), format (Cf) and
+//      private-use (Co) characters; every whitespace character becomes ' '.
+//      Unassigned code points (Cn, noncharacters) are kept, as HF keeps them
+//      (they end up in an [UNK]).
 //   2. Put spaces around CJK ideographs (each becomes its own word).
 //   3. If strip_accents: NFD, then drop non-spacing marks (Mn).
 //   4. If lowercase: per-character lowercase.
@@ -25,7 +27,9 @@
 // plus exception lists, derived by comparing every code point against
 // tokenizers 0.23.3, that are exact for utf8proc's Unicode 15.0.0 (the tests
 // check that version). So, like HF: characters that became Cf/P*/Mn after
-// Unicode 8.0 are kept / not split / not stripped.
+// Unicode 8.0 are kept / not split / not stripped. NFD decomposes character
+// by character without canonical reordering of combining marks; the marks it
+// would reorder are nearly all Mn and stripped anyway.
 //
 // Thread safety: immutable after construction; all const methods may be
 // called concurrently.
@@ -83,7 +87,8 @@ class WordPieceTokenizer {
 
   // The word pieces of `text`: no specials, no truncation.
   Encoding Tokenize(std::string_view text) const;
-  // [CLS] pieces [SEP], truncated to at most max_length tokens (>= 2).
+  // [CLS] pieces [SEP], truncated to at most max_length tokens (>= 2; a
+  // smaller value acts as 2). Stops tokenizing once the limit is passed.
   Encoding Encode(std::string_view text, size_t max_length) const;
 
   std::optional<int32_t> TokenId(std::string_view token) const;
