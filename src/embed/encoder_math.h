@@ -9,6 +9,8 @@
 //   ErfApprox: the rational approximation Eigen and XLA use for float erf
 //              (odd degree-13 / even degree-8 on x clamped to [-4, 4]),
 //              absolute error < 5e-7 (4.2e-7 measured).
+// The vector forms in encoder_math.cc compute the same formulas (with FMA
+// where the CPU has it, so results differ from the scalar ones by an ulp).
 // encoder_math_test measures both against std:: over dense ranges.
 //
 // Internal to src/embed. Thread safety: pure functions.
@@ -63,46 +65,22 @@ inline float ErfApprox(float x) {
 // GELU as BERT defines it (hidden_act "gelu"): 0.5 x (1 + erf(x / sqrt 2)).
 inline float GeluApprox(float x) { return 0.5f * x * (1.0f + ErfApprox(x * 0.70710678118654752f)); }
 
+// Row kernels (encoder_math.cc): 8-wide GCC vector code, cloned for
+// x86-64-v3 (AVX2 + FMA) and baseline x86-64 with runtime dispatch; the
+// tails and the scalar reference use the inline functions above.
+
 // row[i] = GELU(row[i] + bias[i]).
-inline void BiasGelu(float* __restrict row, const float* __restrict bias, size_t n) {
-  for (size_t i = 0; i < n; ++i) row[i] = GeluApprox(row[i] + bias[i]);
-}
+void BiasGelu(float* row, const float* bias, size_t n);
 
 // row[i] += bias[i].
-inline void AddBias(float* __restrict row, const float* __restrict bias, size_t n) {
-  for (size_t i = 0; i < n; ++i) row[i] += bias[i];
-}
+void AddBias(float* row, const float* bias, size_t n);
 
-// residual = LayerNorm(x + bias + residual) * gamma + beta, in place on residual.
-inline void BiasResidualLayerNorm(const float* __restrict x, const float* __restrict bias,
-                                  const float* __restrict gamma, const float* __restrict beta, float eps,
-                                  float* __restrict residual, size_t n) {
-  float sum = 0.0f;
-  for (size_t i = 0; i < n; ++i) {
-    residual[i] += x[i] + bias[i];
-    sum += residual[i];
-  }
-  const float mean = sum / static_cast<float>(n);
-  float var = 0.0f;
-  for (size_t i = 0; i < n; ++i) {
-    const float d = residual[i] - mean;
-    var += d * d;
-  }
-  const float inv_std = 1.0f / std::sqrt(var / static_cast<float>(n) + eps);
-  for (size_t i = 0; i < n; ++i) residual[i] = (residual[i] - mean) * inv_std * gamma[i] + beta[i];
-}
+// residual = LayerNorm(x + bias + residual) * gamma + beta, in place on
+// residual (biased variance, eps inside the square root, as torch does).
+void BiasResidualLayerNorm(const float* x, const float* bias, const float* gamma, const float* beta, float eps,
+                           float* residual, size_t n);
 
 // In-place softmax of one row: row[i] = exp(row[i] - max) / sum.
-inline void SoftmaxRow(float* __restrict row, size_t n) {
-  float max = row[0];
-  for (size_t i = 1; i < n; ++i) max = std::max(max, row[i]);
-  float sum = 0.0f;
-  for (size_t i = 0; i < n; ++i) {
-    row[i] = ExpApprox(row[i] - max);
-    sum += row[i];
-  }
-  const float inv = 1.0f / sum;
-  for (size_t i = 0; i < n; ++i) row[i] *= inv;
-}
+void SoftmaxRow(float* row, size_t n);
 
 }  // namespace ragline::embed::internal
