@@ -1,7 +1,6 @@
 #include "embed/encoder_math.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 
@@ -53,7 +52,11 @@ RAGLINE_INLINE V8 Exp(V8 x) {
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
   const V8i e = (__builtin_convertvector(n, V8i) + 127) << 23;
-  return p * std::bit_cast<V8>(e);
+  // memcpy, not std::bit_cast: GCC 12's UBSan flags __builtin_bit_cast on
+  // vector types as a null load.
+  V8 scale;
+  std::memcpy(&scale, &e, sizeof(scale));
+  return p * scale;
 }
 
 // GeluApprox, 8 lanes at a time.
