@@ -6,11 +6,10 @@
 #include <cmath>
 #include <fstream>
 #include <functional>
-#include <optional>
 #include <mutex>
-#include <utility>
-
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <utility>
 
 #include "core/strings.h"
 #include "embed/encoder_math.h"
@@ -156,7 +155,8 @@ Result<BertConfig> BertConfig::Load(const fs::path& model_dir) {
   const fs::path modules_path = model_dir / "modules.json";
   if (fs::exists(modules_path)) {
     ASSIGN_OR_RETURN(const json modules, ReadJson(modules_path));
-    if (!modules.is_array()) return absl::InvalidArgumentError(StrCat(modules_path.string(), ": not an array"));
+    if (!modules.is_array())
+      return absl::InvalidArgumentError(StrCat(modules_path.string(), ": not an array"));
     for (const json& m : modules) {
       const std::string type = m.is_object() ? m.value("type", std::string()) : std::string();
       if (type.ends_with(".Pooling")) pooling_dir = model_dir / m.value("path", std::string("1_Pooling"));
@@ -224,10 +224,10 @@ class WeightLoader {
 Result<std::unique_ptr<BertEncoder::Weights>> LoadWeights(const fs::path& path, const BertConfig& c) {
   ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(path));
   // BertModel checkpoints name tensors "embeddings...."; BertFor* ones "bert.embeddings....".
-  const std::string prefix =
-      !file.Contains("embeddings.word_embeddings.weight") && file.Contains("bert.embeddings.word_embeddings.weight")
-          ? "bert."
-          : "";
+  const std::string prefix = !file.Contains("embeddings.word_embeddings.weight") &&
+                                     file.Contains("bert.embeddings.word_embeddings.weight")
+                                 ? "bert."
+                                 : "";
   const WeightLoader loader(file, prefix);
   const size_t h = c.hidden_size;
   auto w = std::make_unique<BertEncoder::Weights>();
@@ -247,7 +247,8 @@ Result<std::unique_ptr<BertEncoder::Weights>> LoadWeights(const fs::path& path, 
                                                  h, h));
     ASSIGN_OR_RETURN(layer.attention_output, loader.ReadDense({p + "attention.output.dense"}, h, h));
     ASSIGN_OR_RETURN(layer.attention_norm, loader.ReadLayerNorm(p + "attention.output.LayerNorm", h));
-    ASSIGN_OR_RETURN(layer.intermediate, loader.ReadDense({p + "intermediate.dense"}, c.intermediate_size, h));
+    ASSIGN_OR_RETURN(layer.intermediate,
+                     loader.ReadDense({p + "intermediate.dense"}, c.intermediate_size, h));
     ASSIGN_OR_RETURN(layer.output, loader.ReadDense({p + "output.dense"}, h, c.intermediate_size));
     ASSIGN_OR_RETURN(layer.output_norm, loader.ReadLayerNorm(p + "output.LayerNorm", h));
   }
@@ -260,15 +261,16 @@ Result<std::unique_ptr<BertEncoder::Weights>> LoadWeights(const fs::path& path, 
 // while it is still in cache; short inputs are split by output columns, and
 // the epilogue then runs once over all rows.
 template <typename Epilogue>
-void Linear(const Dense& d, const float* x, size_t rows, float* y, ThreadPool* pool, const Epilogue& epilogue) {
+void Linear(const Dense& d, const float* x, size_t rows, float* y, ThreadPool* pool,
+            const Epilogue& epilogue) {
   const size_t n = d.out_features;
   const size_t k = d.in_features;
   const size_t workers = NumWorkers(pool);
   auto gemm = [&](size_t row_begin, size_t row_count, size_t col_begin, size_t col_count) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(row_count),
-                static_cast<int>(col_count), static_cast<int>(k), 1.0f, x + row_begin * k, static_cast<int>(k),
-                d.weight.data() + col_begin, static_cast<int>(n), 0.0f, y + row_begin * n + col_begin,
-                static_cast<int>(n));
+                static_cast<int>(col_count), static_cast<int>(k), 1.0f, x + row_begin * k,
+                static_cast<int>(k), d.weight.data() + col_begin, static_cast<int>(n), 0.0f,
+                y + row_begin * n + col_begin, static_cast<int>(n));
   };
   if (workers > 1 && rows < kMinRowsPerWorker * workers) {
     const size_t col_blocks = workers;
@@ -284,9 +286,9 @@ void Linear(const Dense& d, const float* x, size_t rows, float* y, ThreadPool* p
     return;
   }
   // Two blocks per worker, so a core slowed by other work does not hold up the rest.
-  const size_t rows_per_block =
-      workers == 1 ? kMaxRowsPerBlock
-                   : std::clamp<size_t>((rows + 2 * workers - 1) / (2 * workers), kMinRowsPerWorker, kMaxRowsPerBlock);
+  const size_t rows_per_block = workers == 1 ? kMaxRowsPerBlock
+                                             : std::clamp<size_t>((rows + 2 * workers - 1) / (2 * workers),
+                                                                  kMinRowsPerWorker, kMaxRowsPerBlock);
   const size_t blocks = (rows + rows_per_block - 1) / rows_per_block;
   ParallelFor(pool, blocks, [&](size_t begin, size_t end) {
     for (size_t b = begin; b < end; ++b) {
@@ -359,8 +361,8 @@ Result<Matrix> BertEncoder::Encode(std::span<const std::vector<int32_t>> sequenc
   return out;
 }
 
-void BertEncoder::EncodeChunk(std::span<const std::vector<int32_t>> sequences, size_t tokens, ThreadPool* pool,
-                              Scratch* scratch, Matrix* out, size_t out_row) const {
+void BertEncoder::EncodeChunk(std::span<const std::vector<int32_t>> sequences, size_t tokens,
+                              ThreadPool* pool, Scratch* scratch, Matrix* out, size_t out_row) const {
   const BertConfig& c = config_;
   const Weights& w = *weights_;
   const size_t h = c.hidden_size;
@@ -429,18 +431,20 @@ void BertEncoder::EncodeChunk(std::span<const std::vector<int32_t>> sequences, s
     Linear(layer.attention_output, context, tokens, projected, pool, [&](size_t r0, size_t r1) {
       for (size_t r = r0; r < r1; ++r) {
         internal::BiasResidualLayerNorm(projected + r * h, layer.attention_output.bias.data(),
-                                        layer.attention_norm.gamma.data(), layer.attention_norm.beta.data(), eps,
-                                        hidden + r * h, h);
+                                        layer.attention_norm.gamma.data(), layer.attention_norm.beta.data(),
+                                        eps, hidden + r * h, h);
       }
     });
     Linear(layer.intermediate, hidden, tokens, intermediate, pool, [&](size_t r0, size_t r1) {
       const size_t n = c.intermediate_size;
-      for (size_t r = r0; r < r1; ++r) internal::BiasGelu(intermediate + r * n, layer.intermediate.bias.data(), n);
+      for (size_t r = r0; r < r1; ++r)
+        internal::BiasGelu(intermediate + r * n, layer.intermediate.bias.data(), n);
     });
     Linear(layer.output, intermediate, tokens, projected, pool, [&](size_t r0, size_t r1) {
       for (size_t r = r0; r < r1; ++r) {
-        internal::BiasResidualLayerNorm(projected + r * h, layer.output.bias.data(), layer.output_norm.gamma.data(),
-                                        layer.output_norm.beta.data(), eps, hidden + r * h, h);
+        internal::BiasResidualLayerNorm(projected + r * h, layer.output.bias.data(),
+                                        layer.output_norm.gamma.data(), layer.output_norm.beta.data(), eps,
+                                        hidden + r * h, h);
       }
     });
   }

@@ -20,7 +20,8 @@ const BertEncoder& Encoder() {
     const auto dir = std::filesystem::path(RAGLINE_SOURCE_DIR) / "models" / "all-MiniLM-L6-v2";
     auto loaded = BertEncoder::Load(dir);
     if (!loaded.ok()) {
-      std::fprintf(stderr, "%s (run scripts/fetch_model.sh)\n", std::string(loaded.status().message()).c_str());
+      std::fprintf(stderr, "%s (run scripts/fetch_model.sh)\n",
+                   std::string(loaded.status().message()).c_str());
       std::abort();
     }
     return loaded->release();
@@ -66,7 +67,11 @@ void BM_Encode(benchmark::State& state, size_t count, size_t min_len, size_t max
 
 BENCHMARK_CAPTURE(BM_Encode, 1x16, 1, 16, 16)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Encode, 32x64, 32, 56, 72)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Encode, 128xMixed, 128, 8, 256)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Encode, 128xMixed, 128, 8, 256)
+    ->Arg(1)
+    ->Arg(2)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace ragline::embed

@@ -9,10 +9,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace ragline::embed {
 namespace {
@@ -42,9 +41,9 @@ struct ParityCase {
 };
 
 // The model is fetched, not committed: a missing one fails loudly (no skip).
-#define REQUIRE_MODEL()                                                                                   \
-  ASSERT_TRUE(fs::exists(kModelDir / "model.safetensors"))                                               \
-      << "model directory " << kModelDir << " is missing: run scripts/fetch_model.sh to fetch "          \
+#define REQUIRE_MODEL()                                                                         \
+  ASSERT_TRUE(fs::exists(kModelDir / "model.safetensors"))                                      \
+      << "model directory " << kModelDir << " is missing: run scripts/fetch_model.sh to fetch " \
       << "all-MiniLM-L6-v2"
 
 class BertEncoderTest : public ::testing::Test {
@@ -155,9 +154,10 @@ TEST_F(BertEncoderTest, MatchesSentenceTransformersOnEveryFixtureCase) {
     }
   }
   const double mean_cos = sum_cos / checked;
-  std::printf("parity over %zu cases: min cosine %.10f (1 - min = %.3g; case %zu, %zu tokens), "
-              "mean cosine %.10f (1 - mean = %.3g)\n",
-              checked, min_cos, 1.0 - min_cos, worst, cases[worst].ids.size(), mean_cos, 1.0 - mean_cos);
+  std::printf(
+      "parity over %zu cases: min cosine %.10f (1 - min = %.3g; case %zu, %zu tokens), "
+      "mean cosine %.10f (1 - mean = %.3g)\n",
+      checked, min_cos, 1.0 - min_cos, worst, cases[worst].ids.size(), mean_cos, 1.0 - mean_cos);
   RecordProperty("cases", static_cast<int>(checked));
   RecordProperty("min_cosine", std::to_string(min_cos));
   RecordProperty("mean_cosine", std::to_string(mean_cos));
@@ -285,7 +285,8 @@ TEST_F(BertEncoderTest, TruncatedWeightsAreNamed) {
                         " bytes, file has 1000"));
 
   // Cut inside the data section: the first tensor past the end is named.
-  std::ofstream(dst, std::ios::binary | std::ios::trunc).write(head.data(), static_cast<std::streamsize>(head.size()));
+  std::ofstream(dst, std::ios::binary | std::ios::trunc)
+      .write(head.data(), static_cast<std::streamsize>(head.size()));
   auto in_data = BertEncoder::Load(dir);
   EXPECT_EQ(in_data.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(in_data.status().message()), HasSubstr("model.safetensors: tensor '"));

@@ -95,8 +95,8 @@ RAGLINE_KERNEL void AddBias(float* row, const float* bias, size_t n) {
   for (; i < n; ++i) row[i] += bias[i];
 }
 
-RAGLINE_KERNEL void BiasResidualLayerNorm(const float* x, const float* bias, const float* gamma, const float* beta,
-                                          float eps, float* residual, size_t n) {
+RAGLINE_KERNEL void BiasResidualLayerNorm(const float* x, const float* bias, const float* gamma,
+                                          const float* beta, float eps, float* residual, size_t n) {
   V8 vsum = {};
   float sum = 0.0f;
   size_t i = 0;

@@ -77,8 +77,8 @@ void AddBias(float* row, const float* bias, size_t n);
 
 // residual = LayerNorm(x + bias + residual) * gamma + beta, in place on
 // residual (biased variance, eps inside the square root, as torch does).
-void BiasResidualLayerNorm(const float* x, const float* bias, const float* gamma, const float* beta, float eps,
-                           float* residual, size_t n);
+void BiasResidualLayerNorm(const float* x, const float* bias, const float* gamma, const float* beta,
+                           float eps, float* residual, size_t n);
 
 // In-place softmax of one row: row[i] = exp(row[i] - max) / sum.
 void SoftmaxRow(float* row, size_t n);

@@ -9,9 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
-#include <utility>
-
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "core/strings.h"
 
@@ -166,8 +165,8 @@ Result<SafetensorsFile> SafetensorsFile::Open(const std::filesystem::path& path)
     if (!entry.is_object() || !entry.contains("dtype") || !entry["dtype"].is_string() ||
         !entry.contains("shape") || !entry["shape"].is_array() || !entry.contains("data_offsets") ||
         !entry["data_offsets"].is_array() || entry["data_offsets"].size() != 2) {
-      return absl::DataLossError(StrCat(where, ": entry needs dtype (string), shape (array) and ",
-                                        "data_offsets ([begin, end])"));
+      return absl::DataLossError(
+          StrCat(where, ": entry needs dtype (string), shape (array) and ", "data_offsets ([begin, end])"));
     }
     SafetensorsTensor tensor;
     const std::string dtype = entry["dtype"].get<std::string>();
@@ -240,8 +239,7 @@ Result<std::vector<float>> SafetensorsFile::ReadFloat32(const std::string& name,
       break;
     default:
       return absl::InvalidArgumentError(StrCat(path_.string(), ": tensor '", name, "' has dtype ",
-                                               SafetensorsDTypeName(t.dtype),
-                                               ", expected F32, F16 or BF16"));
+                                               SafetensorsDTypeName(t.dtype), ", expected F32, F16 or BF16"));
   }
   return out;
 }

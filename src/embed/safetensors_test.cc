@@ -19,8 +19,8 @@ class SafetensorsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           ("ragline_safetensors_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+           ("ragline_safetensors_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+            "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -73,13 +73,13 @@ TEST_F(SafetensorsTest, ConvertsF16AndBF16ToFloat) {
   const uint16_t halves[] = {0x3c00, 0xc000, 0x7bff, 0x0001, 0x3f80, 0xbf00, 0x4049, 0x0000};
   std::string data(sizeof(halves), '\0');
   std::memcpy(data.data(), halves, sizeof(halves));
-  const std::string header =
-      R"({"h":{"dtype":"F16","shape":[4],"data_offsets":[0,8]},)"
-      R"("b":{"dtype":"BF16","shape":[4],"data_offsets":[8,16]}})";
+  const std::string header = R"({"h":{"dtype":"F16","shape":[4],"data_offsets":[0,8]},)"
+                             R"("b":{"dtype":"BF16","shape":[4],"data_offsets":[8,16]}})";
   auto file = SafetensorsFile::Open(WriteRaw("m.safetensors", Build(header, data)));
   ASSERT_TRUE(file.ok()) << file.status();
   const std::vector<size_t> shape = {4};
-  EXPECT_EQ(*file->ReadFloat32("h", shape), (std::vector<float>{1.0f, -2.0f, 65504.0f, std::ldexp(1.0f, -24)}));
+  EXPECT_EQ(*file->ReadFloat32("h", shape),
+            (std::vector<float>{1.0f, -2.0f, 65504.0f, std::ldexp(1.0f, -24)}));
   EXPECT_EQ(*file->ReadFloat32("b", shape), (std::vector<float>{1.0f, -0.5f, 3.140625f, 0.0f}));
 }
 
@@ -98,9 +98,8 @@ TEST_F(SafetensorsTest, HalfToFloatIsExactForEveryFiniteHalf) {
 }
 
 TEST_F(SafetensorsTest, NamesFileAndTensorForWrongShapeMissingTensorAndIntegerDtype) {
-  const std::string header =
-      R"({"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},)"
-      R"("ids":{"dtype":"I64","shape":[2],"data_offsets":[16,32]}})";
+  const std::string header = R"({"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},)"
+                             R"("ids":{"dtype":"I64","shape":[2],"data_offsets":[16,32]}})";
   const fs::path path = WriteRaw("model.safetensors", Build(header, std::string(32, '\0')));
   auto file = SafetensorsFile::Open(path);
   ASSERT_TRUE(file.ok()) << file.status();
@@ -111,7 +110,8 @@ TEST_F(SafetensorsTest, NamesFileAndTensorForWrongShapeMissingTensorAndIntegerDt
               HasSubstr("model.safetensors: tensor 'w' has shape [2,2], expected [2,3]"));
   auto missing = file->ReadFloat32("nope", want);
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("model.safetensors: tensor 'nope' is missing"));
+  EXPECT_THAT(std::string(missing.status().message()),
+              HasSubstr("model.safetensors: tensor 'nope' is missing"));
   const std::vector<size_t> two = {2};
   auto integer = file->ReadFloat32("ids", two);
   EXPECT_THAT(std::string(integer.status().message()), HasSubstr("tensor 'ids' has dtype I64"));
@@ -147,7 +147,8 @@ TEST_F(SafetensorsTest, RejectsEveryCorruptionInTheTableWithAMessageNamingTheFil
        "tensor 't': entry needs dtype"},
       {"unknown_dtype", Build(R"({"t":{"dtype":"F8_E9","shape":[2],"data_offsets":[0,8]}})", Floats({1, 2})),
        "tensor 't': unknown dtype 'F8_E9'"},
-      {"negative_dimension", Build(R"({"t":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", Floats({1, 2})),
+      {"negative_dimension",
+       Build(R"({"t":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", Floats({1, 2})),
        "tensor 't': shape has a non-integer or negative dimension"},
       {"offsets_past_end", Build(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", Floats({1})),
        "tensor 't': data_offsets [0, 8] lie outside the data section (4 bytes)"},
@@ -156,9 +157,11 @@ TEST_F(SafetensorsTest, RejectsEveryCorruptionInTheTableWithAMessageNamingTheFil
       {"size_does_not_match_shape",
        Build(R"({"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", Floats({1, 2})),
        "tensor 't': 8 bytes of data for F32 shape [3] (expected 12)"},
-      {"wrong_dtype_for_size", Build(R"({"t":{"dtype":"F16","shape":[2],"data_offsets":[0,8]}})", Floats({1, 2})),
+      {"wrong_dtype_for_size",
+       Build(R"({"t":{"dtype":"F16","shape":[2],"data_offsets":[0,8]}})", Floats({1, 2})),
        "tensor 't': 8 bytes of data for F16 shape [2] (expected 4)"},
-      {"metadata_not_strings", Build(R"({"__metadata__":{"format":1}})", ""), "__metadata__ value of 'format'"},
+      {"metadata_not_strings", Build(R"({"__metadata__":{"format":1}})", ""),
+       "__metadata__ value of 'format'"},
   };
   for (const Corruption& c : table) {
     SCOPED_TRACE(c.name);
