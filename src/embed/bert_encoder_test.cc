@@ -163,6 +163,50 @@ TEST_F(BertEncoderTest, MatchesSentenceTransformersOnEveryFixtureCase) {
   RecordProperty("mean_cosine", std::to_string(mean_cos));
 }
 
+// The same weights configured for CLS pooling without Normalize (as
+// bge-style models pool), against ST run with that configuration.
+TEST_F(BertEncoderTest, MatchesSentenceTransformersWithClsPoolingAndNoNormalize) {
+  REQUIRE_MODEL();
+  const fs::path dir = fs::temp_directory_path() / "ragline_bert_encoder_test_cls";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "1_Pooling");
+  for (const char* name : {"config.json", "sentence_bert_config.json", "model.safetensors"}) {
+    fs::create_symlink(fs::absolute(kModelDir / name), dir / name);
+  }
+  std::ofstream(dir / "modules.json") << R"([
+    {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+    {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}])";
+  std::ofstream(dir / "1_Pooling" / "config.json")
+      << R"({"word_embedding_dimension": 384, "pooling_mode_cls_token": true,
+             "pooling_mode_mean_tokens": false, "pooling_mode_max_tokens": false})";
+  auto encoder = BertEncoder::Load(dir);
+  ASSERT_TRUE(encoder.ok()) << encoder.status();
+  EXPECT_EQ((*encoder)->config().pooling, BertConfig::Pooling::kCls);
+  EXPECT_FALSE((*encoder)->config().normalize);
+
+  const std::vector<ParityCase> cases = ReadCases();
+  constexpr size_t kClsCases = 64;  // CLS_CASES in make_embedding_golden.py
+  std::vector<float> golden(kClsCases * kDim);
+  std::ifstream(kTestdata / "parity_cls_embeddings.f32", std::ios::binary)
+      .read(reinterpret_cast<char*>(golden.data()), static_cast<std::streamsize>(golden.size() * 4));
+  std::vector<std::vector<int32_t>> batch;
+  for (size_t i = 0; i < kClsCases; ++i) batch.push_back(cases[i].ids);
+  ThreadPool pool(1);
+  auto out = (*encoder)->Encode(batch, &pool);
+  ASSERT_TRUE(out.ok()) << out.status();
+  for (size_t i = 0; i < kClsCases; ++i) {
+    const std::span<const float> want(golden.data() + i * kDim, kDim);
+    EXPECT_GE(Cosine(out->row(i), want), 0.9999) << "case " << i;
+    double norm_ours = 0, norm_st = 0;
+    for (size_t d = 0; d < kDim; ++d) {
+      norm_ours += double{out->row(i)[d]} * out->row(i)[d];
+      norm_st += double{want[d]} * want[d];
+    }
+    EXPECT_NEAR(std::sqrt(norm_ours), std::sqrt(norm_st), 1e-4 * std::sqrt(norm_st)) << "case " << i;
+  }
+  fs::remove_all(dir);
+}
+
 TEST_F(BertEncoderTest, SingleAndMultiThreadedResultsAgreeAndRowsAreUnitNorm) {
   REQUIRE_MODEL();
   const std::vector<ParityCase> cases = ReadCases();
@@ -347,6 +391,54 @@ TEST_F(BertEncoderTest, MissingOrMisshapenTensorIsNamed) {
   auto b = encoder_->Encode(batch, nullptr);
   ASSERT_TRUE(a.ok() && b.ok());
   for (size_t i = 0; i < kDim; ++i) EXPECT_EQ(a->row(0)[i], b->row(0)[i]);
+  fs::remove_all(dir);
+}
+
+// Weights stored as F16 (as some checkpoints ship) load and stay close to F32.
+TEST_F(BertEncoderTest, LoadsHalfPrecisionWeights) {
+  REQUIRE_MODEL();
+  std::ifstream in(kModelDir / "model.safetensors", std::ios::binary);
+  uint64_t header_len = 0;
+  in.read(reinterpret_cast<char*>(&header_len), 8);
+  std::string header(header_len, '\0');
+  in.read(header.data(), static_cast<std::streamsize>(header_len));
+  const size_t data_size = fs::file_size(kModelDir / "model.safetensors") - 8 - header_len;
+  std::vector<float> data(data_size / 4);
+  in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(data_size));
+  const nlohmann::json j = nlohmann::json::parse(header);
+  nlohmann::json out_header;
+  std::vector<_Float16> out_data;
+  out_data.reserve(data.size());
+  for (const auto& [name, t] : j.items()) {
+    if (name == "__metadata__" || t["dtype"] != "F32") continue;  // drops position_ids (I64, unused)
+    const uint64_t begin = t["data_offsets"][0], end = t["data_offsets"][1];
+    nlohmann::json entry = t;
+    entry["dtype"] = "F16";
+    entry["data_offsets"] = {2 * out_data.size(), 2 * out_data.size() + (end - begin) / 2};
+    ASSERT_EQ(begin % 4, 0u) << name;
+    const float* src = data.data() + begin / 4;
+    for (size_t i = 0; i < (end - begin) / 4; ++i) out_data.push_back(static_cast<_Float16>(src[i]));
+    out_header[name] = entry;
+  }
+  const fs::path dir = ScratchModelDir("f16", "model.safetensors");
+  const std::string dumped = out_header.dump();
+  const uint64_t dumped_len = dumped.size();
+  std::ofstream out(dir / "model.safetensors", std::ios::binary);
+  out.write(reinterpret_cast<const char*>(&dumped_len), 8);
+  out << dumped;
+  out.write(reinterpret_cast<const char*>(out_data.data()),
+            static_cast<std::streamsize>(2 * out_data.size()));
+  out.close();
+
+  auto half = BertEncoder::Load(dir);
+  ASSERT_TRUE(half.ok()) << half.status();
+  const std::vector<ParityCase> cases = ReadCases();
+  std::vector<std::vector<int32_t>> batch;
+  for (size_t i = 0; i < 16; ++i) batch.push_back(cases[i * 17].ids);
+  auto a = (*half)->Encode(batch, nullptr);
+  auto b = encoder_->Encode(batch, nullptr);
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (size_t i = 0; i < batch.size(); ++i) EXPECT_GE(Cosine(a->row(i), b->row(i)), 0.999) << i;
   fs::remove_all(dir);
 }
 
