@@ -73,7 +73,13 @@ class BertEncoder {
   struct Weights;
 
  private:
+  struct Scratch;  // activations of one chunk; per Encode() call
+
   BertEncoder(BertConfig config, Precision precision, std::unique_ptr<Weights> weights);
+  // Runs the model on `sequences` (validated, `tokens` in total, packed without
+  // padding) and writes their embeddings to rows out_row.. of *out.
+  void EncodeChunk(std::span<const std::vector<int32_t>> sequences, size_t tokens, ThreadPool* pool,
+                   Scratch* scratch, Matrix* out, size_t out_row) const;
   BertConfig config_;
   Precision precision_;
   std::unique_ptr<Weights> weights_;

@@ -1,0 +1,474 @@
+#include "embed/bert_encoder.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <utility>
+
+#include "core/strings.h"
+#include "embed/encoder_math.h"
+#include "embed/safetensors.h"
+
+namespace ragline::embed {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Sequences are run in chunks of at most this many tokens (a longer single
+// sequence is its own chunk): bounds scratch memory (the FFN activations are
+// tokens x intermediate floats) and keeps the working set near the caches.
+constexpr size_t kMaxChunkTokens = 2048;
+// Below this many rows per worker a dense layer is split by output columns
+// instead of rows, so short batches still use every thread.
+constexpr size_t kMinRowsPerWorker = 32;
+// Row blocks of a dense layer: large enough that OpenBLAS amortises packing
+// the weight matrix (sgemm 384x1152 runs ~60 GFLOP/s at 256 rows, ~75 at
+// 2048 on this class of machine), small enough to balance two cores.
+constexpr size_t kMaxRowsPerBlock = 1024;
+
+Result<json> ReadJson(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(StrCat(path.string(), ": cannot open"));
+  try {
+    return json::parse(in);
+  } catch (const json::exception& e) {
+    return absl::InvalidArgumentError(StrCat(path.string(), ": bad JSON: ", e.what()));
+  }
+}
+
+Result<size_t> GetSize(const json& j, const fs::path& path, const char* key, std::optional<size_t> fallback) {
+  if (!j.contains(key)) {
+    if (fallback) return *fallback;
+    return absl::InvalidArgumentError(StrCat(path.string(), ": missing \"", key, "\""));
+  }
+  if (!j[key].is_number_unsigned() || j[key].get<uint64_t>() == 0) {
+    return absl::InvalidArgumentError(StrCat(path.string(), ": \"", key, "\" must be a positive integer"));
+  }
+  return static_cast<size_t>(j[key].get<uint64_t>());
+}
+
+void SetBlasSingleThreaded() {
+  static std::once_flag once;
+  std::call_once(once, [] { openblas_set_num_threads(1); });
+}
+
+size_t NumWorkers(const ThreadPool* pool) { return pool == nullptr ? 1 : pool->size() + 1; }
+
+// Runs fn(begin, end) over [0, n) on the pool, or inline without one.
+void ParallelFor(ThreadPool* pool, size_t n, const std::function<void(size_t, size_t)>& fn) {
+  if (pool == nullptr || n <= 1) {
+    if (n > 0) fn(0, n);
+    return;
+  }
+  pool->ParallelFor(n, fn);
+}
+
+}  // namespace
+
+// A dense (nn.Linear) layer: y = x W^T + b. PyTorch stores W out x in; it is
+// held transposed (in x out) because OpenBLAS packs a non-transposed B faster
+// (15-40% at 16-64 rows, a few % at 2048).
+struct Dense {
+  std::vector<float> weight;  // in_features x out_features (W^T)
+  std::vector<float> bias;    // out_features
+  size_t out_features = 0;
+  size_t in_features = 0;
+};
+
+struct LayerNormWeights {
+  std::vector<float> gamma;
+  std::vector<float> beta;
+};
+
+struct EncoderLayer {
+  Dense qkv;  // query, key and value fused: rows [0,H) query, [H,2H) key, [2H,3H) value
+  Dense attention_output;
+  LayerNormWeights attention_norm;
+  Dense intermediate;
+  Dense output;
+  LayerNormWeights output_norm;
+};
+
+struct BertEncoder::Weights {
+  std::vector<float> word_embeddings;      // vocab x hidden
+  std::vector<float> position_embeddings;  // max_position x hidden
+  std::vector<float> token_type0;          // hidden (token type 0's row)
+  LayerNormWeights embedding_norm;
+  std::vector<EncoderLayer> layers;
+};
+
+Result<BertConfig> BertConfig::Load(const fs::path& model_dir) {
+  if (!fs::is_directory(model_dir)) {
+    return absl::NotFoundError(StrCat(model_dir.string(), ": model directory does not exist"));
+  }
+  BertConfig c;
+  const fs::path config_path = model_dir / "config.json";
+  ASSIGN_OR_RETURN(const json config, ReadJson(config_path));
+  if (!config.is_object()) return absl::InvalidArgumentError(StrCat(config_path.string(), ": not an object"));
+  ASSIGN_OR_RETURN(c.vocab_size, GetSize(config, config_path, "vocab_size", std::nullopt));
+  ASSIGN_OR_RETURN(c.hidden_size, GetSize(config, config_path, "hidden_size", std::nullopt));
+  ASSIGN_OR_RETURN(c.num_layers, GetSize(config, config_path, "num_hidden_layers", std::nullopt));
+  ASSIGN_OR_RETURN(c.num_heads, GetSize(config, config_path, "num_attention_heads", std::nullopt));
+  ASSIGN_OR_RETURN(c.intermediate_size, GetSize(config, config_path, "intermediate_size", std::nullopt));
+  ASSIGN_OR_RETURN(c.max_position_embeddings,
+                   GetSize(config, config_path, "max_position_embeddings", std::nullopt));
+  ASSIGN_OR_RETURN(c.type_vocab_size, GetSize(config, config_path, "type_vocab_size", size_t{2}));
+  if (config.contains("layer_norm_eps")) {
+    if (!config["layer_norm_eps"].is_number()) {
+      return absl::InvalidArgumentError(StrCat(config_path.string(), ": \"layer_norm_eps\" is not a number"));
+    }
+    c.layer_norm_eps = config["layer_norm_eps"].get<float>();
+  }
+  if (c.hidden_size % c.num_heads != 0) {
+    return absl::InvalidArgumentError(StrCat(config_path.string(), ": hidden_size ", c.hidden_size,
+                                             " is not a multiple of num_attention_heads ", c.num_heads));
+  }
+  const std::string act = config.value("hidden_act", std::string("gelu"));
+  if (act != "gelu") {
+    return absl::UnimplementedError(
+        StrCat(config_path.string(), ": hidden_act \"", act, "\" is not supported (only \"gelu\")"));
+  }
+  const std::string positions = config.value("position_embedding_type", std::string("absolute"));
+  if (positions != "absolute") {
+    return absl::UnimplementedError(StrCat(config_path.string(), ": position_embedding_type \"", positions,
+                                           "\" is not supported (only \"absolute\")"));
+  }
+
+  c.max_seq_length = std::min<size_t>(c.max_position_embeddings, 512);
+  const fs::path sbert_path = model_dir / "sentence_bert_config.json";
+  if (fs::exists(sbert_path)) {
+    ASSIGN_OR_RETURN(const json sbert, ReadJson(sbert_path));
+    ASSIGN_OR_RETURN(c.max_seq_length, GetSize(sbert, sbert_path, "max_seq_length", c.max_seq_length));
+    c.max_seq_length = std::min(c.max_seq_length, c.max_position_embeddings);
+  }
+
+  // modules.json names the pooling folder and whether a Normalize module
+  // follows; without it sentence-transformers mean-pools and does not normalise.
+  fs::path pooling_dir = model_dir / "1_Pooling";
+  const fs::path modules_path = model_dir / "modules.json";
+  if (fs::exists(modules_path)) {
+    ASSIGN_OR_RETURN(const json modules, ReadJson(modules_path));
+    if (!modules.is_array())
+      return absl::InvalidArgumentError(StrCat(modules_path.string(), ": not an array"));
+    for (const json& m : modules) {
+      const std::string type = m.is_object() ? m.value("type", std::string()) : std::string();
+      if (type.ends_with(".Pooling")) pooling_dir = model_dir / m.value("path", std::string("1_Pooling"));
+      if (type.ends_with(".Normalize")) c.normalize = true;
+    }
+  }
+  const fs::path pooling_path = pooling_dir / "config.json";
+  if (fs::exists(pooling_path)) {
+    ASSIGN_OR_RETURN(const json pooling, ReadJson(pooling_path));
+    const bool cls = pooling.value("pooling_mode_cls_token", false);
+    const bool mean = pooling.value("pooling_mode_mean_tokens", false);
+    const bool other = pooling.value("pooling_mode_max_tokens", false) ||
+                       pooling.value("pooling_mode_mean_sqrt_len_tokens", false) ||
+                       pooling.value("pooling_mode_weightedmean_tokens", false) ||
+                       pooling.value("pooling_mode_lasttoken", false);
+    if (cls + mean != 1 || other) {
+      return absl::UnimplementedError(
+          StrCat(pooling_path.string(), ": only exactly one of mean or CLS pooling is supported"));
+    }
+    c.pooling = cls ? Pooling::kCls : Pooling::kMean;
+  }
+  return c;
+}
+
+namespace {
+
+class WeightLoader {
+ public:
+  WeightLoader(const SafetensorsFile& file, std::string prefix) : file_(file), prefix_(std::move(prefix)) {}
+
+  Result<std::vector<float>> Read(const std::string& name, std::initializer_list<size_t> shape) const {
+    return file_.ReadFloat32(prefix_ + name, std::vector<size_t>(shape));
+  }
+
+  Result<LayerNormWeights> ReadLayerNorm(const std::string& name, size_t n) const {
+    LayerNormWeights ln;
+    ASSIGN_OR_RETURN(ln.gamma, Read(name + ".weight", {n}));
+    ASSIGN_OR_RETURN(ln.beta, Read(name + ".bias", {n}));
+    return ln;
+  }
+
+  // Stacks the named nn.Linear layers (same in_features) into one Dense.
+  Result<Dense> ReadDense(std::initializer_list<std::string> names, size_t out_each, size_t in) const {
+    Dense d;
+    d.in_features = in;
+    for (const std::string& name : names) {
+      ASSIGN_OR_RETURN(std::vector<float> w, Read(name + ".weight", {out_each, in}));
+      ASSIGN_OR_RETURN(std::vector<float> b, Read(name + ".bias", {out_each}));
+      d.weight.insert(d.weight.end(), w.begin(), w.end());
+      d.bias.insert(d.bias.end(), b.begin(), b.end());
+      d.out_features += out_each;
+    }
+    std::vector<float> transposed(d.weight.size());
+    for (size_t o = 0; o < d.out_features; ++o)
+      for (size_t i = 0; i < in; ++i) transposed[i * d.out_features + o] = d.weight[o * in + i];
+    d.weight = std::move(transposed);
+    return d;
+  }
+
+ private:
+  const SafetensorsFile& file_;
+  std::string prefix_;
+};
+
+Result<std::unique_ptr<BertEncoder::Weights>> LoadWeights(const fs::path& path, const BertConfig& c) {
+  ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(path));
+  // BertModel checkpoints name tensors "embeddings...."; BertFor* ones "bert.embeddings....".
+  const std::string prefix = !file.Contains("embeddings.word_embeddings.weight") &&
+                                     file.Contains("bert.embeddings.word_embeddings.weight")
+                                 ? "bert."
+                                 : "";
+  const WeightLoader loader(file, prefix);
+  const size_t h = c.hidden_size;
+  auto w = std::make_unique<BertEncoder::Weights>();
+  ASSIGN_OR_RETURN(w->word_embeddings, loader.Read("embeddings.word_embeddings.weight", {c.vocab_size, h}));
+  ASSIGN_OR_RETURN(w->position_embeddings,
+                   loader.Read("embeddings.position_embeddings.weight", {c.max_position_embeddings, h}));
+  ASSIGN_OR_RETURN(std::vector<float> token_types,
+                   loader.Read("embeddings.token_type_embeddings.weight", {c.type_vocab_size, h}));
+  w->token_type0.assign(token_types.begin(), token_types.begin() + h);
+  ASSIGN_OR_RETURN(w->embedding_norm, loader.ReadLayerNorm("embeddings.LayerNorm", h));
+  w->layers.resize(c.num_layers);
+  for (size_t i = 0; i < c.num_layers; ++i) {
+    const std::string p = StrCat("encoder.layer.", i, ".");
+    EncoderLayer& layer = w->layers[i];
+    ASSIGN_OR_RETURN(layer.qkv, loader.ReadDense({p + "attention.self.query", p + "attention.self.key",
+                                                  p + "attention.self.value"},
+                                                 h, h));
+    ASSIGN_OR_RETURN(layer.attention_output, loader.ReadDense({p + "attention.output.dense"}, h, h));
+    ASSIGN_OR_RETURN(layer.attention_norm, loader.ReadLayerNorm(p + "attention.output.LayerNorm", h));
+    ASSIGN_OR_RETURN(layer.intermediate,
+                     loader.ReadDense({p + "intermediate.dense"}, c.intermediate_size, h));
+    ASSIGN_OR_RETURN(layer.output, loader.ReadDense({p + "output.dense"}, h, c.intermediate_size));
+    ASSIGN_OR_RETURN(layer.output_norm, loader.ReadLayerNorm(p + "output.LayerNorm", h));
+  }
+  return w;
+}
+
+// y[rows x out] = x[rows x in] W^T (no bias): the one place dense layers
+// reach a GEMM kernel (an int8 kernel slots in here). Rows are split over the
+// pool in blocks, and epilogue(row_begin, row_end) runs on each finished block
+// while it is still in cache; short inputs are split by output columns, and
+// the epilogue then runs once over all rows.
+template <typename Epilogue>
+void Linear(const Dense& d, const float* x, size_t rows, float* y, ThreadPool* pool,
+            const Epilogue& epilogue) {
+  const size_t n = d.out_features;
+  const size_t k = d.in_features;
+  const size_t workers = NumWorkers(pool);
+  auto gemm = [&](size_t row_begin, size_t row_count, size_t col_begin, size_t col_count) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(row_count),
+                static_cast<int>(col_count), static_cast<int>(k), 1.0f, x + row_begin * k,
+                static_cast<int>(k), d.weight.data() + col_begin, static_cast<int>(n), 0.0f,
+                y + row_begin * n + col_begin, static_cast<int>(n));
+  };
+  if (workers > 1 && rows < kMinRowsPerWorker * workers) {
+    const size_t col_blocks = workers;
+    const size_t cols_per_block = (n / col_blocks + 15) / 16 * 16;
+    ParallelFor(pool, col_blocks, [&](size_t begin, size_t end) {
+      for (size_t b = begin; b < end; ++b) {
+        const size_t c0 = std::min(n, b * cols_per_block);
+        const size_t c1 = b + 1 == col_blocks ? n : std::min(n, c0 + cols_per_block);
+        if (c1 > c0) gemm(0, rows, c0, c1 - c0);
+      }
+    });
+    epilogue(size_t{0}, rows);
+    return;
+  }
+  // Two blocks per worker, so a core slowed by other work does not hold up the rest.
+  const size_t rows_per_block = workers == 1 ? kMaxRowsPerBlock
+                                             : std::clamp<size_t>((rows + 2 * workers - 1) / (2 * workers),
+                                                                  kMinRowsPerWorker, kMaxRowsPerBlock);
+  const size_t blocks = (rows + rows_per_block - 1) / rows_per_block;
+  ParallelFor(pool, blocks, [&](size_t begin, size_t end) {
+    for (size_t b = begin; b < end; ++b) {
+      const size_t r0 = b * rows_per_block;
+      const size_t r1 = std::min(rows, r0 + rows_per_block);
+      gemm(r0, r1 - r0, 0, n);
+      epilogue(r0, r1);
+    }
+  });
+}
+
+}  // namespace
+
+// Per-call scratch: every activation of one chunk of packed tokens.
+struct BertEncoder::Scratch {
+  std::vector<float> hidden;        // tokens x H: the residual stream
+  std::vector<float> qkv;           // tokens x 3H
+  std::vector<float> context;       // tokens x H: attention output before projection
+  std::vector<float> projected;     // tokens x H: dense output before bias + residual + LN
+  std::vector<float> intermediate;  // tokens x I
+};
+
+Result<std::unique_ptr<BertEncoder>> BertEncoder::Load(const fs::path& model_dir, Precision precision) {
+  if (precision == Precision::kInt8) {
+    return absl::UnimplementedError("BertEncoder: Precision::kInt8 is not implemented yet");
+  }
+  ASSIGN_OR_RETURN(BertConfig config, BertConfig::Load(model_dir));
+  ASSIGN_OR_RETURN(std::unique_ptr<Weights> weights, LoadWeights(model_dir / "model.safetensors", config));
+  SetBlasSingleThreaded();
+  return std::unique_ptr<BertEncoder>(new BertEncoder(std::move(config), precision, std::move(weights)));
+}
+
+BertEncoder::BertEncoder(BertConfig config, Precision precision, std::unique_ptr<Weights> weights)
+    : config_(std::move(config)), precision_(precision), weights_(std::move(weights)) {}
+BertEncoder::~BertEncoder() = default;
+
+const BertConfig& BertEncoder::config() const { return config_; }
+Precision BertEncoder::precision() const { return precision_; }
+
+Result<Matrix> BertEncoder::Encode(std::span<const std::vector<int32_t>> sequences, ThreadPool* pool) const {
+  const BertConfig& c = config_;
+  const size_t h = c.hidden_size;
+  for (size_t s = 0; s < sequences.size(); ++s) {
+    const auto& seq = sequences[s];
+    if (seq.empty()) return absl::InvalidArgumentError(StrCat("BertEncoder: sequence ", s, " is empty"));
+    if (seq.size() > c.max_position_embeddings) {
+      return absl::InvalidArgumentError(StrCat("BertEncoder: sequence ", s, " has ", seq.size(),
+                                               " tokens, more than max_position_embeddings (",
+                                               c.max_position_embeddings, ")"));
+    }
+    for (size_t t = 0; t < seq.size(); ++t) {
+      if (seq[t] < 0 || static_cast<size_t>(seq[t]) >= c.vocab_size) {
+        return absl::InvalidArgumentError(StrCat("BertEncoder: sequence ", s, ", token ", t, ": id ", seq[t],
+                                                 " is outside the vocabulary [0, ", c.vocab_size, ")"));
+      }
+    }
+  }
+  Matrix out(sequences.size(), h);
+  Scratch scratch;
+  for (size_t first = 0; first < sequences.size();) {
+    size_t last = first;
+    size_t tokens = 0;
+    while (last < sequences.size() && (last == first || tokens + sequences[last].size() <= kMaxChunkTokens)) {
+      tokens += sequences[last].size();
+      ++last;
+    }
+    EncodeChunk(sequences.subspan(first, last - first), tokens, pool, &scratch, &out, first);
+    first = last;
+  }
+  return out;
+}
+
+void BertEncoder::EncodeChunk(std::span<const std::vector<int32_t>> sequences, size_t tokens,
+                              ThreadPool* pool, Scratch* scratch, Matrix* out, size_t out_row) const {
+  const BertConfig& c = config_;
+  const Weights& w = *weights_;
+  const size_t h = c.hidden_size;
+  const size_t heads = c.num_heads;
+  const size_t head_dim = h / heads;
+  const float eps = c.layer_norm_eps;
+
+  scratch->hidden.resize(tokens * h);
+  scratch->qkv.resize(tokens * 3 * h);
+  scratch->context.resize(tokens * h);
+  scratch->projected.resize(tokens * h);
+  scratch->intermediate.resize(tokens * c.intermediate_size);
+  float* hidden = scratch->hidden.data();
+  float* qkv = scratch->qkv.data();
+  float* context = scratch->context.data();
+  float* projected = scratch->projected.data();
+  float* intermediate = scratch->intermediate.data();
+
+  std::vector<size_t> offsets(sequences.size() + 1, 0);
+  size_t max_len = 0;
+  for (size_t s = 0; s < sequences.size(); ++s) {
+    offsets[s + 1] = offsets[s] + sequences[s].size();
+    max_len = std::max(max_len, sequences[s].size());
+  }
+
+  // Embeddings: word + position + token type 0, then LayerNorm.
+  ParallelFor(pool, sequences.size(), [&](size_t begin, size_t end) {
+    std::vector<float> zero_bias(h, 0.0f);
+    for (size_t s = begin; s < end; ++s) {
+      for (size_t t = 0; t < sequences[s].size(); ++t) {
+        float* row = hidden + (offsets[s] + t) * h;
+        const float* word = w.word_embeddings.data() + static_cast<size_t>(sequences[s][t]) * h;
+        const float* position = w.position_embeddings.data() + t * h;
+        for (size_t i = 0; i < h; ++i) row[i] = position[i] + w.token_type0[i];
+        internal::BiasResidualLayerNorm(word, zero_bias.data(), w.embedding_norm.gamma.data(),
+                                        w.embedding_norm.beta.data(), eps, row, h);
+      }
+    }
+  });
+
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  for (const EncoderLayer& layer : w.layers) {
+    Linear(layer.qkv, hidden, tokens, qkv, pool, [&](size_t r0, size_t r1) {
+      for (size_t r = r0; r < r1; ++r) internal::AddBias(qkv + r * 3 * h, layer.qkv.bias.data(), 3 * h);
+    });
+
+    // Attention per (sequence, head): scores = Q K^T / sqrt(d), softmax, context = P V.
+    ParallelFor(pool, sequences.size() * heads, [&](size_t begin, size_t end) {
+      std::vector<float> scores(max_len * max_len);
+      for (size_t job = begin; job < end; ++job) {
+        const size_t s = job / heads;
+        const size_t head = job % heads;
+        const int len = static_cast<int>(sequences[s].size());
+        const float* q = qkv + offsets[s] * 3 * h + head * head_dim;
+        const float* k = q + h;
+        const float* v = q + 2 * h;
+        float* ctx = context + offsets[s] * h + head * head_dim;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, static_cast<int>(head_dim), scale, q,
+                    static_cast<int>(3 * h), k, static_cast<int>(3 * h), 0.0f, scores.data(), len);
+        for (int i = 0; i < len; ++i) internal::SoftmaxRow(scores.data() + static_cast<size_t>(i) * len, len);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, static_cast<int>(head_dim), len, 1.0f,
+                    scores.data(), len, v, static_cast<int>(3 * h), 0.0f, ctx, static_cast<int>(h));
+      }
+    });
+
+    Linear(layer.attention_output, context, tokens, projected, pool, [&](size_t r0, size_t r1) {
+      for (size_t r = r0; r < r1; ++r) {
+        internal::BiasResidualLayerNorm(projected + r * h, layer.attention_output.bias.data(),
+                                        layer.attention_norm.gamma.data(), layer.attention_norm.beta.data(),
+                                        eps, hidden + r * h, h);
+      }
+    });
+    Linear(layer.intermediate, hidden, tokens, intermediate, pool, [&](size_t r0, size_t r1) {
+      const size_t n = c.intermediate_size;
+      for (size_t r = r0; r < r1; ++r)
+        internal::BiasGelu(intermediate + r * n, layer.intermediate.bias.data(), n);
+    });
+    Linear(layer.output, intermediate, tokens, projected, pool, [&](size_t r0, size_t r1) {
+      for (size_t r = r0; r < r1; ++r) {
+        internal::BiasResidualLayerNorm(projected + r * h, layer.output.bias.data(),
+                                        layer.output_norm.gamma.data(), layer.output_norm.beta.data(), eps,
+                                        hidden + r * h, h);
+      }
+    });
+  }
+
+  // Pooling, then L2 normalisation (F.normalize: divide by max(norm, 1e-12)).
+  for (size_t s = 0; s < sequences.size(); ++s) {
+    float* dst = out->row(out_row + s).data();
+    const size_t len = sequences[s].size();
+    const float* first = hidden + offsets[s] * h;
+    if (c.pooling == BertConfig::Pooling::kCls) {
+      std::copy(first, first + h, dst);
+    } else {
+      std::vector<double> sum(h, 0.0);
+      for (size_t t = 0; t < len; ++t)
+        for (size_t i = 0; i < h; ++i) sum[i] += first[t * h + i];
+      for (size_t i = 0; i < h; ++i) dst[i] = static_cast<float>(sum[i] / static_cast<double>(len));
+    }
+    if (c.normalize) {
+      double norm2 = 0.0;
+      for (size_t i = 0; i < h; ++i) norm2 += static_cast<double>(dst[i]) * dst[i];
+      const float inv = static_cast<float>(1.0 / std::max(std::sqrt(norm2), 1e-12));
+      for (size_t i = 0; i < h; ++i) dst[i] *= inv;
+    }
+  }
+}
+
+}  // namespace ragline::embed
