@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -13,6 +14,7 @@
 
 #include "core/strings.h"
 #include "embed/encoder_math.h"
+#include "embed/int8_gemm.h"
 #include "embed/safetensors.h"
 
 namespace ragline::embed {
@@ -76,10 +78,32 @@ void ParallelFor(ThreadPool* pool, size_t n, const std::function<void(size_t, si
 // held transposed (in x out) because OpenBLAS packs a non-transposed B faster
 // (15-40% at 16-64 rows, a few % at 2048).
 struct Dense {
-  std::vector<float> weight;  // in_features x out_features (W^T)
+  std::vector<float> weight;  // in_features x out_features (W^T); empty when quantized
   std::vector<float> bias;    // out_features
   size_t out_features = 0;
   size_t in_features = 0;
+  // Precision::kInt8: W quantised (int8_gemm.h) in place of `weight`.
+  std::optional<QuantizedMatrix> quantized;
+  // When not empty, the layer's inputs must be multiplied by these (per input
+  // channel) before it runs: the smoothing factors folded into `quantized`.
+  std::vector<float> input_scale;
+
+  // Switches this layer to the int8 kernel and drops the fp32 weights. With
+  // `smooth` (in_features factors s), W·diag(s) is quantised and inputs are
+  // divided by s, which leaves x·Wᵀ unchanged in exact arithmetic.
+  void Quantize(const std::vector<float>* smooth) {
+    std::vector<float> w(weight.size());  // back to PyTorch's out x in layout
+    for (size_t i = 0; i < in_features; ++i) {
+      const float s = smooth != nullptr ? (*smooth)[i] : 1.0f;
+      for (size_t o = 0; o < out_features; ++o) w[o * in_features + i] = weight[i * out_features + o] * s;
+    }
+    quantized = QuantizedMatrix::Quantize(w.data(), out_features, in_features);
+    if (smooth != nullptr) {
+      input_scale.resize(in_features);
+      for (size_t i = 0; i < in_features; ++i) input_scale[i] = 1.0f / (*smooth)[i];
+    }
+    weight = std::vector<float>();
+  }
 };
 
 struct LayerNormWeights {
@@ -266,6 +290,31 @@ void Linear(const Dense& d, const float* x, size_t rows, float* y, ThreadPool* p
   const size_t n = d.out_features;
   const size_t k = d.in_features;
   const size_t workers = NumWorkers(pool);
+  if (d.quantized) {
+    // The int8 kernel packs its weights once at load, so even a few rows run
+    // at full speed: split rows only.
+    const size_t rows_per_block =
+        std::clamp<size_t>((rows + workers - 1) / workers, 1, kMaxRowsPerBlock);
+    const size_t blocks = (rows + rows_per_block - 1) / rows_per_block;
+    ParallelFor(pool, blocks, [&](size_t begin, size_t end) {
+      thread_local Int8Scratch scratch;
+      thread_local std::vector<float> smoothed;
+      for (size_t b = begin; b < end; ++b) {
+        const size_t r0 = b * rows_per_block;
+        const size_t r1 = std::min(rows, r0 + rows_per_block);
+        const float* input = x + r0 * k;
+        if (!d.input_scale.empty()) {  // divide inputs by the smoothing factors
+          smoothed.resize((r1 - r0) * k);
+          for (size_t r = 0; r < r1 - r0; ++r)
+            for (size_t i = 0; i < k; ++i) smoothed[r * k + i] = input[r * k + i] * d.input_scale[i];
+          input = smoothed.data();
+        }
+        Int8Linear(input, r1 - r0, *d.quantized, nullptr, y + r0 * n, scratch);
+        epilogue(r0, r1);
+      }
+    });
+    return;
+  }
   auto gemm = [&](size_t row_begin, size_t row_count, size_t col_begin, size_t col_count) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(row_count),
                 static_cast<int>(col_count), static_cast<int>(k), 1.0f, x + row_begin * k,
@@ -309,16 +358,54 @@ struct BertEncoder::Scratch {
   std::vector<float> context;       // tokens x H: attention output before projection
   std::vector<float> projected;     // tokens x H: dense output before bias + residual + LN
   std::vector<float> intermediate;  // tokens x I
+  // Calibration only (single-threaded): per dense layer, the largest |input|
+  // seen on each input channel.
+  std::map<const Dense*, std::vector<float>>* input_max = nullptr;
 };
 
-Result<std::unique_ptr<BertEncoder>> BertEncoder::Load(const fs::path& model_dir, Precision precision) {
-  if (precision == Precision::kInt8) {
-    return absl::UnimplementedError("BertEncoder: Precision::kInt8 is not implemented yet");
-  }
+Result<std::unique_ptr<BertEncoder>> BertEncoder::Load(const fs::path& model_dir, Precision precision,
+                                                       std::span<const std::vector<int32_t>> calibration) {
   ASSIGN_OR_RETURN(BertConfig config, BertConfig::Load(model_dir));
   ASSIGN_OR_RETURN(std::unique_ptr<Weights> weights, LoadWeights(model_dir / "model.safetensors", config));
   SetBlasSingleThreaded();
-  return std::unique_ptr<BertEncoder>(new BertEncoder(std::move(config), precision, std::move(weights)));
+  std::unique_ptr<BertEncoder> encoder(new BertEncoder(std::move(config), Precision::kFp32, std::move(weights)));
+  if (precision == Precision::kInt8) {
+    RETURN_IF_ERROR(encoder->QuantizeDenseLayers(calibration));
+    encoder->precision_ = Precision::kInt8;
+  }
+  return encoder;
+}
+
+Status BertEncoder::QuantizeDenseLayers(std::span<const std::vector<int32_t>> calibration) {
+  // Largest |input| per channel of every dense layer, measured in fp32.
+  std::map<const Dense*, std::vector<float>> input_max;
+  if (!calibration.empty()) {
+    Scratch scratch;
+    scratch.input_max = &input_max;
+    ASSIGN_OR_RETURN(Matrix unused, EncodeWith(calibration, nullptr, &scratch));
+  }
+  for (EncoderLayer& layer : weights_->layers) {
+    for (Dense* d : {&layer.qkv, &layer.attention_output, &layer.intermediate, &layer.output}) {
+      auto it = input_max.find(d);
+      if (it == input_max.end()) {
+        d->Quantize(nullptr);
+        continue;
+      }
+      // SmoothQuant with alpha = 0.5: s_j = sqrt(max|x_j| / max|W_:j|) moves
+      // half of each input channel's range from the activations into the weights.
+      std::vector<float> smooth(d->in_features, 1.0f);
+      for (size_t j = 0; j < d->in_features; ++j) {
+        float w_max = 0.0f;  // weight is W^T: in x out
+        for (size_t o = 0; o < d->out_features; ++o) {
+          w_max = std::max(w_max, std::fabs(d->weight[j * d->out_features + o]));
+        }
+        const float a_max = it->second[j];
+        if (a_max > 0.0f && w_max > 0.0f) smooth[j] = std::clamp(std::sqrt(a_max / w_max), 1e-3f, 1e3f);
+      }
+      d->Quantize(&smooth);
+    }
+  }
+  return absl::OkStatus();
 }
 
 BertEncoder::BertEncoder(BertConfig config, Precision precision, std::unique_ptr<Weights> weights)
@@ -329,6 +416,12 @@ const BertConfig& BertEncoder::config() const { return config_; }
 Precision BertEncoder::precision() const { return precision_; }
 
 Result<Matrix> BertEncoder::Encode(std::span<const std::vector<int32_t>> sequences, ThreadPool* pool) const {
+  Scratch scratch;
+  return EncodeWith(sequences, pool, &scratch);
+}
+
+Result<Matrix> BertEncoder::EncodeWith(std::span<const std::vector<int32_t>> sequences, ThreadPool* pool,
+                                       Scratch* scratch) const {
   const BertConfig& c = config_;
   const size_t h = c.hidden_size;
   for (size_t s = 0; s < sequences.size(); ++s) {
@@ -347,7 +440,6 @@ Result<Matrix> BertEncoder::Encode(std::span<const std::vector<int32_t>> sequenc
     }
   }
   Matrix out(sequences.size(), h);
-  Scratch scratch;
   for (size_t first = 0; first < sequences.size();) {
     size_t last = first;
     size_t tokens = 0;
@@ -355,7 +447,7 @@ Result<Matrix> BertEncoder::Encode(std::span<const std::vector<int32_t>> sequenc
       tokens += sequences[last].size();
       ++last;
     }
-    EncodeChunk(sequences.subspan(first, last - first), tokens, pool, &scratch, &out, first);
+    EncodeChunk(sequences.subspan(first, last - first), tokens, pool, scratch, &out, first);
     first = last;
   }
   return out;
@@ -403,8 +495,18 @@ void BertEncoder::EncodeChunk(std::span<const std::vector<int32_t>> sequences, s
     }
   });
 
+  // Calibration: record each dense layer's per-channel input maxima.
+  auto observe = [&](const Dense& d, const float* x) {
+    if (scratch->input_max == nullptr) return;
+    std::vector<float>& amax = (*scratch->input_max)[&d];
+    amax.resize(d.in_features, 0.0f);
+    for (size_t r = 0; r < tokens; ++r)
+      for (size_t i = 0; i < d.in_features; ++i) amax[i] = std::max(amax[i], std::fabs(x[r * d.in_features + i]));
+  };
+
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   for (const EncoderLayer& layer : w.layers) {
+    observe(layer.qkv, hidden);
     Linear(layer.qkv, hidden, tokens, qkv, pool, [&](size_t r0, size_t r1) {
       for (size_t r = r0; r < r1; ++r) internal::AddBias(qkv + r * 3 * h, layer.qkv.bias.data(), 3 * h);
     });
@@ -428,6 +530,7 @@ void BertEncoder::EncodeChunk(std::span<const std::vector<int32_t>> sequences, s
       }
     });
 
+    observe(layer.attention_output, context);
     Linear(layer.attention_output, context, tokens, projected, pool, [&](size_t r0, size_t r1) {
       for (size_t r = r0; r < r1; ++r) {
         internal::BiasResidualLayerNorm(projected + r * h, layer.attention_output.bias.data(),
@@ -435,11 +538,13 @@ void BertEncoder::EncodeChunk(std::span<const std::vector<int32_t>> sequences, s
                                         eps, hidden + r * h, h);
       }
     });
+    observe(layer.intermediate, hidden);
     Linear(layer.intermediate, hidden, tokens, intermediate, pool, [&](size_t r0, size_t r1) {
       const size_t n = c.intermediate_size;
       for (size_t r = r0; r < r1; ++r)
         internal::BiasGelu(intermediate + r * n, layer.intermediate.bias.data(), n);
     });
+    observe(layer.output, intermediate);
     Linear(layer.output, intermediate, tokens, projected, pool, [&](size_t r0, size_t r1) {
       for (size_t r = r0; r < r1; ++r) {
         internal::BiasResidualLayerNorm(projected + r * h, layer.output.bias.data(),
@@ -469,6 +574,42 @@ void BertEncoder::EncodeChunk(std::span<const std::vector<int32_t>> sequences, s
       for (size_t i = 0; i < h; ++i) dst[i] *= inv;
     }
   }
+}
+
+}  // namespace ragline::embed
+
+namespace ragline::embed {
+
+std::span<const char* const> CalibrationText() {
+  // Written for calibration: short queries, fragments and prose of the kinds
+  // RAG systems embed, so [CLS]/[SEP]-heavy short inputs are represented.
+  static constexpr const char* kLines[] = {
+      "How do I reset my password?",
+      "error",
+      "Thanks!",
+      "What is the capital of France?",
+      "install package",
+      "The quick brown fox jumps over the lazy dog.",
+      "Returns the number of elements in the container.",
+      "Why does my build fail with an undefined reference to pthread_create?",
+      "Refunds are issued to the original payment method within five business days.",
+      "The server listens on port 8080 by default; set PORT to change it.",
+      "In 1969, Apollo 11 landed on the Moon and two astronauts walked on its surface.",
+      "Use a context manager to make sure the file is closed even when an exception is raised.",
+      "Photosynthesis converts light energy into chemical energy stored in glucose.",
+      "Can I upgrade my plan in the middle of a billing cycle?",
+      "SELECT name, count(*) FROM users GROUP BY name ORDER BY 2 DESC;",
+      "The committee will meet again next Tuesday to review the budget proposal.",
+      "Le chat dort sur le canapé.",
+      "Headaches, fever and a sore throat are common early symptoms.",
+      "If the connection times out, the client retries with exponential back-off.",
+      "A",
+      "Chapter 3: Configuration",
+      "Each shard owns a contiguous range of partitions and replicates its log to two followers.",
+      "She walked along the river until the city lights disappeared behind the hills.",
+      "Deprecated since version 2.4; use open_stream() instead.",
+  };
+  return kLines;
 }
 
 }  // namespace ragline::embed

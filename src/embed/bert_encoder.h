@@ -55,8 +55,16 @@ class BertEncoder {
   // Reads the config files and model.safetensors from model_dir. Missing,
   // truncated or mismatched files fail with an error naming the file (and the
   // tensor, for a missing or wrongly shaped one).
-  static Result<std::unique_ptr<BertEncoder>> Load(const std::filesystem::path& model_dir,
-                                                   Precision precision = Precision::kFp32);
+  //
+  // Precision::kInt8 quantises the four dense layers of every block. The FFN
+  // output layer's inputs (GELU outputs) have a few channels far larger than
+  // the rest; `calibration` (token sequences of real text, e.g. from
+  // CalibrationText()) measures them once at load so those channels are
+  // smoothed into the weights (SmoothQuant, alpha 0.5) before quantising.
+  // Without calibration no smoothing is done and accuracy is lower.
+  static Result<std::unique_ptr<BertEncoder>> Load(
+      const std::filesystem::path& model_dir, Precision precision = Precision::kFp32,
+      std::span<const std::vector<int32_t>> calibration = {});
   ~BertEncoder();
 
   const BertConfig& config() const;
@@ -80,9 +88,20 @@ class BertEncoder {
   // padding) and writes their embeddings to rows out_row.. of *out.
   void EncodeChunk(std::span<const std::vector<int32_t>> sequences, size_t tokens, ThreadPool* pool,
                    Scratch* scratch, Matrix* out, size_t out_row) const;
+  // Validates sequences, then runs them chunk by chunk through EncodeChunk.
+  Result<Matrix> EncodeWith(std::span<const std::vector<int32_t>> sequences, ThreadPool* pool,
+                            Scratch* scratch) const;
+  // Quantises the dense layers (Precision::kInt8), smoothing the FFN output
+  // inputs with the channel maxima `calibration` produces in fp32.
+  Status QuantizeDenseLayers(std::span<const std::vector<int32_t>> calibration);
   BertConfig config_;
   Precision precision_;
   std::unique_ptr<Weights> weights_;
 };
+
+// A few hundred tokens of varied English prose (questions, fragments, prose,
+// code-ish text) for Precision::kInt8 calibration; tokenize it with the
+// model's tokenizer, one sequence per line.
+std::span<const char* const> CalibrationText();
 
 }  // namespace ragline::embed
