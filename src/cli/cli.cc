@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "cli/embed_command.h"
+#include "cli/io.h"
 #include "core/strings.h"
 #include "nlohmann/json.hpp"
 #include "store/database.h"
@@ -27,88 +29,10 @@ using nlohmann::json;
 using store::Collection;
 using store::Database;
 
-constexpr int kExitError = 1;
-
-int Fail(const Status& st) {
-  std::fprintf(stderr, "error: %s\n", std::string(st.message()).c_str());
-  return kExitError;
-}
-
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "error: %s\n", message.c_str());
-  return kExitError;
-}
-
-void PrintJson(const json& j) {
-  std::string line = j.dump();
-  line.push_back('\n');
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fflush(stdout);
-}
-
 Result<std::unique_ptr<Database>> OpenDatabase(const std::string& dir, bool read_only) {
   store::DatabaseOptions options;
   options.read_only = read_only;
   return Database::Open(*store::Env::Default(), dir, options);
-}
-
-// Reads lines from a file descriptor. NextLine reports when no full line is
-// buffered and the input is idle for `idle_ms`, so callers can flush a partial
-// batch while a producer pauses (streams, pipes from slow writers).
-class LineReader {
- public:
-  explicit LineReader(int fd) : fd_(fd) {}
-  enum class Outcome { kLine, kIdle, kEof, kError };
-
-  Outcome NextLine(std::string* line, int idle_ms) {
-    for (;;) {
-      size_t nl = buffer_.find('\n', scan_from_);
-      if (nl != std::string::npos) {
-        line->assign(buffer_, 0, nl);
-        buffer_.erase(0, nl + 1);
-        scan_from_ = 0;
-        return Outcome::kLine;
-      }
-      scan_from_ = buffer_.size();
-      if (eof_) {
-        if (buffer_.empty()) return Outcome::kEof;
-        line->swap(buffer_);
-        buffer_.clear();
-        scan_from_ = 0;
-        return Outcome::kLine;
-      }
-      if (idle_ms >= 0) {
-        pollfd p{fd_, POLLIN, 0};
-        int r = ::poll(&p, 1, idle_ms);
-        if (r == 0) return Outcome::kIdle;
-      }
-      char chunk[1 << 16];
-      ssize_t n = ::read(fd_, chunk, sizeof(chunk));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return Outcome::kError;
-      }
-      if (n == 0) {
-        eof_ = true;
-      } else {
-        buffer_.append(chunk, static_cast<size_t>(n));
-      }
-    }
-  }
-
- private:
-  int fd_;
-  std::string buffer_;
-  size_t scan_from_ = 0;
-  bool eof_ = false;
-};
-
-// Opens --file or stdin; returns the fd (caller closes unless it is 0).
-Result<int> OpenInput(const std::string& file) {
-  if (file.empty() || file == "-") return 0;
-  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::NotFoundError(StrCat("cannot open ", file, ": ", std::strerror(errno)));
-  return fd;
 }
 
 Result<std::vector<float>> ParseVector(const json& v, size_t dim, const std::string& where) {
@@ -574,6 +498,8 @@ int RunCli(int argc, char** argv) {
       return 0;
     });
   });
+
+  AddEmbedCommand(app, &rc);
 
   try {
     app.parse(argc, argv);

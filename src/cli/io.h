@@ -1,0 +1,81 @@
+// Shared input/output helpers of the `ragline` subcommands: error reporting,
+// JSON lines on stdout, and a line reader that notices idle input.
+//
+// Thread safety: none needed; the CLI runs on one thread.
+#pragma once
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+#include "core/status.h"
+#include "nlohmann/json.hpp"
+
+namespace ragline::cli {
+
+constexpr int kExitError = 1;
+
+// Prints "error: <message>" to stderr; returns kExitError.
+int Fail(const Status& st);
+int Fail(const std::string& message);
+
+// Writes one JSON line to stdout and flushes, so pipes see it at once.
+void PrintJson(const nlohmann::json& j);
+
+// Reads lines from a file descriptor. NextLine reports when no full line is
+// buffered and the input is idle for `idle_ms`, so callers can flush a partial
+// batch while a producer pauses (streams, pipes from slow writers).
+class LineReader {
+ public:
+  explicit LineReader(int fd) : fd_(fd) {}
+  enum class Outcome { kLine, kIdle, kEof, kError };
+
+  Outcome NextLine(std::string* line, int idle_ms) {
+    for (;;) {
+      size_t nl = buffer_.find('\n', scan_from_);
+      if (nl != std::string::npos) {
+        line->assign(buffer_, 0, nl);
+        buffer_.erase(0, nl + 1);
+        scan_from_ = 0;
+        return Outcome::kLine;
+      }
+      scan_from_ = buffer_.size();
+      if (eof_) {
+        if (buffer_.empty()) return Outcome::kEof;
+        line->swap(buffer_);
+        buffer_.clear();
+        scan_from_ = 0;
+        return Outcome::kLine;
+      }
+      if (idle_ms >= 0) {
+        pollfd p{fd_, POLLIN, 0};
+        int r = ::poll(&p, 1, idle_ms);
+        if (r == 0) return Outcome::kIdle;
+      }
+      char chunk[1 << 16];
+      ssize_t n = ::read(fd_, chunk, sizeof(chunk));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Outcome::kError;
+      }
+      if (n == 0) {
+        eof_ = true;
+      } else {
+        buffer_.append(chunk, static_cast<size_t>(n));
+      }
+    }
+  }
+
+ private:
+  int fd_;
+  std::string buffer_;
+  size_t scan_from_ = 0;
+  bool eof_ = false;
+};
+
+// Opens --file or stdin; returns the fd (caller closes unless it is 0).
+Result<int> OpenInput(const std::string& file);
+
+}  // namespace ragline::cli

@@ -1,0 +1,59 @@
+// LocalEmbedder: runs a BERT-family sentence-transformers model in process —
+// WordPieceTokenizer, then BertEncoder — over a model directory in Hugging
+// Face layout (see scripts/fetch_model.sh).
+//
+// Embed() tokenizes every text (truncating to max_seq_length, as
+// sentence-transformers does), sorts them by length and runs the encoder on
+// batches of at most max_batch_tokens tokens, then puts rows back in input
+// order. Tokenizing and encoding run on the ThreadPool given at Open().
+//
+// Thread safety: Embed() may be called concurrently; the pool is shared.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "core/thread_pool.h"
+#include "embed/bert_encoder.h"
+#include "embed/embedder.h"
+#include "embed/tokenizer.h"
+
+namespace ragline::embed {
+
+struct LocalEmbedderOptions {
+  Precision precision = Precision::kFp32;
+  // 0 = the model's own limit (sentence_bert_config.json; 256 for MiniLM).
+  size_t max_seq_length = 0;
+  // Tokens per encoder call; bounds scratch memory (~6 KiB per token for MiniLM).
+  size_t max_batch_tokens = 16384;
+};
+
+class LocalEmbedder final : public Embedder {
+ public:
+  // `pool` may be null (single thread) and must outlive the embedder.
+  static Result<std::unique_ptr<LocalEmbedder>> Open(const std::filesystem::path& model_dir,
+                                                     LocalEmbedderOptions options,
+                                                     ThreadPool* pool);
+
+  size_t dim() const override { return encoder_->dim(); }
+  const std::string& model_id() const override { return model_id_; }
+  Result<Matrix> Embed(std::span<const std::string> texts) override;
+
+  // The model's tokenizer, for chunking text by model tokens.
+  const WordPieceTokenizer& tokenizer() const { return tokenizer_; }
+  size_t max_seq_length() const { return max_seq_length_; }
+
+ private:
+  LocalEmbedder(WordPieceTokenizer tokenizer, std::unique_ptr<BertEncoder> encoder,
+                std::string model_id, size_t max_seq_length, LocalEmbedderOptions options,
+                ThreadPool* pool);
+
+  WordPieceTokenizer tokenizer_;
+  std::unique_ptr<BertEncoder> encoder_;
+  std::string model_id_;
+  size_t max_seq_length_;
+  LocalEmbedderOptions options_;
+  ThreadPool* pool_;
+};
+
+}  // namespace ragline::embed
