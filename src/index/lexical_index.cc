@@ -66,7 +66,7 @@ Bm25Query::Bm25Query(const TermVector& query, const Bm25Stats& stats, const Bm25
   const double n = static_cast<double>(stats.doc_count);
   const double avgdl =
       stats.doc_count > 0 ? static_cast<double>(stats.total_doc_length) / n : 1.0;
-  norm_base_ = params.k1 * (1 - params.b);
+  norm_base_ = static_cast<float>(params.k1 * (1 - params.b));
   norm_per_term_ = static_cast<float>(params.k1 * params.b / std::max(avgdl, 1e-9));
   terms_.reserve(query.entries.size());
   weights_.reserve(query.entries.size());

@@ -63,8 +63,8 @@ struct TermVector {
 };
 
 struct Bm25Params {
-  float k1 = 0.9f;  // Anserini's defaults (Lucene's own are 1.2 / 0.75)
-  float b = 0.4f;
+  double k1 = 0.9;  // Anserini's defaults (Lucene's own are 1.2 / 0.75)
+  double b = 0.4;
   Status Validate() const;  // k1 ≥ 0, b ∈ [0, 1], both finite
 };
 

@@ -218,10 +218,10 @@ TEST(LexicalIndexTest, CorruptInputIsDataLossNeverACrash) {
 }
 
 TEST(Bm25ParamsTest, RejectsOutOfRangeValues) {
-  EXPECT_TRUE((Bm25Params{1.2f, 0.75f}).Validate().ok());
-  EXPECT_FALSE((Bm25Params{-1, 0.4f}).Validate().ok());
-  EXPECT_FALSE((Bm25Params{0.9f, 1.5f}).Validate().ok());
-  EXPECT_FALSE((Bm25Params{NAN, 0.4f}).Validate().ok());
+  EXPECT_TRUE((Bm25Params{1.2, 0.75}).Validate().ok());
+  EXPECT_FALSE((Bm25Params{-1, 0.4}).Validate().ok());
+  EXPECT_FALSE((Bm25Params{0.9, 1.5}).Validate().ok());
+  EXPECT_FALSE((Bm25Params{NAN, 0.4}).Validate().ok());
 }
 
 }  // namespace

@@ -66,7 +66,7 @@ Result<LexicalConfig> LexicalConfig::FromJson(const json& j) {
         if ((param != "k1" && param != "b") || !v.is_number()) {
           return absl::InvalidArgumentError(StrCat("lexical.bm25: unknown or non-numeric parameter '", param, "'"));
         }
-        (param == "k1" ? c.bm25.k1 : c.bm25.b) = v.get<float>();
+        (param == "k1" ? c.bm25.k1 : c.bm25.b) = v.get<double>();
       }
     } else {
       return absl::InvalidArgumentError(StrCat("unknown lexical config key '", key, "'"));

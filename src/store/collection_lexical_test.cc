@@ -412,13 +412,13 @@ TEST(LexicalConfigTest, RoundTripsAndRejectsBadValues) {
   LexicalConfig config;
   config.text_field = "body";
   config.analyzer.stemmer = "porter";
-  config.bm25 = {1.2f, 0.75f};
+  config.bm25 = {1.2, 0.75};
   auto back = LexicalConfig::FromJson(config.ToJson());
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->text_field, "body");
   EXPECT_EQ(back->analyzer.stemmer, "porter");
-  EXPECT_FLOAT_EQ(back->bm25.k1, 1.2f);
-  EXPECT_FLOAT_EQ(back->bm25.b, 0.75f);
+  EXPECT_EQ(back->bm25.k1, 1.2);
+  EXPECT_EQ(back->bm25.b, 0.75);
   EXPECT_FALSE(LexicalConfig::FromJson({{"text_field", ""}}).ok());
   EXPECT_FALSE(LexicalConfig::FromJson({{"analyzer", {{"stemmer", "klingon"}}}}).ok());
   EXPECT_FALSE(LexicalConfig::FromJson({{"bm25", {{"b", 2}}}}).ok());
