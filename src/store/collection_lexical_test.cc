@@ -86,15 +86,17 @@ std::vector<std::pair<std::string, double>> BruteForceBm25(const text::Analyzer&
   }
   std::map<std::string, int> qtf;
   for (const auto& t : analyzer.Analyze(query)) ++qtf[t];
+  std::map<std::string, double> df;
+  for (const auto& [t, q] : qtf) {
+    for (const auto& [other, other_terms] : tf) df[t] += other_terms.count(t);
+  }
   std::vector<std::pair<std::string, double>> scored;
   for (const auto& [id, terms] : tf) {
     double score = 0;
     for (const auto& [t, q] : qtf) {
       auto it = terms.find(t);
       if (it == terms.end()) continue;
-      double df = 0;
-      for (const auto& [other, other_terms] : tf) df += other_terms.count(t);
-      const double idf = std::log(1 + (n - df + 0.5) / (df + 0.5));
+      const double idf = std::log(1 + (n - df[t] + 0.5) / (df[t] + 0.5));
       score += q * idf * it->second / (it->second + k1 * (1 - b + b * len[id] / (total / n)));
     }
     if (score > 0) scored.emplace_back(id, score);
@@ -177,6 +179,30 @@ TEST_F(CollectionLexicalTest, ResultsAcrossGrowingAndSealedSegmentsEqualBruteFor
   ASSERT_EQ(hits->size(), 1u);
   EXPECT_EQ((*hits)[0].version, 1u);
   EXPECT_TRUE((*hits)[0].payload.contains("text"));
+}
+
+TEST_F(CollectionLexicalTest, GrowingSegmentChunkIndexesGiveTheSameAnswersAsTheScan) {
+  // 2600 rows stay in the growing segment: two full 1024-row chunks are read
+  // through their inverted indexes, the rest is scanned.
+  auto c = Create(Config(4096));
+  auto docs = Fill(*c, 2600);
+  ASSERT_EQ(c->Stats().segments.size(), 1u);
+  for (const auto& q : queries_) ExpectMatchesBruteForce(*c, docs, q, 10, "growing chunks");
+  // Replacements, deletes and filters inside indexed chunks.
+  std::vector<Record> updates;
+  for (int i = 0; i < 2600; i += 5) updates.push_back(Doc("d" + std::to_string(i), 2, "zebra " + docs["d" + std::to_string(i)]));
+  ASSERT_TRUE(c->Upsert(std::move(updates)).ok());
+  ASSERT_TRUE(c->Delete(std::vector<std::string>{"d10", "d1500"}).ok());
+  auto filter = PayloadFilter::Parse({{"tag", 3}});
+  ASSERT_TRUE(filter.ok());
+  auto hits = c->LexicalSearch("zebra", 10000, nullptr);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ(hits->size(), 520u - 2);
+  for (const auto& h : *hits) EXPECT_EQ(h.version, 2u) << h.id;
+  auto filtered = c->LexicalSearch("search engine", 10000, &*filter);
+  ASSERT_TRUE(filtered.ok());
+  EXPECT_GT(filtered->size(), 0u);
+  for (const auto& h : *filtered) EXPECT_EQ(h.payload["tag"], 3) << h.id;
 }
 
 TEST_F(CollectionLexicalTest, ReplacedAndDeletedRecordsNeverMatch) {
@@ -362,8 +388,10 @@ TEST_F(CollectionLexicalTest, CompactionKeepsAnswersAndDropsDeadRowsFromTheStati
   for (const auto& q : queries_) ExpectMatchesBruteForce(*reopened, docs, q, 10, "compacted, reopened");
 }
 
-TEST_F(CollectionLexicalTest, SearchesRunWhileUpsertsSealsAndCompactionGoOn) {
-  auto c = Create(Config(64));
+// Readers race the writer's appends, chunk-index builds (seal_threshold 4096,
+// 1100 ids: a 1024-row chunk fills every version), seals and compaction.
+void RaceSearchesWithWrites(Collection* collection, int ids, std::mt19937& rng) {
+  Collection* c = collection;
   // "marker" is in every document at every version: each search must see
   // exactly one hit per id, never a stale duplicate, and only its newest text.
   std::atomic<bool> stop{false};
@@ -372,7 +400,7 @@ TEST_F(CollectionLexicalTest, SearchesRunWhileUpsertsSealsAndCompactionGoOn) {
   for (int t = 0; t < 2; ++t) {
     readers.emplace_back([&] {
       while (!stop.load()) {
-        auto hits = c->LexicalSearch("marker", 1000, nullptr);
+        auto hits = c->LexicalSearch("marker", 10000, nullptr);
         if (!hits.ok()) {
           ++problems;
           continue;
@@ -389,8 +417,8 @@ TEST_F(CollectionLexicalTest, SearchesRunWhileUpsertsSealsAndCompactionGoOn) {
   }
   for (uint64_t version = 1; version <= 6; ++version) {
     std::vector<Record> batch;
-    for (int i = 0; i < 150; ++i) {
-      batch.push_back(Doc("x" + std::to_string(i), version, "v" + std::to_string(version) + " marker " + RandomText(rng_)));
+    for (int i = 0; i < ids; ++i) {
+      batch.push_back(Doc("x" + std::to_string(i), version, "v" + std::to_string(version) + " marker " + RandomText(rng)));
     }
     ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
     if (version % 2 == 0) {
@@ -403,9 +431,19 @@ TEST_F(CollectionLexicalTest, SearchesRunWhileUpsertsSealsAndCompactionGoOn) {
   for (auto& t : readers) t.join();
   EXPECT_EQ(problems.load(), 0);
   EXPECT_GT(searches.load(), 0);
-  auto hits = c->LexicalSearch("marker", 1000, nullptr);
-  ASSERT_EQ(hits->size(), 150u);
+  auto hits = c->LexicalSearch("marker", 10000, nullptr);
+  ASSERT_EQ(hits->size(), static_cast<size_t>(ids));
   for (const auto& h : *hits) EXPECT_EQ(h.version, 6u);
+}
+
+TEST_F(CollectionLexicalTest, SearchesRunWhileUpsertsSealsAndCompactionGoOn) {
+  auto c = Create(Config(64));
+  RaceSearchesWithWrites(c.get(), 150, rng_);
+}
+
+TEST_F(CollectionLexicalTest, SearchesRunWhileGrowingChunksGetTheirIndexes) {
+  auto c = Create(Config(4096));
+  RaceSearchesWithWrites(c.get(), 1100, rng_);
 }
 
 TEST(LexicalConfigTest, RoundTripsAndRejectsBadValues) {

@@ -53,6 +53,13 @@ Row GrowingSegment::Append(const float* vec, RowMeta meta, index::TermVector ter
   chunk->meta[slot] = std::move(meta);
   chunk->terms[slot] = std::move(terms);
   count_.store(row + 1, std::memory_order_release);  // publish
+  if (slot == kChunkRows - 1) {
+    // ~1 ms per 1024 rows; readers meanwhile keep scanning the chunk.
+    auto lexical = std::make_unique<index::LexicalIndex>();
+    lexical->Build(std::span<const index::TermVector>(chunk->terms, kChunkRows));
+    chunk->lexical_owner = std::move(lexical);
+    chunk->lexical.store(chunk->lexical_owner.get(), std::memory_order_release);
+  }
   return static_cast<Row>(row);
 }
 
@@ -80,6 +87,9 @@ size_t GrowingSegment::LexicalMemoryBytes() const {
   size_t bytes = 0;
   const size_t n = size();
   for (Row r = 0; r < n; ++r) bytes += term_vector(r).entries.capacity() * sizeof(index::TermVector::Entry);
+  for (size_t c = 0; c * kChunkRows < n; ++c) {
+    if (const auto* lexical = ChunkIndex(c, c * kChunkRows, n)) bytes += lexical->MemoryBytes();
+  }
   return bytes;
 }
 
@@ -90,27 +100,57 @@ size_t GrowingSegment::LexicalDocuments() const {
   return docs;
 }
 
+const index::LexicalIndex* GrowingSegment::ChunkIndex(size_t chunk, size_t begin, size_t end) const {
+  if (std::min(end, begin + kChunkRows) - begin < kChunkRows) return nullptr;
+  return chunks_[chunk]->lexical.load(std::memory_order_acquire);
+}
+
+// Both methods below give the same figures whether a chunk is read through
+// its index or scanned (a reader may see the index appear between them): the
+// index and Bm25Query::Score add the same terms in the same (hash) order.
 void GrowingSegment::AddBm25Stats(std::span<const index::TermHash> terms, size_t rows,
                                   index::Bm25Stats* stats) const {
-  for (Row r = 0; r < rows; ++r) {
-    const index::TermVector& tv = term_vector(r);
-    if (tv.empty()) continue;
-    ++stats->doc_count;
-    stats->total_doc_length += tv.length;
-    for (size_t i = 0; i < terms.size(); ++i) stats->doc_freq[i] += tv.Frequency(terms[i]) > 0;
+  for (size_t c = 0, begin = 0; begin < rows; ++c, begin += kChunkRows) {
+    const size_t end = std::min(rows, begin + kChunkRows);
+    if (const auto* lexical = ChunkIndex(c, begin, end)) {
+      stats->doc_count += lexical->doc_count();
+      stats->total_doc_length += lexical->total_doc_length();
+      for (size_t i = 0; i < terms.size(); ++i) stats->doc_freq[i] += lexical->DocFreq(terms[i]);
+      continue;
+    }
+    for (Row r = begin; r < end; ++r) {
+      const index::TermVector& tv = term_vector(r);
+      if (tv.empty()) continue;
+      ++stats->doc_count;
+      stats->total_doc_length += tv.length;
+      for (size_t i = 0; i < terms.size(); ++i) stats->doc_freq[i] += tv.Frequency(terms[i]) > 0;
+    }
   }
 }
 
 std::vector<Neighbor> GrowingSegment::LexicalSearch(const index::Bm25Query& query, size_t k, size_t rows,
                                                     const PayloadFilter* filter) const {
-  index::TopK top(k);
   if (k == 0 || query.size() == 0) return {};
-  for (Row r = 0; r < rows; ++r) {
-    if (!IsAlive(r)) continue;
-    const float score = query.Score(term_vector(r));
-    if (score <= 0 || -score > top.threshold()) continue;
-    if (filter && !filter->Matches(meta(r).payload)) continue;
-    top.Push(-score, r);
+  index::TopK top(k);
+  for (size_t c = 0, begin = 0; begin < rows; ++c, begin += kChunkRows) {
+    const size_t end = std::min(rows, begin + kChunkRows);
+    if (const auto* lexical = ChunkIndex(c, begin, end)) {
+      const index::LabelFilter admit{
+          [this, begin, filter](index::Label label) {
+            const Row r = static_cast<Row>(begin + label);
+            return IsAlive(r) && (!filter || filter->Matches(meta(r).payload));
+          },
+          kChunkRows};
+      for (const auto& n : lexical->Search(query, k, &admit)) top.Push(n.distance, static_cast<Row>(begin + n.label));
+      continue;
+    }
+    for (Row r = begin; r < end; ++r) {
+      if (!IsAlive(r)) continue;
+      const float score = query.Score(term_vector(r));
+      if (score <= 0 || -score > top.threshold()) continue;
+      if (filter && !filter->Matches(meta(r).payload)) continue;
+      top.Push(-score, r);
+    }
   }
   return top.TakeSorted();
 }

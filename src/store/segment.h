@@ -7,8 +7,10 @@
 //
 // Lexical search: every row carries the TermVector of its payload text (the
 // collection analyses it; rows without text have an empty one). A growing
-// segment keeps them per row and scores by a scan; a sealed segment keeps
-// only the inverted index built from them. BM25 statistics (document count,
+// segment keeps them per row; each full chunk of kChunkRows rows also gets a
+// small inverted index (built by the writer when the chunk fills), so only the
+// last, partial chunk is scanned. A sealed segment keeps only the inverted
+// index built from them. BM25 statistics (document count,
 // length, document frequencies) count every row of a segment, dead ones
 // included, until compaction drops them (as Lucene does with deleted docs). Both carry a TombstoneBitmap: a row is dead once
 // its record was deleted or replaced by a newer version elsewhere.
@@ -148,7 +150,13 @@ class GrowingSegment : public Segment {
     std::vector<float> vectors;  // kChunkRows × dim
     RowMeta meta[kChunkRows];
     index::TermVector terms[kChunkRows];
+    // Inverted index of the full chunk (labels = row − first row), published
+    // by the writer with a release store; null until then, and readers scan.
+    std::unique_ptr<index::LexicalIndex> lexical_owner;
+    std::atomic<const index::LexicalIndex*> lexical{nullptr};
   };
+  // The chunk's published index if rows [begin, end) cover all of it, else null.
+  const index::LexicalIndex* ChunkIndex(size_t chunk, size_t begin, size_t end) const;
   std::vector<std::unique_ptr<Chunk>> chunks_;  // sized at construction; filled by the writer
   std::atomic<size_t> count_{0};
 };
