@@ -19,7 +19,8 @@
 //
 // Thread safety: Analyze is const and thread-safe. Snowball stemmers are not,
 // so the Analyzer keeps a mutex-protected pool of them and each Analyze call
-// borrows one for its duration.
+// borrows one for its duration. Each pooled stemmer caches up to 32768 recent
+// token → stem results (stemming is most of the analysis cost otherwise).
 #pragma once
 
 #include <cstddef>
@@ -31,8 +32,6 @@
 
 #include "core/status.h"
 #include "nlohmann/json.hpp"
-
-struct sb_stemmer;
 
 namespace ragline::text {
 
@@ -83,10 +82,11 @@ class Analyzer {
 
  private:
   explicit Analyzer(AnalyzerOptions options);
-  sb_stemmer* AcquireStemmer() const;
-  void ReleaseStemmer(sb_stemmer* stemmer) const;
+  struct PooledStemmer;  // a Snowball stemmer and its cache of recent stems
+  PooledStemmer* AcquireStemmer() const;
+  void ReleaseStemmer(PooledStemmer* stemmer) const;
   // Appends `token` (normalised) to `out` unless it is too long or a stop word.
-  void EmitToken(std::string& token, size_t code_points, sb_stemmer* stemmer,
+  void EmitToken(std::string& token, size_t code_points, PooledStemmer* stemmer,
                  std::vector<std::string>* out) const;
 
   const AnalyzerOptions options_;
@@ -94,7 +94,7 @@ class Analyzer {
   const bool english_possessive_;
   const bool english_stop_words_;
   mutable std::mutex pool_mu_;
-  mutable std::vector<sb_stemmer*> pool_;  // GUARDED_BY(pool_mu_): idle stemmers
+  mutable std::vector<PooledStemmer*> pool_;  // GUARDED_BY(pool_mu_): idle stemmers (owned)
 };
 
 }  // namespace ragline::text

@@ -58,6 +58,14 @@ TEST(AnalyzerTest, CompatibilityFormsAndCaseFoldingAreNormalised) {
   EXPECT_EQ(a->Analyze("ＡＢＣ ﬁle Straße co\xC2\xADoperate"), (Terms{"abc", "file", "strasse", "cooperate"}));
 }
 
+TEST(AnalyzerTest, NonAsciiWhiteSpaceAndMixedRunsNormaliseLikeTheWholeText) {
+  auto a = Make(Plain());
+  // No-break space (NFKC: a space), ideographic space, a combining mark at
+  // the start of a run, upper-case ASCII next to non-ASCII letters.
+  EXPECT_EQ(a->Analyze("HELLO\u00A0World\u3000Ünïcode \xCC\x81" "Accent ÀB"),
+            (Terms{"hello", "world", "ünïcode", "\xCC\x81" "accent", "àb"}));
+}
+
 TEST(AnalyzerTest, CjkIdeographsAreSingleCharacterTokens) {
   EXPECT_EQ(Make(Plain())->Analyze("搜索引擎 is 快"), (Terms{"搜", "索", "引", "擎", "is", "快"}));
 }
