@@ -8,7 +8,7 @@ packages=(
   libabsl-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libzstd-dev jq curl ca-certificates
-  libopenblas-dev libutf8proc-dev libcpp-httplib-dev
+  libopenblas-dev libutf8proc-dev libcpp-httplib-dev libstemmer-dev
   python3 python3-venv
 )
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -97,6 +98,28 @@ Result<std::optional<store::PayloadFilter>> ParseFilterArg(const std::string& te
   return std::optional<store::PayloadFilter>(std::move(f));
 }
 
+// Parses "k1=0.9,b=0.4" into `params`.
+Status ParseBm25(std::string_view spec, index::Bm25Params* params) {
+  while (!spec.empty()) {
+    const size_t comma = spec.find(',');
+    std::string item(spec.substr(0, comma));
+    spec = comma == std::string_view::npos ? std::string_view() : spec.substr(comma + 1);
+    if (item.empty()) continue;
+    const size_t eq = item.find('=');
+    const std::string key = item.substr(0, eq);
+    if (eq == std::string::npos || (key != "k1" && key != "b")) {
+      return absl::InvalidArgumentError(StrCat("'", item, "': expected k1=NUMBER or b=NUMBER"));
+    }
+    char* end = nullptr;
+    const double v = std::strtod(item.c_str() + eq + 1, &end);
+    if (end == item.c_str() + eq + 1 || *end != '\0') {
+      return absl::InvalidArgumentError(StrCat("'", item, "': not a number"));
+    }
+    (key == "k1" ? params->k1 : params->b) = v;
+  }
+  return params->Validate();
+}
+
 json ConfigJson(const Collection& c) { return c.config().ToJson(); }
 
 json StatsJson(const Collection& c) {
@@ -123,7 +146,12 @@ json StatsJson(const Collection& c) {
               {"last_lsn", s.last_lsn},
               {"checkpoint_lsn", s.checkpoint_lsn},
               {"stale_discarded", s.stale_discarded},
-              {"index", ConfigJson(c)["index"]}};
+              {"index", ConfigJson(c)["index"]},
+              {"lexical",
+               {{"documents", s.lexical.documents},
+                {"bm25_documents", s.lexical.bm25_documents},
+                {"bm25_terms", s.lexical.bm25_terms},
+                {"memory_bytes", s.lexical.memory_bytes}}}};
   const auto& rec = c.recovery_report();
   if (rec.tail_cut) {
     out["wal_recovery"] = {{"tail_cut", true}, {"file", rec.cut_file}, {"offset", rec.cut_offset},
@@ -136,7 +164,8 @@ json StatsJson(const Collection& c) {
 
 int CmdCollectionCreate(const std::string& data, const std::string& name, uint32_t dim, const std::string& metric,
                         const std::string& index, const std::vector<std::string>& params, uint32_t seal_threshold,
-                        const std::string& fsync) {
+                        const std::string& fsync, const std::string& text_field, const std::string& analyzer,
+                        const std::string& bm25) {
   store::CollectionConfig config;
   config.name = name;
   config.dim = dim;
@@ -155,6 +184,9 @@ int CmdCollectionCreate(const std::string& data, const std::string& name, uint32
   config.seal_threshold = seal_threshold;
   if (fsync != "batch" && fsync != "none") return Fail("--fsync must be 'batch' or 'none'");
   config.fsync = fsync == "none" ? store::FsyncPolicy::kNone : store::FsyncPolicy::kBatch;
+  config.lexical.text_field = text_field;
+  if (Status st = config.lexical.analyzer.SetFromString(analyzer); !st.ok()) return Fail(StrCat("--analyzer: ", std::string(st.message())));
+  if (Status st = ParseBm25(bm25, &config.lexical.bm25); !st.ok()) return Fail(StrCat("--bm25: ", std::string(st.message())));
   auto db = OpenDatabase(data, false);
   if (!db.ok()) return Fail(db.status());
   auto c = (*db)->CreateCollection(config);
@@ -227,7 +259,9 @@ int CmdUpsert(const std::string& data, const std::string& name, const std::strin
 }
 
 int CmdSearch(const std::string& data, const std::string& name, size_t k, const std::string& filter_text,
-              uint32_t ef, uint32_t nprobe, const std::string& file) {
+              uint32_t ef, uint32_t nprobe, const std::string& file, const std::string& mode) {
+  const bool lexical = mode == "lexical";
+  if (!lexical && mode != "dense") return Fail(StrCat("--mode '", mode, "': expected dense or lexical"));
   auto db = OpenDatabase(data, true);
   if (!db.ok()) return Fail(db.status());
   auto c = (*db)->GetCollection(name);
@@ -248,9 +282,18 @@ int CmdSearch(const std::string& data, const std::string& name, size_t k, const 
     const std::string where = StrCat("line ", line_no);
     json q = json::parse(line, nullptr, false);
     if (q.is_discarded() || !q.is_object()) return Fail(StrCat(where, ": malformed JSON query"));
-    if (!q.contains("vector")) return Fail(StrCat(where, ": missing \"vector\""));
-    auto vec = ParseVector(q["vector"], (*c)->config().dim, where);
-    if (!vec.ok()) return Fail(vec.status());
+    std::vector<float> vec;
+    std::string text;
+    if (lexical) {
+      if (!q.contains("text")) return Fail(StrCat(where, ": missing \"text\" (lexical mode)"));
+      if (!q["text"].is_string()) return Fail(StrCat(where, ": \"text\" must be a string"));
+      text = q["text"].get<std::string>();
+    } else {
+      if (!q.contains("vector")) return Fail(StrCat(where, ": missing \"vector\" (dense mode)"));
+      auto parsed = ParseVector(q["vector"], (*c)->config().dim, where);
+      if (!parsed.ok()) return Fail(parsed.status());
+      vec = std::move(*parsed);
+    }
     size_t query_k = k;
     if (q.contains("k")) {
       if (!q["k"].is_number_unsigned() || q["k"].get<size_t>() == 0) return Fail(StrCat(where, ": \"k\" must be a positive integer"));
@@ -262,7 +305,8 @@ int CmdSearch(const std::string& data, const std::string& name, size_t k, const 
       if (!f.ok()) return Fail(StrCat(where, ": ", std::string(f.status().message())));
       query_filter = std::move(*f);
     }
-    auto hits = (*c)->Search(*vec, query_k, query_filter ? &*query_filter : nullptr, options);
+    const store::PayloadFilter* f = query_filter ? &*query_filter : nullptr;
+    auto hits = lexical ? (*c)->LexicalSearch(text, query_k, f) : (*c)->Search(vec, query_k, f, options);
     if (!hits.ok()) return Fail(StrCat(where, ": ", std::string(hits.status().message())));
     json out = json::array();
     for (const auto& h : *hits) {
@@ -352,6 +396,7 @@ int RunCli(int argc, char** argv) {
   std::string metric = "cosine", index_kind = "hnsw", fsync = "batch";
   std::vector<std::string> params;
   uint32_t seal_threshold = 32768;
+  std::string text_field = "text", analyzer, bm25;
   auto* create = coll->add_subcommand("create", "create a collection");
   create->add_option("name", name, "collection name")->required();
   create->add_option("--dim", dim, "vector dimension")->required();
@@ -362,8 +407,17 @@ int RunCli(int argc, char** argv) {
   create->add_option("--seal-threshold", seal_threshold, "rows per segment before it is indexed")
       ->capture_default_str();
   create->add_option("--fsync", fsync, "batch (durable before ack) | none")->capture_default_str();
+  create->add_option("--text-field", text_field, "payload field holding the text for lexical (BM25) search")
+      ->capture_default_str();
+  create->add_option("--analyzer", analyzer,
+                     "lexical analyzer options KEY=VALUE,...: stemmer (english, porter, any Snowball "
+                     "language, none), stop_words (english, none), lowercase (true, false), max_token_chars");
+  create->add_option("--bm25", bm25, "BM25 parameters k1=0.9,b=0.4");
   add_data(create);
-  create->callback([&] { rc = CmdCollectionCreate(data, name, dim, metric, index_kind, params, seal_threshold, fsync); });
+  create->callback([&] {
+    rc = CmdCollectionCreate(data, name, dim, metric, index_kind, params, seal_threshold, fsync, text_field, analyzer,
+                             bm25);
+  });
 
   auto* list = coll->add_subcommand("list", "list collections and aliases");
   add_data(list);
@@ -446,15 +500,19 @@ int RunCli(int argc, char** argv) {
   size_t k = 10;
   std::string filter;
   uint32_t ef = 0, nprobe = 0;
-  auto* search = app.add_subcommand("search", "top-k search; JSONL queries {\"vector\": [...]} on stdin");
+  std::string mode = "dense";
+  auto* search = app.add_subcommand(
+      "search", "top-k search; JSONL queries on stdin: {\"vector\": [...]} (dense) or {\"text\": \"...\"} (lexical)");
   search->add_option("name", name, "collection or alias")->required();
   search->add_option("--k", k, "hits per query")->capture_default_str()->check(CLI::Range(1, 100000));
   search->add_option("--filter", filter, "payload filter JSON, e.g. '{\"lang\": \"en\"}'");
   search->add_option("--ef", ef, "HNSW ef_search override");
   search->add_option("--nprobe", nprobe, "IVF-PQ nprobe override");
   search->add_option("--file", file, "JSONL file (default: stdin)");
+  search->add_option("--mode", mode, "dense (nearest vectors) | lexical (BM25 over the text field)")
+      ->capture_default_str();
   add_data(search);
-  search->callback([&] { rc = CmdSearch(data, name, k, filter, ef, nprobe, file); });
+  search->callback([&] { rc = CmdSearch(data, name, k, filter, ef, nprobe, file, mode); });
 
   // get
   std::vector<std::string> get_ids;

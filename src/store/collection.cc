@@ -47,6 +47,41 @@ Result<DistanceMetric> ParseMetric(std::string_view name) {
 
 // ---------------------------------------------------------------- config
 
+json LexicalConfig::ToJson() const {
+  return {{"text_field", text_field}, {"analyzer", analyzer.ToJson()}, {"bm25", {{"k1", bm25.k1}, {"b", bm25.b}}}};
+}
+
+Result<LexicalConfig> LexicalConfig::FromJson(const json& j) {
+  LexicalConfig c;
+  if (!j.is_object()) return absl::InvalidArgumentError("lexical config must be a JSON object");
+  for (const auto& [key, value] : j.items()) {
+    if (key == "text_field") {
+      if (!value.is_string()) return absl::InvalidArgumentError("lexical.text_field must be a string");
+      c.text_field = value.get<std::string>();
+    } else if (key == "analyzer") {
+      ASSIGN_OR_RETURN(c.analyzer, text::AnalyzerOptions::FromJson(value));
+    } else if (key == "bm25") {
+      if (!value.is_object()) return absl::InvalidArgumentError("lexical.bm25 must be an object");
+      for (const auto& [param, v] : value.items()) {
+        if ((param != "k1" && param != "b") || !v.is_number()) {
+          return absl::InvalidArgumentError(StrCat("lexical.bm25: unknown or non-numeric parameter '", param, "'"));
+        }
+        (param == "k1" ? c.bm25.k1 : c.bm25.b) = v.get<double>();
+      }
+    } else {
+      return absl::InvalidArgumentError(StrCat("unknown lexical config key '", key, "'"));
+    }
+  }
+  RETURN_IF_ERROR(c.Validate());
+  return c;
+}
+
+Status LexicalConfig::Validate() const {
+  if (text_field.empty()) return absl::InvalidArgumentError("text field must not be empty");
+  RETURN_IF_ERROR(analyzer.Validate());
+  return bm25.Validate();
+}
+
 json CollectionConfig::ToJson() const {
   json params = json::object();
   for (const auto& [k, v] : index_params.ToMap(index_kind)) params[k] = v;
@@ -56,7 +91,8 @@ json CollectionConfig::ToJson() const {
           {"metric", MetricName(metric)},
           {"index", {{"kind", index::IndexKindName(index_kind)}, {"params", params}}},
           {"seal_threshold", seal_threshold},
-          {"fsync", fsync == FsyncPolicy::kBatch ? "batch" : "none"}};
+          {"fsync", fsync == FsyncPolicy::kBatch ? "batch" : "none"},
+          {"lexical", lexical.ToJson()}};
 }
 
 Result<CollectionConfig> CollectionConfig::FromJson(const json& j) {
@@ -71,6 +107,13 @@ Result<CollectionConfig> CollectionConfig::FromJson(const json& j) {
     }
     c.seal_threshold = j.value("seal_threshold", c.seal_threshold);
     c.fsync = j.value("fsync", "batch") == "none" ? FsyncPolicy::kNone : FsyncPolicy::kBatch;
+    if (auto lexical = j.find("lexical"); lexical != j.end()) {
+      auto parsed = LexicalConfig::FromJson(*lexical);
+      if (!parsed.ok()) {
+        return absl::DataLossError(StrCat("collection config: ", std::string(parsed.status().message())));
+      }
+      c.lexical = std::move(*parsed);
+    }
   } catch (const json::exception& e) {
     return absl::DataLossError(StrCat("collection config: ", e.what()));
   }
@@ -92,7 +135,7 @@ Status CollectionConfig::Validate() const {
     return absl::InvalidArgumentError(
         StrCat("ivf_pq: pq_m=", index_params.pq_m, " must divide dim=", dim));
   }
-  return absl::OkStatus();
+  return lexical.Validate();
 }
 
 // ---------------------------------------------------------------- open / create
@@ -130,6 +173,11 @@ Result<std::unique_ptr<Collection>> Collection::Open(Env& env, const std::string
   if (j.is_discarded()) return absl::DataLossError(StrCat(dir, "/", kConfigFile, ": not valid JSON"));
   ASSIGN_OR_RETURN(CollectionConfig config, CollectionConfig::FromJson(j));
   std::unique_ptr<Collection> c(new Collection(env, dir, std::move(config), pool, options.read_only));
+  auto analyzer = text::Analyzer::Create(c->config_.lexical.analyzer);
+  if (!analyzer.ok()) {
+    return absl::DataLossError(StrCat(dir, "/", kConfigFile, ": ", std::string(analyzer.status().message())));
+  }
+  c->analyzer_ = std::move(*analyzer);
   if (!options.read_only) {
     auto lock = env.LockFile(dir + "/" + kLockFile);
     if (!lock.ok()) {
@@ -173,7 +221,8 @@ Status Collection::Recover() {
   // 2. Sealed segments, oldest first; the newest version of an id wins.
   for (uint64_t id : sealed_ids) {
     auto loaded = SealedSegment::Load(env_, SegmentPath(id), id, config_.dim, IndexMetric(), config_.index_kind,
-                                      config_.index_params);
+                                      config_.index_params,
+                                      [this](const json& payload) { return AnalyzePayload(payload); });
     if (absl::IsNotFound(loaded.status())) {
       // A concurrent writer's compaction can remove a segment between our
       // manifest read and this load; the caller may retry.
@@ -282,6 +331,7 @@ Status Collection::ValidateRecord(const Record& r, size_t position) const {
 Result<UpsertSummary> Collection::Upsert(std::vector<Record> records) {
   if (read_only_) return absl::FailedPreconditionError("collection is open read-only");
   std::vector<json> payloads(records.size());
+  std::vector<index::TermVector> terms(records.size());
   for (size_t i = 0; i < records.size(); ++i) {
     RETURN_IF_ERROR(ValidateRecord(records[i], i));
     payloads[i] = records[i].payload.empty() ? json::object() : json::parse(records[i].payload, nullptr, false);
@@ -290,6 +340,7 @@ Result<UpsertSummary> Collection::Upsert(std::vector<Record> records) {
                                                      "'): payload must be a JSON object"));
     }
     records[i].payload = payloads[i].dump();  // canonical form
+    terms[i] = AnalyzePayload(payloads[i]);     // here, not under the writer's locks
     if (config_.metric == DistanceMetric::kCosine) index::NormalizeL2(records[i].vector.data(), config_.dim);
   }
 
@@ -333,13 +384,33 @@ Result<UpsertSummary> Collection::Upsert(std::vector<Record> records) {
     }
     ASSIGN_OR_RETURN(uint64_t last_lsn, wal_->AppendBatch(refs));
     uint64_t lsn = last_lsn - effective.size() + 1;
-    for (size_t j : effective) RETURN_IF_ERROR(ApplyUpsert(std::move(records[j]), lsn++));
+    for (size_t j : effective) RETURN_IF_ERROR(ApplyUpsert(std::move(records[j]), lsn++, std::move(terms[j])));
   }
   stale_discarded_.fetch_add(summary.stale, std::memory_order_relaxed);
   return summary;
 }
 
-Status Collection::ApplyUpsert(Record record, uint64_t lsn) {
+index::TermVector Collection::AnalyzePayload(const json& payload) const {
+  auto it = payload.find(config_.lexical.text_field);
+  if (it == payload.end()) return {};
+  std::vector<std::string> terms;
+  if (it->is_string()) {
+    terms = analyzer_->Analyze(it->get_ref<const std::string&>());
+  } else if (it->is_array()) {
+    for (const auto& part : *it) {
+      if (!part.is_string()) continue;
+      auto more = analyzer_->Analyze(part.get_ref<const std::string&>());
+      terms.insert(terms.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+    }
+  }
+  return index::TermVector::FromTerms(terms);
+}
+
+Status Collection::ApplyUpsert(Record record, uint64_t lsn, std::optional<index::TermVector> terms) {
+  if (!terms) {  // WAL replay: analyse before taking the lock
+    json payload = json::parse(record.payload, nullptr, false);
+    terms = payload.is_object() ? AnalyzePayload(payload) : index::TermVector{};
+  }
   std::unique_lock<std::shared_mutex> state_lock(state_mu_);
   std::optional<Location> old;
   if (auto it = id_map_.find(record.id); it != id_map_.end()) {
@@ -354,7 +425,7 @@ Status Collection::ApplyUpsert(Record record, uint64_t lsn) {
   }
   RowMeta meta{record.id, record.version, json::parse(record.payload, nullptr, false)};
   if (!meta.payload.is_object()) meta.payload = json::object();
-  const Row row = growing_->Append(record.vector.data(), std::move(meta));
+  const Row row = growing_->Append(record.vector.data(), std::move(meta), std::move(*terms));
   if (old) segments_.at(old->segment_id)->Kill(old->row);
   id_map_[record.id] = Location{growing_->id(), row, record.version};
   graveyard_.erase(record.id);
@@ -560,18 +631,22 @@ Status Collection::Compact() {
   };
   std::vector<float> vectors;
   std::vector<RowMeta> metas;
+  std::vector<index::TermVector> terms;
   std::vector<Origin> origins;
   for (const auto& seg : inputs) {
+    // Inputs are sealed: their term vectors come back from the postings.
+    std::vector<index::TermVector> seg_terms = static_cast<const SealedSegment&>(*seg).TermVectors();
     for (Row r = 0; r < seg->size(); ++r) {
       if (!seg->IsAlive(r)) continue;
       vectors.insert(vectors.end(), seg->vector(r), seg->vector(r) + config_.dim);
       metas.push_back(seg->meta(r));
+      terms.push_back(std::move(seg_terms[r]));
       origins.push_back({seg.get(), r});
     }
   }
   ASSIGN_OR_RETURN(auto merged, SealedSegment::Build(new_id, config_.dim, IndexMetric(), config_.index_kind,
                                                      config_.index_params, std::move(vectors), std::move(metas),
-                                                     &pool_));
+                                                     std::move(terms), &pool_));
   RETURN_IF_ERROR(merged->Write(env_, SegmentPath(new_id)));
   {
     std::lock_guard<std::mutex> write_lock(write_mu_);
@@ -644,6 +719,49 @@ Result<std::vector<SearchHit>> Collection::Search(std::span<const float> query, 
   return hits;
 }
 
+Result<std::vector<SearchHit>> Collection::LexicalSearch(std::string_view query_text, size_t k,
+                                                         const PayloadFilter* filter) const {
+  const std::vector<std::string> query_terms = analyzer_->Analyze(query_text);
+  const index::TermVector query = index::TermVector::FromTerms(query_terms);
+  if (k == 0 || query.empty()) return std::vector<SearchHit>{};
+  std::vector<index::TermHash> terms;
+  for (const auto& e : query.entries) terms.push_back(e.term);
+  // Fix each segment's row count once so the statistics and the scoring see
+  // the same rows while writers append to the growing segment.
+  auto segments = snapshot();
+  std::vector<size_t> rows(segments->size());
+  index::Bm25Stats stats;
+  stats.doc_freq.assign(terms.size(), 0);
+  for (size_t i = 0; i < segments->size(); ++i) {
+    rows[i] = (*segments)[i]->size();
+    (*segments)[i]->AddBm25Stats(terms, rows[i], &stats);
+  }
+  const index::Bm25Query bm25(query, stats, config_.lexical.bm25);
+  struct Candidate {
+    float distance;
+    const Segment* segment;
+    Row row;
+  };
+  std::vector<Candidate> candidates;
+  for (size_t i = 0; i < segments->size(); ++i) {
+    const Segment* seg = (*segments)[i].get();
+    for (const auto& n : seg->LexicalSearch(bm25, k, rows[i], filter)) candidates.push_back({n.distance, seg, n.label});
+  }
+  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.distance != b.distance) return a.distance < b.distance;
+    return a.segment->meta(a.row).id < b.segment->meta(b.row).id;
+  });
+  std::vector<SearchHit> hits;
+  absl::flat_hash_set<std::string_view> seen;  // a replacement may briefly show both versions
+  for (const auto& c : candidates) {
+    if (hits.size() == k) break;
+    const RowMeta& meta = c.segment->meta(c.row);
+    if (!seen.insert(meta.id).second) continue;
+    hits.push_back(SearchHit{meta.id, -c.distance, meta.version, meta.payload});
+  }
+  return hits;
+}
+
 std::optional<StoredRecord> Collection::Get(const std::string& id) const {
   std::shared_lock<std::shared_mutex> state_lock(state_mu_);
   auto it = id_map_.find(id);
@@ -663,6 +781,12 @@ CollectionStats Collection::Stats() const {
     s.deleted += seg->dead_count();
     s.memory_bytes += seg->MemoryBytes();
     if (!seg->sealed()) s.unindexed += seg->alive_count();
+    s.lexical.documents += seg->LexicalDocuments();
+    s.lexical.memory_bytes += seg->LexicalMemoryBytes();
+    index::Bm25Stats bm25;
+    seg->AddBm25Stats({}, seg->size(), &bm25);
+    s.lexical.bm25_documents += bm25.doc_count;
+    s.lexical.bm25_terms += bm25.total_doc_length;
   }
   s.wal_bytes = wal_ ? wal_->SizeBytes() : 0;
   s.last_lsn = wal_ ? wal_->last_lsn() : 0;

@@ -13,6 +13,11 @@
 // a newer one replaces. Deletes remember the version they removed so replays
 // of older upserts stay discarded.
 //
+// Lexical search: each record's payload field `lexical.text_field` (a string,
+// or an array of strings) is analysed (text/analyzer.h) when it is written,
+// and LexicalSearch ranks records by BM25 over those terms with statistics
+// summed over all segments (docs/lexical.md).
+//
 // Thread safety: all public methods are thread-safe. Writers (Upsert, Delete,
 // Compact's swap, seal completion) are serialised by write_mu_; searches take
 // a snapshot of the segment list and never wait for writes, index builds or
@@ -35,6 +40,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
+#include "index/lexical_index.h"
 #include "index/vector_index.h"
 #include "nlohmann/json.hpp"
 #include "store/env.h"
@@ -42,12 +48,26 @@
 #include "store/record.h"
 #include "store/segment.h"
 #include "store/wal.h"
+#include "text/analyzer.h"
 
 namespace ragline::store {
 
 enum class DistanceMetric { kCosine, kDot, kL2 };
 std::string_view MetricName(DistanceMetric metric);
 Result<DistanceMetric> ParseMetric(std::string_view name);
+
+// How records are indexed for lexical (BM25) search. Fixed at creation: the
+// sealed segments' postings depend on it.
+struct LexicalConfig {
+  std::string text_field = "text";  // top-level payload key holding the text
+  text::AnalyzerOptions analyzer;
+  index::Bm25Params bm25;  // query-time only, but fixed with the rest
+
+  nlohmann::json ToJson() const;
+  // Missing keys keep their defaults; InvalidArgument for bad values.
+  static Result<LexicalConfig> FromJson(const nlohmann::json& j);
+  Status Validate() const;
+};
 
 struct CollectionConfig {
   std::string name;
@@ -57,6 +77,7 @@ struct CollectionConfig {
   index::IndexParams index_params;
   uint32_t seal_threshold = 32768;  // rows per growing segment before it is sealed
   FsyncPolicy fsync = FsyncPolicy::kBatch;
+  LexicalConfig lexical;  // absent from configs written before it: defaults
 
   nlohmann::json ToJson() const;
   static Result<CollectionConfig> FromJson(const nlohmann::json& j);
@@ -101,6 +122,13 @@ struct SegmentStats {
   size_t memory_bytes;
 };
 
+struct LexicalStats {
+  size_t documents = 0;         // live records with at least one term
+  uint64_t bm25_documents = 0;  // rows counted in BM25's N (dead rows until compaction)
+  uint64_t bm25_terms = 0;      // Σ their lengths (avgdl = bm25_terms / bm25_documents)
+  size_t memory_bytes = 0;      // term vectors + inverted indexes (within memory_bytes)
+};
+
 struct CollectionStats {
   size_t vector_count = 0;       // live records
   size_t deleted = 0;            // dead rows not yet compacted away
@@ -111,6 +139,7 @@ struct CollectionStats {
   uint64_t checkpoint_lsn = 0;
   uint64_t stale_discarded = 0;  // since this process opened the collection
   std::vector<SegmentStats> segments;
+  LexicalStats lexical;
 };
 
 struct OpenOptions {
@@ -144,6 +173,16 @@ class Collection {
   // (null = all).
   Result<std::vector<SearchHit>> Search(std::span<const float> query, size_t k, const PayloadFilter* filter,
                                         const index::SearchOptions& options = {}) const;
+  // Top-k live records by BM25 score of their text against `query_text`
+  // (analysed like the records), that pass `filter` (null = all); score =
+  // BM25 score, higher is better, hits best first. Only records sharing a
+  // term with the query match; a query with no terms left after analysis
+  // (empty, all stop words) returns no hits.
+  Result<std::vector<SearchHit>> LexicalSearch(std::string_view query_text, size_t k,
+                                               const PayloadFilter* filter) const;
+  // The analyzer records and queries go through (for callers that fuse
+  // lexical results with others and want the same terms).
+  const text::Analyzer& analyzer() const { return *analyzer_; }
   std::optional<StoredRecord> Get(const std::string& id) const;
   CollectionStats Stats() const;
 
@@ -173,7 +212,11 @@ class Collection {
   Status Recover();
   Status ValidateRecord(const Record& r, size_t position) const;
   // Applies one logged record to memory. Caller holds write_mu_.
-  Status ApplyUpsert(Record record, uint64_t lsn);
+  // `terms`: the record's analysed text if the caller computed it outside
+  // the locks; otherwise it is computed here.
+  Status ApplyUpsert(Record record, uint64_t lsn, std::optional<index::TermVector> terms = std::nullopt);
+  // The TermVector of a payload's text field (empty without one).
+  index::TermVector AnalyzePayload(const nlohmann::json& payload) const;
   Status ApplyDelete(const std::string& id, uint64_t version, uint64_t lsn);
   Status ApplyWalEntry(const WalEntry& entry);
   // Moves the full growing segment to the frozen queue. Caller holds state_mu_.
@@ -190,6 +233,7 @@ class Collection {
   Env& env_;
   const std::string dir_;
   const CollectionConfig config_;
+  std::unique_ptr<text::Analyzer> analyzer_;  // from config_.lexical; immutable
   ThreadPool& pool_;
   const bool read_only_;
   std::unique_ptr<FileLock> lock_;

@@ -41,7 +41,7 @@ std::vector<Neighbor> Segment::ExactSearch(const float* query, size_t k, size_t 
 GrowingSegment::GrowingSegment(uint64_t id, size_t dim, index::Metric metric, size_t capacity)
     : Segment(id, dim, metric, capacity), chunks_((capacity + kChunkRows - 1) / kChunkRows) {}
 
-Row GrowingSegment::Append(const float* vec, RowMeta meta) {
+Row GrowingSegment::Append(const float* vec, RowMeta meta, index::TermVector terms) {
   const size_t row = count_.load(std::memory_order_relaxed);
   auto& chunk = chunks_[row / kChunkRows];
   if (!chunk) {
@@ -51,7 +51,15 @@ Row GrowingSegment::Append(const float* vec, RowMeta meta) {
   const size_t slot = row % kChunkRows;
   std::memcpy(chunk->vectors.data() + slot * dim_, vec, dim_ * sizeof(float));
   chunk->meta[slot] = std::move(meta);
+  chunk->terms[slot] = std::move(terms);
   count_.store(row + 1, std::memory_order_release);  // publish
+  if (slot == kChunkRows - 1) {
+    // ~1 ms per 1024 rows; readers meanwhile keep scanning the chunk.
+    auto lexical = std::make_unique<index::LexicalIndex>();
+    lexical->Build(std::span<const index::TermVector>(chunk->terms, kChunkRows));
+    chunk->lexical_owner = std::move(lexical);
+    chunk->lexical.store(chunk->lexical_owner.get(), std::memory_order_release);
+  }
   return static_cast<Row>(row);
 }
 
@@ -61,6 +69,10 @@ const float* GrowingSegment::vector(Row row) const {
 
 const RowMeta& GrowingSegment::meta(Row row) const { return chunks_[row / kChunkRows]->meta[row % kChunkRows]; }
 
+const index::TermVector& GrowingSegment::term_vector(Row row) const {
+  return chunks_[row / kChunkRows]->terms[row % kChunkRows];
+}
+
 size_t GrowingSegment::MemoryBytes() const {
   size_t bytes = capacity() / 8;
   for (const auto& c : chunks_) {
@@ -68,7 +80,79 @@ size_t GrowingSegment::MemoryBytes() const {
   }
   const size_t n = size();
   for (Row r = 0; r < n; ++r) bytes += meta(r).id.size() + meta(r).payload.size() * 32;
+  return bytes + LexicalMemoryBytes();
+}
+
+size_t GrowingSegment::LexicalMemoryBytes() const {
+  size_t bytes = 0;
+  const size_t n = size();
+  for (Row r = 0; r < n; ++r) bytes += term_vector(r).entries.capacity() * sizeof(index::TermVector::Entry);
+  for (size_t c = 0; c * kChunkRows < n; ++c) {
+    if (const auto* lexical = ChunkIndex(c, c * kChunkRows, n)) bytes += lexical->MemoryBytes();
+  }
   return bytes;
+}
+
+size_t GrowingSegment::LexicalDocuments() const {
+  size_t docs = 0;
+  const size_t n = size();
+  for (Row r = 0; r < n; ++r) docs += IsAlive(r) && !term_vector(r).empty();
+  return docs;
+}
+
+const index::LexicalIndex* GrowingSegment::ChunkIndex(size_t chunk, size_t begin, size_t end) const {
+  if (std::min(end, begin + kChunkRows) - begin < kChunkRows) return nullptr;
+  return chunks_[chunk]->lexical.load(std::memory_order_acquire);
+}
+
+// Both methods below give the same figures whether a chunk is read through
+// its index or scanned (a reader may see the index appear between them): the
+// index and Bm25Query::Score add the same terms in the same (hash) order.
+void GrowingSegment::AddBm25Stats(std::span<const index::TermHash> terms, size_t rows,
+                                  index::Bm25Stats* stats) const {
+  for (size_t c = 0, begin = 0; begin < rows; ++c, begin += kChunkRows) {
+    const size_t end = std::min(rows, begin + kChunkRows);
+    if (const auto* lexical = ChunkIndex(c, begin, end)) {
+      stats->doc_count += lexical->doc_count();
+      stats->total_doc_length += lexical->total_doc_length();
+      for (size_t i = 0; i < terms.size(); ++i) stats->doc_freq[i] += lexical->DocFreq(terms[i]);
+      continue;
+    }
+    for (Row r = begin; r < end; ++r) {
+      const index::TermVector& tv = term_vector(r);
+      if (tv.empty()) continue;
+      ++stats->doc_count;
+      stats->total_doc_length += tv.length;
+      for (size_t i = 0; i < terms.size(); ++i) stats->doc_freq[i] += tv.Frequency(terms[i]) > 0;
+    }
+  }
+}
+
+std::vector<Neighbor> GrowingSegment::LexicalSearch(const index::Bm25Query& query, size_t k, size_t rows,
+                                                    const PayloadFilter* filter) const {
+  if (k == 0 || query.size() == 0) return {};
+  index::TopK top(k);
+  for (size_t c = 0, begin = 0; begin < rows; ++c, begin += kChunkRows) {
+    const size_t end = std::min(rows, begin + kChunkRows);
+    if (const auto* lexical = ChunkIndex(c, begin, end)) {
+      const index::LabelFilter admit{
+          [this, begin, filter](index::Label label) {
+            const Row r = static_cast<Row>(begin + label);
+            return IsAlive(r) && (!filter || filter->Matches(meta(r).payload));
+          },
+          kChunkRows};
+      for (const auto& n : lexical->Search(query, k, &admit)) top.Push(n.distance, static_cast<Row>(begin + n.label));
+      continue;
+    }
+    for (Row r = begin; r < end; ++r) {
+      if (!IsAlive(r)) continue;
+      const float score = query.Score(term_vector(r));
+      if (score <= 0 || -score > top.threshold()) continue;
+      if (filter && !filter->Matches(meta(r).payload)) continue;
+      top.Push(-score, r);
+    }
+  }
+  return top.TakeSorted();
 }
 
 std::vector<Neighbor> GrowingSegment::Search(const float* query, size_t k, const index::SearchOptions&,
@@ -85,15 +169,16 @@ SealedSegment::SealedSegment(uint64_t id, size_t dim, index::Metric metric, std:
 Result<std::shared_ptr<SealedSegment>> SealedSegment::Build(uint64_t id, size_t dim, index::Metric metric,
                                                             index::IndexKind kind,
                                                             const index::IndexParams& params,
-                                                            std::vector<float> vectors,
-                                                            std::vector<RowMeta> metas, ThreadPool* pool) {
-  if (vectors.size() != metas.size() * dim) {
-    return absl::InternalError("segment build: vector count does not match row count");
+                                                            std::vector<float> vectors, std::vector<RowMeta> metas,
+                                                            std::vector<index::TermVector> terms, ThreadPool* pool) {
+  if (vectors.size() != metas.size() * dim || terms.size() != metas.size()) {
+    return absl::InternalError("segment build: vector or term vector count does not match row count");
   }
   std::shared_ptr<SealedSegment> seg(
       new SealedSegment(id, dim, metric, std::move(vectors), std::move(metas)));
   seg->index_ = index::MakeIndex(kind, dim, metric, params);
   RETURN_IF_ERROR(seg->index_->Build(seg->vectors_.data(), seg->metas_.size(), pool));
+  seg->lexical_.Build(terms);
   return seg;
 }
 
@@ -105,12 +190,14 @@ Result<std::shared_ptr<SealedSegment>> SealedSegment::BuildFrom(const GrowingSeg
   const size_t dim = frozen.dim();
   std::vector<float> vectors(n * dim);
   std::vector<RowMeta> metas(n);
+  std::vector<index::TermVector> terms(n);
   for (Row r = 0; r < n; ++r) {
     std::memcpy(vectors.data() + size_t{r} * dim, frozen.vector(r), dim * sizeof(float));
     metas[r] = frozen.meta(r);
+    terms[r] = frozen.term_vector(r);
   }
   ASSIGN_OR_RETURN(auto seg, Build(frozen.id(), dim, frozen.metric(), kind, params, std::move(vectors),
-                                   std::move(metas), pool));
+                                   std::move(metas), std::move(terms), pool));
   seg->CopyTombstones(frozen);
   return seg;
 }
@@ -125,7 +212,37 @@ void SealedSegment::CopyTombstones(const Segment& other) {
 size_t SealedSegment::MemoryBytes() const {
   size_t bytes = vectors_.size() * sizeof(float) + metas_.size() * sizeof(RowMeta) + size() / 8;
   for (const auto& m : metas_) bytes += m.id.size() + m.payload.size() * 32;
-  return bytes + (index_ ? index_->MemoryBytes() : 0);
+  return bytes + (index_ ? index_->MemoryBytes() : 0) + lexical_.MemoryBytes();
+}
+
+index::LabelFilter SealedSegment::AliveFilter(const PayloadFilter* filter, size_t estimate) const {
+  const bool payload_filter = filter && !filter->MatchesAll();
+  return index::LabelFilter{
+      [this, filter, payload_filter](index::Label row) {
+        return IsAlive(row) && (!payload_filter || filter->Matches(metas_[row].payload));
+      },
+      estimate};
+}
+
+size_t SealedSegment::LexicalDocuments() const {
+  size_t docs = 0;
+  for (Row r = 0; r < size(); ++r) docs += IsAlive(r) && lexical_.doc_length(r) > 0;
+  return docs;
+}
+
+void SealedSegment::AddBm25Stats(std::span<const index::TermHash> terms, size_t,
+                                 index::Bm25Stats* stats) const {
+  stats->doc_count += lexical_.doc_count();
+  stats->total_doc_length += lexical_.total_doc_length();
+  for (size_t i = 0; i < terms.size(); ++i) stats->doc_freq[i] += lexical_.DocFreq(terms[i]);
+}
+
+std::vector<Neighbor> SealedSegment::LexicalSearch(const index::Bm25Query& query, size_t k, size_t,
+                                                   const PayloadFilter* filter) const {
+  if (k == 0 || alive_count() == 0) return {};
+  if ((!filter || filter->MatchesAll()) && dead_count() == 0) return lexical_.Search(query, k, nullptr);
+  const index::LabelFilter admit = AliveFilter(filter, alive_count());
+  return lexical_.Search(query, k, &admit);
 }
 
 std::vector<Neighbor> SealedSegment::Search(const float* query, size_t k, const index::SearchOptions& options,
@@ -150,11 +267,7 @@ std::vector<Neighbor> SealedSegment::Search(const float* query, size_t k, const 
     // Round up so a rare match never estimates to zero.
     estimate = std::min(alive, (passed * n + seen - 1) / seen + (passed == 0 ? step : 0));
   }
-  index::LabelFilter label_filter{
-      [this, filter, payload_filter](index::Label row) {
-        return IsAlive(row) && (!payload_filter || filter->Matches(metas_[row].payload));
-      },
-      estimate};
+  const index::LabelFilter label_filter = AliveFilter(filter, estimate);
   auto hits = index_->Search(query, k, options, &label_filter);
   // A graph walk can miss admitted rows when few pass; an exact scan is the
   // guarantee that k hits come back whenever k exist.
@@ -166,7 +279,9 @@ std::vector<Neighbor> SealedSegment::Search(const float* query, size_t k, const 
 
 namespace {
 
-constexpr char kMagic[8] = {'R', 'L', 'S', 'E', 'G', '0', '0', '1'};
+// Version 2 added the lexical index section; version 1 files are still read.
+constexpr char kMagicV1[8] = {'R', 'L', 'S', 'E', 'G', '0', '0', '1'};
+constexpr char kMagic[8] = {'R', 'L', 'S', 'E', 'G', '0', '0', '2'};
 
 }  // namespace
 
@@ -187,6 +302,10 @@ Status SealedSegment::Write(Env& env, const std::string& path) const {
   RETURN_IF_ERROR(index_->Serialize(&index_bytes));
   w.U64(index_bytes.size());
   w.Bytes(index_bytes.data(), index_bytes.size());
+  std::string lexical_bytes;
+  lexical_.Serialize(&lexical_bytes);
+  w.U64(lexical_bytes.size());
+  w.Bytes(lexical_bytes.data(), lexical_bytes.size());
   w.U32(crc32c::Mask(crc32c::Value(out)));
   return env.WriteFileAtomically(path, out);
 }
@@ -194,7 +313,8 @@ Status SealedSegment::Write(Env& env, const std::string& path) const {
 Result<std::shared_ptr<SealedSegment>> SealedSegment::Load(Env& env, const std::string& path, uint64_t id,
                                                            size_t dim, index::Metric metric,
                                                            index::IndexKind kind,
-                                                           const index::IndexParams& params) {
+                                                           const index::IndexParams& params,
+                                                           const PayloadAnalyzer& analyze) {
   ASSIGN_OR_RETURN(std::string bytes, env.ReadFile(path));
   auto corrupt = [&](std::string_view what) {
     return absl::DataLossError(StrCat("segment file ", path, ": ", what));
@@ -204,7 +324,8 @@ Result<std::shared_ptr<SealedSegment>> SealedSegment::Load(Env& env, const std::
   std::memcpy(&stored_crc, bytes.data() + bytes.size() - 4, 4);
   std::string_view body(bytes.data(), bytes.size() - 4);
   if (crc32c::Unmask(stored_crc) != crc32c::Value(body)) return corrupt("checksum mismatch");
-  if (std::memcmp(body.data(), kMagic, sizeof(kMagic)) != 0) return corrupt("bad magic");
+  const bool v1 = std::memcmp(body.data(), kMagicV1, sizeof(kMagicV1)) == 0;
+  if (!v1 && std::memcmp(body.data(), kMagic, sizeof(kMagic)) != 0) return corrupt("bad magic");
   ByteReader r(body.substr(sizeof(kMagic)));
   uint32_t file_dim;
   uint64_t n;
@@ -223,11 +344,25 @@ Result<std::shared_ptr<SealedSegment>> SealedSegment::Load(Env& env, const std::
   }
   uint64_t index_len;
   std::string_view index_bytes;
-  if (!r.U64(&index_len) || !r.View(index_len, &index_bytes) || !r.AtEnd()) return corrupt("bad index section");
+  if (!r.U64(&index_len) || !r.View(index_len, &index_bytes)) return corrupt("bad index section");
+  uint64_t lexical_len = 0;
+  std::string_view lexical_bytes;
+  if (!v1 && (!r.U64(&lexical_len) || !r.View(lexical_len, &lexical_bytes))) {
+    return corrupt("bad lexical index section");
+  }
+  if (!r.AtEnd()) return corrupt(v1 ? "bad index section" : "bad lexical index section");
   std::shared_ptr<SealedSegment> seg(new SealedSegment(id, dim, metric, std::move(vectors), std::move(metas)));
   seg->index_ = index::MakeIndex(kind, dim, metric, params);
   Status st = seg->index_->Deserialize(index_bytes, seg->vectors_.data(), n);
   if (!st.ok()) return corrupt(std::string(st.message()));
+  if (v1) {
+    std::vector<index::TermVector> terms(n);
+    for (size_t row = 0; row < n; ++row) terms[row] = analyze(seg->metas_[row].payload);
+    seg->lexical_.Build(terms);
+  } else {
+    st = seg->lexical_.Deserialize(lexical_bytes, n);
+    if (!st.ok()) return corrupt(std::string(st.message()));
+  }
   return seg;
 }
 

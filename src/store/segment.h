@@ -2,8 +2,17 @@
 //
 // A GrowingSegment takes new records (append-only, exact search). When it is
 // full it is frozen and a SealedSegment is built from it in the background:
-// immutable rows plus an ANN index, written to one checksummed file
-// (docs/formats/segment.md). Both carry a TombstoneBitmap: a row is dead once
+// immutable rows plus an ANN index and a BM25 lexical index, written to one
+// checksummed file (docs/formats/segment.md).
+//
+// Lexical search: every row carries the TermVector of its payload text (the
+// collection analyses it; rows without text have an empty one). A growing
+// segment keeps them per row; each full chunk of kChunkRows rows also gets a
+// small inverted index (built by the writer when the chunk fills), so only the
+// last, partial chunk is scanned. A sealed segment keeps only the inverted
+// index built from them. BM25 statistics (document count,
+// length, document frequencies) count every row of a segment, dead ones
+// included, until compaction drops them (as Lucene does with deleted docs). Both carry a TombstoneBitmap: a row is dead once
 // its record was deleted or replaced by a newer version elsewhere.
 //
 // Rows are addressed by position (`Row`), which equals the index Label.
@@ -16,12 +25,15 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
 #include "core/thread_pool.h"
+#include "index/lexical_index.h"
 #include "index/vector_index.h"
 #include "nlohmann/json.hpp"
 #include "store/env.h"
@@ -82,6 +94,21 @@ class Segment {
                                               const index::SearchOptions& options,
                                               const PayloadFilter* filter) const = 0;
 
+  // Adds rows [0, rows) (rows ≤ size(), fixed by the caller so that stats and
+  // search see the same rows) to `stats`: documents with terms, their total
+  // length, and stats->doc_freq[i] += rows containing terms[i]. Dead rows count.
+  virtual void AddBm25Stats(std::span<const index::TermHash> terms, size_t rows,
+                            index::Bm25Stats* stats) const = 0;
+  // Top-k alive rows among [0, rows) that pass `filter` (null = all) and contain
+  // a query term, best first, distance = −BM25 score. Returns k rows whenever
+  // k such rows exist.
+  virtual std::vector<index::Neighbor> LexicalSearch(const index::Bm25Query& query, size_t k, size_t rows,
+                                                     const PayloadFilter* filter) const = 0;
+  // Alive rows with at least one term.
+  virtual size_t LexicalDocuments() const = 0;
+  // Bytes of term vectors (growing) or the inverted index (sealed); part of MemoryBytes().
+  virtual size_t LexicalMemoryBytes() const = 0;
+
  protected:
   // Exact scan over rows [0, n) that are alive and pass `filter`.
   std::vector<index::Neighbor> ExactSearch(const float* query, size_t k, size_t n,
@@ -100,7 +127,8 @@ class GrowingSegment : public Segment {
   size_t capacity() const { return tombstones_.capacity(); }
   bool full() const { return count_.load(std::memory_order_relaxed) >= capacity(); }
   // Appends a row (writer only; must not be full). Returns its position.
-  Row Append(const float* vector, RowMeta meta);
+  Row Append(const float* vector, RowMeta meta, index::TermVector terms);
+  const index::TermVector& term_vector(Row row) const;
 
   size_t size() const override { return count_.load(std::memory_order_acquire); }
   const float* vector(Row row) const override;
@@ -109,32 +137,54 @@ class GrowingSegment : public Segment {
   size_t MemoryBytes() const override;
   std::vector<index::Neighbor> Search(const float* query, size_t k, const index::SearchOptions& options,
                                       const PayloadFilter* filter) const override;
+  void AddBm25Stats(std::span<const index::TermHash> terms, size_t rows,
+                    index::Bm25Stats* stats) const override;
+  std::vector<index::Neighbor> LexicalSearch(const index::Bm25Query& query, size_t k, size_t rows,
+                                             const PayloadFilter* filter) const override;
+  size_t LexicalDocuments() const override;
+  size_t LexicalMemoryBytes() const override;
 
  private:
   static constexpr size_t kChunkRows = 1024;
   struct Chunk {
     std::vector<float> vectors;  // kChunkRows × dim
     RowMeta meta[kChunkRows];
+    index::TermVector terms[kChunkRows];
+    // Inverted index of the full chunk (labels = row − first row), published
+    // by the writer with a release store; null until then, and readers scan.
+    std::unique_ptr<index::LexicalIndex> lexical_owner;
+    std::atomic<const index::LexicalIndex*> lexical{nullptr};
   };
+  // The chunk's published index if rows [begin, end) cover all of it, else null.
+  const index::LexicalIndex* ChunkIndex(size_t chunk, size_t begin, size_t end) const;
   std::vector<std::unique_ptr<Chunk>> chunks_;  // sized at construction; filled by the writer
   std::atomic<size_t> count_{0};
 };
 
+// Computes a row's TermVector from its payload (the collection's analyzer and
+// text field); used to build the lexical index of segment files written
+// before it existed (format version 1).
+using PayloadAnalyzer = std::function<index::TermVector(const nlohmann::json& payload)>;
+
 class SealedSegment : public Segment {
  public:
-  // Builds from rows (vectors: n × dim). The index is built with `pool`.
+  // Builds from rows (vectors: n × dim; terms: n term vectors). The ANN index
+  // is built with `pool`.
   static Result<std::shared_ptr<SealedSegment>> Build(uint64_t id, size_t dim, index::Metric metric,
                                                        index::IndexKind kind,
                                                        const index::IndexParams& params,
-                                                       std::vector<float> vectors,
-                                                       std::vector<RowMeta> metas, ThreadPool* pool);
+                                                       std::vector<float> vectors, std::vector<RowMeta> metas,
+                                                       std::vector<index::TermVector> terms, ThreadPool* pool);
   // Copies the rows of a frozen growing segment, dead ones included, so rows keep positions.
   static Result<std::shared_ptr<SealedSegment>> BuildFrom(const GrowingSegment& frozen, index::IndexKind kind,
                                                            const index::IndexParams& params, ThreadPool* pool);
-  // Loads and verifies a segment file. DataLoss names the file and the problem.
+  // Loads and verifies a segment file. DataLoss names the file and the
+  // problem. A version-1 file has no lexical index: it is built in memory
+  // from the payloads with `analyze`.
   static Result<std::shared_ptr<SealedSegment>> Load(Env& env, const std::string& path, uint64_t id,
                                                       size_t dim, index::Metric metric,
-                                                      index::IndexKind kind, const index::IndexParams& params);
+                                                      index::IndexKind kind, const index::IndexParams& params,
+                                                      const PayloadAnalyzer& analyze);
   // Writes the segment file atomically.
   Status Write(Env& env, const std::string& path) const;
 
@@ -145,6 +195,15 @@ class SealedSegment : public Segment {
   size_t MemoryBytes() const override;
   std::vector<index::Neighbor> Search(const float* query, size_t k, const index::SearchOptions& options,
                                       const PayloadFilter* filter) const override;
+  void AddBm25Stats(std::span<const index::TermHash> terms, size_t rows,
+                    index::Bm25Stats* stats) const override;
+  std::vector<index::Neighbor> LexicalSearch(const index::Bm25Query& query, size_t k, size_t rows,
+                                             const PayloadFilter* filter) const override;
+  size_t LexicalDocuments() const override;
+  size_t LexicalMemoryBytes() const override { return lexical_.MemoryBytes(); }
+  const index::LexicalIndex& lexical_index() const { return lexical_; }
+  // Every row's TermVector, recovered from the inverted index (for compaction).
+  std::vector<index::TermVector> TermVectors() const { return lexical_.ToTermVectors(); }
 
   // Marks dead every row that is dead in `other` (same row count).
   void CopyTombstones(const Segment& other);
@@ -155,7 +214,11 @@ class SealedSegment : public Segment {
 
   std::vector<float> vectors_;
   std::vector<RowMeta> metas_;
+  // Admits alive rows that pass `filter`; `estimate` as LabelFilter's.
+  index::LabelFilter AliveFilter(const PayloadFilter* filter, size_t estimate) const;
+
   std::unique_ptr<index::VectorIndex> index_;
+  index::LexicalIndex lexical_;
 };
 
 }  // namespace ragline::store
