@@ -11,6 +11,7 @@
 //   tokenize the whole text once; from token `start`, the chunk may take up
 //   to `budget` tokens. If the text does not end inside that window, look at
 //   the cut points between the last `lookback_tokens` tokens of the window
+//   (never in its first half, never at or before the previous chunk's end)
 //   and take the latest of the best class:
 //     paragraph break (a blank line or a form feed in the gap)
 //     > sentence end (., !, ?, …, 。, ！, ？ — optionally followed by closing

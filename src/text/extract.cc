@@ -236,6 +236,8 @@ class InlineCleaner {
         } else {
           i += consumed;
         }
+      } else if (c == '<' && s.substr(i).starts_with("<!--") && s.find("-->", i + 4) != std::string_view::npos) {
+        i = s.find("-->", i + 4) + 3;  // an HTML comment on one line
       } else if (c == '<') {
         size_t consumed = TryAngle(s, i);
         if (consumed == 0) {

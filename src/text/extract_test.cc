@@ -5,7 +5,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <atomic>
 #include <random>
+#include <thread>
 
 namespace ragline::text {
 namespace {
@@ -170,6 +172,11 @@ TEST(MarkdownTest, FirstH1IsTheTitleWithoutFrontMatter) {
   ExpectWellFormedSections(doc);
 }
 
+TEST(MarkdownTest, InlineHtmlTagsAndCommentsAreDropped) {
+  auto doc = MustExtract("Text <!-- hidden note --> with <span class=\"x\">inline</span> tags<br/>.", "md");
+  EXPECT_EQ(doc.text, "Text with inline tags.");
+}
+
 TEST(MarkdownTest, UnbalancedMarkersAndUnclosedFencesDoNotLoseText) {
   auto doc = MustExtract("a *lonely star and [bracket\n\n```\ncode never closed\n", "md");
   EXPECT_EQ(doc.text, "a *lonely star and [bracket\n\ncode never closed");
@@ -256,6 +263,12 @@ TEST(PdfTest, SampleGivesPageTextPageBreaksTitleAndMetadata) {
   EXPECT_FALSE(FindInvalidUtf8(t).has_value());
 }
 
+TEST(PdfTest, OwnerPasswordOnlyEncryptionStillExtracts) {
+  auto doc = MustExtract(ReadFixture("owner_only.pdf"), "pdf");
+  EXPECT_EQ(doc.title, "Ragline Sample PDF");  // the Info strings are encrypted too
+  EXPECT_THAT(doc.text, HasSubstr("This sentence is on the first page."));
+}
+
 TEST(PdfTest, BrokenPdfsAreInvalidArgumentNamingTheProblem) {
   struct Case {
     const char* file;
@@ -302,6 +315,25 @@ TEST(PdfTest, CorruptedCopiesNeverCrash) {
     }
   }
   EXPECT_EQ(ok + failed, 200);
+}
+
+TEST(PdfTest, ConcurrentExtractionsAgree) {
+  const std::string sample = ReadFixture("sample.pdf");
+  const std::string broken = ReadFixture("truncated.pdf");
+  const std::string expected = MustExtract(sample, "pdf").text;
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 25; ++i) {
+        auto good = Extract(sample, "pdf");
+        if (!good.ok() || good->text != expected) ++mismatches;
+        if (Extract(broken, "pdf").ok()) ++mismatches;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 // -------------------------------------------------------------------- files

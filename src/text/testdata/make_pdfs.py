@@ -8,6 +8,8 @@ one uncompressed content stream per page, a correct xref table.
   sample.pdf      two pages, Info /Title /Author /Subject
   encrypted.pdf   the same, RC4-40 (standard security handler R2), user
                   password "secret": cannot be opened without it
+  owner_only.pdf  the same with an empty user password (owner password only:
+                  opens without a password)
   truncated.pdf   sample.pdf cut in the middle of its first content stream
   garbage.pdf     a %PDF- header followed by junk
   not_a_pdf.pdf   plain text with a .pdf name
@@ -135,6 +137,7 @@ def main():
     files = {
         "sample.pdf": sample,
         "encrypted.pdf": build(Encryption(b"secret", b"owner")),
+        "owner_only.pdf": build(Encryption(b"", b"owner")),
         "truncated.pdf": sample[: sample.index(b"stream\n") + 40],
         "garbage.pdf": b"%PDF-1.7\n" + bytes((i * 97 + 13) % 256 for i in range(600)),
         "not_a_pdf.pdf": b"This is a plain text file that only pretends to be a PDF.\n",
