@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libzstd-dev jq curl ca-certificates
   libopenblas-dev libutf8proc-dev libcpp-httplib-dev libstemmer-dev
+  libgumbo-dev libpoppler-cpp-dev
   python3 python3-venv
 )
 
