@@ -11,6 +11,7 @@ packages=(
   libopenblas-dev libutf8proc-dev libcpp-httplib-dev libstemmer-dev
   libgumbo-dev libpoppler-cpp-dev
   python3 python3-venv
+  prometheus  # promtool: validates the /metrics exposition (src/obs); ~19 MB download
 )
 
 missing=()
