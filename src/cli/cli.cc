@@ -18,6 +18,7 @@
 
 #include "CLI/CLI.hpp"
 #include "cli/embed_command.h"
+#include "cli/eval_command.h"
 #include "cli/io.h"
 #include "core/strings.h"
 #include "nlohmann/json.hpp"
@@ -666,6 +667,7 @@ int RunCli(int argc, char** argv) {
   });
 
   AddEmbedCommand(app, &rc);
+  AddEvalCommand(app, &rc);
 
   try {
     app.parse(argc, argv);
