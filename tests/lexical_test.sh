@@ -39,7 +39,7 @@ check "dense mode is still the default" "$(echo '{"vector":[1,0]}' | r search kb
 expect_fail "lexical query without text" "line 2: missing \"text\" (lexical mode)" bash -c "printf '%s\n%s\n' '{\"text\":\"fox\"}' '{\"vector\":[1,0]}' | '$RAGLINE' search kb --data '$DATA' --mode lexical"
 expect_fail "dense query without vector" "line 1: missing \"vector\" (dense mode)" bash -c "echo '{\"text\":\"fox\"}' | '$RAGLINE' search kb --data '$DATA'"
 expect_fail "text must be a string" "line 1: \"text\" must be a string" bash -c "echo '{\"text\":3}' | '$RAGLINE' search kb --data '$DATA' --mode lexical"
-expect_fail "unknown mode" "--mode 'hybrid': expected dense or lexical" bash -c "echo '{\"text\":\"fox\"}' | '$RAGLINE' search kb --data '$DATA' --mode hybrid"
+expect_fail "unknown mode" "--mode: unknown mode 'fuzzy' (expected dense, lexical or hybrid)" bash -c "echo '{\"text\":\"fox\"}' | '$RAGLINE' search kb --data '$DATA' --mode fuzzy"
 
 # replaced and deleted documents never match
 echo '{"id":"a","version":2,"vector":[1,0],"payload":{"text":"A slow green turtle","lang":"en"}}' | r upsert kb --data "$DATA" >/dev/null 2>&1

@@ -18,9 +18,12 @@
 
 #include "CLI/CLI.hpp"
 #include "cli/embed_command.h"
+#include "cli/eval_command.h"
 #include "cli/io.h"
 #include "core/strings.h"
 #include "nlohmann/json.hpp"
+#include "embed/local_embedder.h"
+#include "search/retriever.h"
 #include "store/database.h"
 
 namespace ragline::cli {
@@ -258,20 +261,113 @@ int CmdUpsert(const std::string& data, const std::string& name, const std::strin
   return rc;
 }
 
-int CmdSearch(const std::string& data, const std::string& name, size_t k, const std::string& filter_text,
-              uint32_t ef, uint32_t nprobe, const std::string& file, const std::string& mode) {
-  const bool lexical = mode == "lexical";
-  if (!lexical && mode != "dense") return Fail(StrCat("--mode '", mode, "': expected dense or lexical"));
+struct SearchArgs {
+  std::string name;
+  size_t k = 10;
+  std::string filter;
+  uint32_t ef = 0, nprobe = 0;
+  std::string file;
+  std::string mode = "dense";
+  std::string model;  // default: $RAGLINE_MODEL_DIR or models/all-MiniLM-L6-v2
+  std::string fusion = "rrf";
+  double rrf_k = 60;
+  std::string weights;
+  double alpha = 0.5;
+  size_t candidates = 0;
+};
+
+// Opens the query embedder on first use and checks that it fits the collection.
+class LazyEmbedder {
+ public:
+  LazyEmbedder(std::string model_dir, const store::CollectionConfig& config)
+      : model_dir_(std::move(model_dir)), config_(config) {}
+
+  Result<embed::Embedder*> Get() {
+    if (embedder_) return embedder_.get();
+    if (!error_.ok()) return error_;
+    auto opened = embed::LocalEmbedder::Open(model_dir_, {}, nullptr);
+    if (!opened.ok()) {
+      error_ = opened.status();
+    } else if ((*opened)->dim() != config_.dim) {
+      error_ = absl::InvalidArgumentError(StrCat("model ", (*opened)->model_id(), " embeds to ", (*opened)->dim(),
+                                                 " dimensions, collection '", config_.name, "' has ", config_.dim));
+    } else {
+      embedder_ = std::move(*opened);
+      return embedder_.get();
+    }
+    return error_;
+  }
+
+ private:
+  std::string model_dir_;
+  const store::CollectionConfig& config_;
+  std::unique_ptr<embed::Embedder> embedder_;
+  Status error_;
+};
+
+// Parses one JSONL query line into `query` (mode, text, vector, k, filter).
+// `query_filter` keeps a per-query filter alive.
+Status ParseQueryLine(const std::string& line, const std::string& where, size_t dim, search::Query* query,
+                      std::optional<store::PayloadFilter>* query_filter) {
+  json q = json::parse(line, nullptr, false);
+  if (q.is_discarded() || !q.is_object()) return absl::InvalidArgumentError(StrCat(where, ": malformed JSON query"));
+  if (q.contains("mode")) {
+    if (!q["mode"].is_string()) return absl::InvalidArgumentError(StrCat(where, ": \"mode\" must be a string"));
+    auto mode = search::ParseMode(q["mode"].get<std::string>());
+    if (!mode.ok()) return absl::InvalidArgumentError(StrCat(where, ": ", std::string(mode.status().message())));
+    query->mode = *mode;
+  }
+  if (q.contains("text")) {
+    if (!q["text"].is_string()) return absl::InvalidArgumentError(StrCat(where, ": \"text\" must be a string"));
+    query->text = q["text"].get<std::string>();
+  }
+  if (q.contains("vector")) {
+    ASSIGN_OR_RETURN(auto vec, ParseVector(q["vector"], dim, where));
+    query->vector = std::move(vec);
+  }
+  const std::string mode_name(search::ModeName(query->mode));
+  if (query->mode == search::Mode::kDense) {
+    if (!query->vector && !query->text) {
+      return absl::InvalidArgumentError(StrCat(where, ": missing \"vector\" (dense mode; or a \"text\" to embed)"));
+    }
+  } else if (!query->text) {
+    return absl::InvalidArgumentError(StrCat(where, ": missing \"text\" (", mode_name, " mode)"));
+  }
+  if (q.contains("k")) {
+    if (!q["k"].is_number_unsigned() || q["k"].get<size_t>() == 0) {
+      return absl::InvalidArgumentError(StrCat(where, ": \"k\" must be a positive integer"));
+    }
+    query->k = q["k"].get<size_t>();
+  }
+  if (q.contains("filter")) {
+    auto f = store::PayloadFilter::Parse(q["filter"]);
+    if (!f.ok()) return absl::InvalidArgumentError(StrCat(where, ": ", std::string(f.status().message())));
+    *query_filter = std::move(*f);
+    query->filter = &**query_filter;
+  }
+  return absl::OkStatus();
+}
+
+int CmdSearch(const std::string& data, const SearchArgs& args) {
+  auto mode = search::ParseMode(args.mode);
+  if (!mode.ok()) return Fail(StrCat("--mode: ", std::string(mode.status().message())));
+  search::FusionOptions fusion;
+  auto method = search::ParseFusionMethod(args.fusion);
+  if (!method.ok()) return Fail(StrCat("--fusion: ", std::string(method.status().message())));
+  fusion.method = *method;
+  fusion.rrf_k = args.rrf_k;
+  fusion.alpha = args.alpha;
+  if (Status st = fusion.SetWeights(args.weights); !st.ok()) return Fail(StrCat("--weights: ", std::string(st.message())));
+  if (Status st = fusion.Validate(); !st.ok()) return Fail(st);
   auto db = OpenDatabase(data, true);
   if (!db.ok()) return Fail(db.status());
-  auto c = (*db)->GetCollection(name);
+  auto c = (*db)->GetCollection(args.name);
   if (!c.ok()) return Fail(c.status());
-  auto filter = ParseFilterArg(filter_text);
+  const Collection& collection = **c;
+  auto filter = ParseFilterArg(args.filter);
   if (!filter.ok()) return Fail(filter.status());
-  index::SearchOptions options;
-  options.ef_search = ef;
-  options.nprobe = nprobe;
-  auto fd = OpenInput(file);
+  LazyEmbedder embedder(args.model.empty() ? DefaultModelDir() : args.model, collection.config());
+  auto fd = OpenInput(args.file);
   if (!fd.ok()) return Fail(fd.status());
   LineReader reader(*fd);
   std::string line;
@@ -280,33 +376,32 @@ int CmdSearch(const std::string& data, const std::string& name, size_t k, const 
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = StrCat("line ", line_no);
-    json q = json::parse(line, nullptr, false);
-    if (q.is_discarded() || !q.is_object()) return Fail(StrCat(where, ": malformed JSON query"));
-    std::vector<float> vec;
-    std::string text;
-    if (lexical) {
-      if (!q.contains("text")) return Fail(StrCat(where, ": missing \"text\" (lexical mode)"));
-      if (!q["text"].is_string()) return Fail(StrCat(where, ": \"text\" must be a string"));
-      text = q["text"].get<std::string>();
-    } else {
-      if (!q.contains("vector")) return Fail(StrCat(where, ": missing \"vector\" (dense mode)"));
-      auto parsed = ParseVector(q["vector"], (*c)->config().dim, where);
-      if (!parsed.ok()) return Fail(parsed.status());
-      vec = std::move(*parsed);
+    search::Query query;
+    query.mode = *mode;
+    query.k = args.k;
+    query.fusion = fusion;
+    query.candidates = args.candidates;
+    query.index_options.ef_search = args.ef;
+    query.index_options.nprobe = args.nprobe;
+    query.filter = *filter ? &**filter : nullptr;
+    std::optional<store::PayloadFilter> query_filter;
+    if (Status st = ParseQueryLine(line, where, collection.config().dim, &query, &query_filter); !st.ok()) {
+      return Fail(st);
     }
-    size_t query_k = k;
-    if (q.contains("k")) {
-      if (!q["k"].is_number_unsigned() || q["k"].get<size_t>() == 0) return Fail(StrCat(where, ": \"k\" must be a positive integer"));
-      query_k = q["k"].get<size_t>();
+    embed::Embedder* model = nullptr;
+    if (search::Retriever::NeedsEmbedding(query)) {
+      auto e = embedder.Get();
+      if (!e.ok()) {
+        const std::string why = std::string(e.status().message());
+        if (query.mode == search::Mode::kDense) {
+          return Fail(StrCat(where, ": missing \"vector\" (dense mode) and \"text\" cannot be embedded: ", why));
+        }
+        return Fail(StrCat(where, ": \"text\" cannot be embedded for ", search::ModeName(query.mode),
+                           " mode (or give a \"vector\"): ", why));
+      }
+      model = *e;
     }
-    std::optional<store::PayloadFilter> query_filter = *filter;
-    if (q.contains("filter")) {
-      auto f = store::PayloadFilter::Parse(q["filter"]);
-      if (!f.ok()) return Fail(StrCat(where, ": ", std::string(f.status().message())));
-      query_filter = std::move(*f);
-    }
-    const store::PayloadFilter* f = query_filter ? &*query_filter : nullptr;
-    auto hits = lexical ? (*c)->LexicalSearch(text, query_k, f) : (*c)->Search(vec, query_k, f, options);
+    auto hits = search::Retriever(collection, model).Search(query);
     if (!hits.ok()) return Fail(StrCat(where, ": ", std::string(hits.status().message())));
     json out = json::array();
     for (const auto& h : *hits) {
@@ -497,24 +592,38 @@ int RunCli(int argc, char** argv) {
   upsert->callback([&] { rc = CmdUpsert(data, name, file, batch_size); });
 
   // search
-  size_t k = 10;
-  std::string filter;
-  uint32_t ef = 0, nprobe = 0;
-  std::string mode = "dense";
+  SearchArgs search_args;
   auto* search = app.add_subcommand(
-      "search", "top-k search; JSONL queries on stdin: {\"vector\": [...]} (dense) or {\"text\": \"...\"} (lexical)");
-  search->add_option("name", name, "collection or alias")->required();
-  search->add_option("--k", k, "hits per query")->capture_default_str()->check(CLI::Range(1, 100000));
-  search->add_option("--filter", filter, "payload filter JSON, e.g. '{\"lang\": \"en\"}'");
-  search->add_option("--ef", ef, "HNSW ef_search override");
-  search->add_option("--nprobe", nprobe, "IVF-PQ nprobe override");
-  search->add_option("--file", file, "JSONL file (default: stdin)");
-  search->add_option("--mode", mode, "dense (nearest vectors) | lexical (BM25 over the text field)")
+      "search",
+      "top-k search; JSONL queries on stdin: {\"vector\": [...]} or {\"text\": \"...\"} (plus optional "
+      "\"k\", \"filter\", \"mode\")");
+  search->add_option("name", search_args.name, "collection or alias")->required();
+  search->add_option("--k", search_args.k, "hits per query")->capture_default_str()->check(CLI::Range(1, 100000));
+  search->add_option("--filter", search_args.filter, "payload filter JSON, e.g. '{\"lang\": \"en\"}'");
+  search->add_option("--ef", search_args.ef, "HNSW ef_search override");
+  search->add_option("--nprobe", search_args.nprobe, "IVF-PQ nprobe override");
+  search->add_option("--file", search_args.file, "JSONL file (default: stdin)");
+  search->add_option("--mode", search_args.mode,
+                     "dense (nearest vectors; {\"text\"} is embedded with --model) | lexical (BM25 over the "
+                     "text field) | hybrid (both, fused; needs {\"text\"})")
+      ->capture_default_str();
+  search->add_option("--model", search_args.model,
+                     "model directory that embeds text queries (default $RAGLINE_MODEL_DIR or "
+                     "models/all-MiniLM-L6-v2)");
+  search->add_option("--fusion", search_args.fusion, "hybrid fusion: rrf | convex (docs/retrieval.md)")
+      ->capture_default_str();
+  search->add_option("--rrf-k", search_args.rrf_k, "RRF constant k")->capture_default_str();
+  search->add_option("--weights", search_args.weights, "RRF weights, e.g. dense=1,lexical=1");
+  search->add_option("--alpha", search_args.alpha, "convex fusion weight of dense (lexical gets 1 - alpha)")
+      ->capture_default_str();
+  search->add_option("--candidates", search_args.candidates,
+                     "hybrid: hits per list before fusion (0 = max(k, 100))")
       ->capture_default_str();
   add_data(search);
-  search->callback([&] { rc = CmdSearch(data, name, k, filter, ef, nprobe, file, mode); });
+  search->callback([&] { rc = CmdSearch(data, search_args); });
 
   // get
+  std::string filter;
   std::vector<std::string> get_ids;
   auto* get = app.add_subcommand("get", "print records as JSON lines; exit 1 if any is absent");
   get->add_option("name", name, "collection or alias")->required();
@@ -558,6 +667,7 @@ int RunCli(int argc, char** argv) {
   });
 
   AddEmbedCommand(app, &rc);
+  AddEvalCommand(app, &rc);
 
   try {
     app.parse(argc, argv);

@@ -251,8 +251,7 @@ int RunEmbed(const EmbedArgs& args) {
 
 void AddEmbedCommand(CLI::App& app, int* rc) {
   auto args = std::make_shared<EmbedArgs>();
-  const char* env_model = std::getenv("RAGLINE_MODEL_DIR");
-  args->model = env_model != nullptr ? env_model : "models/all-MiniLM-L6-v2";
+  args->model = DefaultModelDir();
   auto* cmd = app.add_subcommand(
       "embed", "embed texts: lines (or JSONL {\"text\"}) on stdin -> {\"embedding\": [...]} lines");
   cmd->add_option("--model", args->model,

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/strings.h"
@@ -27,6 +28,11 @@ void PrintJson(const nlohmann::json& j) {
   line.push_back('\n');
   std::fwrite(line.data(), 1, line.size(), stdout);
   std::fflush(stdout);
+}
+
+std::string DefaultModelDir() {
+  const char* env = std::getenv("RAGLINE_MODEL_DIR");
+  return env != nullptr && *env != '\0' ? env : "models/all-MiniLM-L6-v2";
 }
 
 Result<int> OpenInput(const std::string& file) {

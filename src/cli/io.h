@@ -75,6 +75,10 @@ class LineReader {
   bool eof_ = false;
 };
 
+// The embedding model directory when --model is not given: $RAGLINE_MODEL_DIR,
+// else models/all-MiniLM-L6-v2 (relative to the working directory).
+std::string DefaultModelDir();
+
 // Opens --file or stdin; returns the fd (caller closes unless it is 0).
 Result<int> OpenInput(const std::string& file);
 
