@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <cmath>
@@ -258,8 +259,16 @@ struct CommandResult {
   std::string output;
 };
 
+// Files unique to this process and test: ctest runs each test in its own
+// process, in parallel, all sharing TempDir().
+std::string UniqueTempPath(const std::string& suffix) {
+  const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  return ::testing::TempDir() + "/ragline_" + std::to_string(::getpid()) + "_" +
+         (test != nullptr ? test->name() : "none") + suffix;
+}
+
 CommandResult RunShell(const std::string& command) {
-  std::string out_path = ::testing::TempDir() + "/promtool_output.txt";
+  std::string out_path = UniqueTempPath("_promtool_output.txt");
   int status = std::system((command + " >" + out_path + " 2>&1").c_str());
   std::ifstream in(out_path);
   std::stringstream text;
@@ -268,7 +277,7 @@ CommandResult RunShell(const std::string& command) {
 }
 
 CommandResult PromtoolCheckMetrics(const std::string& exposition) {
-  std::string path = ::testing::TempDir() + "/ragline_metrics.prom";
+  std::string path = UniqueTempPath(".prom");
   std::ofstream(path, std::ios::binary) << exposition;
   return RunShell("promtool check metrics <" + path);
 }
