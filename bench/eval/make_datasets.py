@@ -51,6 +51,19 @@ DEB_QUERIES = 1000
 DEB_MIN_DOC_WORDS = 12  # shorter long descriptions are boilerplate ("This package ...")
 DEB_MIN_QUERY_WORDS = 2
 DEB_DROP_SYNOPSIS = re.compile(r"\b(transitional|dummy)\b", re.I)
+DEB_TEMPLATE_MIN = 10   # a masked long description shared by this many packages is a template
+
+
+def template_key(pkg, text):
+    name = pkg.lower()
+    out = []
+    for tok in re.findall(r"[\w'+.-]+", text.lower()):
+        t = tok.strip(".'-+").replace("_", "-")
+        if any(ch.isdigit() for ch in t) or (len(t) >= 2 and t in name):
+            out.append("#")
+        else:
+            out.append(t)
+    return " ".join(out)
 
 # --- manpages --------------------------------------------------------------------------------
 MAN_PACKAGES = ["manpages", "manpages-dev", "perl-doc", "openssl", "systemd", "git-man", "iproute2",
@@ -193,6 +206,19 @@ def build_debian_packages(outdir, n_docs=DEB_DOCS, n_queries=DEB_QUERIES):
             stats["dropped_short_long_description"] += 1
             continue
         entries[pkg] = (syn, long_desc)
+    # Templates: descriptions generated from a pattern with only the package's own name
+    # filled in (debcargo's "This package contains the source for the Rust X crate",
+    # "... images of the Debian Installer for the X architecture") cannot answer a query
+    # except through the name; drop a description when, with the words that occur in the
+    # package name and every number masked, it is shared by DEB_TEMPLATE_MIN packages.
+    masked = {p: template_key(p, entries[p][1]) for p in entries}
+    tcount = {}
+    for m in masked.values():
+        tcount[m] = tcount.get(m, 0) + 1
+    for p in sorted(entries):
+        if tcount[masked[p]] >= DEB_TEMPLATE_MIN:
+            del entries[p]
+            stats["dropped_templated_description"] = stats.get("dropped_templated_description", 0) + 1
     # Near-duplicates: siblings (-dev, -doc, -dbg, data packages, library sonames) share the
     # first paragraph of the long description; keep one package per first paragraph.
     groups = {}
@@ -223,6 +249,7 @@ def build_debian_packages(outdir, n_docs=DEB_DOCS, n_queries=DEB_QUERIES):
                    "release": release, "license": "package descriptions are part of each package's debian/control; "
                                                   "distributed by Debian under the packages' own (DFSG-free) licences"},
         "params": {"docs": n_docs, "queries": n_queries, "min_doc_words": DEB_MIN_DOC_WORDS,
+                   "template_min_packages": DEB_TEMPLATE_MIN,
                    "min_query_words": DEB_MIN_QUERY_WORDS, "drop_synopsis_regex": DEB_DROP_SYNOPSIS.pattern},
         "filter_stats": stats,
     }
