@@ -18,6 +18,12 @@ bm25-tantivy  tantivy-py (tantivy, the Rust engine), one text field with the `en
               lower-cased and every non-alphanumeric character replaced by a space (the
               analyzer would split there anyway), so no query-language syntax applies; terms
               are OR-ed. Latency = parse + search of the top 100 for one query, one thread.
+bm25s-anserini  a second lexical reference with Anserini's parameters, which are also
+              ragline's lexical defaults (docs/lexical.md): bm25s (pure numpy BM25) with
+              method "lucene", k1 = 0.9, b = 0.4; tokens = runs of Unicode word characters,
+              lower-cased, Lucene's 33 English stop words removed, Snowball English stemmer
+              (PyStemmer). Not Lucene itself: it shows how far tantivy's k1/b and missing stop
+              words move the figures on each dataset.
 dense-exact   all-MiniLM-L6-v2 through sentence-transformers (max_seq_length 256 word pieces:
               longer documents are truncated, which matters on the manpages set), embeddings
               L2-normalised, cosine = numpy dot product over all documents, top 100 by
@@ -126,6 +132,43 @@ def run_bm25_tantivy(corpus, queries, threads):
     return run, lat, cfg
 
 
+def run_bm25s_anserini(corpus, queries, threads):
+    import bm25s
+    import Stemmer
+    stemmer = Stemmer.Stemmer("english")
+    pat = r"(?u)\w+"
+    t0 = time.perf_counter()
+    tok = bm25s.tokenize([t for _, t in corpus], lower=True, token_pattern=pat, stopwords="en", stemmer=stemmer,
+                         return_ids=True, show_progress=False)
+    retriever = bm25s.BM25(k1=0.9, b=0.4, method="lucene")
+    retriever.index(tok, show_progress=False)
+    index_s = time.perf_counter() - t0
+    vocab = retriever.vocab_dict
+    ids = [d for d, _ in corpus]
+
+    def search(text):
+        qt = bm25s.tokenize([text], lower=True, token_pattern=pat, stopwords="en", stemmer=stemmer,
+                            return_ids=False, show_progress=False)[0]
+        qt = [t for t in qt if t in vocab]
+        if not qt:
+            return []
+        docs, scores = retriever.retrieve([qt], k=min(TOP_K, len(ids)), show_progress=False, n_threads=1)
+        return [(ids[int(i)], float(sc)) for i, sc in zip(docs[0], scores[0]) if sc > 0]
+
+    for _, t in queries[:20]:
+        search(t)
+    run, lat = {}, []
+    for qid, t in queries:
+        s = time.perf_counter()
+        run[qid] = search(t)
+        lat.append((time.perf_counter() - s) * 1e3)
+    cfg = {"engine": "bm25s " + bm25s.__version__ + " (numpy), PyStemmer " + getattr(Stemmer, "__version__", "?"),
+           "analyzer": "lower-case, tokens = (?u)\\w+, Lucene's 33 English stop words, Snowball English (Porter2) stemmer",
+           "bm25": {"k1": 0.9, "b": 0.4, "method": "lucene", "note": "Anserini's defaults, ragline's lexical defaults"},
+           "fields": "one field: title + '\\n' + text", "index_s": round(index_s, 2), "threads_search": 1}
+    return run, lat, cfg
+
+
 def run_dense_exact(corpus, queries, model_path, threads, cache_dir, corpus_sha):
     import numpy as np
     import torch
@@ -179,7 +222,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--out", help="default bench/data/results/eval/<dataset name>")
-    ap.add_argument("--only", default="bm25-tantivy,dense-exact")
+    ap.add_argument("--only", default="bm25-tantivy,bm25s-anserini,dense-exact")
     ap.add_argument("--model", default=os.path.join(ROOT, "models", "all-MiniLM-L6-v2"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache", default=os.path.join(ROOT, "bench", "data", "eval-work", "anchors"))
@@ -206,6 +249,8 @@ def main():
         t0 = time.perf_counter()
         if anchor == "bm25-tantivy":
             run, lat, cfg = run_bm25_tantivy(corpus, queries, args.threads)
+        elif anchor == "bm25s-anserini":
+            run, lat, cfg = run_bm25s_anserini(corpus, queries, args.threads)
         elif anchor == "dense-exact":
             run, lat, cfg = run_dense_exact(corpus, queries, args.model, args.threads, os.path.join(args.cache, name),
                                             corpus_sha)

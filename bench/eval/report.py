@@ -137,7 +137,7 @@ def build_section(results, data, command):
              f"- command: `{command}`",
              f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; git: {git_rev()}",
              "- metrics in points (x100); latency per query, one query at a time, in ms. Anchors: "
-             "`bm25-tantivy` = tantivy BM25 (k1 1.2, b 0.75, en_stem analyzer, no stop words); "
+             "`bm25-tantivy` = tantivy BM25 (k1 1.2, b 0.75, en_stem analyzer, no stop words); `bm25s-anserini` = bm25s with Anserini's k1 0.9, b 0.4, Lucene's English stop words, Snowball English stemmer (ragline's lexical defaults); "
              "`dense-exact` = all-MiniLM-L6-v2 via sentence-transformers, exact cosine with numpy. "
              "Both index title + \"\\n\" + text of each document, top 100.",
              ""]
