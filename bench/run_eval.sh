@@ -53,6 +53,11 @@ for name in "${names[@]}"; do
       echo "== ragline eval $name" >&2
       "$RAGLINE" eval --dataset "$ds" --data "$DATA/eval-work/$name" --modes "$MODES" \
         --json "$res/ragline.json" | tee "$res/ragline.txt"
+      # If --json printed to stdout instead of writing the file, keep what it printed.
+      if [[ ! -s "$res/ragline.json" ]] && "$PY" -c 'import json,sys; json.load(open(sys.argv[1]))' \
+           "$res/ragline.txt" 2>/dev/null; then
+        cp "$res/ragline.txt" "$res/ragline.json"
+      fi
     else
       echo "== ragline eval $name: skipped ($RAGLINE missing or has no 'eval' command; build it with" \
            "'cmake --preset release && cmake --build --preset release')" >&2
