@@ -165,7 +165,8 @@ def run_bm25s_anserini(corpus, queries, threads):
     cfg = {"engine": "bm25s " + bm25s.__version__ + " (numpy), PyStemmer " + getattr(Stemmer, "__version__", "?"),
            "analyzer": "lower-case, tokens = (?u)\\w+, Lucene's 33 English stop words, Snowball English (Porter2) stemmer",
            "bm25": {"k1": 0.9, "b": 0.4, "method": "lucene", "note": "Anserini's defaults, ragline's lexical defaults"},
-           "fields": "one field: title + '\\n' + text", "index_s": round(index_s, 2), "threads_search": 1}
+           "fields": "one field: title + '\\n' + text", "index_s": round(index_s, 2), "threads_index": 1,
+           "threads_search": 1}
     return run, lat, cfg
 
 
@@ -264,6 +265,10 @@ def main():
         m = summarize(run, qrels, lat)
         m["config"] = cfg
         m["wall_s"] = round(time.perf_counter() - t0, 1)
+        try:  # other jobs on the machine move latencies; keep the load next to them
+            m["loadavg_1m_at_end"] = float(open("/proc/loadavg").read().split()[0])
+        except OSError:
+            pass
         result["anchors"][anchor] = m
         write_trec(os.path.join(out, anchor + ".trec"), run, anchor)
         print(f"{name} {anchor}: " + ", ".join(f"{k}={m[k]:.4f}" for k in

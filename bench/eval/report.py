@@ -139,7 +139,7 @@ def build_section(results, data, command):
              "- metrics in points (x100); latency per query, one query at a time, in ms. Anchors: "
              "`bm25-tantivy` = tantivy BM25 (k1 1.2, b 0.75, en_stem analyzer, no stop words); `bm25s-anserini` = bm25s with Anserini's k1 0.9, b 0.4, Lucene's English stop words, Snowball English stemmer (ragline's lexical defaults); "
              "`dense-exact` = all-MiniLM-L6-v2 via sentence-transformers, exact cosine with numpy. "
-             "Both index title + \"\\n\" + text of each document, top 100.",
+             "All index title + \"\\n\" + text of each document, top 100.",
              ""]
     names = sorted(os.path.basename(os.path.dirname(p)) for p in glob.glob(os.path.join(results, "*", "anchors.json")))
     names += sorted(os.path.basename(os.path.dirname(p)) for p in glob.glob(os.path.join(results, "*", "ragline.json"))
@@ -181,8 +181,11 @@ def build_section(results, data, command):
             cfg = v.get("config", {})
             extra = f"index {cfg['index_s']} s" if "index_s" in cfg else (
                 f"document embedding {cfg['doc_embed_s']} s" if cfg.get("doc_embed_s") else "document embeddings cached")
+            load = v.get("loadavg_1m_at_end")
             lines.append(f"- {k}: {extra}, {cfg.get('threads', cfg.get('threads_index', '?'))} thread(s), "
-                         f"whole run {v.get('wall_s', '?')} s")
+                         f"whole run {v.get('wall_s', '?')} s" + (f", 1-min load average at the end {load:g}"
+                                                                   f" on {adoc.get('machine', {}).get('cpus', '?')} CPUs"
+                                                                   if load is not None else ""))
         lines.append("")
         summary[name] = {"anchors": anchors, "ragline": modes, "targets": check_targets(anchors, modes)}
     if not names:
