@@ -139,7 +139,9 @@ def build_section(results, data, command):
              "- metrics in points (x100); latency per query, one query at a time, in ms. Anchors: "
              "`bm25-tantivy` = tantivy BM25 (k1 1.2, b 0.75, en_stem analyzer, no stop words); `bm25s-anserini` = bm25s with Anserini's k1 0.9, b 0.4, Lucene's English stop words, Snowball English stemmer (ragline's lexical defaults); "
              "`dense-exact` = all-MiniLM-L6-v2 via sentence-transformers, exact cosine with numpy. "
-             "All index title + \"\\n\" + text of each document, top 100.",
+             "All index title + \"\\n\" + text of each document, top 100. Latencies are only comparable "
+             "within one run on one machine: a busy machine (see the load average per anchor) inflates them, "
+             "the quality figures do not depend on it.",
              ""]
     names = sorted(os.path.basename(os.path.dirname(p)) for p in glob.glob(os.path.join(results, "*", "anchors.json")))
     names += sorted(os.path.basename(os.path.dirname(p)) for p in glob.glob(os.path.join(results, "*", "ragline.json"))
