@@ -7,7 +7,7 @@ r() { "$RAGLINE" "$@"; }
 lex() { r search "$@" --data "$DATA" --mode lexical; }
 
 r collection create kb --dim 2 --index flat --seal-threshold 3 --data "$DATA" >/dev/null
-check "default lexical config" "$(r collection describe kb --data "$DATA" | jq -c '[.lexical.text_field, .lexical.analyzer.stemmer, .lexical.analyzer.stop_words, .lexical.bm25.k1, .lexical.bm25.b]')" '["text","english","english",0.9,0.4]'
+check "default lexical config" "$(r collection describe kb --data "$DATA" | jq -c '[.lexical.text_field, .lexical.analyzer.stemmer, .lexical.analyzer.stop_words, .lexical.bm25.k1, .lexical.bm25.b]')" '["text","english","english",1.2,0.75]'
 r collection create kb2 --dim 2 --text-field body --analyzer stemmer=porter,stop_words=none --bm25 k1=1.2,b=0.75 --data "$DATA" >/dev/null
 check "custom lexical config" "$(r collection describe kb2 --data "$DATA" | jq -c '[.lexical.text_field, .lexical.analyzer.stemmer, .lexical.analyzer.stop_words, .lexical.bm25.k1, .lexical.bm25.b]')" '["body","porter","none",1.2,0.75]'
 expect_fail "unknown stemmer" "unknown stemmer language 'klingon'" r collection create x --dim 2 --analyzer stemmer=klingon --data "$DATA"

@@ -101,28 +101,6 @@ Result<std::optional<store::PayloadFilter>> ParseFilterArg(const std::string& te
   return std::optional<store::PayloadFilter>(std::move(f));
 }
 
-// Parses "k1=0.9,b=0.4" into `params`.
-Status ParseBm25(std::string_view spec, index::Bm25Params* params) {
-  while (!spec.empty()) {
-    const size_t comma = spec.find(',');
-    std::string item(spec.substr(0, comma));
-    spec = comma == std::string_view::npos ? std::string_view() : spec.substr(comma + 1);
-    if (item.empty()) continue;
-    const size_t eq = item.find('=');
-    const std::string key = item.substr(0, eq);
-    if (eq == std::string::npos || (key != "k1" && key != "b")) {
-      return absl::InvalidArgumentError(StrCat("'", item, "': expected k1=NUMBER or b=NUMBER"));
-    }
-    char* end = nullptr;
-    const double v = std::strtod(item.c_str() + eq + 1, &end);
-    if (end == item.c_str() + eq + 1 || *end != '\0') {
-      return absl::InvalidArgumentError(StrCat("'", item, "': not a number"));
-    }
-    (key == "k1" ? params->k1 : params->b) = v;
-  }
-  return params->Validate();
-}
-
 json ConfigJson(const Collection& c) { return c.config().ToJson(); }
 
 json StatsJson(const Collection& c) {
@@ -189,7 +167,9 @@ int CmdCollectionCreate(const std::string& data, const std::string& name, uint32
   config.fsync = fsync == "none" ? store::FsyncPolicy::kNone : store::FsyncPolicy::kBatch;
   config.lexical.text_field = text_field;
   if (Status st = config.lexical.analyzer.SetFromString(analyzer); !st.ok()) return Fail(StrCat("--analyzer: ", std::string(st.message())));
-  if (Status st = ParseBm25(bm25, &config.lexical.bm25); !st.ok()) return Fail(StrCat("--bm25: ", std::string(st.message())));
+  auto bm25_params = index::Bm25Params::Parse(bm25);
+  if (!bm25_params.ok()) return Fail(StrCat("--bm25: ", std::string(bm25_params.status().message())));
+  config.lexical.bm25 = *bm25_params;
   auto db = OpenDatabase(data, false);
   if (!db.ok()) return Fail(db.status());
   auto c = (*db)->CreateCollection(config);
@@ -507,7 +487,7 @@ int RunCli(int argc, char** argv) {
   create->add_option("--analyzer", analyzer,
                      "lexical analyzer options KEY=VALUE,...: stemmer (english, porter, any Snowball "
                      "language, none), stop_words (english, none), lowercase (true, false), max_token_chars");
-  create->add_option("--bm25", bm25, "BM25 parameters k1=0.9,b=0.4");
+  create->add_option("--bm25", bm25, "BM25 parameters, e.g. k1=1.2,b=0.75 (the default)");
   add_data(create);
   create->callback([&] {
     rc = CmdCollectionCreate(data, name, dim, metric, index_kind, params, seal_threshold, fsync, text_field, analyzer,

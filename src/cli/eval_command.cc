@@ -44,6 +44,7 @@ struct EvalArgs {
   std::string weights;
   double alpha = 0.5;
   size_t candidates = 0;
+  std::string bm25;  // query-time BM25 override, "k1=..,b=.."
   std::string precision = "fp32";
   size_t max_queries = 0;
   size_t batch = 256;
@@ -186,7 +187,8 @@ Result<store::Collection*> PrepareCollection(const EvalArgs& args, const search:
                        {"documents", ds.corpus.size()},
                        {"model", embedder.model_id()},
                        {"precision", args.precision},
-                       {"index", args.index}};
+                       {"index", args.index},
+                       {"lexical", store::LexicalConfig().ToJson()}};  // new defaults rebuild it
   ASSIGN_OR_RETURN(auto names, db.ListCollections());
   if (std::find(names.begin(), names.end(), name) != names.end()) {
     auto marker = ReadMarker(marker_path);
@@ -258,7 +260,8 @@ struct ModeResult {
 Result<ModeResult> RunMode(search::Mode mode, const std::vector<const search::BeirQuery*>& queries,
                            const search::BeirDataset& ds, const std::set<std::string, std::less<>>& corpus,
                            const store::Collection& collection, embed::Embedder& embedder,
-                           const search::FusionOptions& fusion, const EvalArgs& args) {
+                           const search::FusionOptions& fusion, const std::optional<index::Bm25Params>& bm25,
+                           const EvalArgs& args) {
   search::Retriever retriever(collection, &embedder);
   ModeResult r;
   r.mode = std::string(search::ModeName(mode));
@@ -270,6 +273,7 @@ Result<ModeResult> RunMode(search::Mode mode, const std::vector<const search::Be
     query.k = args.k;
     query.fusion = fusion;
     query.candidates = args.candidates;
+    query.bm25 = bm25;
     const auto start = Clock::now();
     auto hits = retriever.Search(query);
     latencies.push_back(Seconds(start) * 1000);
@@ -344,6 +348,12 @@ int RunEval(const EvalArgs& args) {
   fusion.alpha = args.alpha;
   if (Status st = fusion.SetWeights(args.weights); !st.ok()) return Fail(StrCat("--weights: ", std::string(st.message())));
   if (Status st = fusion.Validate(); !st.ok()) return Fail(st);
+  std::optional<index::Bm25Params> bm25;
+  if (!args.bm25.empty()) {
+    auto params = index::Bm25Params::Parse(args.bm25);
+    if (!params.ok()) return Fail(StrCat("--bm25: ", std::string(params.status().message())));
+    bm25 = *params;
+  }
   if (args.index != "hnsw" && args.index != "flat") return Fail(StrCat("--index must be hnsw or flat, not '", args.index, "'"));
   embed::LocalEmbedderOptions model_options;
   if (args.precision == "int8") {
@@ -394,7 +404,7 @@ int RunEval(const EvalArgs& args) {
   for (const auto& d : ds->corpus) corpus.insert(d.id);
   std::vector<ModeResult> results;
   for (auto mode : modes) {
-    auto r = RunMode(mode, queries, *ds, corpus, **collection, **embedder, fusion, args);
+    auto r = RunMode(mode, queries, *ds, corpus, **collection, **embedder, fusion, bm25, args);
     if (!r.ok()) return Fail(r.status());
     results.push_back(*r);
   }
@@ -404,9 +414,11 @@ int RunEval(const EvalArgs& args) {
           ? StrCat("rrf k=", fusion.rrf_k, " dense=", fusion.dense_weight, " lexical=", fusion.lexical_weight)
           : StrCat("convex alpha=", fusion.alpha);
   const std::string index_name(index::IndexKindName((*collection)->config().index_kind));
-  std::printf("%s: %zu documents, %zu queries, collection %s (%s), k=%zu, %s, %s, fusion %s\n", ds->name.c_str(),
-              ds->corpus.size(), queries.size(), ingest.collection.c_str(), ingest.reused ? "reused" : "ingested",
-              args.k, index_name.c_str(), args.precision.c_str(), fusion_desc.c_str());
+  const index::Bm25Params bm25_used = bm25.value_or((*collection)->config().lexical.bm25);
+  std::printf("%s: %zu documents, %zu queries, collection %s (%s), k=%zu, %s, %s, fusion %s, bm25 k1=%g b=%g\n",
+              ds->name.c_str(), ds->corpus.size(), queries.size(), ingest.collection.c_str(),
+              ingest.reused ? "reused" : "ingested", args.k, index_name.c_str(), args.precision.c_str(),
+              fusion_desc.c_str(), bm25_used.k1, bm25_used.b);
   std::printf("%-8s %6s %6s %6s %8s %7s %8s %8s\n", "mode", "R@1", "R@10", "R@100", "nDCG@10", "MRR@10", "p50 ms",
               "p99 ms");
   for (const auto& r : results) {
@@ -437,6 +449,7 @@ int RunEval(const EvalArgs& args) {
                 {"index", index_name},
                 {"k", args.k},
                 {"fusion", fusion_json},
+                {"bm25", {{"k1", bm25_used.k1}, {"b", bm25_used.b}}},
                 {"modes", json::object()}};
     for (const auto& r : results) out["modes"][r.mode] = ModeJson(r);
     std::ofstream f(args.json_path, std::ios::trunc);
@@ -469,6 +482,8 @@ void AddEvalCommand(CLI::App& app, int* rc) {
   cmd->add_option("--alpha", args->alpha, "convex fusion weight of dense")->capture_default_str();
   cmd->add_option("--candidates", args->candidates, "hybrid: hits per list before fusion (0 = max(k, 100))")
       ->capture_default_str();
+  cmd->add_option("--bm25", args->bm25,
+                  "BM25 parameters for this evaluation, e.g. k1=1.2,b=0.75 (default: the collection's)");
   cmd->add_option("--precision", args->precision, "encoder precision: fp32 | int8")->capture_default_str();
   cmd->add_option("--max-queries", args->max_queries, "evaluate only the first N judged queries (0 = all)")
       ->capture_default_str();

@@ -62,6 +62,29 @@ Status Bm25Params::Validate() const {
   return absl::OkStatus();
 }
 
+Result<Bm25Params> Bm25Params::Parse(std::string_view spec) {
+  Bm25Params base;
+  while (!spec.empty()) {
+    const size_t comma = spec.find(',');
+    std::string item(spec.substr(0, comma));
+    spec = comma == std::string_view::npos ? std::string_view() : spec.substr(comma + 1);
+    if (item.empty()) continue;
+    const size_t eq = item.find('=');
+    const std::string key = item.substr(0, eq);
+    if (eq == std::string::npos || (key != "k1" && key != "b")) {
+      return absl::InvalidArgumentError(StrCat("'", item, "': expected k1=NUMBER or b=NUMBER"));
+    }
+    char* end = nullptr;
+    const double v = std::strtod(item.c_str() + eq + 1, &end);
+    if (end == item.c_str() + eq + 1 || *end != '\0') {
+      return absl::InvalidArgumentError(StrCat("'", item, "': not a number"));
+    }
+    (key == "k1" ? base.k1 : base.b) = v;
+  }
+  RETURN_IF_ERROR(base.Validate());
+  return base;
+}
+
 Bm25Query::Bm25Query(const TermVector& query, const Bm25Stats& stats, const Bm25Params& params) {
   const double n = static_cast<double>(stats.doc_count);
   const double avgdl =

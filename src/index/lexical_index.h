@@ -63,9 +63,14 @@ struct TermVector {
 };
 
 struct Bm25Params {
-  double k1 = 0.9;  // Anserini's defaults (Lucene's own are 1.2 / 0.75)
-  double b = 0.4;
+  // Lucene's defaults. Anserini's 0.9 / 0.4 scored 7.4 nDCG@10 points lower on the
+  // manpages eval dataset (docs/BENCHMARKS.md, bench/eval/bm25_params.py).
+  double k1 = 1.2;
+  double b = 0.75;
   Status Validate() const;  // k1 ≥ 0, b ∈ [0, 1], both finite
+  // Parses "k1=1.2,b=0.75"; a key left out keeps its default. Validated;
+  // errors name the bad item.
+  static Result<Bm25Params> Parse(std::string_view spec);
 };
 
 // Collection-wide statistics for one query: sum them over segments.

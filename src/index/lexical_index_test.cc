@@ -57,7 +57,7 @@ TEST(LexicalIndexTest, ScoresMatchHandComputedBm25) {
   // d2: ln1.6 · (2 / (2 + 0.9·(0.6+0.4·4/3)))                          = 0.311261
   // d0: ln1.6 · (1 / (1 + 0.9·(0.6+0.4·2/3)))                          = 0.264047
   const TermVector q = Doc({"a", "c"});
-  Bm25Query query(q, StatsOf(index, q), Bm25Params{});
+  Bm25Query query(q, StatsOf(index, q), Bm25Params{0.9, 0.4});
   auto hits = index.Search(query, 10, nullptr);
   ASSERT_EQ(hits.size(), 3u);
   EXPECT_EQ(hits[0].label, 1u);
@@ -87,7 +87,7 @@ TEST(LexicalIndexTest, GlobalStatsDecideTheScore) {
   index.Build(SmallCorpus());
   const TermVector q = Doc({"d"});
   Bm25Stats global{100, 300, {10}};
-  auto hits = index.Search(Bm25Query(q, global, {}), 1, nullptr);
+  auto hits = index.Search(Bm25Query(q, global, Bm25Params{0.9, 0.4}), 1, nullptr);
   ASSERT_EQ(hits.size(), 1u);
   const double idf = std::log(1 + (100 - 10 + 0.5) / (10 + 0.5));
   EXPECT_NEAR(-hits[0].distance, idf * 1 / (1 + 0.9 * (0.6 + 0.4 * 4 / 3.0)), 1e-5);
@@ -222,6 +222,23 @@ TEST(Bm25ParamsTest, RejectsOutOfRangeValues) {
   EXPECT_FALSE((Bm25Params{-1, 0.4}).Validate().ok());
   EXPECT_FALSE((Bm25Params{0.9, 1.5}).Validate().ok());
   EXPECT_FALSE((Bm25Params{NAN, 0.4}).Validate().ok());
+}
+
+TEST(Bm25ParamsTest, ParsesKeyValueListsAndNamesBadItems) {
+  auto p = Bm25Params::Parse("k1=0.9,b=0.4");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->k1, 0.9);
+  EXPECT_EQ(p->b, 0.4);
+  p = Bm25Params::Parse("b=0.3");  // k1 keeps its default
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->k1, Bm25Params{}.k1);
+  EXPECT_EQ(p->b, 0.3);
+  EXPECT_TRUE(Bm25Params::Parse("").ok());
+  for (const char* bad : {"k2=1", "k1", "k1=x", "k1=1.2x", "b=1.5", "k1=-1"}) {
+    auto r = Bm25Params::Parse(bad);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_NE(Bm25Params::Parse("k2=1").status().message().find("'k2=1'"), std::string::npos);
 }
 
 }  // namespace

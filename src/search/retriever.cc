@@ -55,7 +55,7 @@ Result<std::vector<store::SearchHit>> Retriever::Search(const Query& query) cons
     }
     case Mode::kLexical:
       if (!query.text) return absl::InvalidArgumentError("lexical search needs a \"text\"");
-      return collection_.LexicalSearch(*query.text, query.k, query.filter);
+      return collection_.LexicalSearch(*query.text, query.k, query.filter, query.bm25 ? &*query.bm25 : nullptr);
     case Mode::kHybrid:
       break;
   }
@@ -64,7 +64,7 @@ Result<std::vector<store::SearchHit>> Retriever::Search(const Query& query) cons
   const size_t depth = query.candidates > 0 ? query.candidates : std::max<size_t>(query.k, 100);
   ASSIGN_OR_RETURN(auto vec, QueryVector(query));
   ASSIGN_OR_RETURN(auto dense, collection_.Search(vec, depth, query.filter, query.index_options));
-  ASSIGN_OR_RETURN(auto lexical, collection_.LexicalSearch(*query.text, depth, query.filter));
+  ASSIGN_OR_RETURN(auto lexical, collection_.LexicalSearch(*query.text, depth, query.filter, query.bm25 ? &*query.bm25 : nullptr));
   const bool distances = collection_.config().metric == store::DistanceMetric::kL2;
   if (query.fusion.method == FusionMethod::kRrf) {
     const std::array<RankedList, 2> lists = {RankedList{dense, query.fusion.dense_weight, distances},

@@ -44,6 +44,7 @@ struct Query {
   FusionOptions fusion;
   size_t candidates = 0;  // hybrid: hits per list before fusion; 0 = max(k, 100)
   index::SearchOptions index_options;  // ef_search / nprobe overrides for dense search
+  std::optional<index::Bm25Params> bm25;  // BM25 override for this query; unset = the collection's
 };
 
 class Retriever {

@@ -720,7 +720,9 @@ Result<std::vector<SearchHit>> Collection::Search(std::span<const float> query, 
 }
 
 Result<std::vector<SearchHit>> Collection::LexicalSearch(std::string_view query_text, size_t k,
-                                                         const PayloadFilter* filter) const {
+                                                         const PayloadFilter* filter,
+                                                         const index::Bm25Params* bm25_params) const {
+  if (bm25_params != nullptr) RETURN_IF_ERROR(bm25_params->Validate());
   const std::vector<std::string> query_terms = analyzer_->Analyze(query_text);
   const index::TermVector query = index::TermVector::FromTerms(query_terms);
   if (k == 0 || query.empty()) return std::vector<SearchHit>{};
@@ -736,7 +738,7 @@ Result<std::vector<SearchHit>> Collection::LexicalSearch(std::string_view query_
     rows[i] = (*segments)[i]->size();
     (*segments)[i]->AddBm25Stats(terms, rows[i], &stats);
   }
-  const index::Bm25Query bm25(query, stats, config_.lexical.bm25);
+  const index::Bm25Query bm25(query, stats, bm25_params != nullptr ? *bm25_params : config_.lexical.bm25);
   struct Candidate {
     float distance;
     const Segment* segment;

@@ -178,8 +178,9 @@ class Collection {
   // BM25 score, higher is better, hits best first. Only records sharing a
   // term with the query match; a query with no terms left after analysis
   // (empty, all stop words) returns no hits.
-  Result<std::vector<SearchHit>> LexicalSearch(std::string_view query_text, size_t k,
-                                               const PayloadFilter* filter) const;
+  // `bm25`: parameters for this query only; null = the collection's.
+  Result<std::vector<SearchHit>> LexicalSearch(std::string_view query_text, size_t k, const PayloadFilter* filter,
+                                               const index::Bm25Params* bm25 = nullptr) const;
   // The analyzer records and queries go through (for callers that fuse
   // lexical results with others and want the same terms).
   const text::Analyzer& analyzer() const { return *analyzer_; }

@@ -71,8 +71,8 @@ CollectionConfig Config(uint32_t seal_threshold) {
 // `docs`, written independently of index/lexical_index.
 std::vector<std::pair<std::string, double>> BruteForceBm25(const text::Analyzer& analyzer,
                                                            const std::map<std::string, std::string>& docs,
-                                                           const std::string& query, size_t k, double k1 = 0.9,
-                                                           double b = 0.4) {
+                                                           const std::string& query, size_t k, double k1 = 1.2,
+                                                           double b = 0.75) {
   std::map<std::string, std::map<std::string, int>> tf;
   std::map<std::string, int> len;
   double total = 0, n = 0;
@@ -109,13 +109,15 @@ std::vector<std::pair<std::string, double>> BruteForceBm25(const text::Analyzer&
 }
 
 void ExpectMatchesBruteForce(const Collection& c, const std::map<std::string, std::string>& docs,
-                             const std::string& query, size_t k, const std::string& context) {
-  auto hits = c.LexicalSearch(query, k, nullptr);
+                             const std::string& query, size_t k, const std::string& context,
+                             const index::Bm25Params* override_params = nullptr) {
+  auto hits = c.LexicalSearch(query, k, nullptr, override_params);
   ASSERT_TRUE(hits.ok()) << hits.status();
-  const auto expected = BruteForceBm25(c.analyzer(), docs, query, k);
+  const index::Bm25Params p = override_params != nullptr ? *override_params : c.config().lexical.bm25;
+  const auto expected = BruteForceBm25(c.analyzer(), docs, query, k, p.k1, p.b);
   ASSERT_EQ(hits->size(), expected.size()) << context << " query '" << query << "'";
   std::map<std::string, double> expected_score;
-  for (const auto& [id, s] : BruteForceBm25(c.analyzer(), docs, query, docs.size())) expected_score[id] = s;
+  for (const auto& [id, s] : BruteForceBm25(c.analyzer(), docs, query, docs.size(), p.k1, p.b)) expected_score[id] = s;
   for (size_t i = 0; i < hits->size(); ++i) {
     // Same score at each rank (ties may order differently), and each hit's own score is right.
     EXPECT_NEAR((*hits)[i].score, expected[i].second, 1e-4 * expected[i].second) << context << " rank " << i;
@@ -173,6 +175,11 @@ TEST_F(CollectionLexicalTest, ResultsAcrossGrowingAndSealedSegmentsEqualBruteFor
   for (const auto& s : c->Stats().segments) sealed += s.sealed;
   EXPECT_EQ(sealed, 3u);
   for (const auto& q : queries_) ExpectMatchesBruteForce(*c, docs, q, 10, "mixed segments");
+  // Per-query parameters override the collection's, and bad ones are refused.
+  const index::Bm25Params anserini{0.9, 0.4};
+  for (const auto& q : queries_) ExpectMatchesBruteForce(*c, docs, q, 10, "k1=0.9,b=0.4", &anserini);
+  const index::Bm25Params bad{1.2, 2.0};
+  EXPECT_EQ(c->LexicalSearch("search", 1, nullptr, &bad).status().code(), absl::StatusCode::kInvalidArgument);
   // Hits carry the payload and version like dense hits.
   auto hits = c->LexicalSearch("search", 1, nullptr);
   ASSERT_TRUE(hits.ok());
@@ -450,13 +457,13 @@ TEST(LexicalConfigTest, RoundTripsAndRejectsBadValues) {
   LexicalConfig config;
   config.text_field = "body";
   config.analyzer.stemmer = "porter";
-  config.bm25 = {1.2, 0.75};
+  config.bm25 = {0.9, 0.4};
   auto back = LexicalConfig::FromJson(config.ToJson());
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->text_field, "body");
   EXPECT_EQ(back->analyzer.stemmer, "porter");
-  EXPECT_EQ(back->bm25.k1, 1.2);
-  EXPECT_EQ(back->bm25.b, 0.75);
+  EXPECT_EQ(back->bm25.k1, 0.9);
+  EXPECT_EQ(back->bm25.b, 0.4);
   EXPECT_FALSE(LexicalConfig::FromJson({{"text_field", ""}}).ok());
   EXPECT_FALSE(LexicalConfig::FromJson({{"analyzer", {{"stemmer", "klingon"}}}}).ok());
   EXPECT_FALSE(LexicalConfig::FromJson({{"bm25", {{"b", 2}}}}).ok());
