@@ -8,51 +8,13 @@
 #include <thread>
 #include <vector>
 
+#include "core/http_peer.h"
 #include "core/strings.h"
 
 namespace ragline::embed {
 namespace {
 
 using nlohmann::json;
-
-// Splits "http://host:port/prefix" into ("http://host:port", "/prefix").
-Result<std::pair<std::string, std::string>> SplitBaseUrl(const std::string& url) {
-  size_t scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) {
-    return absl::InvalidArgumentError(
-        StrCat("embedder base_url '", url, "' has no scheme (want http:// or https://)"));
-  }
-  std::string scheme = url.substr(0, scheme_end);
-  if (scheme != "http" && scheme != "https") {
-    return absl::InvalidArgumentError(
-        StrCat("embedder base_url '", url, "': scheme must be http or https"));
-  }
-  size_t host_begin = scheme_end + 3;
-  size_t path_begin = url.find('/', host_begin);
-  std::string host = url.substr(host_begin, path_begin == std::string::npos
-                                                ? std::string::npos
-                                                : path_begin - host_begin);
-  if (host.empty()) {
-    return absl::InvalidArgumentError(StrCat("embedder base_url '", url, "' has no host"));
-  }
-  std::string path = path_begin == std::string::npos ? "" : url.substr(path_begin);
-  while (!path.empty() && path.back() == '/') path.pop_back();
-  return std::make_pair(StrCat(scheme, "://", host), path);
-}
-
-// The server's own words for a failed request: OpenAI puts them in
-// {"error": {"message": ...}}; others send plain text.
-std::string ServerMessage(const std::string& body) {
-  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_object() && doc.contains("error")) {
-    const json& error = doc["error"];
-    if (error.is_object() && error.contains("message") && error["message"].is_string()) {
-      return error["message"].get<std::string>();
-    }
-    if (error.is_string()) return error.get<std::string>();
-  }
-  return body.size() > 300 ? body.substr(0, 300) + "..." : body;
-}
 
 bool Retryable(int http_status) { return http_status == 429 || http_status >= 500; }
 
@@ -65,9 +27,9 @@ Result<std::unique_ptr<RemoteEmbedder>> RemoteEmbedder::Create(RemoteEmbedderOpt
   if (options.max_batch == 0) {
     return absl::InvalidArgumentError("remote embedder: max_batch must be > 0");
   }
-  ASSIGN_OR_RETURN(auto parts, SplitBaseUrl(options.base_url));
+  ASSIGN_OR_RETURN(BaseUrl url, SplitBaseUrl(options.base_url, "embedder base_url"));
   std::unique_ptr<RemoteEmbedder> embedder(new RemoteEmbedder(
-      std::move(options), std::move(parts.first), parts.second + "/embeddings"));
+      std::move(options), std::move(url.scheme_host_port), url.path + "/embeddings"));
   if (embedder->options_.dim == 0) {
     std::vector<std::string> probe_text = {"dimension probe"};
     Matrix probe;  // 0 columns: EmbedBatch sizes it from the answer
@@ -124,7 +86,7 @@ Status RemoteEmbedder::EmbedBatch(std::span<const std::string> texts, size_t beg
           StrCat(where, ": ", httplib::to_string(response.error())));
     } else {
       std::string message = StrCat(where, ": HTTP ", std::to_string(response->status), ": ",
-                                   ServerMessage(response->body));
+                                   PeerErrorMessage(response->body));
       if (!Retryable(response->status)) return absl::FailedPreconditionError(message);
       last_error = absl::UnavailableError(message);
     }

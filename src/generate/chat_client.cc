@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "core/http_peer.h"
 #include "core/strings.h"
 #include "generate/sse_parser.h"
 
@@ -17,56 +18,14 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxErrorBody = 64 * 1024;          // kept of a non-200 answer
 constexpr size_t kMaxResponseBody = 16 * 1024 * 1024;  // of a whole completion
 
-// Splits "http://host:port/prefix" into ("http://host:port", "/prefix").
-// (The same rule as embed/remote_embedder.cc; generate does not depend on embed.)
-Result<std::pair<std::string, std::string>> SplitBaseUrl(const std::string& url) {
-  size_t scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) {
-    return absl::InvalidArgumentError(
-        StrCat("chat base_url '", url, "' has no scheme (want http:// or https://)"));
-  }
-  std::string scheme = url.substr(0, scheme_end);
-  if (scheme != "http" && scheme != "https") {
-    return absl::InvalidArgumentError(
-        StrCat("chat base_url '", url, "': scheme must be http or https"));
-  }
-  size_t host_begin = scheme_end + 3;
-  size_t path_begin = url.find('/', host_begin);
-  std::string host = url.substr(
-      host_begin, path_begin == std::string::npos ? std::string::npos : path_begin - host_begin);
-  if (host.empty()) {
-    return absl::InvalidArgumentError(StrCat("chat base_url '", url, "' has no host"));
-  }
-  std::string path = path_begin == std::string::npos ? "" : url.substr(path_begin);
-  while (!path.empty() && path.back() == '/') path.pop_back();
-  return std::make_pair(StrCat(scheme, "://", host), path);
-}
-
 std::string Excerpt(std::string_view text, size_t limit = 200) {
   if (text.size() <= limit) return std::string(text);
   return StrCat(text.substr(0, limit), "...");
 }
 
-// The server's own words for a failed request: OpenAI puts them in
-// {"error": {"message": ...}}; others send {"error": "..."} or plain text.
-std::string ServerMessage(const std::string& body) {
-  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_object() && doc.contains("error")) {
-    const json& error = doc["error"];
-    if (error.is_object() && error.contains("message") && error["message"].is_string()) {
-      return error["message"].get<std::string>();
-    }
-    if (error.is_string()) return error.get<std::string>();
-  }
-  if (doc.is_object() && doc.contains("message") && doc["message"].is_string()) {
-    return doc["message"].get<std::string>();
-  }
-  return Excerpt(body, 300);
-}
-
 Status HttpError(const std::string& where, int http_status, const std::string& body) {
   std::string message =
-      StrCat(where, ": HTTP ", http_status, ": ", ServerMessage(body));
+      StrCat(where, ": HTTP ", http_status, ": ", PeerErrorMessage(body));
   if (http_status == 429 || http_status >= 500) return absl::UnavailableError(message);
   return absl::FailedPreconditionError(message);
 }
@@ -107,7 +66,7 @@ Result<ChatResponse> ParseCompletion(const std::string& where, const std::string
         StrCat(where, ": answer is not JSON: '", Excerpt(body), "'"));
   }
   if (doc.contains("error")) {  // some servers answer 200 with an error object
-    return absl::UnavailableError(StrCat(where, ": server error: ", ServerMessage(body)));
+    return absl::UnavailableError(StrCat(where, ": server error: ", PeerErrorMessage(body)));
   }
   if (!doc.contains("choices") || !doc["choices"].is_array() || doc["choices"].empty() ||
       !doc["choices"][0].is_object()) {
@@ -218,9 +177,9 @@ Result<std::unique_ptr<ChatClient>> ChatClient::Create(ChatClientOptions options
   if (options.max_tokens < 0) {
     return absl::InvalidArgumentError("chat client: max_tokens must be >= 0");
   }
-  ASSIGN_OR_RETURN(auto parts, SplitBaseUrl(options.base_url));
+  ASSIGN_OR_RETURN(BaseUrl url, SplitBaseUrl(options.base_url, "chat base_url"));
   return std::unique_ptr<ChatClient>(new ChatClient(
-      std::move(options), std::move(parts.first), parts.second + "/chat/completions"));
+      std::move(options), std::move(url.scheme_host_port), url.path + "/chat/completions"));
 }
 
 ChatClient::ChatClient(ChatClientOptions options, std::string scheme_host_port, std::string path)
@@ -288,7 +247,7 @@ Result<ChatResponse> ChatClient::Stream(std::span<const ChatMessage> messages,
     }
     if (chunk.contains("error")) {
       stream_error = absl::UnavailableError(
-          StrCat(where, ": error event in stream: ", ServerMessage(chunk.dump())));
+          StrCat(where, ": error event in stream: ", PeerErrorMessage(chunk.dump())));
       return false;
     }
     ReadModel(chunk, &response.model);
