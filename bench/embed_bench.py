@@ -27,7 +27,9 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BEGIN, END = "<!-- embed-bench:begin -->", "<!-- embed-bench:end -->"
+from bench_doc import markers, splice_section  # noqa: E402
+
+BEGIN, END = markers("embed-bench")
 
 
 def log(*a):
@@ -305,14 +307,7 @@ def write_report(meta, rows, parity, args):
     L.append("Reproduce: `bench/setup_venv.sh && bench/run_embed.sh` (see bench/README.md).\n")
     L.append(END)
     section = "\n".join(L) + "\n"
-    old = open(args.out).read() if os.path.exists(args.out) else "# Benchmarks\n"
-    if BEGIN in old and END in old:
-        new = old[:old.index(BEGIN)] + section.rstrip("\n") + old[old.index(END) + len(END):]
-    else:
-        new = old.rstrip("\n") + "\n\n" + section
-    with open(args.out, "w") as f:
-        f.write(new)
-    log(f"updated {args.out}")
+    splice_section(args.out, "embed-bench", section)
     print(section)
 
 

@@ -20,7 +20,9 @@ import sys
 import time
 from collections import defaultdict
 
-BEGIN, END = "<!-- ann-bench:begin -->", "<!-- ann-bench:end -->"
+from bench_doc import markers, splice_section  # noqa: E402
+
+BEGIN, END = markers("ann-bench")
 TARGETS = (0.90, 0.95, 0.99)
 
 
@@ -298,19 +300,7 @@ def main():
     if not args.out:
         sys.stdout.write(section)
         return
-    old = ""
-    if os.path.exists(args.out):
-        with open(args.out) as f:
-            old = f.read()
-    if BEGIN in old and END in old:
-        new = old[:old.index(BEGIN)] + section.rstrip("\n") + old[old.index(END) + len(END):]
-    else:
-        header = old if old else "# Benchmarks\n\nHow ragline performs, measured by the harnesses in `bench/` " \
-                                 "(see bench/README.md to reproduce).\n"
-        new = header.rstrip("\n") + "\n\n" + section
-    with open(args.out, "w") as f:
-        f.write(new)
-    print(f"updated {args.out}", file=sys.stderr)
+    splice_section(args.out, "ann-bench", section)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,10 @@ import os
 import subprocess
 import sys
 
-BEGIN, END = "<!-- eval-bench:begin -->", "<!-- eval-bench:end -->"
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench_doc import markers, splice_section  # noqa: E402
+
+BEGIN, END = markers("eval-bench")
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 QUALITY = ("recall@1", "recall@10", "recall@100", "ndcg@10", "mrr@10")
@@ -210,18 +213,7 @@ def main():
     if not args.out:
         sys.stdout.write(section)
         return
-    old = ""
-    if os.path.exists(args.out):
-        with open(args.out) as f:
-            old = f.read()
-    if BEGIN in old and END in old:
-        new = old[:old.index(BEGIN)] + section.rstrip("\n") + old[old.index(END) + len(END):]
-    else:
-        header = old if old else "# Benchmarks\n\nHow ragline performs, measured by the harnesses in `bench/`.\n"
-        new = header.rstrip("\n") + "\n\n" + section
-    with open(args.out, "w") as f:
-        f.write(new)
-    print(f"updated {args.out}", file=sys.stderr)
+    splice_section(args.out, "eval-bench", section)
 
 
 if __name__ == "__main__":
