@@ -677,6 +677,36 @@ Status Collection::Compact() {
 
 // ---------------------------------------------------------------- reads
 
+namespace {
+
+// One segment's hit: smaller distance = better.
+struct Candidate {
+  float distance;
+  const Segment* segment;
+  Row row;
+};
+
+// The k best candidates from all segments as hits, best first (ties by id);
+// an id seen twice (a replacement briefly in two segments) keeps its better
+// row. Scores are -distance when `negate` (similarities), else the distance.
+std::vector<SearchHit> MergeSegmentHits(std::vector<Candidate> candidates, size_t k, bool negate) {
+  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.distance != b.distance) return a.distance < b.distance;
+    return a.segment->meta(a.row).id < b.segment->meta(b.row).id;
+  });
+  std::vector<SearchHit> hits;
+  absl::flat_hash_set<std::string_view> seen;
+  for (const auto& c : candidates) {
+    if (hits.size() == k) break;
+    const RowMeta& meta = c.segment->meta(c.row);
+    if (!seen.insert(meta.id).second) continue;
+    hits.push_back(SearchHit{meta.id, negate ? -c.distance : c.distance, meta.version, meta.payload});
+  }
+  return hits;
+}
+
+}  // namespace
+
 Result<std::vector<SearchHit>> Collection::Search(std::span<const float> query, size_t k,
                                                   const PayloadFilter* filter,
                                                   const index::SearchOptions& options) const {
@@ -691,11 +721,6 @@ Result<std::vector<SearchHit>> Collection::Search(std::span<const float> query, 
     }
   }
   if (config_.metric == DistanceMetric::kCosine) index::NormalizeL2(q.data(), q.size());
-  struct Candidate {
-    float distance;
-    const Segment* segment;
-    Row row;
-  };
   auto segments = snapshot();
   std::vector<Candidate> candidates;
   for (const auto& seg : *segments) {
@@ -703,20 +728,7 @@ Result<std::vector<SearchHit>> Collection::Search(std::span<const float> query, 
       candidates.push_back({n.distance, seg.get(), n.label});
     }
   }
-  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
-    if (a.distance != b.distance) return a.distance < b.distance;
-    return a.segment->meta(a.row).id < b.segment->meta(b.row).id;
-  });
-  std::vector<SearchHit> hits;
-  absl::flat_hash_set<std::string_view> seen;  // a replacement may briefly show both versions
-  for (const auto& c : candidates) {
-    if (hits.size() == k) break;
-    const RowMeta& meta = c.segment->meta(c.row);
-    if (!seen.insert(meta.id).second) continue;
-    const float score = config_.metric == DistanceMetric::kL2 ? c.distance : -c.distance;
-    hits.push_back(SearchHit{meta.id, score, meta.version, meta.payload});
-  }
-  return hits;
+  return MergeSegmentHits(std::move(candidates), k, /*negate=*/config_.metric != DistanceMetric::kL2);
 }
 
 Result<std::vector<SearchHit>> Collection::LexicalSearch(std::string_view query_text, size_t k,
@@ -739,29 +751,12 @@ Result<std::vector<SearchHit>> Collection::LexicalSearch(std::string_view query_
     (*segments)[i]->AddBm25Stats(terms, rows[i], &stats);
   }
   const index::Bm25Query bm25(query, stats, bm25_params != nullptr ? *bm25_params : config_.lexical.bm25);
-  struct Candidate {
-    float distance;
-    const Segment* segment;
-    Row row;
-  };
   std::vector<Candidate> candidates;
   for (size_t i = 0; i < segments->size(); ++i) {
     const Segment* seg = (*segments)[i].get();
     for (const auto& n : seg->LexicalSearch(bm25, k, rows[i], filter)) candidates.push_back({n.distance, seg, n.label});
   }
-  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
-    if (a.distance != b.distance) return a.distance < b.distance;
-    return a.segment->meta(a.row).id < b.segment->meta(b.row).id;
-  });
-  std::vector<SearchHit> hits;
-  absl::flat_hash_set<std::string_view> seen;  // a replacement may briefly show both versions
-  for (const auto& c : candidates) {
-    if (hits.size() == k) break;
-    const RowMeta& meta = c.segment->meta(c.row);
-    if (!seen.insert(meta.id).second) continue;
-    hits.push_back(SearchHit{meta.id, -c.distance, meta.version, meta.payload});
-  }
-  return hits;
+  return MergeSegmentHits(std::move(candidates), k, /*negate=*/true);
 }
 
 std::optional<StoredRecord> Collection::Get(const std::string& id) const {
