@@ -1,3 +1,4 @@
+#include "core/temp_dir_for_test.h"
 #include "embed/tokenizer.h"
 
 #include <gmock/gmock.h>
@@ -79,22 +80,6 @@ std::string Join(const Offsets& offsets) {
   }
   return out.str();
 }
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/ragline_tokenizer_test_XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-  void Write(const std::string& name, const std::string& contents) const {
-    std::ofstream(path_ / name, std::ios::binary) << contents;
-  }
-
- private:
-  fs::path path_;
-};
 
 // The exception lists in tokenizer.cc are what utf8proc's Unicode 15.0.0
 // gets wrong about HF's older tables; another Unicode version needs them
@@ -346,7 +331,7 @@ TEST(WordPieceTokenizerTest, LoadReadsSettingsFromTokenizerConfigWithoutTokenize
 TEST(WordPieceTokenizerTest, LoadFallsBackToTheVocabInsideTokenizerJson) {
   ASSERT_MODEL_TOKENIZER(reference);
   TempDir dir;
-  fs::copy_file(kModelDir / "tokenizer.json", dir.path() / "tokenizer.json");
+  fs::copy_file(kModelDir / "tokenizer.json", fs::path(dir.path()) / "tokenizer.json");
   auto tokenizer = WordPieceTokenizer::Load(dir.path());
   ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
   ASSERT_EQ(tokenizer->vocab_size(), reference->vocab_size());

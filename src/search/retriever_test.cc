@@ -1,6 +1,7 @@
 // Retriever over a real Collection: each mode, the candidate depth, filters in
 // both lists, query validation, and text queries embedded by the real model
 // (skipped when models/all-MiniLM-L6-v2 is not fetched).
+#include "core/temp_dir_for_test.h"
 #include "search/retriever.h"
 
 #include <gmock/gmock.h>
@@ -21,19 +22,6 @@ using nlohmann::json;
 using store::SearchHit;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/ragline_retriever_test_XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 std::vector<std::string> Ids(const std::vector<SearchHit>& hits) {
   std::vector<std::string> out;

@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "store/collection_fixture_for_test.h"
 #include "core/crc32c.h"
 #include "core/strings.h"
 #include "store/collection.h"
@@ -21,19 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/ragline_lexical_test_XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 const std::vector<std::string> kWords = {
     "search", "engine", "index",   "vector", "lexical", "ranking", "query",  "document", "token",
@@ -126,21 +114,9 @@ void ExpectMatchesBruteForce(const Collection& c, const std::map<std::string, st
   }
 }
 
-class CollectionLexicalTest : public ::testing::Test {
+class CollectionLexicalTest : public CollectionFixture {
  protected:
-  std::string Dir() const { return tmp_.path() + "/c"; }
-  std::unique_ptr<Collection> Create(const CollectionConfig& config) {
-    auto c = Collection::Create(*Env::Default(), Dir(), config, pool_);
-    EXPECT_TRUE(c.ok()) << c.status();
-    return c.ok() ? std::move(*c) : nullptr;
-  }
-  std::unique_ptr<Collection> Reopen(bool read_only = false) {
-    OpenOptions options;
-    options.read_only = read_only;
-    auto c = Collection::Open(*Env::Default(), Dir(), pool_, options);
-    EXPECT_TRUE(c.ok()) << c.status();
-    return c.ok() ? std::move(*c) : nullptr;
-  }
+  std::unique_ptr<Collection> Reopen(bool read_only = false) { return CollectionFixture::Reopen(nullptr, read_only); }
   // Upserts `n` random documents with ids "d<i>" at version 1, in batches of 50.
   std::map<std::string, std::string> Fill(Collection& c, size_t n, size_t first = 0) {
     std::map<std::string, std::string> docs;
@@ -160,8 +136,6 @@ class CollectionLexicalTest : public ::testing::Test {
     return docs;
   }
 
-  TempDir tmp_;
-  ThreadPool pool_{2};
   std::mt19937 rng_{11};
   const std::vector<std::string> queries_ = {"search engine", "running runner", "the bm25 score of a term",
                                              "hybrid fusion graph", "compaction", "stem stemming stemmed"};

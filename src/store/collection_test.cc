@@ -1,3 +1,4 @@
+#include "store/collection_fixture_for_test.h"
 #include "store/collection.h"
 
 #include <gtest/gtest.h>
@@ -21,19 +22,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/ragline_store_test_XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 std::vector<float> RandomVector(std::mt19937& rng, size_t dim) {
   std::normal_distribution<float> d;
   std::vector<float> v(dim);
@@ -56,24 +44,8 @@ CollectionConfig Config(std::string name, uint32_t dim, index::IndexKind kind = 
   return c;
 }
 
-class CollectionTest : public ::testing::Test {
+class CollectionTest : public CollectionFixture {
  protected:
-  std::string Dir() const { return tmp_.path() + "/c"; }
-  std::unique_ptr<Collection> Create(const CollectionConfig& config, Env* env = nullptr) {
-    auto c = Collection::Create(env ? *env : *Env::Default(), Dir(), config, pool_);
-    EXPECT_TRUE(c.ok()) << c.status();
-    return c.ok() ? std::move(*c) : nullptr;
-  }
-  std::unique_ptr<Collection> Reopen(Env* env = nullptr, bool read_only = false) {
-    OpenOptions options;
-    options.read_only = read_only;
-    auto c = Collection::Open(env ? *env : *Env::Default(), Dir(), pool_, options);
-    EXPECT_TRUE(c.ok()) << c.status();
-    return c.ok() ? std::move(*c) : nullptr;
-  }
-
-  TempDir tmp_;
-  ThreadPool pool_{2};
   std::mt19937 rng_{7};
 };
 
