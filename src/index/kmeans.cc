@@ -234,6 +234,14 @@ CentroidTable::CentroidTable(const float* centroids, size_t k, size_t dim)
   }
 }
 
+std::vector<float> CentroidTable::Centroids() const {
+  std::vector<float> rows(k_ * dim_);
+  for (size_t a = 0; a < dim_; ++a) {
+    for (size_t j = 0; j < k_; ++j) rows[j * dim_ + a] = transposed_[a * k_ + j];
+  }
+  return rows;
+}
+
 void CentroidTable::Dots(const float* x, float* out) const {
   DotsTransposed1(transposed_.data(), k_, dim_, x, out);
 }

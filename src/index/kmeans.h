@@ -60,6 +60,8 @@ class CentroidTable {
   size_t k() const { return k_; }
   size_t dim() const { return dim_; }
   const float* norms() const { return norms_.data(); }  // k squared norms
+  // The centroids back in row-major order (k × dim), exactly as given.
+  std::vector<float> Centroids() const;
 
   // out[j] = <x, c_j> for j < k. `x` has dim floats, `out` k.
   void Dots(const float* x, float* out) const;
