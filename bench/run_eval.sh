@@ -51,8 +51,11 @@ for name in "${names[@]}"; do
   if [[ "${SKIP_RAGLINE:-0}" != 1 ]] && [[ "$FORCE" == 1 || ! -f "$res/ragline.json" ]]; then
     if [[ -x "$RAGLINE" ]] && "$RAGLINE" eval --help >/dev/null 2>&1; then
       echo "== ragline eval $name" >&2
-      "$RAGLINE" eval --dataset "$ds" --data "$DATA/eval-work/$name" --modes "$MODES" \
+      "$RAGLINE" eval --dataset "$ds" --data "$DATA/eval-work/ragline" --modes "$MODES" \
         --json "$res/ragline.json" | tee "$res/ragline.txt"
+      # The other fusion on the same collection, for the fusion comparison.
+      "$RAGLINE" eval --dataset "$ds" --data "$DATA/eval-work/ragline" --modes hybrid --fusion rrf \
+        --collection "eval_$name" --json "$res/ragline-rrf.json" | tee -a "$res/ragline.txt"
       # If --json printed to stdout instead of writing the file, keep what it printed.
       if [[ ! -s "$res/ragline.json" ]] && "$PY" -c 'import json,sys; json.load(open(sys.argv[1]))' \
            "$res/ragline.txt" 2>/dev/null; then

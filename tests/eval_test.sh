@@ -77,7 +77,7 @@ check "json: counts" "$(jq -c '[.documents, .queries, .qrels_dropped.unknown_doc
 check "json: three modes" "$(jq -c '.modes | keys' "$R")" '["dense","hybrid","lexical"]'
 check "json: every metric in [0,1]" "$(jq '[.modes[] | .["recall@1","recall@10","recall@100","ndcg@10","mrr@10"] | select(. < 0 or . > 1)] | length' "$R")" "0"
 check "json: latencies positive" "$(jq '[.modes[].latency_ms | select(.p50 <= 0 or .p99 < .p50)] | length' "$R")" "0"
-check "json: default fusion" "$(jq -c '.fusion | [.method, .k == 60, .weights.dense == 1, .weights.lexical == 1, .candidates]' "$R")" '["rrf",true,true,true,100]'
+check "json: default fusion" "$(jq -c '.fusion | [.method, .alpha, .candidates]' "$R")" '["convex",0.5,100]'
 pq() { jq -r --arg m "$1" --arg q "$2" --arg f "$3" '.modes[$m].per_query[] | select(.id == $q) | .[$f]' "$R"; }
 for k in k1 k2 k3; do
   check "lexical ranks the exact keyword match first ($k)" "$(jq -n "$(pq lexical $k 'rr@10') == 1")" "true"
@@ -108,6 +108,8 @@ check "payload is title + text" "$("$RAGLINE" get eval_tiny d30 --data "$DATA" |
 # --- an existing collection: --collection uses it as is
 ev --dataset "$DS" --collection eval_tiny --modes hybrid --fusion convex --alpha 0.3 --json "$WORK/r4.json" > /dev/null 2>&1
 check "--collection: convex fusion" "$(jq -c '[.collection, .ingest.reused, .fusion.method, .fusion.alpha]' "$WORK/r4.json")" '["eval_tiny",true,"convex",0.3]'
+ev --dataset "$DS" --collection eval_tiny --modes hybrid --fusion rrf --json "$WORK/r5.json" > /dev/null 2>&1
+check "--fusion rrf" "$(jq -c '.fusion | [.method, .k, .weights.dense, .weights.lexical]' "$WORK/r5.json")" '["rrf",60,1,1]'
 expect_fail "--collection must exist" "collection 'nope' does not exist" ev --dataset "$DS" --collection nope
 "$RAGLINE" collection create eval_mine --dim 384 --data "$DATA" > /dev/null
 mkdir -p "$WORK/mine" && cp -r "$DS"/* "$WORK/mine/"
@@ -119,6 +121,9 @@ check "dense mode embeds text" "$(echo '{"text":"why does the sea rise and fall 
 check "lexical mode" "$(echo '{"text":"zstd"}' | s --k 1 --mode lexical | jq -r '.hits[0].id')" "d12"
 hy=$(echo '{"text":"CRC32C corruption"}' | s --k 3 --mode hybrid)
 check "hybrid mode" "$(echo "$hy" | jq -r '.hits[0].id')" "d13"
+# Default convex fusion: the top hit of both lists scores alpha·1 + (1 - alpha)·1 = 1.
+check "hybrid score is the convex score" "$(echo "$hy" | jq '.hits[0].score | . > 0.9999 and . <= 1.0001')" "true"
+hy=$(echo '{"text":"CRC32C corruption"}' | s --k 3 --mode hybrid --fusion rrf)
 check "hybrid score is the RRF score" "$(echo "$hy" | jq '.hits[0].score * 61 | . > 1.9 and . <= 2.0001')" "true"
 check "hybrid output format" "$(echo "$hy" | jq -c '.hits[0] | keys')" '["id","payload","score","version"]'
 check "hybrid honours the filter" "$(echo '{"text":"coffee"}' | s --k 5 --mode hybrid --filter '{"title":"Espresso"}' | jq -c '[.hits[].id]')" '["d02"]'

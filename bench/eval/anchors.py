@@ -164,7 +164,7 @@ def run_bm25s_anserini(corpus, queries, threads):
         lat.append((time.perf_counter() - s) * 1e3)
     cfg = {"engine": "bm25s " + bm25s.__version__ + " (numpy), PyStemmer " + getattr(Stemmer, "__version__", "?"),
            "analyzer": "lower-case, tokens = (?u)\\w+, Lucene's 33 English stop words, Snowball English (Porter2) stemmer",
-           "bm25": {"k1": 0.9, "b": 0.4, "method": "lucene", "note": "Anserini's defaults, ragline's lexical defaults"},
+           "bm25": {"k1": 0.9, "b": 0.4, "method": "lucene", "note": "Anserini's defaults (ragline's lexical defaults until 2026-11)"},
            "fields": "one field: title + '\\n' + text", "index_s": round(index_s, 2), "threads_index": 1,
            "threads_search": 1}
     return run, lat, cfg

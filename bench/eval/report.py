@@ -140,7 +140,7 @@ def build_section(results, data, command):
              f"- command: `{command}`",
              f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; git: {git_rev()}",
              "- metrics in points (x100); latency per query, one query at a time, in ms. Anchors: "
-             "`bm25-tantivy` = tantivy BM25 (k1 1.2, b 0.75, en_stem analyzer, no stop words); `bm25s-anserini` = bm25s with Anserini's k1 0.9, b 0.4, Lucene's English stop words, Snowball English stemmer (ragline's lexical defaults); "
+             "`bm25-tantivy` = tantivy BM25 (k1 1.2, b 0.75, en_stem analyzer, no stop words); `bm25s-anserini` = bm25s with Anserini's k1 0.9, b 0.4, Lucene's English stop words, Snowball English stemmer (ragline's lexical defaults until 2026-11, see docs/lexical.md); "
              "`dense-exact` = all-MiniLM-L6-v2 via sentence-transformers, exact cosine with numpy. "
              "All index title + \"\\n\" + text of each document, top 100. Latencies are only comparable "
              "within one run on one machine: a busy machine (see the load average per anchor) inflates them, "
@@ -160,6 +160,11 @@ def build_section(results, data, command):
             anchors = {k: canon_metrics(v) for k, v in adoc.get("anchors", {}).items()}
         rp = os.path.join(results, name, "ragline.json")
         modes = read_ragline(rp) if os.path.exists(rp) else {}
+        # ragline-VARIANT.json: other settings on the same collection (e.g. --fusion rrf).
+        for extra in sorted(glob.glob(os.path.join(results, name, "ragline-*.json"))):
+            variant = os.path.basename(extra)[len("ragline-"):-len(".json")]
+            for mode, m in read_ragline(extra).items():
+                modes[f"{mode} ({variant})"] = m
         info = {}
         dp = os.path.join(data, name, "dataset.json")
         if os.path.exists(dp):
@@ -178,6 +183,14 @@ def build_section(results, data, command):
         order = ["dense", "lexical", "hybrid"]
         for k in sorted(modes, key=lambda m: (order.index(m) if m in order else len(order), m)):
             lines.append(row(f"ragline {k}", modes[k]))
+        if os.path.exists(rp):
+            with open(rp) as f:
+                rdoc = json.load(f)
+            fusion, bm25 = rdoc.get("fusion", {}), rdoc.get("bm25", {})
+            if fusion or bm25:
+                desc = ", ".join(f"{k} {v}" for k, v in fusion.items() if k != "weights")
+                lines.append(f"\nragline settings: fusion {desc or '?'}; BM25 k1 {bm25.get('k1', '?')}, "
+                             f"b {bm25.get('b', '?')}; index {rdoc.get('index', '?')}; {rdoc.get('precision', '?')} encoder.")
         if not modes:
             lines.append("| ragline | not run yet (no ragline.json) | | | | | | |")
         lines.append("")

@@ -249,7 +249,7 @@ struct SearchArgs {
   std::string file;
   std::string mode = "dense";
   std::string model;  // default: $RAGLINE_MODEL_DIR or models/all-MiniLM-L6-v2
-  std::string fusion = "rrf";
+  std::string fusion = "convex";
   double rrf_k = 60;
   std::string weights;
   double alpha = 0.5;

@@ -39,7 +39,7 @@ struct EvalArgs {
   std::string modes = "dense,lexical,hybrid";
   size_t k = 100;
   std::string index = "hnsw";
-  std::string fusion = "rrf";
+  std::string fusion = "convex";
   double rrf_k = 60;
   std::string weights;
   double alpha = 0.5;

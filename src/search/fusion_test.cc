@@ -167,7 +167,8 @@ TEST(FuseConvexTest, EmptyAndDuplicateInputs) {
 TEST(FusionOptionsTest, ParsesAndValidates) {
   FusionOptions o;
   EXPECT_TRUE(o.Validate().ok());
-  EXPECT_EQ(o.method, FusionMethod::kRrf);
+  EXPECT_EQ(o.method, FusionMethod::kConvex);  // measured best (docs/retrieval.md)
+  EXPECT_EQ(o.alpha, 0.5);
   EXPECT_EQ(o.rrf_k, 60);
   ASSERT_TRUE(o.SetWeights("dense=2,lexical=0.5").ok());
   EXPECT_EQ(o.dense_weight, 2);

@@ -79,6 +79,7 @@ TEST_F(RetrieverTest, HybridFusesBothListsWithRrf) {
   q.text = "fox";
   q.vector = std::vector<float>{0, 1};
   q.k = 10;
+  q.fusion.method = FusionMethod::kRrf;
   auto hits = r.Search(q);
   ASSERT_TRUE(hits.ok()) << hits.status();
   // Expected: RRF over the full dense ranking and the lexical ranking.
