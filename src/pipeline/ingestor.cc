@@ -451,8 +451,10 @@ Result<IngestReport> Ingestor::IngestLocked(std::vector<WorkItem> items, const P
           }
           continue;
         }
+        // Chunks embedded before their document failed are written anyway:
+        // harmless without #0 (which cannot come after the failure), and it
+        // keeps what a failed run leaves deterministic.
         auto vec = batch->vectors.row(row++);
-        if (d.failed) continue;
         const text::Chunk& chunk = d.chunks[c.ordinal];
         json payload = d.common;
         payload["text"] = std::string(chunk.TextIn(d.text));

@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -322,6 +325,16 @@ TEST_F(IngestorTest, ResumesAfterAFailureMidwayWithoutDuplicatesOrLosses) {
   EXPECT_GT(r2.documents_failed, 0u);
   EXPECT_EQ(r2.documents_failed + r2.documents_replaced, 6u);
   for (const auto& f : r2.failures) EXPECT_NE(f.error.find("injected"), std::string::npos);
+  size_t half_written = 0;  // v2 chunks of documents whose #0 is still v1
+  for (const auto& r : collection_->ListRecords(nullptr)) {
+    auto head = collection_->Get(ChunkId(r.payload["doc_id"].get<std::string>(), 0));
+    ASSERT_TRUE(head);
+    if (r.payload["text"].get<std::string>().find("second topic") != std::string::npos &&
+        head->payload["text"].get<std::string>().find("first topic") != std::string::npos) {
+      ++half_written;
+    }
+  }
+  EXPECT_GT(half_written, 0u) << "the failure left no half-written document to recover: " << r2.ToJson().dump();
 
   // "Restart": reopen the collection from disk, then rerun with a healthy model.
   OpenCollection(false);
@@ -390,6 +403,51 @@ TEST_F(IngestorTest, IngestPathAddsChangesAndDeletesFiles) {
   ASSERT_TRUE(r4.ok());
   EXPECT_EQ(r4->documents_failed, 1u);
   EXPECT_FALSE(ingestor_->IngestPath(root / "missing").ok());
+}
+
+TEST_F(IngestorTest, WatchReingestsNewChangedAndDeletedFiles) {
+  const fs::path root = fs::path(dir_) / "watched";
+  WriteFile(root / "one.txt", "The first file.");
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<IngestReport> passes;
+  std::stop_source stop;
+  Status watch_status;
+  std::thread watcher([&] {
+    watch_status = ingestor_->Watch(root, stop.get_token(), [&](const IngestReport& r) {
+      std::lock_guard<std::mutex> l(mu);
+      passes.push_back(r);
+      cv.notify_all();
+    });
+  });
+  auto wait_for = [&](size_t n) {
+    std::unique_lock<std::mutex> l(mu);
+    return cv.wait_for(l, std::chrono::seconds(20), [&] { return passes.size() >= n; });
+  };
+  ASSERT_TRUE(wait_for(1));
+  EXPECT_EQ(passes[0].documents_added, 1u);
+
+  WriteFile(root / "sub/two.md", "# Two\n\nA second file in a new directory.");
+  ASSERT_TRUE(wait_for(2));
+  EXPECT_EQ(passes[1].documents_added, 1u);
+  EXPECT_EQ(passes[1].documents_unchanged, 1u);
+
+  fs::remove(root / "one.txt");
+  WriteFile(root / "sub/three.txt", "A third file, inside the directory created while watching.");
+  ASSERT_TRUE(wait_for(3));
+  IngestReport later;  // the changes may land in one pass or two
+  {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait_for(l, std::chrono::milliseconds(800), [&] { return passes.size() >= 4; });
+    for (size_t i = 2; i < passes.size(); ++i) later.Merge(passes[i]);
+  }
+  EXPECT_EQ(later.documents_deleted, 1u);
+  EXPECT_EQ(later.documents_added, 1u);
+  stop.request_stop();
+  watcher.join();
+  EXPECT_TRUE(watch_status.ok()) << watch_status;
+  EXPECT_EQ(Ids(), ExpectedIds({"sub/two.md", "sub/three.txt"}));
+  EXPECT_FALSE(ingestor_->Watch(root / "sub/two.md", stop.get_token(), {}).ok());
 }
 
 TEST_F(IngestorTest, DeleteDocumentRemovesCommittedAndLeftoverChunks) {
