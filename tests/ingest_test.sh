@@ -110,6 +110,33 @@ check "filter on caller metadata" "$(jq -r '[.hits[].payload.doc_id] | join(",")
 expect_fail "PATH or --jsonl" "give either PATH or --jsonl" "$RAGLINE" ingest --data "$DATA" --collection docs
 expect_fail "missing collection without --create" "--create" ingest "$SRC" --collection nope
 
+# --- --watch: one report line per pass; SIGTERM ends it with status 0
+W="$WORK/watched"
+mkdir -p "$W"
+echo "The first watched file." > "$W/a.txt"
+"$RAGLINE" ingest "$W" --data "$DATA" --model "$MODEL" --threads 1 --collection w --create --watch \
+  > "$WORK/watch.jsonl" 2>/dev/null &
+wpid=$!
+wait_lines() {  # wait_lines N: until watch.jsonl has N lines (at most 60 s)
+  for _ in $(seq 1 600); do
+    [ "$(wc -l < "$WORK/watch.jsonl")" -ge "$1" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+wait_lines 1 || fail "watch: no first pass"
+echo "A second watched file about comets." > "$W/b.txt"
+wait_lines 2 || fail "watch: new file not picked up"
+rm "$W/a.txt"
+wait_lines 3 || fail "watch: deletion not picked up"
+kill -TERM "$wpid"
+rc=0
+wait "$wpid" || rc=$?
+check "watch: SIGTERM exits 0" "$rc" "0"
+check "watch: passes (added, added, deleted)" \
+  "$(jq -r '"\(.documents_added)\(.documents_deleted)"' "$WORK/watch.jsonl" | tr '\n' ' ')" "10 10 01 "
+check "watch: one record left" "$("$RAGLINE" stats w --data "$DATA" | jq .vector_count)" "1"
+
 # --- kill -9 in the middle of a 100-file ingest, then rerun
 MANY="$WORK/many"
 mkdir -p "$MANY"

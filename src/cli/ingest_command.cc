@@ -1,12 +1,12 @@
 #include "cli/ingest_command.h"
 
-#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -148,33 +148,41 @@ Result<pipeline::IngestReport> IngestJsonl(pipeline::Ingestor& ingestor, const I
   return total;
 }
 
-// Blocks SIGINT/SIGTERM in this thread (and the threads it starts) and stops
-// `source` when one arrives, until destroyed.
+std::atomic<bool> g_stop_signal{false};
+extern "C" void OnStopSignal(int) { g_stop_signal.store(true); }
+
+// Stops `source` when SIGINT or SIGTERM arrives, until destroyed. A handler
+// (not a blocked mask + sigwait): libraries such as OpenBLAS start threads
+// before main, which would otherwise take the signal and die of it. An
+// inherited "ignore" for SIGINT (background jobs) is respected.
 class SignalStopper {
  public:
   explicit SignalStopper(std::stop_source source) {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set_, &old_);
+    struct sigaction action {};
+    action.sa_handler = OnStopSignal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, nullptr, &old_int_);
+    if (old_int_.sa_handler != SIG_IGN) sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, &old_term_);
     thread_ = std::thread([this, source]() mutable {
-      timespec tick{0, 200 * 1000 * 1000};
       while (!done_) {
-        if (sigtimedwait(&set_, nullptr, &tick) > 0) {
+        if (g_stop_signal) {
           source.request_stop();
           return;
         }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
     });
   }
   ~SignalStopper() {
     done_ = true;
     thread_.join();
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
   }
 
  private:
-  sigset_t set_, old_;
+  struct sigaction old_int_ {}, old_term_ {};
   std::atomic<bool> done_{false};
   std::thread thread_;
 };
@@ -183,7 +191,6 @@ int CmdIngest(const IngestArgs& args) {
   if (args.path.empty() == args.jsonl.empty()) return Fail("give either PATH or --jsonl FILE|-");
   if (args.watch && args.path.empty()) return Fail("--watch needs a directory PATH");
 
-  // Before any thread starts, so that all of them block SIGINT/SIGTERM.
   std::stop_source stop;
   std::optional<SignalStopper> stopper;
   if (args.watch) stopper.emplace(stop);
