@@ -19,6 +19,7 @@
 #include "CLI/CLI.hpp"
 #include "cli/embed_command.h"
 #include "cli/eval_command.h"
+#include "cli/ingest_command.h"
 #include "cli/io.h"
 #include "core/strings.h"
 #include "nlohmann/json.hpp"
@@ -648,6 +649,7 @@ int RunCli(int argc, char** argv) {
 
   AddEmbedCommand(app, &rc);
   AddEvalCommand(app, &rc);
+  AddIngestCommand(app, &rc);
 
   try {
     app.parse(argc, argv);

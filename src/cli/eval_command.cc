@@ -54,41 +54,6 @@ struct EvalArgs {
 
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
 
-// Ingest progress on stderr: a `\r`-updated line on a terminal, otherwise a
-// line every 10 s and one at the end.
-class Progress {
- public:
-  explicit Progress(size_t total) : total_(total), tty_(::isatty(2) == 1), start_(Clock::now()), last_(start_) {}
-
-  void Update(size_t done) {
-    const bool finished = done >= total_;
-    if (!tty_ && !finished && Seconds(last_) < 10) return;
-    last_ = Clock::now();
-    const double elapsed = Seconds(start_);
-    const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
-    const double eta = rate > 0 ? static_cast<double>(total_ - done) / rate : 0;
-    std::fprintf(stderr, "%singest: %zu/%zu docs  %.1f docs/s  ETA %s%s", tty_ ? "\r" : "", done, total_, rate,
-                 Duration(eta).c_str(), tty_ && !finished ? "   " : "\n");
-    std::fflush(stderr);
-  }
-
- private:
-  static std::string Duration(double seconds) {
-    const long s = static_cast<long>(seconds + 0.5);
-    char buf[32];
-    if (s >= 3600) {
-      std::snprintf(buf, sizeof(buf), "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
-    } else {
-      std::snprintf(buf, sizeof(buf), "%ld:%02ld", s / 60, s % 60);
-    }
-    return buf;
-  }
-
-  size_t total_;
-  bool tty_;
-  Clock::time_point start_, last_;
-};
-
 std::string Hex(uint64_t v) {
   char buf[17];
   std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(v));
@@ -132,7 +97,7 @@ Status WriteMarker(const fs::path& path, const json& marker) {
 // Embeds and upserts the corpus into `collection` in batches, then seals,
 // indexes and compacts it.
 Status Ingest(const search::BeirDataset& ds, embed::Embedder& embedder, store::Collection& collection, size_t batch) {
-  Progress progress(ds.corpus.size());
+  Progress progress("ingest", ds.corpus.size());
   progress.Update(0);
   for (size_t start = 0; start < ds.corpus.size(); start += batch) {
     const size_t end = std::min(ds.corpus.size(), start + batch);

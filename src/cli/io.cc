@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -40,6 +41,50 @@ Result<int> OpenInput(const std::string& file) {
   int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return absl::NotFoundError(StrCat("cannot open ", file, ": ", std::strerror(errno)));
   return fd;
+}
+
+namespace {
+
+std::string Duration(double seconds) {
+  const long s = static_cast<long>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600) {
+    std::snprintf(buf, sizeof(buf), "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%ld:%02ld", s / 60, s % 60);
+  }
+  return buf;
+}
+
+}  // namespace
+
+Progress::Progress(std::string label, size_t total)
+    : label_(std::move(label)), total_(total), tty_(::isatty(2) == 1), start_(Clock::now()), last_(start_) {}
+
+void Progress::Update(size_t done, std::string_view extra) {
+  const bool finished = total_ > 0 && done >= total_;
+  if (!tty_ && !finished && std::chrono::duration<double>(Clock::now() - last_).count() < 10) return;
+  last_ = Clock::now();
+  const double elapsed = std::chrono::duration<double>(last_ - start_).count();
+  const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
+  std::string line = StrCat(label_, ": ", done);
+  if (total_ > 0) line += StrCat("/", total_);
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), " docs  %.1f docs/s", rate);
+  line += buf;
+  if (!extra.empty()) line += StrCat("  ", extra);
+  if (total_ > 0) {
+    const double eta = rate > 0 ? static_cast<double>(total_ - std::min(done, total_)) / rate : 0;
+    line += StrCat("  ETA ", Duration(eta));
+  }
+  open_line_ = tty_ && !finished;
+  std::fprintf(stderr, "%s%s%s", tty_ ? "\r" : "", line.c_str(), open_line_ ? "   " : "\n");
+  std::fflush(stderr);
+}
+
+void Progress::Finish() {
+  if (open_line_) std::fputc('\n', stderr);
+  open_line_ = false;
 }
 
 }  // namespace ragline::cli

@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 #include "nlohmann/json.hpp"
@@ -81,5 +84,25 @@ std::string DefaultModelDir();
 
 // Opens --file or stdin; returns the fd (caller closes unless it is 0).
 Result<int> OpenInput(const std::string& file);
+
+// Progress of a long command on stderr: "LABEL: done/total docs  rate  ETA",
+// a `\r`-updated line on a terminal, otherwise a line every 10 s and one at
+// the end. total 0 = unknown (no ETA). `extra` is appended ("12 chunks").
+class Progress {
+ public:
+  Progress(std::string label, size_t total);
+  void set_total(size_t total) { total_ = total; }
+  void Update(size_t done, std::string_view extra = {});
+  // Ends a terminal line left open by Update (no-op otherwise).
+  void Finish();
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  std::string label_;
+  size_t total_;
+  bool tty_;
+  bool open_line_ = false;
+  Clock::time_point start_, last_;
+};
 
 }  // namespace ragline::cli

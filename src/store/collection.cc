@@ -496,6 +496,20 @@ Result<DeleteSummary> Collection::DeleteByFilter(const PayloadFilter& filter) {
   return DeleteLocked(ids);
 }
 
+std::vector<StoredRecord> Collection::ListRecords(const PayloadFilter* filter) {
+  std::lock_guard<std::mutex> write_lock(write_mu_);
+  std::vector<StoredRecord> out;
+  for (const auto& seg : *snapshot()) {
+    const size_t n = seg->size();
+    for (Row r = 0; r < n; ++r) {
+      if (!seg->IsAlive(r)) continue;
+      const RowMeta& meta = seg->meta(r);
+      if (filter == nullptr || filter->Matches(meta.payload)) out.push_back({meta.id, meta.version, {}, meta.payload});
+    }
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- segments
 
 void Collection::FreezeGrowing() {

@@ -185,6 +185,11 @@ class Collection {
   // lexical results with others and want the same terms).
   const text::Analyzer& analyzer() const { return *analyzer_; }
   std::optional<StoredRecord> Get(const std::string& id) const;
+  // Every live record that passes `filter` (null = all): id, version and
+  // payload, vectors left empty; in no particular order. Holds the writer
+  // lock while it scans (like DeleteByFilter), so the list is consistent:
+  // each live record exactly once. O(rows) payload evaluations.
+  std::vector<StoredRecord> ListRecords(const PayloadFilter* filter);
   CollectionStats Stats() const;
 
   // Merges sealed segments that have dead rows (or are small) into one,

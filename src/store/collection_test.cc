@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -212,6 +213,34 @@ TEST_F(CollectionTest, DeleteByFilterRemovesOnlyMatchingRecords) {
   EXPECT_EQ(c->Stats().vector_count, 5u);
   EXPECT_FALSE(c->Get("r4"));
   EXPECT_TRUE(c->Get("r5"));
+}
+
+TEST_F(CollectionTest, ListRecordsReturnsEachLiveMatchingRecordOnce) {
+  auto c = Create(Config("lr", 2, index::IndexKind::kFlat, 4));
+  std::vector<Record> batch;
+  for (int i = 0; i < 10; ++i) batch.push_back(MakeRecord(StrCat("r", i), 1, {1, float(i)}, {{"even", i % 2 == 0}}));
+  ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
+  ASSERT_TRUE(c->WaitForIndexing().ok());  // rows now in sealed and growing segments
+  batch.clear();
+  batch.push_back(MakeRecord("r2", 2, {1, 2}, {{"even", true}, {"v", 2}}));  // replaced
+  ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
+  std::vector<std::string> gone = {"r4"};
+  ASSERT_TRUE(c->Delete(gone).ok());
+
+  std::set<std::string> all;
+  for (const auto& r : c->ListRecords(nullptr)) EXPECT_TRUE(all.insert(r.id).second) << r.id << " listed twice";
+  EXPECT_EQ(all.size(), 9u);
+  EXPECT_FALSE(all.count("r4"));
+
+  auto even = PayloadFilter::Parse({{"even", true}});
+  auto listed = c->ListRecords(&*even);
+  std::map<std::string, StoredRecord> by_id;
+  for (auto& r : listed) by_id[r.id] = r;
+  EXPECT_EQ(by_id.size(), 4u);  // r0 r2 r6 r8
+  ASSERT_TRUE(by_id.count("r2"));
+  EXPECT_EQ(by_id["r2"].version, 2u);
+  EXPECT_EQ(by_id["r2"].payload["v"], 2);
+  EXPECT_TRUE(by_id["r2"].vector.empty());
 }
 
 TEST_F(CollectionTest, CompactionDropsSupersededRowsAndReclaimsDisk) {

@@ -1,0 +1,295 @@
+#include "cli/ingest_command.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "cli/io.h"
+#include "core/strings.h"
+#include "embed/local_embedder.h"
+#include "pipeline/ingestor.h"
+#include "store/database.h"
+
+namespace ragline::cli {
+namespace {
+
+using nlohmann::json;
+
+struct IngestArgs {
+  std::string path;
+  std::string collection;
+  std::string data;
+  std::string model;
+  bool create = false;
+  size_t chunk_tokens = 256;
+  size_t overlap = 32;
+  size_t threads = 0;
+  bool watch = false;
+  std::string jsonl;
+  size_t batch_docs = 64;
+  size_t embed_batch = 64;
+};
+
+// One JSONL line: {"id", "text" | "content_base64" + "content_type",
+// "metadata", "version", "source"}.
+Result<pipeline::SourceDocument> ParseDocumentLine(const std::string& line, const std::string& where) {
+  json j = json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return absl::InvalidArgumentError(StrCat(where, ": malformed JSON object"));
+  pipeline::SourceDocument doc;
+  auto id = j.find("id");
+  if (id == j.end() || !id->is_string() || id->get<std::string>().empty()) {
+    return absl::InvalidArgumentError(StrCat(where, ": missing \"id\" (a non-empty string)"));
+  }
+  doc.id = id->get<std::string>();
+  const bool has_text = j.contains("text"), has_b64 = j.contains("content_base64");
+  if (has_text == has_b64) return absl::InvalidArgumentError(StrCat(where, ": give either \"text\" or \"content_base64\""));
+  if (has_text) {
+    if (!j["text"].is_string()) return absl::InvalidArgumentError(StrCat(where, ": \"text\" must be a string"));
+    doc.content = j["text"].get<std::string>();
+    doc.content_type = "text/plain";
+  } else {
+    if (!j["content_base64"].is_string()) {
+      return absl::InvalidArgumentError(StrCat(where, ": \"content_base64\" must be a string"));
+    }
+    const std::string b64 = j["content_base64"].get<std::string>();
+    if (!absl::Base64Unescape(absl::string_view(b64.data(), b64.size()), &doc.content)) {
+      return absl::InvalidArgumentError(StrCat(where, ": \"content_base64\" is not valid base64"));
+    }
+  }
+  if (j.contains("content_type")) {
+    if (!j["content_type"].is_string()) {
+      return absl::InvalidArgumentError(StrCat(where, ": \"content_type\" must be a string"));
+    }
+    doc.content_type = j["content_type"].get<std::string>();
+  } else if (has_b64) {
+    return absl::InvalidArgumentError(StrCat(where, ": \"content_base64\" needs a \"content_type\""));
+  }
+  if (j.contains("metadata") && !j["metadata"].is_null()) {
+    if (!j["metadata"].is_object()) return absl::InvalidArgumentError(StrCat(where, ": \"metadata\" must be an object"));
+    doc.metadata = j["metadata"];
+  }
+  if (j.contains("version") && !j["version"].is_null()) {
+    const json& v = j["version"];
+    if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0)) {
+      return absl::InvalidArgumentError(StrCat(where, ": \"version\" must be a non-negative integer"));
+    }
+    doc.version = v.get<uint64_t>();
+  }
+  doc.source = "jsonl";
+  if (j.contains("source") && j["source"].is_string()) doc.source = j["source"].get<std::string>();
+  return doc;
+}
+
+Result<pipeline::IngestReport> IngestJsonl(pipeline::Ingestor& ingestor, const IngestArgs& args, Progress& progress) {
+  ASSIGN_OR_RETURN(int fd, OpenInput(args.jsonl));
+  LineReader reader(fd);
+  pipeline::IngestReport total;
+  std::vector<pipeline::SourceDocument> batch;
+  size_t done_before = 0;
+  auto flush = [&]() -> Status {
+    if (batch.empty()) return absl::OkStatus();
+    const size_t n = batch.size();
+    const size_t chunks_before = total.chunks_upserted;
+    ASSIGN_OR_RETURN(auto report, ingestor.Ingest(std::move(batch), [&](size_t done, size_t, size_t chunks) {
+      progress.Update(done_before + done, StrCat(chunks_before + chunks, " chunks"));
+    }));
+    batch.clear();
+    done_before += n;
+    total.Merge(report);
+    return absl::OkStatus();
+  };
+  std::string line;
+  size_t line_no = 0;
+  Status st;
+  for (;;) {
+    auto outcome = reader.NextLine(&line, batch.empty() ? -1 : 200);
+    if (outcome == LineReader::Outcome::kIdle) {
+      st = flush();
+      if (!st.ok()) break;
+      continue;
+    }
+    if (outcome == LineReader::Outcome::kError) {
+      st = absl::DataLossError(StrCat("reading input: ", std::strerror(errno)));
+      break;
+    }
+    if (outcome == LineReader::Outcome::kEof) break;
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = StrCat("line ", line_no);
+    auto doc = ParseDocumentLine(line, where);
+    if (!doc.ok()) {
+      // A bad line is one failed document; the others still ingest.
+      total.documents_failed++;
+      total.failures.push_back({where, std::string(doc.status().message())});
+      continue;
+    }
+    batch.push_back(std::move(*doc));
+    if (batch.size() >= args.batch_docs) {
+      st = flush();
+      if (!st.ok()) break;
+    }
+  }
+  if (st.ok()) st = flush();
+  if (fd != 0) ::close(fd);
+  if (!st.ok()) return st;
+  return total;
+}
+
+std::atomic<bool> g_stop_signal{false};
+extern "C" void OnStopSignal(int) { g_stop_signal.store(true); }
+
+// Stops `source` when SIGINT or SIGTERM arrives, until destroyed. A handler
+// (not a blocked mask + sigwait): libraries such as OpenBLAS start threads
+// before main, which would otherwise take the signal and die of it. An
+// inherited "ignore" for SIGINT (background jobs) is respected.
+class SignalStopper {
+ public:
+  explicit SignalStopper(std::stop_source source) {
+    struct sigaction action {};
+    action.sa_handler = OnStopSignal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, nullptr, &old_int_);
+    if (old_int_.sa_handler != SIG_IGN) sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, &old_term_);
+    thread_ = std::thread([this, source]() mutable {
+      while (!done_) {
+        if (g_stop_signal) {
+          source.request_stop();
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+  }
+  ~SignalStopper() {
+    done_ = true;
+    thread_.join();
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+
+ private:
+  struct sigaction old_int_ {}, old_term_ {};
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+int CmdIngest(const IngestArgs& args) {
+  if (args.path.empty() == args.jsonl.empty()) return Fail("give either PATH or --jsonl FILE|-");
+  if (args.watch && args.path.empty()) return Fail("--watch needs a directory PATH");
+
+  std::stop_source stop;
+  std::optional<SignalStopper> stopper;
+  if (args.watch) stopper.emplace(stop);
+
+  const size_t threads = args.threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : args.threads;
+  std::unique_ptr<ThreadPool> pool;
+  if (threads > 1) pool = std::make_unique<ThreadPool>(threads - 1);
+  auto model = embed::LocalEmbedder::Open(args.model.empty() ? DefaultModelDir() : args.model, {}, pool.get());
+  if (!model.ok()) return Fail(model.status());
+  embed::LocalEmbedder& embedder = **model;
+
+  store::DatabaseOptions db_options;
+  db_options.threads = 1;
+  auto db = store::Database::Open(*store::Env::Default(), args.data, db_options);
+  if (!db.ok()) return Fail(db.status());
+  auto c = (*db)->GetCollection(args.collection);
+  if (!c.ok() && absl::IsNotFound(c.status()) && args.create) {
+    store::CollectionConfig config;
+    config.name = args.collection;
+    config.dim = static_cast<uint32_t>(embedder.dim());
+    config.metric = store::DistanceMetric::kCosine;
+    config.index_kind = index::IndexKind::kHnsw;
+    c = (*db)->CreateCollection(config);
+  }
+  if (!c.ok()) {
+    if (absl::IsNotFound(c.status())) {
+      return Fail(StrCat(std::string(c.status().message()), " (pass --create to create it)"));
+    }
+    return Fail(c.status());
+  }
+  store::Collection& collection = **c;
+
+  pipeline::IngestOptions options;
+  options.chunker.max_tokens = args.chunk_tokens;
+  options.chunker.overlap_tokens = args.overlap;
+  options.embed_batch_chunks = args.embed_batch;
+  options.extract_threads = std::max<size_t>(1, threads / 2);
+  if (Status st = options.Validate(2); !st.ok()) return Fail(st);
+  pipeline::Ingestor ingestor(collection, embedder, options);
+
+  Progress progress("ingest", 0);
+  Result<pipeline::IngestReport> report = absl::UnknownError("unreachable");
+  if (args.watch) {
+    size_t failed = 0;
+    Status st = ingestor.Watch(args.path, stop.get_token(), [&](const pipeline::IngestReport& r) {
+      failed += r.documents_failed;
+      PrintJson(r.ToJson());
+    });
+    Status closed = collection.Close();
+    if (!st.ok()) return Fail(st);
+    if (!closed.ok()) return Fail(closed);
+    return failed > 0 ? kExitError : 0;
+  }
+  if (!args.jsonl.empty()) {
+    report = IngestJsonl(ingestor, args, progress);
+  } else {
+    report = ingestor.IngestPath(args.path, [&](size_t done, size_t total, size_t chunks) {
+      progress.set_total(total);
+      progress.Update(done, StrCat(chunks, " chunks"));
+    });
+  }
+  progress.Finish();
+  Status closed = collection.Close();
+  if (!report.ok()) return Fail(report.status());
+  if (!closed.ok()) return Fail(closed);
+  PrintJson(report->ToJson());
+  for (const auto& f : report->failures) std::fprintf(stderr, "failed: %s: %s\n", f.id.c_str(), f.error.c_str());
+  return report->documents_failed > 0 ? kExitError : 0;
+}
+
+}  // namespace
+
+void AddIngestCommand(CLI::App& app, int* rc) {
+  auto args = std::make_shared<IngestArgs>();
+  auto* cmd = app.add_subcommand(
+      "ingest",
+      "extract, chunk, embed and upsert files, a directory tree (txt, md, html, pdf) or JSONL documents "
+      "{\"id\",\"text\"|\"content_base64\"+\"content_type\",\"metadata\",\"version\"}; unchanged documents are "
+      "skipped, deleted files removed; prints a JSON report");
+  cmd->add_option("path", args->path, "file or directory to ingest");
+  cmd->add_option("--collection", args->collection, "collection (or alias) to write")->required();
+  cmd->add_option("--data", args->data, "data directory")->required();
+  cmd->add_option("--model", args->model,
+                  "model directory (default $RAGLINE_MODEL_DIR or models/all-MiniLM-L6-v2)");
+  cmd->add_flag("--create", args->create, "create the collection if absent (model's dim, cosine, hnsw)");
+  cmd->add_option("--chunk-tokens", args->chunk_tokens, "tokens per chunk, special tokens included")
+      ->capture_default_str();
+  cmd->add_option("--overlap", args->overlap, "tokens shared by consecutive chunks")->capture_default_str();
+  cmd->add_option("--threads", args->threads, "threads for extraction and the encoder (0 = all cores)")
+      ->capture_default_str();
+  cmd->add_flag("--watch", args->watch, "after ingesting, watch the directory and re-ingest changes until ^C");
+  cmd->add_option("--jsonl", args->jsonl, "read JSONL documents from FILE or - (stdin) instead of PATH");
+  cmd->add_option("--batch-docs", args->batch_docs, "JSONL documents per pipeline batch")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  cmd->add_option("--embed-batch", args->embed_batch, "chunks per embedding call")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  cmd->callback([args, rc] { *rc = CmdIngest(*args); });
+}
+
+}  // namespace ragline::cli

@@ -1,0 +1,190 @@
+// Ingestor: the ingestion pipeline (issue #4). Documents in, one store record
+// per chunk out: extract → chunk → embed (batched across documents) → upsert,
+// stages joined by bounded queues (pipeline/bounded_queue.h) so a slow stage
+// holds the others back instead of letting work pile up in memory.
+//
+// Records: chunk `doc_id#ordinal` carries the chunk's embedding and a payload
+// (docs/ingestion.md "Payload schema"): text, doc_id, ordinal, offsets, title,
+// heading_path, source, content_type, content_hash, fingerprint, chunk_count,
+// token_count, extracted, metadata (the caller's), and root for files.
+//
+// Freshness and crash safety (docs/ingestion.md "Freshness protocol"):
+//   - content_hash = FNV-1a 64 of the source bytes, 16 hex digits. The
+//     fingerprint hashes it together with the content type, source, root,
+//     the caller's metadata, the chunker options and the model id.
+//   - A document is unchanged, and nothing is extracted or embedded, iff its
+//     chunk #0 exists with the same fingerprint.
+//   - Otherwise chunks 1..n-1 are upserted first, then the document's old
+//     chunks with ordinal >= n are deleted, and chunk #0 is written last: it is
+//     the commit marker. A crash before #0 lands leaves the old #0 (or none),
+//     so the next run redoes the document; re-upserts are idempotent and the
+//     ordinal >= n sweep removes what the crashed run left behind.
+//   - A document with no chunks (empty or whitespace-only text) deletes its
+//     old chunks and writes nothing: it is redone (cheaply) by every run.
+//   - Version: the caller's, else max(now in ms, stored version + 1). A
+//     caller's version that is not newer than the stored one fails the
+//     document (the store would discard its chunks as stale).
+//
+// Failures of one document (unsupported type, invalid UTF-8, a broken PDF, a
+// file that cannot be read, an embedding error in its batch) go to
+// IngestReport::failures; the others still ingest. Store errors abort the
+// call and are returned.
+//
+// Thread safety: all methods may be called from any thread; Ingest,
+// IngestPath, DeleteDocument and Watch are serialised by one mutex (one batch
+// writes at a time), GetDocument runs concurrently. Each Ingest starts its
+// stage threads (options.extract_threads extract+chunk workers, one embed,
+// one upsert) and joins them before returning; the embedder may use its own
+// pool. Progress and stage callbacks run on those threads, one at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "embed/embedder.h"
+#include "embed/local_embedder.h"
+#include "nlohmann/json.hpp"
+#include "pipeline/wordpiece_chunk_tokenizer.h"
+#include "store/collection.h"
+#include "text/chunker.h"
+#include "text/extract.h"
+
+namespace ragline::pipeline {
+
+struct SourceDocument {
+  std::string id;            // doc_id; for files: path relative to the ingested root
+  std::string content;       // raw bytes (text, or file bytes)
+  std::string content_type;  // MIME type or extension accepted by text::Extract ("text/plain", "pdf", ...)
+  nlohmann::json metadata = nlohmann::json::object();  // caller's metadata, kept on every chunk
+  std::optional<uint64_t> version;                     // caller's; else ingestion time in ms
+  std::string source;        // file path or "http" etc., kept as payload "source"
+};
+
+struct IngestOptions {
+  text::ChunkerOptions chunker;  // 256 tokens incl. specials, overlap 32
+  text::ExtractOptions extract;
+  size_t embed_batch_chunks = 64;  // chunks per Embed call, taken across documents
+  size_t queue_capacity = 8;       // items per stage queue (documents, then batches)
+  size_t extract_threads = 1;      // extract+chunk workers
+  // Observes each unit of stage work: stage is "read", "extract", "chunk",
+  // "embed" or "upsert", seconds its wall time (for
+  // rag_pipeline_latency_seconds{stage}). Optional.
+  std::function<void(std::string_view stage, double seconds)> stage_observer;
+
+  // InvalidArgument naming the bad value.
+  Status Validate(size_t special_tokens) const;
+};
+
+struct DocumentFailure {
+  std::string id;
+  std::string error;
+};
+
+struct IngestReport {
+  size_t documents_added = 0;      // no chunk #0 before
+  size_t documents_replaced = 0;   // new content (or options) replaced the old chunks
+  size_t documents_unchanged = 0;  // same fingerprint: nothing re-embedded
+  size_t documents_deleted = 0;    // removed (DeleteDocument, files gone from the root)
+  size_t documents_failed = 0;
+  size_t chunks_upserted = 0;
+  size_t chunks_deleted = 0;
+  std::vector<DocumentFailure> failures;
+
+  // Adds `other`'s counts and failures to this one.
+  void Merge(const IngestReport& other);
+  nlohmann::json ToJson() const;
+};
+
+// A committed document as chunk #0 describes it.
+struct DocumentInfo {
+  std::string id;
+  uint64_t version = 0;
+  std::string content_hash;
+  std::string fingerprint;
+  size_t chunk_count = 0;
+  std::vector<std::string> chunk_ids;  // doc_id#0 .. doc_id#(chunk_count-1)
+  std::string title;
+  std::string source;
+  std::string content_type;
+  nlohmann::json metadata = nlohmann::json::object();  // the caller's
+
+  nlohmann::json ToJson() const;
+};
+
+// Called after each document finishes (committed, unchanged or failed).
+using ProgressCallback = std::function<void(size_t docs_done, size_t docs_total, size_t chunks_done)>;
+
+// The 16-hex-digit FNV-1a 64 hash the pipeline stores as content_hash.
+std::string ContentHash(std::string_view bytes);
+
+// The record id of a document's chunk: "doc_id#ordinal".
+std::string ChunkId(std::string_view doc_id, size_t ordinal);
+
+class Ingestor {
+ public:
+  // Chunks by the embedder's own WordPiece tokenizer. Borrows both; they
+  // must outlive the Ingestor.
+  Ingestor(store::Collection& collection, embed::LocalEmbedder& embedder, IngestOptions options = {});
+  // Any embedder, chunked by `tokenizer` (which should be the model's).
+  Ingestor(store::Collection& collection, embed::Embedder& embedder, const text::ChunkTokenizer& tokenizer,
+           IngestOptions options = {});
+
+  // Ingests `docs` (ids unique within the call; a repeated id fails). The
+  // report counts every document exactly once. Errors: InvalidArgument for
+  // bad options or an embedder whose dim differs from the collection's; any
+  // store error.
+  Result<IngestReport> Ingest(std::vector<SourceDocument> docs, const ProgressCallback& progress = {});
+
+  // Ingests a file (doc_id = its name) or a directory scanned recursively for
+  // .txt .text .md .markdown .html .htm .xhtml .pdf files (doc_id = the path
+  // relative to `root`, '/'-separated; hidden files and directories are
+  // skipped). For a directory, documents ingested earlier from the same root
+  // whose file is gone are deleted. Files are read by the extract workers.
+  // NotFound if `root` does not exist.
+  Result<IngestReport> IngestPath(const std::filesystem::path& root, const ProgressCallback& progress = {});
+
+  // Removes every chunk of the document (also uncommitted ones a crashed run
+  // left). documents_deleted is 0 when it had none.
+  Result<IngestReport> DeleteDocument(const std::string& doc_id);
+
+  // The committed document (its chunk #0), or nullopt.
+  Result<std::optional<DocumentInfo>> GetDocument(const std::string& doc_id);
+
+  // Ingests directory `root`, then watches it (inotify, recursively) and
+  // re-ingests it after changes settle (300 ms without events): new and
+  // changed files are ingested, deleted ones removed, unchanged ones skipped
+  // by their fingerprint. `on_batch` gets the report of each pass. Returns OK
+  // when `stop` is requested (checked every 200 ms), or the first error.
+  Status Watch(const std::filesystem::path& root, std::stop_token stop,
+               const std::function<void(const IngestReport&)>& on_batch);
+
+ private:
+  struct WorkItem;
+  Result<IngestReport> IngestLocked(std::vector<WorkItem> items, const ProgressCallback& progress);
+  Result<IngestReport> IngestPathLocked(const std::filesystem::path& root, const ProgressCallback& progress);
+  Result<IngestReport> DeleteDocumentLocked(const std::string& doc_id);
+  // The ids of a document's chunks with ordinal >= `from` that exist:
+  // ordinals below `known_count`, then on while they exist (chunks are
+  // written in ordinal order, so a crashed run leaves a contiguous range).
+  std::vector<std::string> ExistingChunkIds(const std::string& doc_id, size_t from, size_t known_count) const;
+  std::string Signature() const;
+
+  store::Collection& collection_;
+  embed::Embedder& embedder_;
+  std::unique_ptr<WordPieceChunkTokenizer> owned_tokenizer_;  // set by the LocalEmbedder constructor
+  const text::ChunkTokenizer& tokenizer_;
+  IngestOptions options_;
+  std::mutex write_mu_;  // one writing call at a time
+};
+
+}  // namespace ragline::pipeline

@@ -1,0 +1,521 @@
+// The ingestion pipeline against a real collection and the real
+// all-MiniLM-L6-v2 model (skipped when models/all-MiniLM-L6-v2 is not fetched).
+#include "pipeline/ingestor.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <set>
+
+#include "core/strings.h"
+#include "store/filter.h"
+
+namespace ragline::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const fs::path kModelDir = fs::path(RAGLINE_SOURCE_DIR) / "models" / "all-MiniLM-L6-v2";
+
+// Counts Embed calls and texts; fails every call after `fail_after` calls.
+class CountingEmbedder : public embed::Embedder {
+ public:
+  explicit CountingEmbedder(embed::Embedder& inner) : inner_(inner) {}
+  size_t dim() const override { return inner_.dim(); }
+  const std::string& model_id() const override { return inner_.model_id(); }
+  Result<Matrix> Embed(std::span<const std::string> texts) override {
+    const size_t call = calls++;
+    if (call >= fail_after) return absl::UnavailableError("injected embedding failure");
+    texts_embedded += texts.size();
+    return inner_.Embed(texts);
+  }
+  std::atomic<size_t> calls{0};
+  std::atomic<size_t> texts_embedded{0};
+  size_t fail_after = static_cast<size_t>(-1);
+
+ private:
+  embed::Embedder& inner_;
+};
+
+// Prose of `sentences` distinct sentences about `topic`.
+std::string Prose(const std::string& topic, int sentences) {
+  std::string s;
+  for (int i = 0; i < sentences; ++i) {
+    s += StrCat("Sentence ", i, " explains how ", topic, " works in practice and why it matters. ");
+    if (i % 4 == 3) s += "\n\n";
+  }
+  return s;
+}
+
+SourceDocument Doc(std::string id, std::string content, std::string type = "text/plain") {
+  SourceDocument d;
+  d.id = std::move(id);
+  d.content = std::move(content);
+  d.content_type = std::move(type);
+  d.source = "test";
+  return d;
+}
+
+void WriteFile(const fs::path& p, const std::string& bytes) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << bytes;
+}
+
+class IngestorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!fs::exists(kModelDir / "model.safetensors")) return;
+    auto e = embed::LocalEmbedder::Open(kModelDir, {}, nullptr);
+    if (e.ok()) model_ = e->release();
+  }
+  static void TearDownTestSuite() {
+    delete model_;
+    model_ = nullptr;
+  }
+
+  void SetUp() override {
+    if (model_ == nullptr) GTEST_SKIP() << "no model at " << kModelDir << " (scripts/fetch_model.sh)";
+    char tmpl[] = "/tmp/ragline_pipeline_test_XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    counting_ = std::make_unique<CountingEmbedder>(*model_);
+    tokenizer_ = std::make_unique<WordPieceChunkTokenizer>(model_->tokenizer());
+    options_.chunker.max_tokens = 40;  // small chunks keep the model cheap
+    options_.chunker.overlap_tokens = 8;
+    options_.chunker.lookback_tokens = 16;
+    options_.embed_batch_chunks = 8;
+    OpenCollection(true);
+  }
+  void TearDown() override {
+    ingestor_.reset();
+    if (collection_) (void)collection_->Close();
+    collection_.reset();
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  void OpenCollection(bool create) {
+    ingestor_.reset();
+    if (collection_) {
+      ASSERT_TRUE(collection_->Close().ok());
+    }
+    collection_.reset();
+    store::CollectionConfig config;
+    config.name = "docs";
+    config.dim = static_cast<uint32_t>(model_->dim());
+    config.index_kind = index::IndexKind::kFlat;
+    auto c = create ? store::Collection::Create(*store::Env::Default(), dir_ + "/c", config, pool_)
+                    : store::Collection::Open(*store::Env::Default(), dir_ + "/c", pool_);
+    ASSERT_TRUE(c.ok()) << c.status();
+    collection_ = std::move(*c);
+    ingestor_ = std::make_unique<Ingestor>(*collection_, *counting_, *tokenizer_, options_);
+  }
+
+  IngestReport MustIngest(std::vector<SourceDocument> docs) {
+    auto r = ingestor_->Ingest(std::move(docs));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : IngestReport{};
+  }
+
+  // All record ids in the collection.
+  std::set<std::string> Ids() {
+    std::set<std::string> ids;
+    for (const auto& r : collection_->ListRecords(nullptr)) ids.insert(r.id);
+    return ids;
+  }
+  // doc#0 .. doc#(n-1) for each committed document, from its chunk #0.
+  std::set<std::string> ExpectedIds(const std::vector<std::string>& doc_ids) {
+    std::set<std::string> ids;
+    for (const auto& d : doc_ids) {
+      auto info = ingestor_->GetDocument(d);
+      EXPECT_TRUE(info.ok() && info->has_value()) << d << " is not committed";
+      if (info.ok() && *info) ids.insert((*info)->chunk_ids.begin(), (*info)->chunk_ids.end());
+    }
+    return ids;
+  }
+
+  static embed::LocalEmbedder* model_;
+  std::string dir_;
+  ThreadPool pool_{1};
+  IngestOptions options_;
+  std::unique_ptr<CountingEmbedder> counting_;
+  std::unique_ptr<WordPieceChunkTokenizer> tokenizer_;
+  std::unique_ptr<store::Collection> collection_;
+  std::unique_ptr<Ingestor> ingestor_;
+};
+embed::LocalEmbedder* IngestorTest::model_ = nullptr;
+
+TEST_F(IngestorTest, WritesOneRecordPerChunkWithItsPayload) {
+  const std::string md = "# Install\n\n" + Prose("the installer", 6) + "\n\n## Debian\n\n" + Prose("apt", 6);
+  SourceDocument d = Doc("guide.md", md, "md");
+  d.metadata = {{"lang", "en"}, {"team", "docs"}};
+  d.version = 42;
+  d.source = "/srv/guide.md";
+  IngestReport report = MustIngest({d});
+  EXPECT_EQ(report.documents_added, 1u);
+  EXPECT_EQ(report.documents_failed, 0u);
+  ASSERT_GT(report.chunks_upserted, 2u);
+
+  auto info = ingestor_->GetDocument("guide.md");
+  ASSERT_TRUE(info.ok() && info->has_value());
+  EXPECT_EQ((*info)->chunk_count, report.chunks_upserted);
+  EXPECT_EQ((*info)->version, 42u);
+  EXPECT_EQ((*info)->content_hash, ContentHash(md));
+  EXPECT_EQ((*info)->title, "Install");
+  EXPECT_EQ((*info)->metadata["team"], "docs");
+  EXPECT_EQ(collection_->Stats().vector_count, report.chunks_upserted);
+
+  auto extracted = text::Extract(md, "md");
+  ASSERT_TRUE(extracted.ok());
+  bool saw_debian = false;
+  for (size_t k = 0; k < (*info)->chunk_count; ++k) {
+    auto r = collection_->Get(ChunkId("guide.md", k));
+    ASSERT_TRUE(r) << k;
+    const json& p = r->payload;
+    EXPECT_EQ(r->version, 42u);
+    EXPECT_EQ(p["doc_id"], "guide.md");
+    EXPECT_EQ(p["ordinal"], k);
+    EXPECT_EQ(p["chunk_count"], (*info)->chunk_count);
+    EXPECT_EQ(p["content_hash"], ContentHash(md));
+    EXPECT_EQ(p["source"], "/srv/guide.md");
+    EXPECT_EQ(p["title"], "Install");
+    EXPECT_EQ(p["metadata"]["lang"], "en");
+    const size_t b = p["offsets"][0], e = p["offsets"][1];
+    EXPECT_EQ(p["text"], extracted->text.substr(b, e - b));
+    EXPECT_EQ(p["heading_path"], std::string(extracted->HeadingPathAt(b)));
+    if (p["heading_path"] == "Install > Debian") saw_debian = true;
+    EXPECT_NEAR(std::sqrt(std::inner_product(r->vector.begin(), r->vector.end(), r->vector.begin(), 0.0)), 1.0,
+                1e-4);
+  }
+  EXPECT_TRUE(saw_debian);
+
+  // The caller's metadata is addressable by filters and the text by BM25.
+  auto filter = store::PayloadFilter::Parse({{"metadata.lang", "en"}});
+  ASSERT_TRUE(filter.ok());
+  auto hits = collection_->LexicalSearch("apt", 3, &*filter);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_FALSE(hits->empty());
+  EXPECT_EQ((*hits)[0].payload["doc_id"], "guide.md");
+  auto none = store::PayloadFilter::Parse({{"metadata.lang", "de"}});
+  EXPECT_TRUE(collection_->LexicalSearch("apt", 3, &*none)->empty());
+}
+
+TEST_F(IngestorTest, EmbedsChunksOfManyDocumentsInSharedBatches) {
+  std::vector<SourceDocument> docs;
+  for (int i = 0; i < 12; ++i) docs.push_back(Doc(StrCat("d", i), StrCat("Short note number ", i, ".")));
+  IngestReport report = MustIngest(std::move(docs));
+  EXPECT_EQ(report.documents_added, 12u);
+  EXPECT_EQ(report.chunks_upserted, 12u);
+  EXPECT_EQ(counting_->texts_embedded, 12u);
+  EXPECT_EQ(counting_->calls, 2u);  // 8 + 4 with embed_batch_chunks = 8
+}
+
+TEST_F(IngestorTest, UnchangedDocumentsAreNotReembedded) {
+  std::vector<SourceDocument> docs = {Doc("a", Prose("alpha", 10)), Doc("b", Prose("beta", 3))};
+  IngestReport first = MustIngest(docs);
+  EXPECT_EQ(first.documents_added, 2u);
+  const size_t calls = counting_->calls;
+  const size_t records = collection_->Stats().vector_count;
+
+  IngestReport second = MustIngest(docs);
+  EXPECT_EQ(second.documents_unchanged, 2u);
+  EXPECT_EQ(second.documents_added + second.documents_replaced, 0u);
+  EXPECT_EQ(second.chunks_upserted, 0u);
+  EXPECT_EQ(counting_->calls, calls) << "unchanged documents were embedded again";
+  EXPECT_EQ(collection_->Stats().vector_count, records);
+
+  // New metadata is a change even with the same bytes.
+  docs[1].metadata = {{"tag", "x"}};
+  IngestReport third = MustIngest(docs);
+  EXPECT_EQ(third.documents_unchanged, 1u);
+  EXPECT_EQ(third.documents_replaced, 1u);
+  EXPECT_EQ(collection_->Get("b#0")->payload["metadata"]["tag"], "x");
+}
+
+TEST_F(IngestorTest, ChangedDocumentReplacesItsChunksAndDropsTheRest) {
+  MustIngest({Doc("doc", Prose("long topic", 24))});
+  auto before = ingestor_->GetDocument("doc");
+  ASSERT_TRUE(before.ok() && before->has_value());
+  const size_t old_count = (*before)->chunk_count;
+  ASSERT_GT(old_count, 4u);
+
+  IngestReport report = MustIngest({Doc("doc", "Now it is a single short sentence.")});
+  EXPECT_EQ(report.documents_replaced, 1u);
+  EXPECT_EQ(report.chunks_upserted, 1u);
+  EXPECT_EQ(report.chunks_deleted, old_count - 1);
+  auto after = ingestor_->GetDocument("doc");
+  ASSERT_TRUE(after.ok() && after->has_value());
+  EXPECT_EQ((*after)->chunk_count, 1u);
+  EXPECT_GT((*after)->version, (*before)->version);
+  EXPECT_EQ(Ids(), std::set<std::string>{"doc#0"});
+  EXPECT_EQ(collection_->Get("doc#0")->payload["text"], "Now it is a single short sentence.");
+
+  // Emptied: no chunks at all.
+  report = MustIngest({Doc("doc", "  \n ")});
+  EXPECT_EQ(report.documents_failed, 0u);
+  EXPECT_TRUE(Ids().empty());
+  auto gone = ingestor_->GetDocument("doc");
+  ASSERT_TRUE(gone.ok());
+  EXPECT_FALSE(gone->has_value());
+}
+
+TEST_F(IngestorTest, StaleCallerVersionFailsTheDocument) {
+  SourceDocument d = Doc("v", "First content.");
+  d.version = 10;
+  MustIngest({d});
+  d.content = "Second content.";
+  d.version = 9;
+  IngestReport report = MustIngest({d});
+  EXPECT_EQ(report.documents_failed, 1u);
+  ASSERT_EQ(report.failures.size(), 1u);
+  EXPECT_NE(report.failures[0].error.find("not newer"), std::string::npos) << report.failures[0].error;
+  EXPECT_EQ(collection_->Get("v#0")->payload["text"], "First content.");
+}
+
+TEST_F(IngestorTest, BadDocumentsFailAloneAndTheRestIngest) {
+  std::vector<SourceDocument> docs = {
+      Doc("good1", "A perfectly fine document."),
+      Doc("broken.pdf", "%PDF-1.4 this is not really a pdf at all", "pdf"),
+      Doc("weird.xyz", "whatever", "xyz"),
+      Doc("latin1.txt", std::string("caf\xe9 au lait"), "txt"),
+      Doc("", "no id"),
+      Doc("good2", "<html><body><p>Fine HTML too.</p></body></html>", "text/html"),
+      Doc("good1", "duplicate id"),
+  };
+  IngestReport report = MustIngest(std::move(docs));
+  EXPECT_EQ(report.documents_added, 2u);
+  EXPECT_EQ(report.documents_failed, 5u);
+  std::map<std::string, std::string> errors;
+  for (const auto& f : report.failures) errors[f.id] += f.error;
+  EXPECT_TRUE(errors.count("broken.pdf"));
+  EXPECT_NE(errors["weird.xyz"].find("xyz"), std::string::npos) << errors["weird.xyz"];
+  EXPECT_NE(errors["latin1.txt"].find("UTF-8"), std::string::npos) << errors["latin1.txt"];
+  EXPECT_TRUE(errors.count(""));
+  EXPECT_NE(errors["good1"].find("duplicate"), std::string::npos);
+  EXPECT_EQ(Ids(), (std::set<std::string>{"good1#0", "good2#0"}));
+  EXPECT_EQ(collection_->Get("good1#0")->payload["text"], "A perfectly fine document.");
+}
+
+TEST_F(IngestorTest, ResumesAfterAFailureMidwayWithoutDuplicatesOrLosses) {
+  // v1 of every document, committed.
+  std::vector<std::string> ids;
+  std::vector<SourceDocument> v1, v2;
+  for (int i = 0; i < 6; ++i) {
+    ids.push_back(StrCat("doc", i));
+    v1.push_back(Doc(ids.back(), Prose(StrCat("first topic ", i), 6 + 3 * i)));
+    // v2: some grow, some shrink.
+    v2.push_back(Doc(ids.back(), Prose(StrCat("second topic ", i), i % 2 == 0 ? 2 : 20)));
+  }
+  IngestReport r1 = MustIngest(v1);
+  ASSERT_EQ(r1.documents_added, 6u);
+
+  // v2 with an embedder that dies after a few batches: some documents are
+  // half written (chunks 1.. of v2 on top of v1), their #0 still v1.
+  counting_->calls = 0;
+  counting_->fail_after = 3;
+  IngestReport r2 = MustIngest(v2);
+  EXPECT_GT(r2.documents_failed, 0u);
+  EXPECT_EQ(r2.documents_failed + r2.documents_replaced, 6u);
+  for (const auto& f : r2.failures) EXPECT_NE(f.error.find("injected"), std::string::npos);
+  size_t half_written = 0;  // v2 chunks of documents whose #0 is still v1
+  for (const auto& r : collection_->ListRecords(nullptr)) {
+    auto head = collection_->Get(ChunkId(r.payload["doc_id"].get<std::string>(), 0));
+    ASSERT_TRUE(head);
+    if (r.payload["text"].get<std::string>().find("second topic") != std::string::npos &&
+        head->payload["text"].get<std::string>().find("first topic") != std::string::npos) {
+      ++half_written;
+    }
+  }
+  EXPECT_GT(half_written, 0u) << "the failure left no half-written document to recover: " << r2.ToJson().dump();
+
+  // "Restart": reopen the collection from disk, then rerun with a healthy model.
+  OpenCollection(false);
+  counting_->fail_after = static_cast<size_t>(-1);
+  IngestReport r3 = MustIngest(v2);
+  EXPECT_EQ(r3.documents_failed, 0u);
+  EXPECT_EQ(r3.documents_replaced, r2.documents_failed);
+  EXPECT_EQ(r3.documents_unchanged, r2.documents_replaced);
+  EXPECT_EQ(Ids(), ExpectedIds(ids));
+  EXPECT_EQ(collection_->Stats().vector_count, ExpectedIds(ids).size());
+  for (const auto& d : ids) {
+    auto info = ingestor_->GetDocument(d);
+    for (const auto& cid : (*info)->chunk_ids) {
+      EXPECT_NE(collection_->Get(cid)->payload["text"].get<std::string>().find("second topic"), std::string::npos)
+          << cid << " still holds v1 text";
+    }
+  }
+}
+
+TEST_F(IngestorTest, IngestPathAddsChangesAndDeletesFiles) {
+  const fs::path root = fs::path(dir_) / "docs";
+  WriteFile(root / "a.txt", Prose("apples", 4));
+  WriteFile(root / "sub/b.md", "# Bananas\n\n" + Prose("bananas", 4));
+  WriteFile(root / "sub/c.html", "<html><head><title>Cherries</title></head><body><p>" + Prose("cherries", 3) +
+                                     "</p></body></html>");
+  WriteFile(root / "notes.xyz", "ignored: not an ingestible extension");
+  WriteFile(root / ".hidden/d.txt", "ignored: hidden");
+  WriteFile(root / "broken.pdf", "%PDF-1.7 garbage");
+
+  std::vector<size_t> progress;
+  auto r1 = ingestor_->IngestPath(root, [&](size_t done, size_t total, size_t) {
+    EXPECT_EQ(total, 4u);
+    progress.push_back(done);
+  });
+  ASSERT_TRUE(r1.ok()) << r1.status();
+  EXPECT_EQ(r1->documents_added, 3u);
+  EXPECT_EQ(r1->documents_failed, 1u);
+  ASSERT_EQ(r1->failures.size(), 1u);
+  EXPECT_EQ(r1->failures[0].id, "broken.pdf");
+  EXPECT_EQ(progress.size(), 4u);
+  EXPECT_EQ(progress.back(), 4u);
+  auto b = ingestor_->GetDocument("sub/b.md");
+  ASSERT_TRUE(b.ok() && b->has_value());
+  EXPECT_EQ((*b)->title, "Bananas");
+  EXPECT_EQ((*b)->source, (fs::canonical(root) / "sub/b.md").string());
+
+  auto r2 = ingestor_->IngestPath(root);
+  ASSERT_TRUE(r2.ok());
+  EXPECT_EQ(r2->documents_unchanged, 3u);
+  EXPECT_EQ(r2->chunks_upserted, 0u);
+
+  WriteFile(root / "a.txt", "Apples are now a one-liner.");
+  fs::remove(root / "sub/c.html");
+  const size_t c_chunks = (*ingestor_->GetDocument("sub/c.html"))->chunk_count;
+  auto r3 = ingestor_->IngestPath(root);
+  ASSERT_TRUE(r3.ok());
+  EXPECT_EQ(r3->documents_replaced, 1u);
+  EXPECT_EQ(r3->documents_unchanged, 1u);
+  EXPECT_EQ(r3->documents_deleted, 1u);
+  EXPECT_GE(r3->chunks_deleted, c_chunks);
+  EXPECT_FALSE(ingestor_->GetDocument("sub/c.html")->has_value());
+  EXPECT_EQ(Ids(), ExpectedIds({"a.txt", "sub/b.md"}));
+
+  // A single file: doc_id is its name, the root its directory.
+  auto r4 = ingestor_->IngestPath(root / "notes.xyz");
+  ASSERT_TRUE(r4.ok());
+  EXPECT_EQ(r4->documents_failed, 1u);
+  EXPECT_FALSE(ingestor_->IngestPath(root / "missing").ok());
+}
+
+TEST_F(IngestorTest, WatchReingestsNewChangedAndDeletedFiles) {
+  const fs::path root = fs::path(dir_) / "watched";
+  WriteFile(root / "one.txt", "The first file.");
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<IngestReport> passes;
+  std::stop_source stop;
+  Status watch_status;
+  std::thread watcher([&] {
+    watch_status = ingestor_->Watch(root, stop.get_token(), [&](const IngestReport& r) {
+      std::lock_guard<std::mutex> l(mu);
+      passes.push_back(r);
+      cv.notify_all();
+    });
+  });
+  auto wait_for = [&](size_t n) {
+    std::unique_lock<std::mutex> l(mu);
+    return cv.wait_for(l, std::chrono::seconds(20), [&] { return passes.size() >= n; });
+  };
+  ASSERT_TRUE(wait_for(1));
+  EXPECT_EQ(passes[0].documents_added, 1u);
+
+  WriteFile(root / "sub/two.md", "# Two\n\nA second file in a new directory.");
+  ASSERT_TRUE(wait_for(2));
+  EXPECT_EQ(passes[1].documents_added, 1u);
+  EXPECT_EQ(passes[1].documents_unchanged, 1u);
+
+  fs::remove(root / "one.txt");
+  WriteFile(root / "sub/three.txt", "A third file, inside the directory created while watching.");
+  ASSERT_TRUE(wait_for(3));
+  IngestReport later;  // the changes may land in one pass or two
+  {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait_for(l, std::chrono::milliseconds(800), [&] { return passes.size() >= 4; });
+    for (size_t i = 2; i < passes.size(); ++i) later.Merge(passes[i]);
+  }
+  EXPECT_EQ(later.documents_deleted, 1u);
+  EXPECT_EQ(later.documents_added, 1u);
+  stop.request_stop();
+  watcher.join();
+  EXPECT_TRUE(watch_status.ok()) << watch_status;
+  EXPECT_EQ(Ids(), ExpectedIds({"sub/two.md", "sub/three.txt"}));
+  EXPECT_FALSE(ingestor_->Watch(root / "sub/two.md", stop.get_token(), {}).ok());
+}
+
+TEST_F(IngestorTest, DeleteDocumentRemovesCommittedAndLeftoverChunks) {
+  MustIngest({Doc("x", Prose("x", 10)), Doc("y", "keep me")});
+  const size_t n = (*ingestor_->GetDocument("x"))->chunk_count;
+  ASSERT_GT(n, 2u);
+  // A leftover from a crashed run beyond the committed count.
+  auto extra = *collection_->Get("x#1");
+  ASSERT_TRUE(collection_->Upsert({store::Record{ChunkId("x", n), extra.version, extra.vector, extra.payload.dump()}})
+                  .ok());
+  auto r = ingestor_->DeleteDocument("x");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->documents_deleted, 1u);
+  EXPECT_EQ(r->chunks_deleted, n + 1);
+  EXPECT_EQ(Ids(), std::set<std::string>{"y#0"});
+  auto again = ingestor_->DeleteDocument("x");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->documents_deleted, 0u);
+}
+
+TEST_F(IngestorTest, ReportsStageTimings) {
+  std::map<std::string, int> seen;
+  options_.stage_observer = [&](std::string_view stage, double seconds) {
+    EXPECT_GE(seconds, 0.0);
+    seen[std::string(stage)]++;
+  };
+  options_.extract_threads = 2;
+  ingestor_ = std::make_unique<Ingestor>(*collection_, *counting_, *tokenizer_, options_);
+  MustIngest({Doc("s1", Prose("stages", 5)), Doc("s2", "Tiny.")});
+  EXPECT_EQ(seen["extract"], 2);
+  EXPECT_EQ(seen["chunk"], 2);
+  EXPECT_GE(seen["embed"], 1);
+  EXPECT_GE(seen["upsert"], 1);
+}
+
+TEST_F(IngestorTest, RefusesAModelOfAnotherDimension) {
+  store::CollectionConfig config;
+  config.name = "small";
+  config.dim = 8;
+  config.index_kind = index::IndexKind::kFlat;
+  auto c = store::Collection::Create(*store::Env::Default(), dir_ + "/small", config, pool_);
+  ASSERT_TRUE(c.ok());
+  Ingestor ingestor(**c, *counting_, *tokenizer_, options_);
+  auto r = ingestor.Ingest({Doc("a", "text")});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE((*c)->Close().ok());
+}
+
+TEST(IngestReportTest, MergesAndSerialises) {
+  IngestReport a, b;
+  a.documents_added = 1;
+  a.chunks_upserted = 3;
+  b.documents_failed = 1;
+  b.failures.push_back({"x", "bad"});
+  a.Merge(b);
+  json j = a.ToJson();
+  EXPECT_EQ(j["documents_added"], 1);
+  EXPECT_EQ(j["documents_failed"], 1);
+  EXPECT_EQ(j["chunks_upserted"], 3);
+  EXPECT_EQ(j["failures"][0]["id"], "x");
+  EXPECT_EQ(j["failures"][0]["error"], "bad");
+}
+
+TEST(ContentHashTest, IsStableFnv1a64) {
+  EXPECT_EQ(ContentHash(""), "cbf29ce484222325");
+  EXPECT_EQ(ContentHash("a"), "af63dc4c8601ec8c");
+  EXPECT_EQ(ChunkId("dir/file.md", 3), "dir/file.md#3");
+}
+
+}  // namespace
+}  // namespace ragline::pipeline
