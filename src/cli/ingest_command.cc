@@ -43,56 +43,6 @@ struct IngestArgs {
   size_t embed_batch = 64;
 };
 
-// One JSONL line: {"id", "text" | "content_base64" + "content_type",
-// "metadata", "version", "source"}.
-Result<pipeline::SourceDocument> ParseDocumentLine(const std::string& line, const std::string& where) {
-  json j = json::parse(line, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return absl::InvalidArgumentError(StrCat(where, ": malformed JSON object"));
-  pipeline::SourceDocument doc;
-  auto id = j.find("id");
-  if (id == j.end() || !id->is_string() || id->get<std::string>().empty()) {
-    return absl::InvalidArgumentError(StrCat(where, ": missing \"id\" (a non-empty string)"));
-  }
-  doc.id = id->get<std::string>();
-  const bool has_text = j.contains("text"), has_b64 = j.contains("content_base64");
-  if (has_text == has_b64) return absl::InvalidArgumentError(StrCat(where, ": give either \"text\" or \"content_base64\""));
-  if (has_text) {
-    if (!j["text"].is_string()) return absl::InvalidArgumentError(StrCat(where, ": \"text\" must be a string"));
-    doc.content = j["text"].get<std::string>();
-    doc.content_type = "text/plain";
-  } else {
-    if (!j["content_base64"].is_string()) {
-      return absl::InvalidArgumentError(StrCat(where, ": \"content_base64\" must be a string"));
-    }
-    const std::string b64 = j["content_base64"].get<std::string>();
-    if (!absl::Base64Unescape(absl::string_view(b64.data(), b64.size()), &doc.content)) {
-      return absl::InvalidArgumentError(StrCat(where, ": \"content_base64\" is not valid base64"));
-    }
-  }
-  if (j.contains("content_type")) {
-    if (!j["content_type"].is_string()) {
-      return absl::InvalidArgumentError(StrCat(where, ": \"content_type\" must be a string"));
-    }
-    doc.content_type = j["content_type"].get<std::string>();
-  } else if (has_b64) {
-    return absl::InvalidArgumentError(StrCat(where, ": \"content_base64\" needs a \"content_type\""));
-  }
-  if (j.contains("metadata") && !j["metadata"].is_null()) {
-    if (!j["metadata"].is_object()) return absl::InvalidArgumentError(StrCat(where, ": \"metadata\" must be an object"));
-    doc.metadata = j["metadata"];
-  }
-  if (j.contains("version") && !j["version"].is_null()) {
-    const json& v = j["version"];
-    if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0)) {
-      return absl::InvalidArgumentError(StrCat(where, ": \"version\" must be a non-negative integer"));
-    }
-    doc.version = v.get<uint64_t>();
-  }
-  doc.source = "jsonl";
-  if (j.contains("source") && j["source"].is_string()) doc.source = j["source"].get<std::string>();
-  return doc;
-}
-
 Result<pipeline::IngestReport> IngestJsonl(pipeline::Ingestor& ingestor, const IngestArgs& args, Progress& progress) {
   ASSIGN_OR_RETURN(int fd, OpenInput(args.jsonl));
   LineReader reader(fd);
@@ -129,7 +79,10 @@ Result<pipeline::IngestReport> IngestJsonl(pipeline::Ingestor& ingestor, const I
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = StrCat("line ", line_no);
-    auto doc = ParseDocumentLine(line, where);
+    const json j = json::parse(line, nullptr, false);
+    auto doc = j.is_discarded() ? Result<pipeline::SourceDocument>(absl::InvalidArgumentError(
+                                      StrCat(where, ": malformed JSON object")))
+                                : pipeline::SourceDocument::FromJson(j, where, "jsonl");
     if (!doc.ok()) {
       // A bad line is one failed document; the others still ingest.
       total.documents_failed++;

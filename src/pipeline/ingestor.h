@@ -68,6 +68,13 @@ struct SourceDocument {
   nlohmann::json metadata = nlohmann::json::object();  // caller's metadata, kept on every chunk
   std::optional<uint64_t> version;                     // caller's; else ingestion time in ms
   std::string source;        // file path or "http" etc., kept as payload "source"
+
+  // The JSON form shared by the JSONL input of `ragline ingest` and the HTTP
+  // documents route: {"id", "text" | "content_base64" + "content_type",
+  // "metadata"?, "version"?, "source"?}. "text" is text/plain unless a
+  // "content_type" says otherwise. Errors start with `where` ("line 3").
+  static Result<SourceDocument> FromJson(const nlohmann::json& j, std::string_view where,
+                                         std::string_view default_source);
 };
 
 struct IngestOptions {
