@@ -20,6 +20,7 @@
 #include "cli/embed_command.h"
 #include "cli/eval_command.h"
 #include "cli/io.h"
+#include "cli/serve_command.h"
 #include "core/strings.h"
 #include "nlohmann/json.hpp"
 #include "embed/local_embedder.h"
@@ -668,6 +669,8 @@ int RunCli(int argc, char** argv) {
 
   AddEmbedCommand(app, &rc);
   AddEvalCommand(app, &rc);
+  AddServeCommand(app, &rc);
+  AddQueryCommand(app, &rc);
 
   try {
     app.parse(argc, argv);
