@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <memory>
@@ -29,6 +30,8 @@ namespace ragline::cli {
 namespace {
 
 using nlohmann::json;
+
+volatile std::sig_atomic_t g_stop_signal = 0;
 
 struct ServeFlags {
   std::string config_file;
@@ -68,13 +71,15 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
   auto level = obs::ParseLogLevel(config.log_level);
   if (!level.ok()) return Fail(StrCat("log level: ", std::string(level.status().message())));
 
-  // Signals are taken by one thread with sigwait; block them before any
-  // other thread starts so none of those threads receives them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // SIGINT/SIGTERM set a flag that a watcher thread polls. (A handler rather
+  // than sigwait: libraries such as OpenBLAS start threads before main, and
+  // any of them may be the one the signal is delivered to.)
+  g_stop_signal = 0;
+  struct sigaction action {};
+  action.sa_handler = [](int sig) { g_stop_signal = sig; };
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
 
   obs::Logger logger(obs::LogDestination::Stderr(), *level);
   obs::MetricsRegistry metrics;
@@ -110,17 +115,15 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
 
   std::atomic<bool> done{false};
   std::thread signal_thread([&] {
-    timespec tick{0, 200 * 1000 * 1000};
     while (!done) {
-      int sig = sigtimedwait(&signals, nullptr, &tick);
-      if (sig == SIGINT || sig == SIGTERM) {
-        logger.Info("shutting down").Field("signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
-        // Stop() only reaches a listener that is running; Run may still be starting.
-        while (!done) {
-          srv->Stop();
-          std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-        return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      const int sig = g_stop_signal;
+      if (sig == 0) continue;
+      logger.Info("shutting down").Field("signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      // Stop() only reaches a listener that is running; Run may still be starting.
+      while (!done) {
+        srv->Stop();
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
     }
   });
