@@ -17,7 +17,7 @@ command -v promtool >/dev/null || { echo "FAIL: promtool not found (Debian packa
 "$RAGLINE" serve --data "$DATA" --model "$MODEL" --host 127.0.0.1 --port 0 --threads 4 \
   --max-body-bytes 1048576 >"$WORK/serve.out" 2>"$WORK/serve.log" &
 PID=$!
-trap 'kill $PID 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 300); do
   grep -q "serving on" "$WORK/serve.out" 2>/dev/null && break
   kill -0 $PID 2>/dev/null || { cat "$WORK/serve.log" >&2; echo "FAIL: server exited" >&2; exit 1; }

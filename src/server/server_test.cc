@@ -400,8 +400,18 @@ TEST_F(ServerTest, MetricsCountRequestsByRouteTemplate) {
   CreateDocs();
   Post("/v1/collections/docs/query", {{"query", "France"}, {"mode", "lexical"}});
   Send("GET", "/v1/collections/nope");
-  httplib::Result res = client_->Get("/metrics");
-  ASSERT_TRUE(res);
+  // Metrics are updated after a response's last byte is written, so the
+  // scrape may overtake the requests just answered: wait for the last one.
+  httplib::Result res(nullptr, httplib::Error::Unknown);
+  for (int i = 0; i < 200; ++i) {
+    res = client_->Get("/metrics");
+    ASSERT_TRUE(res);
+    if (res->body.find("code=\"404\"") != std::string::npos &&
+        res->body.find("query\",method=\"POST\",code=\"200\"") != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   EXPECT_THAT(res->get_header_value("Content-Type"), HasSubstr("text/plain; version=0.0.4"));
   const std::string& text = res->body;
   EXPECT_THAT(text, HasSubstr("rag_http_requests_total{route=\"/v1/collections\",method=\"POST\",code=\"201\"} 1"));
@@ -422,7 +432,8 @@ TEST_F(ServerTest, EchoesRequestIdsAndLogsOneJsonLinePerRequest) {
   EXPECT_EQ(Header(generated.headers, "X-Request-Id").size(), 16u);
   // The log line is written after the response; give the worker a moment.
   std::string log;
-  for (int i = 0; i < 100 && log.find("/healthz") == std::string::npos; ++i) {
+  for (int i = 0; i < 200 && (log.find("/healthz") == std::string::npos || log.find("req-42") == std::string::npos);
+       ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     log = ReadLog();
   }
@@ -506,6 +517,7 @@ TEST_F(ServerTest, DenseAndHybridQueriesEmbedWithTheRealModel) {
     EXPECT_EQ(r.body["hits"][0]["id"], "t1") << mode;
     EXPECT_EQ(r.body["degraded"], true);
   }
+  // Stage histograms are observed before the reply is sent: no wait needed.
   std::string metrics = Send("GET", "/metrics").raw;
   EXPECT_THAT(metrics, HasSubstr("rag_pipeline_latency_seconds_count{stage=\"embed\"} 2"));
 }
