@@ -131,4 +131,40 @@ wait $PID || rc=$?
 check "clean exit on SIGTERM" "$rc" "0"
 check_contains "stopped logged" "$(cat "$WORK/serve.log")" '"msg":"stopped"'
 check "data readable after shutdown" "$("$RAGLINE" stats kb --data "$DATA" | jq .vector_count)" "4"
+
+# --- a second server from a config file: API keys, and flags > env > file for the LLM
+cat > "$WORK/config.json" <<'JSON'
+{"host": "127.0.0.1", "port": 0, "threads": 2,
+ "llm": {"url": "http://127.0.0.1:1/v1", "model": "file-model", "timeout_ms": 2000},
+ "api_keys": [{"key": "reader-key", "scope": "read", "collections": ["kb"]},
+              {"key": "writer-key", "scope": "write", "collections": ["*"]}]}
+JSON
+RAGLINE_LLM_URL=http://127.0.0.1:2/v1 "$RAGLINE" serve --config "$WORK/config.json" --data "$DATA" --model "$MODEL" \
+  --llm-url http://127.0.0.1:9/v1 >"$WORK/serve2.out" 2>"$WORK/serve2.log" &
+PID=$!
+for _ in $(seq 1 300); do
+  grep -q "serving on" "$WORK/serve2.out" 2>/dev/null && break
+  kill -0 $PID 2>/dev/null || { cat "$WORK/serve2.log" >&2; echo "FAIL: second server exited" >&2; exit 1; }
+  sleep 0.1
+done
+URL=$(grep -o 'http://[0-9.]*:[0-9]*' "$WORK/serve2.out")
+check "flag beats env beats file" "$(call GET /readyz >/dev/null; body | jq -r .llm)" "http://127.0.0.1:9/v1/chat/completions"
+check "no key: 401" "$(call GET /v1/collections/kb)" "401"
+check "401 code" "$(body | jq -r .error.code)" "unauthenticated"
+auth() { curl -s -o "$WORK/body" -w '%{http_code}' -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
+  -X "$2" ${4:+--data "$4"} "$URL$3"; }
+check "read key reads" "$(auth reader-key GET /v1/collections/kb/stats)" "200"
+check "read key cannot write: 403" "$(auth reader-key POST /v1/collections/kb/vectors/delete '{"ids":["x"]}')" "403"
+check "403 code" "$(body | jq -r .error.code)" "permission_denied"
+check "write key writes" "$(auth writer-key POST /v1/collections/kb/vectors/delete '{"ids":["x"]}')" "200"
+check "health stays open" "$(call GET /healthz)" "200"
+check "query with a dead LLM" "$(auth reader-key POST /v1/collections/kb/query '{"query":"Eiffel tower","mode":"lexical"}')" "200"
+check "dead LLM: extractive, degraded" "$(body | jq -c '[.degraded, (.citations | length > 0)]')" "[true,true]"
+check_contains "degraded reason names the LLM" "$(body | jq -r .degraded_reason)" "127.0.0.1:9"
+out=$(RAGLINE_API_KEY=reader-key "$RAGLINE" query "Eiffel tower" --collection kb --server "$URL" --mode lexical --json 2>/dev/null)
+check "query --server sends RAGLINE_API_KEY" "$(echo "$out" | jq -r '.hits[0].doc_id')" "eiffel"
+kill -INT $PID
+rc=0
+wait $PID || rc=$?
+check "clean exit on SIGINT" "$rc" "0"
 finish
