@@ -64,6 +64,9 @@ struct ServerOptions {
   generate::AnswerOptions answer;
 };
 
+// Request bodies nested deeper than this are refused (400) before parsing.
+inline constexpr size_t kMaxJsonDepth = 64;
+
 // One request as a route handler sees it.
 class RouteRequest {
  public:
@@ -77,7 +80,8 @@ class RouteRequest {
   // The i-th {param} of the route template (0-based), URL-decoded.
   std::string PathParam(size_t i) const;
   // The body parsed as a JSON object; InvalidArgument ("malformed JSON: ...",
-  // "request body must be a JSON object") otherwise.
+  // "request body must be a JSON object", nesting deeper than kMaxJsonDepth)
+  // otherwise.
   Result<nlohmann::json> JsonBody() const;
 
   // The handler wrote the response itself (a stream, non-JSON content): the

@@ -288,6 +288,14 @@ TEST_F(ServerTest, ClientMistakesGet4xxWithAnErrorBody) {
   expect_error(Send("POST", "/v1/collections/docs/vectors", std::string(8192, ' ')), 413, "payload_too_large",
                "max_body_bytes");
   expect_error(Send("GET", "/v1/nothing"), 404, "not_found", "no route for GET /v1/nothing");
+  std::string deep = "{\"vector\": [1, 0, 0, 0], \"filter\": ";
+  for (int i = 0; i < 200; ++i) deep += "{\"$not\": ";
+  deep += "{\"a\": 1}" + std::string(200, '}') + "}";
+  expect_error(Send("POST", "/v1/collections/docs/vectors/search", deep), 400, "invalid_argument",
+               "nested deeper than 64 levels");
+  // Brackets inside strings (after an escaped quote too) do not count.
+  std::string brackets = "{\"vector\": [1, 0, 0, 0], \"note\": \"\\\"" + std::string(100, '[') + "\"}";
+  EXPECT_EQ(Send("POST", "/v1/collections/docs/vectors/search", brackets).status, 200) << brackets;
   // The server is still fine.
   EXPECT_EQ(Send("GET", "/healthz").status, 200);
 }
