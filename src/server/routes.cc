@@ -361,7 +361,9 @@ class Routes {
     ASSIGN_OR_RETURN(auto filter, ParseFilter(body));
     index::SearchOptions options;
     if (auto ef = body.find("ef_search"); ef != body.end()) {
-      if (!ef->is_number_unsigned()) return absl::InvalidArgumentError("\"ef_search\" must be a non-negative integer");
+      if (!ef->is_number_unsigned() || ef->get<uint64_t>() > 100000) {
+        return absl::InvalidArgumentError("\"ef_search\" must be an integer in [0, 100000]");
+      }
       options.ef_search = ef->get<uint32_t>();
     }
     const auto start = std::chrono::steady_clock::now();
