@@ -21,6 +21,7 @@
 #include "cli/eval_command.h"
 #include "cli/ingest_command.h"
 #include "cli/io.h"
+#include "cli/serve_command.h"
 #include "core/strings.h"
 #include "nlohmann/json.hpp"
 #include "embed/local_embedder.h"
@@ -650,6 +651,8 @@ int RunCli(int argc, char** argv) {
   AddEmbedCommand(app, &rc);
   AddEvalCommand(app, &rc);
   AddIngestCommand(app, &rc);
+  AddServeCommand(app, &rc);
+  AddQueryCommand(app, &rc);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,312 @@
+#include "cli/serve_command.h"
+
+#include <httplib.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "cli/io.h"
+#include "core/strings.h"
+#include "core/thread_pool.h"
+#include "embed/local_embedder.h"
+#include "generate/chat_client.h"
+#include "obs/log.h"
+#include "obs/metrics.h"
+#include "server/config.h"
+#include "server/query.h"
+#include "server/routes.h"
+#include "server/server.h"
+#include "store/database.h"
+
+namespace ragline::cli {
+namespace {
+
+using nlohmann::json;
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+struct ServeFlags {
+  std::string config_file;
+  std::string data, model, host, llm_url, llm_model, log_level;
+  int port = 0;
+  size_t threads = 0, max_body_bytes = 0;
+};
+
+Result<std::unique_ptr<generate::ChatClient>> MakeChatClient(const server::LlmConfig& llm) {
+  if (llm.url.empty()) return std::unique_ptr<generate::ChatClient>();
+  generate::ChatClientOptions options;
+  options.base_url = llm.url;
+  options.model = llm.model;
+  options.api_key = llm.api_key;
+  options.timeout = std::chrono::milliseconds(llm.timeout_ms);
+  options.max_tokens = llm.max_tokens;
+  return generate::ChatClient::Create(options);
+}
+
+int RunServe(const ServeFlags& flags, CLI::App* cmd) {
+  server::ServerConfig config;
+  if (!flags.config_file.empty()) {
+    if (Status st = config.MergeFile(flags.config_file); !st.ok()) return Fail(st);
+  }
+  config.MergeEnvironment();
+  auto given = [cmd](const char* name) { return cmd->count(name) > 0; };
+  if (given("--data")) config.data_dir = flags.data;
+  if (given("--model")) config.model_dir = flags.model;
+  if (given("--host")) config.host = flags.host;
+  if (given("--port")) config.port = flags.port;
+  if (given("--threads")) config.threads = flags.threads;
+  if (given("--max-body-bytes")) config.max_body_bytes = flags.max_body_bytes;
+  if (given("--llm-url")) config.llm.url = flags.llm_url;
+  if (given("--llm-model")) config.llm.model = flags.llm_model;
+  if (given("--log-level")) config.log_level = flags.log_level;
+  if (Status st = config.Validate(); !st.ok()) return Fail(st);
+  auto level = obs::ParseLogLevel(config.log_level);
+  if (!level.ok()) return Fail(StrCat("log level: ", std::string(level.status().message())));
+
+  // SIGINT/SIGTERM set a flag that a watcher thread polls. (A handler rather
+  // than sigwait: libraries such as OpenBLAS start threads before main, and
+  // any of them may be the one the signal is delivered to.)
+  g_stop_signal = 0;
+  struct sigaction action {};
+  action.sa_handler = [](int sig) { g_stop_signal = sig; };
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+
+  obs::Logger logger(obs::LogDestination::Stderr(), *level);
+  obs::MetricsRegistry metrics;
+  auto chat = MakeChatClient(config.llm);
+  if (!chat.ok()) return Fail(StrCat("LLM: ", std::string(chat.status().message())));
+
+  store::DatabaseOptions db_options;
+  auto db = store::Database::Open(*store::Env::Default(), config.data_dir, db_options);
+  if (!db.ok()) return Fail(db.status());
+
+  ThreadPool embed_pool(0);
+  std::unique_ptr<embed::LocalEmbedder> embedder;
+  const std::string model_dir = config.model_dir.empty() ? DefaultModelDir() : config.model_dir;
+  auto opened = embed::LocalEmbedder::Open(model_dir, {}, &embed_pool);
+  if (opened.ok()) {
+    embedder = std::move(*opened);
+  } else if (!config.model_dir.empty()) {
+    return Fail(StrCat("model: ", std::string(opened.status().message())));
+  } else {
+    logger.Warn("no embedding model: dense and hybrid text queries will fail; /readyz reports not ready")
+        .Error(opened.status());
+  }
+
+  server::ServerOptions options;
+  options.threads = config.threads;
+  options.max_body_bytes = config.max_body_bytes;
+  options.api_keys = config.api_keys;
+  server::ServerDeps deps{db->get(), embedder.get(), chat->get(), &metrics, &logger, config.data_dir};
+  auto srv = std::make_unique<server::Server>(deps, options);
+  server::RegisterCoreRoutes(*srv);
+  auto port = srv->Bind(config.host, config.port);
+  if (!port.ok()) return Fail(port.status());
+
+  std::atomic<bool> done{false};
+  std::thread signal_thread([&] {
+    while (!done) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      const int sig = g_stop_signal;
+      if (sig == 0) continue;
+      logger.Info("shutting down").Field("signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      // Stop() only reaches a listener that is running; Run may still be starting.
+      while (!done) {
+        srv->Stop();
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+  });
+
+  std::printf("ragline serving on http://%s:%d\n", config.host.c_str(), *port);
+  std::fflush(stdout);
+  logger.Info("listening")
+      .Field("address", StrCat("http://", config.host, ":", *port))
+      .Field("data", config.data_dir)
+      .Field("model", embedder ? embedder->model_id() : std::string("none"))
+      .Field("llm", config.llm.url.empty() ? std::string("none (extractive answers)") : config.llm.url)
+      .Field("threads", config.threads)
+      .Field("auth", config.api_keys.empty() ? "open" : "api keys");
+  Status run = srv->Run();
+  done = true;
+  signal_thread.join();
+  srv.reset();
+  db->reset();  // closes the collections
+  logger.Info("stopped");
+  if (!run.ok()) return Fail(run);
+  return 0;
+}
+
+// ---------------------------------------------------------------- query
+
+struct QueryFlags {
+  std::string question, collection, data, server_url, mode = "hybrid", filter, model, api_key, llm_url, llm_model;
+  size_t k = 5;
+  bool no_generate = false, json_out = false;
+};
+
+void PrintQueryResult(const json& out, bool json_out) {
+  if (json_out) {
+    PrintJson(out);
+    return;
+  }
+  const json& hits = out["hits"];
+  if (out.contains("answer") && out["answer"].is_string()) {
+    std::printf("%s\n\nSources:\n", out["answer"].get<std::string>().c_str());
+    for (const auto& c : out["citations"]) {
+      std::printf("  [%d] %s (%s)\n", c["n"].get<int>(), c["doc_id"].get<std::string>().c_str(),
+                  c["id"].get<std::string>().c_str());
+    }
+    if (out.value("degraded", false)) {
+      std::fprintf(stderr, "note: extractive answer (%s)\n", out["degraded_reason"].get<std::string>().c_str());
+    }
+    return;
+  }
+  int n = 0;
+  for (const auto& h : hits) {
+    std::string text = h["text"].get<std::string>();
+    if (text.size() > 160) text = text.substr(0, 157) + "...";
+    std::printf("%d. %s (%s) score %.4f\n   %s\n", ++n, h["id"].get<std::string>().c_str(),
+                h["doc_id"].get<std::string>().c_str(), h["score"].get<double>(), text.c_str());
+  }
+}
+
+int QueryOverHttp(const QueryFlags& f) {
+  std::string url = f.server_url;
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  httplib::Client client(url);
+  client.set_read_timeout(300, 0);
+  if (!client.is_valid()) return Fail(StrCat("--server: cannot use '", f.server_url, "' (expected http://HOST:PORT)"));
+  json body = {{"query", f.question}, {"k", f.k}, {"mode", f.mode}, {"generate", !f.no_generate}};
+  if (!f.filter.empty()) {
+    json filter = json::parse(f.filter, nullptr, false);
+    if (filter.is_discarded()) return Fail("--filter: malformed JSON");
+    body["filter"] = filter;
+  }
+  httplib::Headers headers;
+  std::string key = f.api_key;
+  if (key.empty()) {
+    if (const char* env = std::getenv("RAGLINE_API_KEY")) key = env;
+  }
+  if (!key.empty()) headers.emplace("Authorization", "Bearer " + key);
+  auto res = client.Post(StrCat("/v1/collections/", f.collection, "/query").c_str(), headers, body.dump(),
+                         "application/json");
+  if (!res) return Fail(StrCat("cannot reach ", url, ": ", httplib::to_string(res.error())));
+  json out = json::parse(res->body, nullptr, false);
+  if (res->status != 200) {
+    if (!out.is_discarded() && out.contains("error")) {
+      return Fail(StrCat("server answered ", res->status, ": ", out["error"].value("message", std::string())));
+    }
+    return Fail(StrCat("server answered ", res->status));
+  }
+  if (out.is_discarded()) return Fail("server answered with malformed JSON");
+  PrintQueryResult(out, f.json_out);
+  return 0;
+}
+
+int QueryDirect(const QueryFlags& f) {
+  json body = {{"query", f.question}, {"k", f.k}, {"mode", f.mode}, {"generate", !f.no_generate}};
+  if (!f.filter.empty()) {
+    json filter = json::parse(f.filter, nullptr, false);
+    if (filter.is_discarded()) return Fail("--filter: malformed JSON");
+    body["filter"] = filter;
+  }
+  auto request = server::QueryRequest::FromJson(body);
+  if (!request.ok()) return Fail(request.status());
+  store::DatabaseOptions db_options;
+  db_options.read_only = true;
+  auto db = store::Database::Open(*store::Env::Default(), f.data, db_options);
+  if (!db.ok()) return Fail(db.status());
+  auto c = (*db)->GetCollection(f.collection);
+  if (!c.ok()) return Fail(c.status());
+  std::unique_ptr<embed::LocalEmbedder> embedder;
+  search::Query probe;
+  probe.mode = request->mode;
+  probe.text = request->question;
+  if (search::Retriever::NeedsEmbedding(probe)) {
+    auto opened = embed::LocalEmbedder::Open(f.model.empty() ? DefaultModelDir() : f.model, {}, nullptr);
+    if (!opened.ok()) {
+      return Fail(StrCat("the embedding model is needed for --mode ", f.mode,
+                         " (or use --mode lexical): ", std::string(opened.status().message())));
+    }
+    embedder = std::move(*opened);
+  }
+  server::ServerConfig config;
+  config.MergeEnvironment();
+  if (!f.llm_url.empty()) config.llm.url = f.llm_url;
+  if (!f.llm_model.empty()) config.llm.model = f.llm_model;
+  if (!config.llm.url.empty() && config.llm.model.empty()) return Fail("--llm-url needs --llm-model (or RAGLINE_LLM_MODEL)");
+  auto chat = MakeChatClient(config.llm);
+  if (!chat.ok()) return Fail(chat.status());
+  server::QueryInstruments none;
+  auto retrieved = server::RunRetrieval(**c, embedder.get(), *request, none);
+  if (!retrieved.ok()) return Fail(retrieved.status());
+  json out;
+  if (request->generate) {
+    generate::Answer answer = server::RunAnswer(request->question, *retrieved, chat->get(), {}, nullptr, none);
+    out = server::QueryResponseJson(*retrieved, &answer);
+  } else {
+    out = server::QueryResponseJson(*retrieved, nullptr);
+  }
+  PrintQueryResult(out, f.json_out);
+  return 0;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app, int* rc) {
+  auto flags = std::make_shared<ServeFlags>();
+  auto* cmd = app.add_subcommand(
+      "serve",
+      "run the HTTP API (docs/server.md); settings: flags > RAGLINE_LLM_* environment > --config file > defaults");
+  cmd->add_option("--data", flags->data, "data directory");
+  cmd->add_option("--model", flags->model,
+                  "embedding model directory (default $RAGLINE_MODEL_DIR or models/all-MiniLM-L6-v2)");
+  cmd->add_option("--host", flags->host, "listen address (default 127.0.0.1)");
+  cmd->add_option("--port", flags->port, "listen port; 0 = any free port (default 8080)");
+  cmd->add_option("--config", flags->config_file, "JSON config file (docs/server.md)");
+  cmd->add_option("--threads", flags->threads, "HTTP worker threads (default 8)");
+  cmd->add_option("--max-body-bytes", flags->max_body_bytes, "largest request body (default 32 MiB)");
+  cmd->add_option("--llm-url", flags->llm_url, "OpenAI-compatible base URL, e.g. http://127.0.0.1:8081/v1");
+  cmd->add_option("--llm-model", flags->llm_model, "model name sent to the LLM server");
+  cmd->add_option("--log-level", flags->log_level, "debug | info | warn | error (default info)");
+  cmd->callback([flags, cmd, rc] { *rc = RunServe(*flags, cmd); });
+}
+
+void AddQueryCommand(CLI::App& app, int* rc) {
+  auto f = std::make_shared<QueryFlags>();
+  auto* cmd = app.add_subcommand("query", "answer a question with citations from a collection");
+  cmd->add_option("question", f->question, "the question")->required();
+  cmd->add_option("--collection,-c", f->collection, "collection or alias")->required();
+  auto* data = cmd->add_option("--data", f->data, "data directory (query it directly, read-only)");
+  auto* server = cmd->add_option("--server", f->server_url, "server URL, e.g. http://127.0.0.1:8080");
+  data->excludes(server);
+  cmd->add_option("--k", f->k, "passages to retrieve")->capture_default_str()->check(CLI::Range(1, 1000));
+  cmd->add_option("--mode", f->mode, "dense | lexical | hybrid")->capture_default_str();
+  cmd->add_option("--filter", f->filter, "payload filter JSON");
+  cmd->add_flag("--no-generate", f->no_generate, "retrieve only; print the hits");
+  cmd->add_flag("--json", f->json_out, "print the response JSON");
+  cmd->add_option("--model", f->model, "embedding model directory (--data only)");
+  cmd->add_option("--llm-url", f->llm_url, "OpenAI-compatible base URL (--data only; or RAGLINE_LLM_URL)");
+  cmd->add_option("--llm-model", f->llm_model, "LLM model name (--data only; or RAGLINE_LLM_MODEL)");
+  cmd->add_option("--api-key", f->api_key, "API key for --server (or RAGLINE_API_KEY)");
+  cmd->callback([f, rc] {
+    if (f->data.empty() == f->server_url.empty()) {
+      *rc = Fail("give either --data DIR or --server URL");
+    } else {
+      *rc = f->data.empty() ? QueryOverHttp(*f) : QueryDirect(*f);
+    }
+  });
+}
+
+}  // namespace ragline::cli

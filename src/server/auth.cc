@@ -1,0 +1,89 @@
+#include "server/auth.h"
+
+#include <algorithm>
+
+#include "core/strings.h"
+
+namespace ragline::server {
+namespace {
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+bool Covers(const ApiKey& key, std::string_view collection, bool needs_all) {
+  for (const std::string& c : key.collections) {
+    if (c == "*") return true;
+    if (!needs_all && c == collection) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<ApiKey> ApiKey::FromJson(const nlohmann::json& j) {
+  if (!j.is_object()) return absl::InvalidArgumentError("api_keys: each entry must be an object");
+  ApiKey k;
+  auto key = j.find("key");
+  if (key == j.end() || !key->is_string() || key->get<std::string>().empty()) {
+    return absl::InvalidArgumentError("api_keys: \"key\" must be a non-empty string");
+  }
+  k.key = key->get<std::string>();
+  std::string scope = "read";
+  if (auto s = j.find("scope"); s != j.end()) {
+    if (!s->is_string()) return absl::InvalidArgumentError("api_keys: \"scope\" must be \"read\" or \"write\"");
+    scope = s->get<std::string>();
+  }
+  if (scope == "read") {
+    k.scope = Access::kRead;
+  } else if (scope == "write") {
+    k.scope = Access::kWrite;
+  } else {
+    return absl::InvalidArgumentError(StrCat("api_keys: unknown scope '", scope, "' (read | write)"));
+  }
+  if (auto c = j.find("collections"); c != j.end()) {
+    if (!c->is_array() || c->empty()) {
+      return absl::InvalidArgumentError("api_keys: \"collections\" must be a non-empty array of names or \"*\"");
+    }
+    for (const auto& name : *c) {
+      if (!name.is_string()) return absl::InvalidArgumentError("api_keys: \"collections\" entries must be strings");
+      k.collections.push_back(name.get<std::string>());
+    }
+  } else {
+    k.collections = {"*"};
+  }
+  return k;
+}
+
+Status Authorizer::Check(std::string_view authorization, Access access, std::string_view collection) const {
+  if (keys_.empty() || access == Access::kOpen) return absl::OkStatus();
+  constexpr std::string_view kBearer = "Bearer ";
+  if (authorization.size() <= kBearer.size() || authorization.substr(0, kBearer.size()) != kBearer) {
+    return absl::UnauthenticatedError("missing API key: send \"Authorization: Bearer <key>\"");
+  }
+  const std::string_view token = authorization.substr(kBearer.size());
+  const ApiKey* found = nullptr;
+  for (const ApiKey& k : keys_) {
+    if (ConstantTimeEquals(k.key, token)) found = &k;
+  }
+  if (found == nullptr) return absl::UnauthenticatedError("invalid API key");
+  if (access == Access::kWrite && found->scope != Access::kWrite) {
+    return absl::PermissionDeniedError("this API key has read scope; the request needs write scope");
+  }
+  // Reads of collection-less routes (listings) need only a valid key; writes
+  // to them need "*".
+  const bool needs_all = collection.empty() && access == Access::kWrite;
+  if (!collection.empty() || needs_all) {
+    if (!Covers(*found, collection, needs_all)) {
+      return absl::PermissionDeniedError(
+          needs_all ? std::string("this API key does not cover all collections (\"*\"), which this request needs")
+                    : StrCat("this API key does not cover collection '", collection, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ragline::server

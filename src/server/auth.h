@@ -1,0 +1,56 @@
+// API keys and their scopes.
+//
+// A key has a scope (read | write) and the collections it covers (names or
+// aliases as they appear in the URL, or "*" for all). A write key may also
+// read. Requests carry "Authorization: Bearer KEY".
+//
+//   read  = GET requests and the search/query POSTs
+//   write = everything else (create/drop, upserts, deletes, aliases)
+//
+// Routes that name no collection (GET /v1/collections, GET /v1/aliases) need
+// any key with read scope; changes to them (POST /v1/collections, alias
+// PUT/DELETE) need a write key covering "*". With no keys configured every
+// request is allowed. Health and metrics endpoints are always open.
+//
+// Keys are compared in constant time per candidate.
+//
+// Thread safety: immutable after construction; Check may run from any thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "nlohmann/json.hpp"
+
+namespace ragline::server {
+
+enum class Access { kOpen, kRead, kWrite };
+
+struct ApiKey {
+  std::string key;
+  Access scope = Access::kRead;          // kRead or kWrite
+  std::vector<std::string> collections;  // names/aliases, or "*"
+
+  // {"key": "...", "scope": "read"|"write", "collections": ["*"]} (collections
+  // defaults to ["*"]). InvalidArgument says what is wrong.
+  static Result<ApiKey> FromJson(const nlohmann::json& j);
+};
+
+class Authorizer {
+ public:
+  explicit Authorizer(std::vector<ApiKey> keys) : keys_(std::move(keys)) {}
+
+  bool enabled() const { return !keys_.empty(); }
+
+  // OK when `authorization` (the header's value, possibly empty) grants
+  // `access` on `collection` (empty = a route that names no collection).
+  // Unauthenticated: no or unknown key; PermissionDenied: outside its scope.
+  Status Check(std::string_view authorization, Access access, std::string_view collection) const;
+
+ private:
+  std::vector<ApiKey> keys_;
+};
+
+}  // namespace ragline::server

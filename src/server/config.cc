@@ -1,0 +1,118 @@
+#include "server/config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "core/strings.h"
+
+namespace ragline::server {
+namespace {
+
+using nlohmann::json;
+
+Status NeedString(const json& v, std::string_view key, std::string* out) {
+  if (!v.is_string()) return absl::InvalidArgumentError(StrCat("config: \"", key, "\" must be a string"));
+  *out = v.get<std::string>();
+  return absl::OkStatus();
+}
+
+template <typename T>
+Status NeedUnsigned(const json& v, std::string_view key, T* out) {
+  if (!v.is_number_unsigned()) {
+    return absl::InvalidArgumentError(StrCat("config: \"", key, "\" must be a non-negative integer"));
+  }
+  *out = v.get<T>();
+  return absl::OkStatus();
+}
+
+const char* Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? v : nullptr;
+}
+
+}  // namespace
+
+Status ServerConfig::MergeJson(const json& j) {
+  if (!j.is_object()) return absl::InvalidArgumentError("config: expected a JSON object");
+  for (const auto& [key, v] : j.items()) {
+    if (key == "data") {
+      RETURN_IF_ERROR(NeedString(v, key, &data_dir));
+    } else if (key == "model") {
+      RETURN_IF_ERROR(NeedString(v, key, &model_dir));
+    } else if (key == "host") {
+      RETURN_IF_ERROR(NeedString(v, key, &host));
+    } else if (key == "port") {
+      RETURN_IF_ERROR(NeedUnsigned(v, key, &port));
+    } else if (key == "threads") {
+      RETURN_IF_ERROR(NeedUnsigned(v, key, &threads));
+    } else if (key == "max_body_bytes") {
+      RETURN_IF_ERROR(NeedUnsigned(v, key, &max_body_bytes));
+    } else if (key == "log_level") {
+      RETURN_IF_ERROR(NeedString(v, key, &log_level));
+    } else if (key == "llm") {
+      if (!v.is_object()) return absl::InvalidArgumentError("config: \"llm\" must be an object");
+      for (const auto& [lk, lv] : v.items()) {
+        const std::string where = StrCat("llm.", lk);
+        if (lk == "url") {
+          RETURN_IF_ERROR(NeedString(lv, where, &llm.url));
+        } else if (lk == "model") {
+          RETURN_IF_ERROR(NeedString(lv, where, &llm.model));
+        } else if (lk == "api_key") {
+          RETURN_IF_ERROR(NeedString(lv, where, &llm.api_key));
+        } else if (lk == "timeout_ms") {
+          RETURN_IF_ERROR(NeedUnsigned(lv, where, &llm.timeout_ms));
+        } else if (lk == "max_tokens") {
+          RETURN_IF_ERROR(NeedUnsigned(lv, where, &llm.max_tokens));
+        } else {
+          return absl::InvalidArgumentError(StrCat("config: unknown key \"", where, "\""));
+        }
+      }
+    } else if (key == "api_keys") {
+      if (!v.is_array()) return absl::InvalidArgumentError("config: \"api_keys\" must be an array");
+      api_keys.clear();
+      for (const auto& k : v) {
+        ASSIGN_OR_RETURN(ApiKey parsed, ApiKey::FromJson(k));
+        api_keys.push_back(std::move(parsed));
+      }
+    } else {
+      return absl::InvalidArgumentError(StrCat("config: unknown key \"", key, "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+Status ServerConfig::MergeFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(StrCat("cannot open config file ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  json j = json::parse(ss.str(), nullptr, false);
+  if (j.is_discarded()) return absl::InvalidArgumentError(StrCat(path, ": not valid JSON"));
+  Status st = MergeJson(j);
+  if (!st.ok()) return absl::InvalidArgumentError(StrCat(path, ": ", std::string(st.message())));
+  return absl::OkStatus();
+}
+
+void ServerConfig::MergeEnvironment() {
+  if (const char* v = Env("RAGLINE_LLM_URL")) llm.url = v;
+  if (const char* v = Env("RAGLINE_LLM_MODEL")) llm.model = v;
+  if (const char* v = Env("RAGLINE_LLM_API_KEY")) {
+    llm.api_key = v;
+  } else if (const char* o = Env("OPENAI_API_KEY"); o != nullptr && llm.api_key.empty()) {
+    llm.api_key = o;
+  }
+}
+
+Status ServerConfig::Validate() const {
+  if (data_dir.empty()) return absl::InvalidArgumentError("no data directory: give --data DIR (or \"data\" in the config)");
+  if (port < 0 || port > 65535) return absl::InvalidArgumentError(StrCat("port must be in [0, 65535], got ", port));
+  if (threads < 1 || threads > 1024) return absl::InvalidArgumentError("threads must be in [1, 1024]");
+  if (max_body_bytes < 1024) return absl::InvalidArgumentError("max_body_bytes must be at least 1024");
+  if (!llm.url.empty() && llm.model.empty()) {
+    return absl::InvalidArgumentError("an LLM URL needs a model name (--llm-model, RAGLINE_LLM_MODEL or llm.model)");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ragline::server

@@ -1,0 +1,59 @@
+// ServerConfig: everything `ragline serve` needs, from a JSON config file,
+// the environment and flags.
+//
+// Precedence (highest first): command-line flags, environment variables
+// (RAGLINE_LLM_URL, RAGLINE_LLM_MODEL, RAGLINE_LLM_API_KEY, falling back to
+// OPENAI_API_KEY for the key), the config file, built-in defaults.
+//
+// Config file (every key optional; unknown keys are an error so typos show):
+//   {"data": "DIR", "model": "DIR", "host": "127.0.0.1", "port": 8080,
+//    "threads": 8, "max_body_bytes": 33554432, "log_level": "info",
+//    "llm": {"url": "http://127.0.0.1:8081/v1", "model": "NAME", "api_key": "...",
+//            "timeout_ms": 60000, "max_tokens": 512},
+//    "api_keys": [{"key": "...", "scope": "read"|"write", "collections": ["*"]}]}
+//
+// Thread safety: plain values.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "nlohmann/json.hpp"
+#include "server/auth.h"
+
+namespace ragline::server {
+
+struct LlmConfig {
+  std::string url;  // OpenAI-compatible base URL ("http://host:port/v1"); empty = no LLM
+  std::string model;
+  std::string api_key;
+  int64_t timeout_ms = 60'000;
+  int max_tokens = 512;
+};
+
+struct ServerConfig {
+  std::string data_dir;
+  std::string model_dir;  // empty: the CLI's default model directory
+  std::string host = "127.0.0.1";
+  int port = 8080;           // 0 = any free port
+  size_t threads = 8;        // HTTP worker threads
+  size_t max_body_bytes = 32u << 20;
+  std::string log_level = "info";
+  LlmConfig llm;
+  std::vector<ApiKey> api_keys;
+
+  // Overlays the keys present in `j` onto *this. InvalidArgument names the key.
+  Status MergeJson(const nlohmann::json& j);
+  // Reads and merges a JSON file.
+  Status MergeFile(const std::string& path);
+  // Overlays the RAGLINE_LLM_* (and OPENAI_API_KEY) environment variables
+  // that are set and non-empty.
+  void MergeEnvironment();
+  // Checks ranges (port, threads, body size) and that an LLM URL has a model.
+  Status Validate() const;
+};
+
+}  // namespace ragline::server

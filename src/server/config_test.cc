@@ -1,0 +1,95 @@
+// ServerConfig parsing and precedence, API-key scopes, and the one
+// status-to-HTTP mapping.
+#include "server/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "server/auth.h"
+#include "server/http_error.h"
+
+namespace ragline::server {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+TEST(ServerConfigTest, MergesEveryKeyAndRejectsUnknownOnes) {
+  ServerConfig c;
+  ASSERT_TRUE(c.MergeJson(json::parse(R"({"data": "/d", "port": 0, "threads": 2, "max_body_bytes": 4096,
+      "llm": {"url": "http://h:1/v1", "model": "m", "timeout_ms": 5},
+      "api_keys": [{"key": "k", "scope": "write"}]})"))
+                  .ok());
+  EXPECT_EQ(c.data_dir, "/d");
+  EXPECT_EQ(c.port, 0);
+  EXPECT_EQ(c.threads, 2u);
+  EXPECT_EQ(c.llm.model, "m");
+  ASSERT_EQ(c.api_keys.size(), 1u);
+  EXPECT_EQ(c.api_keys[0].scope, Access::kWrite);
+  EXPECT_EQ(c.api_keys[0].collections, std::vector<std::string>{"*"});
+  EXPECT_TRUE(c.Validate().ok());
+
+  EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"prot", 1}}).message()), HasSubstr("unknown key \"prot\""));
+  EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"port", "x"}}).message()), HasSubstr("\"port\""));
+  EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"llm", {{"urll", "x"}}}}).message()), HasSubstr("llm.urll"));
+  EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"api_keys", {{{"key", "k"}, {"scope", "admin"}}}}}).message()),
+              HasSubstr("unknown scope 'admin'"));
+}
+
+TEST(ServerConfigTest, EnvironmentOverridesTheFileAndValidationNamesProblems) {
+  ServerConfig c;
+  ASSERT_TRUE(c.MergeJson(json{{"data", "/d"}, {"llm", {{"url", "http://file/v1"}, {"model", "file-model"}}}}).ok());
+  ::setenv("RAGLINE_LLM_URL", "http://env/v1", 1);
+  ::setenv("RAGLINE_LLM_API_KEY", "secret", 1);
+  c.MergeEnvironment();
+  ::unsetenv("RAGLINE_LLM_URL");
+  ::unsetenv("RAGLINE_LLM_API_KEY");
+  EXPECT_EQ(c.llm.url, "http://env/v1");
+  EXPECT_EQ(c.llm.model, "file-model");
+  EXPECT_EQ(c.llm.api_key, "secret");
+
+  ServerConfig no_model;
+  no_model.data_dir = "/d";
+  no_model.llm.url = "http://x/v1";
+  EXPECT_THAT(std::string(no_model.Validate().message()), HasSubstr("needs a model name"));
+  EXPECT_THAT(std::string(ServerConfig().Validate().message()), HasSubstr("--data"));
+}
+
+TEST(AuthorizerTest, ChecksKeysScopesAndCollections) {
+  Authorizer open({});
+  EXPECT_TRUE(open.Check("", Access::kWrite, "x").ok());
+  Authorizer auth({{"r", Access::kRead, {"docs"}}, {"w", Access::kWrite, {"*"}}, {"wd", Access::kWrite, {"docs"}}});
+  EXPECT_TRUE(auth.Check("", Access::kOpen, "").ok());
+  EXPECT_TRUE(absl::IsUnauthenticated(auth.Check("", Access::kRead, "docs")));
+  EXPECT_TRUE(absl::IsUnauthenticated(auth.Check("Basic r", Access::kRead, "docs")));
+  EXPECT_TRUE(absl::IsUnauthenticated(auth.Check("Bearer x", Access::kRead, "docs")));
+  EXPECT_TRUE(auth.Check("Bearer r", Access::kRead, "docs").ok());
+  EXPECT_TRUE(auth.Check("Bearer r", Access::kRead, "").ok());  // listings
+  EXPECT_TRUE(absl::IsPermissionDenied(auth.Check("Bearer r", Access::kRead, "other")));
+  EXPECT_TRUE(absl::IsPermissionDenied(auth.Check("Bearer r", Access::kWrite, "docs")));
+  EXPECT_TRUE(auth.Check("Bearer wd", Access::kWrite, "docs").ok());
+  EXPECT_TRUE(auth.Check("Bearer wd", Access::kRead, "docs").ok());  // write implies read
+  EXPECT_TRUE(absl::IsPermissionDenied(auth.Check("Bearer wd", Access::kWrite, "")));  // needs "*"
+  EXPECT_TRUE(auth.Check("Bearer w", Access::kWrite, "").ok());
+}
+
+TEST(HttpErrorTest, MapsStatusCodesInOnePlace) {
+  EXPECT_EQ(HttpStatusFor(absl::StatusCode::kInvalidArgument), 400);
+  EXPECT_EQ(HttpStatusFor(absl::StatusCode::kUnauthenticated), 401);
+  EXPECT_EQ(HttpStatusFor(absl::StatusCode::kPermissionDenied), 403);
+  EXPECT_EQ(HttpStatusFor(absl::StatusCode::kNotFound), 404);
+  EXPECT_EQ(HttpStatusFor(absl::StatusCode::kAlreadyExists), 409);
+  EXPECT_EQ(HttpStatusFor(absl::StatusCode::kFailedPrecondition), 409);
+  EXPECT_EQ(HttpStatusFor(absl::StatusCode::kResourceExhausted), 429);
+  EXPECT_EQ(HttpStatusFor(absl::StatusCode::kUnavailable), 503);
+  EXPECT_EQ(HttpStatusFor(absl::StatusCode::kDeadlineExceeded), 504);
+  EXPECT_EQ(HttpStatusFor(absl::StatusCode::kDataLoss), 500);
+  EXPECT_EQ(ErrorBody(absl::NotFoundError("no 'x'")),
+            json::parse(R"({"error": {"code": "not_found", "message": "no 'x'"}})"));
+  EXPECT_EQ(DumpJson(json("caf\xC3")), "\"caf\xEF\xBF\xBD\"");  // invalid UTF-8 replaced, no throw
+}
+
+}  // namespace
+}  // namespace ragline::server

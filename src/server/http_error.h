@@ -1,0 +1,41 @@
+// The one place where ragline errors become HTTP statuses (STYLE.md: only
+// server/ maps errors to HTTP codes), and the JSON error body every 4xx/5xx
+// carries:
+//
+//   {"error": {"code": "invalid_argument", "message": "vector has 3 dimensions, ..."}}
+//
+// Mapping (absl code -> HTTP status, error.code):
+//   InvalidArgument, OutOfRange -> 400     NotFound -> 404
+//   Unauthenticated -> 401                 PermissionDenied -> 403
+//   AlreadyExists, FailedPrecondition, Aborted -> 409
+//   ResourceExhausted -> 429 (413 "payload_too_large" comes from the HTTP layer)
+//   Unimplemented -> 501   Unavailable, Cancelled -> 503   DeadlineExceeded -> 504
+//   DataLoss, Internal, Unknown -> 500
+// error.code is the lower-case canonical name ("not_found").
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+#include "nlohmann/json.hpp"
+
+namespace ragline::server {
+
+// The HTTP status for a non-OK status (200 for OK).
+int HttpStatusFor(absl::StatusCode code);
+
+// "invalid_argument", "not_found", ... ("ok" for OK).
+std::string ErrorCodeName(absl::StatusCode code);
+
+// {"error": {"code": code, "message": message}}
+nlohmann::json ErrorBody(std::string_view code, std::string_view message);
+nlohmann::json ErrorBody(const Status& status);
+
+// Serialises JSON for a response: invalid UTF-8 in strings becomes U+FFFD
+// rather than throwing.
+std::string DumpJson(const nlohmann::json& j);
+
+}  // namespace ragline::server

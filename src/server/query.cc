@@ -1,0 +1,224 @@
+#include "server/query.h"
+
+#include <chrono>
+
+#include "core/strings.h"
+#include "obs/stage_timer.h"
+
+namespace ragline::server {
+namespace {
+
+using nlohmann::json;
+
+bool ValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > s.size()) return false;
+    for (size_t j = 1; j < len; ++j) {
+      const unsigned char cc = static_cast<unsigned char>(s[i + j]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+std::string StringField(const json& payload, const char* key) {
+  if (!payload.is_object()) return {};
+  auto it = payload.find(key);
+  return it != payload.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
+
+Result<QueryRequest> QueryRequest::FromJson(const json& j) {
+  if (!j.is_object()) return absl::InvalidArgumentError("request body must be a JSON object");
+  QueryRequest r;
+  auto q = j.find("query");
+  if (q == j.end() || !q->is_string()) return absl::InvalidArgumentError("\"query\" (a string) is required");
+  r.question = q->get<std::string>();
+  if (r.question.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return absl::InvalidArgumentError("\"query\" must not be empty");
+  }
+  if (!ValidUtf8(r.question)) return absl::InvalidArgumentError("\"query\" is not valid UTF-8");
+  if (auto k = j.find("k"); k != j.end() && !k->is_null()) {
+    if (!k->is_number_unsigned() || k->get<uint64_t>() == 0 || k->get<uint64_t>() > 1000) {
+      return absl::InvalidArgumentError("\"k\" must be an integer in [1, 1000]");
+    }
+    r.k = k->get<size_t>();
+  }
+  if (auto m = j.find("mode"); m != j.end() && !m->is_null()) {
+    if (!m->is_string()) return absl::InvalidArgumentError("\"mode\" must be \"dense\", \"lexical\" or \"hybrid\"");
+    auto mode = search::ParseMode(m->get<std::string>());
+    if (!mode.ok()) return absl::InvalidArgumentError(StrCat("\"mode\": ", std::string(mode.status().message())));
+    r.mode = *mode;
+  }
+  if (auto f = j.find("filter"); f != j.end() && !f->is_null()) {
+    auto filter = store::PayloadFilter::Parse(*f);
+    if (!filter.ok()) return absl::InvalidArgumentError(StrCat("\"filter\": ", std::string(filter.status().message())));
+    r.filter = std::move(*filter);
+  }
+  for (const char* flag : {"generate", "stream"}) {
+    if (auto b = j.find(flag); b != j.end() && !b->is_null()) {
+      if (!b->is_boolean()) return absl::InvalidArgumentError(StrCat("\"", flag, "\" must be true or false"));
+      (std::string_view(flag) == "generate" ? r.generate : r.stream) = b->get<bool>();
+    }
+  }
+  return r;
+}
+
+json HitJson(const store::SearchHit& hit, const std::string& text_field) {
+  const json& p = hit.payload;
+  json metadata;
+  if (p.is_object() && p.contains("metadata") && p["metadata"].is_object()) {
+    metadata = p["metadata"];
+  } else {
+    metadata = json::object();
+    if (p.is_object()) {
+      for (const auto& [key, value] : p.items()) {
+        if (key != text_field && key != "doc_id" && key != "offsets") metadata[key] = value;
+      }
+    }
+  }
+  std::string doc_id = StringField(p, "doc_id");
+  json offsets = p.is_object() && p.contains("offsets") ? p["offsets"] : json(nullptr);
+  return {{"id", hit.id},
+          {"doc_id", doc_id.empty() ? hit.id : doc_id},
+          {"score", hit.score},
+          {"version", hit.version},
+          {"text", StringField(p, text_field.c_str())},
+          {"offsets", offsets},
+          {"metadata", metadata}};
+}
+
+Result<RetrievedHits> RunRetrieval(const store::Collection& collection, embed::Embedder* embedder,
+                                   const QueryRequest& request, const QueryInstruments& ins) {
+  search::Query query;
+  query.mode = request.mode;
+  query.text = request.question;
+  query.k = request.k;
+  query.filter = request.filter ? &*request.filter : nullptr;
+  if (search::Retriever::NeedsEmbedding(query)) {
+    if (embedder == nullptr) {
+      return absl::UnavailableError(StrCat("no embedding model is loaded, so ", search::ModeName(query.mode),
+                                           " queries cannot run; use \"mode\": \"lexical\""));
+    }
+    if (embedder->dim() != collection.config().dim) {
+      return absl::InvalidArgumentError(StrCat("the server's model ", embedder->model_id(), " embeds to ",
+                                               embedder->dim(), " dimensions, collection '", collection.config().name,
+                                               "' has ", collection.config().dim));
+    }
+    obs::StageTimer timer(ins.embed_latency, ins.logger, "embed", ins.request_id);
+    std::vector<std::string> texts = {request.question};
+    auto m = embedder->Embed(texts);
+    if (!m.ok()) {
+      timer.SetError(m.status());
+      return m.status();
+    }
+    auto row = m->row(0);
+    query.vector = std::vector<float>(row.begin(), row.end());
+  }
+  RetrievedHits out;
+  {
+    obs::StageTimer timer(ins.retrieve_latency, ins.logger, "retrieve", ins.request_id);
+    const auto start = std::chrono::steady_clock::now();
+    auto hits = search::Retriever(collection, embedder).Search(query);
+    if (ins.vectorstore_time != nullptr) {
+      ins.vectorstore_time->WithLabels({search::ModeName(query.mode)})
+          .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    if (!hits.ok()) {
+      timer.SetError(hits.status());
+      return hits.status();
+    }
+    out.hits = std::move(*hits);
+  }
+  const std::string& text_field = collection.config().lexical.text_field;
+  out.hits_json = json::array();
+  for (const auto& h : out.hits) {
+    json hj = HitJson(h, text_field);
+    if (!hj["text"].get_ref<const std::string&>().empty()) {
+      generate::Passage p;
+      p.chunk_id = h.id;
+      p.doc_id = hj["doc_id"].get<std::string>();
+      p.title = StringField(h.payload, "title");
+      if (p.title.empty()) p.title = StringField(hj["metadata"], "title");
+      p.text = hj["text"].get<std::string>();
+      out.passages.push_back(std::move(p));
+    }
+    out.hits_json.push_back(std::move(hj));
+  }
+  return out;
+}
+
+generate::Answer RunAnswer(const std::string& question, const RetrievedHits& retrieved,
+                           const generate::ChatClient* client, const generate::AnswerOptions& options,
+                           const generate::DeltaCallback* on_delta, const QueryInstruments& ins) {
+  obs::StageTimer timer(ins.generate_latency, ins.logger, "generate", ins.request_id);
+  generate::Answer answer = on_delta != nullptr
+                                ? generate::GenerateStream(question, retrieved.passages, client, *on_delta, options)
+                                : generate::Generate(question, retrieved.passages, client, options);
+  if (!answer.llm_status.ok()) timer.SetError(answer.llm_status);
+  if (answer.degraded && ins.logger != nullptr && client != nullptr) {
+    ins.logger->Warn("answer degraded").RequestId(ins.request_id).Error(answer.llm_status)
+        .Field("reason", answer.degraded_reason);
+  }
+  return answer;
+}
+
+json CitationsJson(const generate::Answer& answer, const RetrievedHits& retrieved) {
+  json out = json::array();
+  for (const auto& c : answer.citations) {
+    json entry = {{"n", c.n}, {"id", c.chunk_id}, {"doc_id", c.chunk_id}};
+    for (const auto& p : retrieved.passages) {
+      if (p.chunk_id == c.chunk_id) {
+        entry["doc_id"] = p.doc_id;
+        if (!p.title.empty()) entry["title"] = p.title;
+        break;
+      }
+    }
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+json QueryResponseJson(const RetrievedHits& retrieved, const generate::Answer* answer) {
+  json out = {{"hits", retrieved.hits_json}};
+  if (answer == nullptr) {
+    out["answer"] = nullptr;
+    out["citations"] = json::array();
+    out["degraded"] = false;
+    out["degraded_reason"] = nullptr;
+    return out;
+  }
+  out["answer"] = answer->text;
+  out["citations"] = CitationsJson(*answer, retrieved);
+  out["degraded"] = answer->degraded;
+  out["degraded_reason"] = answer->degraded ? json(answer->degraded_reason) : json(nullptr);
+  return out;
+}
+
+}  // namespace ragline::server

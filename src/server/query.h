@@ -1,0 +1,84 @@
+// The query path shared by POST /v1/collections/{name}/query and
+// `ragline query --data`: embed the question, retrieve (dense, lexical or
+// hybrid), shape the hits, and answer with citations (LLM, or the extractive
+// fallback marked degraded).
+//
+// Hit shape (what clients see):
+//   {"id", "doc_id", "score", "version", "text", "offsets", "metadata"}
+// taken from the chunk payload's "text" (the collection's lexical text
+// field), "doc_id", "offsets" and "metadata"; absent fields fall back:
+// doc_id = id, text = "", offsets = null, metadata = the payload minus the
+// fields above.
+//
+// Thread safety: RunRetrieval and RunAnswer are re-entrant; the collection,
+// embedder and chat client they borrow must allow concurrent use (they do).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "embed/embedder.h"
+#include "generate/answer.h"
+#include "generate/chat_client.h"
+#include "nlohmann/json.hpp"
+#include "obs/log.h"
+#include "obs/metrics.h"
+#include "search/retriever.h"
+#include "store/collection.h"
+#include "store/filter.h"
+
+namespace ragline::server {
+
+struct QueryRequest {
+  std::string question;
+  size_t k = 5;
+  search::Mode mode = search::Mode::kHybrid;
+  std::optional<store::PayloadFilter> filter;
+  bool generate = true;
+  bool stream = false;
+
+  // Parses {"query", "k", "filter", "mode", "generate", "stream"}.
+  // InvalidArgument names the bad field.
+  static Result<QueryRequest> FromJson(const nlohmann::json& j);
+};
+
+// Where the query stages report; every pointer may be null.
+struct QueryInstruments {
+  obs::Histogram* embed_latency = nullptr;     // rag_pipeline_latency_seconds{stage="embed"}
+  obs::Histogram* retrieve_latency = nullptr;  // {stage="retrieve"}
+  obs::Histogram* generate_latency = nullptr;  // {stage="generate"}
+  obs::HistogramFamily* vectorstore_time = nullptr;  // rag_vectorstore_query_time_seconds{mode}
+  obs::Logger* logger = nullptr;
+  std::string request_id;
+};
+
+struct RetrievedHits {
+  std::vector<store::SearchHit> hits;
+  nlohmann::json hits_json;  // array of hit objects (shape above)
+  std::vector<generate::Passage> passages;  // hits with text, rank order
+};
+
+// Embeds (when the mode needs it) and searches. Unavailable when the mode
+// needs an embedding and `embedder` is null.
+Result<RetrievedHits> RunRetrieval(const store::Collection& collection, embed::Embedder* embedder,
+                                   const QueryRequest& request, const QueryInstruments& instruments);
+
+// The hit object for one search hit; `text_field` is the collection's.
+nlohmann::json HitJson(const store::SearchHit& hit, const std::string& text_field);
+
+// Answers over the retrieved passages (`on_delta` non-null: streamed).
+generate::Answer RunAnswer(const std::string& question, const RetrievedHits& retrieved,
+                           const generate::ChatClient* client, const generate::AnswerOptions& options,
+                           const generate::DeltaCallback* on_delta, const QueryInstruments& instruments);
+
+// [{"n", "id", "doc_id"}] for the answer's citations.
+nlohmann::json CitationsJson(const generate::Answer& answer, const RetrievedHits& retrieved);
+
+// The whole non-streamed response body:
+// {"hits", "answer", "citations", "degraded", "degraded_reason"} ("answer" is
+// null and citations empty when generation was not asked for).
+nlohmann::json QueryResponseJson(const RetrievedHits& retrieved, const generate::Answer* answer);
+
+}  // namespace ragline::server

@@ -1,0 +1,453 @@
+#include "server/routes.h"
+
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <shared_mutex>
+
+#include "core/strings.h"
+#include "obs/metrics.h"
+#include "server/http_error.h"
+#include "server/query.h"
+
+namespace ragline::server {
+namespace {
+
+using nlohmann::json;
+using store::Collection;
+
+Result<std::vector<float>> ParseVector(const json& v, size_t dim, const std::string& where) {
+  if (!v.is_array()) return absl::InvalidArgumentError(StrCat(where, "\"vector\" must be an array of numbers"));
+  if (v.size() != dim) {
+    return absl::InvalidArgumentError(
+        StrCat(where, "vector has ", v.size(), " dimensions, the collection expects ", dim));
+  }
+  std::vector<float> out(dim);
+  for (size_t i = 0; i < dim; ++i) {
+    if (!v[i].is_number()) return absl::InvalidArgumentError(StrCat(where, "vector[", i, "] is not a number"));
+    const double x = v[i].get<double>();
+    if (!std::isfinite(x) || std::fabs(x) > 3.4e38) {
+      return absl::InvalidArgumentError(StrCat(where, "vector[", i, "] is not a finite float"));
+    }
+    out[i] = static_cast<float>(x);
+  }
+  return out;
+}
+
+Result<store::Record> ParseRecord(const json& j, size_t index, size_t dim) {
+  std::string where = StrCat("vectors[", index, "]: ");
+  if (!j.is_object()) return absl::InvalidArgumentError(StrCat(where, "expected a JSON object"));
+  store::Record r;
+  auto id = j.find("id");
+  if (id == j.end() || !id->is_string() || id->get<std::string>().empty()) {
+    return absl::InvalidArgumentError(StrCat(where, "missing \"id\" (a non-empty string)"));
+  }
+  r.id = id->get<std::string>();
+  where = StrCat("vectors[", index, "] (id '", r.id, "'): ");
+  auto version = j.find("version");
+  if (version == j.end() || version->is_null()) {
+    r.version = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+  } else if (version->is_number_unsigned()) {
+    r.version = version->get<uint64_t>();
+  } else {
+    return absl::InvalidArgumentError(StrCat(where, "\"version\" must be a non-negative integer"));
+  }
+  auto vec = j.find("vector");
+  if (vec == j.end()) return absl::InvalidArgumentError(StrCat(where, "missing \"vector\""));
+  ASSIGN_OR_RETURN(r.vector, ParseVector(*vec, dim, where));
+  auto payload = j.find("payload");
+  if (payload == j.end() || payload->is_null()) {
+    r.payload = "{}";
+  } else if (payload->is_object()) {
+    r.payload = payload->dump();
+  } else {
+    return absl::InvalidArgumentError(StrCat(where, "\"payload\" must be a JSON object"));
+  }
+  return r;
+}
+
+Result<size_t> ParseK(const json& body, size_t default_k) {
+  auto k = body.find("k");
+  if (k == body.end() || k->is_null()) return default_k;
+  if (!k->is_number_unsigned() || k->get<uint64_t>() == 0 || k->get<uint64_t>() > 10000) {
+    return absl::InvalidArgumentError("\"k\" must be an integer in [1, 10000]");
+  }
+  return k->get<size_t>();
+}
+
+Result<std::optional<store::PayloadFilter>> ParseFilter(const json& body) {
+  auto f = body.find("filter");
+  if (f == body.end() || f->is_null()) return std::optional<store::PayloadFilter>();
+  auto filter = store::PayloadFilter::Parse(*f);
+  if (!filter.ok()) return absl::InvalidArgumentError(StrCat("\"filter\": ", std::string(filter.status().message())));
+  return std::optional<store::PayloadFilter>(std::move(*filter));
+}
+
+json StatsJson(const Collection& c) {
+  const auto s = c.Stats();
+  const auto& cfg = c.config();
+  json segments = json::array();
+  for (const auto& seg : s.segments) {
+    segments.push_back({{"id", seg.id},
+                        {"rows", seg.rows},
+                        {"deleted", seg.deleted},
+                        {"sealed", seg.sealed},
+                        {"memory_bytes", seg.memory_bytes}});
+  }
+  return {{"name", cfg.name},
+          {"dimension", cfg.dim},
+          {"metric", store::MetricName(cfg.metric)},
+          {"vector_count", s.vector_count},
+          {"deleted", s.deleted},
+          {"unindexed", s.unindexed},
+          {"segment_count", s.segments.size()},
+          {"segments", segments},
+          {"memory_bytes", s.memory_bytes},
+          {"wal_bytes", s.wal_bytes},
+          {"last_lsn", s.last_lsn},
+          {"checkpoint_lsn", s.checkpoint_lsn},
+          {"stale_discarded", s.stale_discarded},
+          {"index", cfg.ToJson()["index"]},
+          {"lexical",
+           {{"documents", s.lexical.documents},
+            {"bm25_documents", s.lexical.bm25_documents},
+            {"bm25_terms", s.lexical.bm25_terms},
+            {"memory_bytes", s.lexical.memory_bytes}}}};
+}
+
+Result<store::CollectionConfig> ParseCollectionConfig(const json& body, const embed::Embedder* embedder) {
+  store::CollectionConfig config;
+  auto name = body.find("name");
+  if (name == body.end() || !name->is_string()) return absl::InvalidArgumentError("\"name\" (a string) is required");
+  config.name = name->get<std::string>();
+  config.dim = embedder != nullptr ? static_cast<uint32_t>(embedder->dim()) : 384;
+  for (const auto& [key, v] : body.items()) {
+    if (key == "name") continue;
+    if (key == "dim" || key == "dimension") {
+      if (!v.is_number_unsigned() || v.get<uint64_t>() > 65536) {
+        return absl::InvalidArgumentError("\"dim\" must be an integer in [1, 65536]");
+      }
+      config.dim = v.get<uint32_t>();
+    } else if (key == "metric") {
+      if (!v.is_string()) return absl::InvalidArgumentError("\"metric\" must be \"cosine\", \"dot\" or \"l2\"");
+      ASSIGN_OR_RETURN(config.metric, store::ParseMetric(v.get<std::string>()));
+    } else if (key == "index") {
+      // "hnsw" or {"kind": "hnsw", "params": {...}}
+      const json* params = nullptr;
+      std::string kind;
+      if (v.is_string()) {
+        kind = v.get<std::string>();
+      } else if (v.is_object() && v.contains("kind") && v["kind"].is_string()) {
+        kind = v["kind"].get<std::string>();
+        if (v.contains("params")) params = &v["params"];
+      } else {
+        return absl::InvalidArgumentError("\"index\" must be \"flat\", \"hnsw\", \"ivf_pq\" or {\"kind\", \"params\"}");
+      }
+      ASSIGN_OR_RETURN(config.index_kind, index::ParseIndexKind(kind));
+      if (params != nullptr) {
+        if (!params->is_object()) return absl::InvalidArgumentError("\"index.params\" must be an object");
+        for (const auto& [pk, pv] : params->items()) {
+          if (!pv.is_number_unsigned()) {
+            return absl::InvalidArgumentError(StrCat("index parameter '", pk, "' must be a non-negative integer"));
+          }
+          RETURN_IF_ERROR(config.index_params.Set(pk, std::to_string(pv.get<uint64_t>())));
+        }
+      }
+    } else if (key == "index_params") {
+      if (!v.is_object()) return absl::InvalidArgumentError("\"index_params\" must be an object");
+      for (const auto& [pk, pv] : v.items()) {
+        if (!pv.is_number_unsigned()) {
+          return absl::InvalidArgumentError(StrCat("index parameter '", pk, "' must be a non-negative integer"));
+        }
+        RETURN_IF_ERROR(config.index_params.Set(pk, std::to_string(pv.get<uint64_t>())));
+      }
+    } else if (key == "seal_threshold") {
+      if (!v.is_number_unsigned() || v.get<uint64_t>() > (1u << 24)) {
+        return absl::InvalidArgumentError("\"seal_threshold\" must be an integer in [1, 16777216]");
+      }
+      config.seal_threshold = v.get<uint32_t>();
+    } else if (key == "fsync") {
+      if (!v.is_string() || (v != "batch" && v != "none")) {
+        return absl::InvalidArgumentError("\"fsync\" must be \"batch\" or \"none\"");
+      }
+      config.fsync = v == "none" ? store::FsyncPolicy::kNone : store::FsyncPolicy::kBatch;
+    } else if (key == "lexical") {
+      auto lexical = store::LexicalConfig::FromJson(v);
+      if (!lexical.ok()) return absl::InvalidArgumentError(StrCat("\"lexical\": ", std::string(lexical.status().message())));
+      config.lexical = std::move(*lexical);
+    } else {
+      return absl::InvalidArgumentError(StrCat("unknown field \"", key, "\""));
+    }
+  }
+  RETURN_IF_ERROR(config.Validate());
+  return config;
+}
+
+class Routes {
+ public:
+  explicit Routes(Server& server) : server_(server), db_(*server.deps().db) {}
+
+  void Register() {
+    Add("GET", "/healthz", Access::kOpen, -1, [](RouteRequest&) -> Result<json> { return json{{"status", "ok"}}; });
+    Add("GET", "/readyz", Access::kOpen, -1, [this](RouteRequest& r) { return Ready(r); });
+    Add("GET", "/metrics", Access::kOpen, -1, [this](RouteRequest& r) -> Result<json> {
+      r.response.set_content(server_.deps().metrics->ExposeText(), std::string(obs::kPrometheusTextContentType));
+      r.MarkResponded();
+      return json();
+    });
+    Add("POST", "/v1/collections", Access::kWrite, -1, [this](RouteRequest& r) { return CreateCollection(r); });
+    Add("GET", "/v1/collections", Access::kRead, -1, [this](RouteRequest&) -> Result<json> {
+      ASSIGN_OR_RETURN(auto names, db_.ListCollections());
+      ASSIGN_OR_RETURN(auto aliases, db_.ListAliases());
+      return json{{"collections", names}, {"aliases", aliases}};
+    });
+    Add("GET", "/v1/collections/{name}", Access::kRead, 0, [this](RouteRequest& r) { return DescribeCollection(r); });
+    Add("DELETE", "/v1/collections/{name}", Access::kWrite, 0, [this](RouteRequest& r) -> Result<json> {
+      const std::string name = r.PathParam(0);
+      std::unique_lock lock(server_.catalog_mutex());
+      RETURN_IF_ERROR(db_.DropCollection(name));
+      return json{{"dropped", name}};
+    });
+    Add("GET", "/v1/collections/{name}/stats", Access::kRead, 0, [this](RouteRequest& r) -> Result<json> {
+      std::shared_lock lock(server_.catalog_mutex());
+      ASSIGN_OR_RETURN(Collection * c, db_.GetCollection(r.PathParam(0)));
+      return StatsJson(*c);
+    });
+    Add("PUT", "/v1/aliases/{alias}", Access::kWrite, -1, [this](RouteRequest& r) { return PutAlias(r); });
+    Add("DELETE", "/v1/aliases/{alias}", Access::kWrite, -1, [this](RouteRequest& r) -> Result<json> {
+      RETURN_IF_ERROR(db_.DeleteAlias(r.PathParam(0)));
+      return json{{"deleted_alias", r.PathParam(0)}};
+    });
+    Add("GET", "/v1/aliases", Access::kRead, -1, [this](RouteRequest&) -> Result<json> {
+      ASSIGN_OR_RETURN(auto aliases, db_.ListAliases());
+      return json{{"aliases", aliases}};
+    });
+    Add("POST", "/v1/collections/{name}/vectors", Access::kWrite, 0, [this](RouteRequest& r) { return Upsert(r); });
+    Add("POST", "/v1/collections/{name}/vectors/delete", Access::kWrite, 0,
+        [this](RouteRequest& r) { return DeleteVectors(r); });
+    Add("POST", "/v1/collections/{name}/vectors/search", Access::kRead, 0,
+        [this](RouteRequest& r) { return SearchVectors(r); });
+    Add("GET", "/v1/collections/{name}/vectors/{id...}", Access::kRead, 0, [this](RouteRequest& r) -> Result<json> {
+      std::shared_lock lock(server_.catalog_mutex());
+      ASSIGN_OR_RETURN(Collection * c, db_.GetCollection(r.PathParam(0)));
+      auto rec = c->Get(r.PathParam(1));
+      if (!rec) {
+        return absl::NotFoundError(StrCat("vector '", r.PathParam(1), "' not found in collection '", r.PathParam(0), "'"));
+      }
+      return json{{"id", rec->id}, {"version", rec->version}, {"vector", rec->vector}, {"payload", rec->payload}};
+    });
+    Add("POST", "/v1/collections/{name}/query", Access::kRead, 0, [this](RouteRequest& r) { return Query(r); });
+  }
+
+ private:
+  void Add(std::string method, std::string path, Access access, int collection_param, RouteHandler handler) {
+    server_.AddRoute({std::move(method), std::move(path), access, collection_param, std::move(handler)});
+  }
+
+  Result<json> Ready(RouteRequest& r) {
+    const embed::Embedder* e = server_.deps().embedder;
+    auto names = db_.ListCollections();
+    const bool ready = e != nullptr && names.ok();
+    json out = {{"ready", ready},
+                {"model", e != nullptr ? json(e->model_id()) : json(nullptr)},
+                {"data_dir", server_.deps().data_dir},
+                {"data_dir_open", names.ok()},
+                {"llm", server_.deps().chat != nullptr ? json(server_.deps().chat->url()) : json(nullptr)}};
+    if (!ready) {
+      out["error"] = {{"code", "unavailable"},
+                      {"message", e == nullptr ? std::string("no embedding model loaded")
+                                               : std::string(names.status().message())}};
+      r.response.status = 503;
+      r.response.set_content(DumpJson(out), "application/json");
+      r.MarkResponded();
+    }
+    return out;
+  }
+
+  Result<json> CreateCollection(RouteRequest& r) {
+    ASSIGN_OR_RETURN(json body, r.JsonBody());
+    ASSIGN_OR_RETURN(store::CollectionConfig config, ParseCollectionConfig(body, server_.deps().embedder));
+    std::shared_lock lock(server_.catalog_mutex());
+    ASSIGN_OR_RETURN(Collection * c, db_.CreateCollection(config));
+    r.SetSuccessStatus(201);
+    return c->config().ToJson();
+  }
+
+  Result<json> DescribeCollection(RouteRequest& r) {
+    std::shared_lock lock(server_.catalog_mutex());
+    ASSIGN_OR_RETURN(Collection * c, db_.GetCollection(r.PathParam(0)));
+    json out = c->config().ToJson();
+    const auto s = c->Stats();
+    out["vector_count"] = s.vector_count;
+    out["unindexed"] = s.unindexed;
+    return out;
+  }
+
+  Result<json> PutAlias(RouteRequest& r) {
+    ASSIGN_OR_RETURN(json body, r.JsonBody());
+    auto target = body.find("collection");
+    if (target == body.end() || !target->is_string()) {
+      return absl::InvalidArgumentError("\"collection\" (a string) is required");
+    }
+    const std::string alias = r.PathParam(0);
+    const std::string collection = target->get<std::string>();
+    Status st = db_.CreateAlias(alias, collection);
+    bool created = true;
+    if (absl::IsAlreadyExists(st)) {
+      created = false;
+      st = db_.FlipAlias(alias, collection);
+    }
+    RETURN_IF_ERROR(st);
+    return json{{"alias", alias}, {"collection", collection}, {"created", created}};
+  }
+
+  Result<json> Upsert(RouteRequest& r) {
+    ASSIGN_OR_RETURN(json body, r.JsonBody());
+    std::shared_lock lock(server_.catalog_mutex());
+    ASSIGN_OR_RETURN(Collection * c, db_.GetCollection(r.PathParam(0)));
+    auto vectors = body.find("vectors");
+    if (vectors == body.end() || !vectors->is_array()) {
+      return absl::InvalidArgumentError("\"vectors\" (an array of {\"id\", \"version\", \"vector\", \"payload\"}) is required");
+    }
+    std::vector<store::Record> records;
+    records.reserve(vectors->size());
+    for (size_t i = 0; i < vectors->size(); ++i) {
+      ASSIGN_OR_RETURN(store::Record rec, ParseRecord((*vectors)[i], i, c->config().dim));
+      records.push_back(std::move(rec));
+    }
+    const size_t n = records.size();
+    ASSIGN_OR_RETURN(store::UpsertSummary s, c->Upsert(std::move(records)));
+    return json{{"upserted", n},
+                {"inserted", s.inserted},
+                {"replaced", s.replaced},
+                {"stale", s.stale},
+                {"unchanged", s.unchanged}};
+  }
+
+  Result<json> DeleteVectors(RouteRequest& r) {
+    ASSIGN_OR_RETURN(json body, r.JsonBody());
+    const bool has_ids = body.contains("ids"), has_filter = body.contains("filter");
+    if (has_ids == has_filter) return absl::InvalidArgumentError("give exactly one of \"ids\" and \"filter\"");
+    std::shared_lock lock(server_.catalog_mutex());
+    ASSIGN_OR_RETURN(Collection * c, db_.GetCollection(r.PathParam(0)));
+    store::DeleteSummary s;
+    if (has_ids) {
+      const json& ids = body["ids"];
+      if (!ids.is_array()) return absl::InvalidArgumentError("\"ids\" must be an array of strings");
+      std::vector<std::string> list;
+      for (const auto& id : ids) {
+        if (!id.is_string()) return absl::InvalidArgumentError("\"ids\" must be an array of strings");
+        list.push_back(id.get<std::string>());
+      }
+      ASSIGN_OR_RETURN(s, c->Delete(list));
+    } else {
+      ASSIGN_OR_RETURN(auto filter, ParseFilter(body));
+      if (!filter) return absl::InvalidArgumentError("\"filter\" must be a filter object");
+      ASSIGN_OR_RETURN(s, c->DeleteByFilter(*filter));
+    }
+    return json{{"deleted", s.deleted}, {"not_found", s.not_found}};
+  }
+
+  Result<json> SearchVectors(RouteRequest& r) {
+    ASSIGN_OR_RETURN(json body, r.JsonBody());
+    std::shared_lock lock(server_.catalog_mutex());
+    ASSIGN_OR_RETURN(Collection * c, db_.GetCollection(r.PathParam(0)));
+    auto vec = body.find("vector");
+    if (vec == body.end()) return absl::InvalidArgumentError("\"vector\" is required");
+    ASSIGN_OR_RETURN(std::vector<float> query, ParseVector(*vec, c->config().dim, ""));
+    ASSIGN_OR_RETURN(size_t k, ParseK(body, 10));
+    ASSIGN_OR_RETURN(auto filter, ParseFilter(body));
+    index::SearchOptions options;
+    if (auto ef = body.find("ef_search"); ef != body.end()) {
+      if (!ef->is_number_unsigned() || ef->get<uint64_t>() > 100000) {
+        return absl::InvalidArgumentError("\"ef_search\" must be an integer in [0, 100000]");
+      }
+      options.ef_search = ef->get<uint32_t>();
+    }
+    const auto start = std::chrono::steady_clock::now();
+    auto hits = c->Search(query, k, filter ? &*filter : nullptr, options);
+    server_.vectorstore_query_time().WithLabels({"dense"}).Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    if (!hits.ok()) return hits.status();
+    json out = json::array();
+    for (const auto& h : *hits) {
+      out.push_back({{"id", h.id}, {"score", h.score}, {"version", h.version}, {"payload", h.payload}});
+    }
+    return json{{"hits", out}};
+  }
+
+  Result<json> Query(RouteRequest& r) {
+    ASSIGN_OR_RETURN(json body, r.JsonBody());
+    ASSIGN_OR_RETURN(QueryRequest request, QueryRequest::FromJson(body));
+    QueryInstruments ins;
+    ins.embed_latency = &server_.stage_latency("embed");
+    ins.retrieve_latency = &server_.stage_latency("retrieve");
+    ins.generate_latency = &server_.stage_latency("generate");
+    ins.vectorstore_time = &server_.vectorstore_query_time();
+    ins.logger = server_.deps().logger;
+    ins.request_id = r.request_id;
+    auto retrieved = std::make_shared<RetrievedHits>();
+    {
+      std::shared_lock lock(server_.catalog_mutex());
+      ASSIGN_OR_RETURN(Collection * c, db_.GetCollection(r.PathParam(0)));
+      ASSIGN_OR_RETURN(*retrieved, RunRetrieval(*c, server_.deps().embedder, request, ins));
+    }
+    const generate::ChatClient* chat = server_.deps().chat;
+    const generate::AnswerOptions& options = server_.options().answer;
+    if (!request.stream) {
+      if (!request.generate) return QueryResponseJson(*retrieved, nullptr);
+      generate::Answer answer = RunAnswer(request.question, *retrieved, chat, options, nullptr, ins);
+      return QueryResponseJson(*retrieved, &answer);
+    }
+    // Server-sent events: hits, then answer deltas, then done.
+    r.response.set_header("Cache-Control", "no-cache");
+    r.response.set_header("X-Accel-Buffering", "no");
+    r.response.set_chunked_content_provider(
+        "text/event-stream",
+        [retrieved, request = std::move(request), chat, options, ins](size_t, httplib::DataSink& sink) {
+          auto send = [&sink](const std::string& event) {
+            return sink.is_writable() && sink.write(event.data(), event.size());
+          };
+          if (!send(SseEvent("hits", {{"hits", retrieved->hits_json}}))) return false;
+          json done;
+          if (request.generate) {
+            generate::DeltaCallback on_delta = [&](std::string_view delta) {
+              return send(SseEvent("delta", {{"text", std::string(delta)}}));
+            };
+            generate::Answer answer = RunAnswer(request.question, *retrieved, chat, options, &on_delta, ins);
+            if (answer.llm_status.code() == absl::StatusCode::kCancelled && !answer.degraded) {
+              return false;  // the client went away
+            }
+            done = QueryResponseJson(*retrieved, &answer);
+          } else {
+            done = QueryResponseJson(*retrieved, nullptr);
+          }
+          done.erase("hits");
+          if (!send(SseEvent("done", done))) return false;
+          sink.done();
+          return true;
+        });
+    r.MarkResponded();
+    return json();
+  }
+
+  Server& server_;
+  store::Database& db_;
+};
+
+}  // namespace
+
+std::string SseEvent(std::string_view name, const json& data) {
+  return StrCat("event: ", name, "\ndata: ", DumpJson(data), "\n\n");
+}
+
+void RegisterCoreRoutes(Server& server) {
+  // The handlers capture the Routes object; the server keeps it alive.
+  auto routes = std::make_shared<Routes>(server);
+  routes->Register();
+  server.KeepAlive(std::move(routes));
+}
+
+}  // namespace ragline::server

@@ -1,0 +1,37 @@
+// The core API routes (docs/server.md, docs/openapi.yaml):
+//
+//   GET    /healthz                               open   process is up
+//   GET    /readyz                                open   model loaded and data dir open (else 503)
+//   GET    /metrics                               open   Prometheus text
+//   POST   /v1/collections                        write  create (only "name" required)
+//   GET    /v1/collections                        read   names and aliases
+//   GET    /v1/collections/{name}                 read   configuration + counts
+//   DELETE /v1/collections/{name}                 write  drop
+//   GET    /v1/collections/{name}/stats           read   describe_index_stats
+//   PUT    /v1/aliases/{alias}                    write  create or flip {"collection"}
+//   DELETE /v1/aliases/{alias}                    write
+//   GET    /v1/aliases                            read
+//   POST   /v1/collections/{name}/vectors         write  upsert {"vectors": [...]}
+//   POST   /v1/collections/{name}/vectors/delete  write  {"ids": [...]} | {"filter": {...}}
+//   POST   /v1/collections/{name}/vectors/search  read   {"vector", "k", "filter"}
+//   GET    /v1/collections/{name}/vectors/{id}    read
+//   POST   /v1/collections/{name}/query           read   RAG query (JSON or SSE)
+//
+// Other modules add their routes next to these with Server::AddRoute (the
+// documents routes: /v1/collections/{name}/documents..., from pipeline/).
+//
+// Thread safety: registration runs once before the server starts; handlers
+// are thread-safe (see server.h).
+#pragma once
+
+#include "server/server.h"
+
+namespace ragline::server {
+
+// Adds every route listed above to `server`.
+void RegisterCoreRoutes(Server& server);
+
+// Server-sent event framing: "event: NAME\ndata: JSON\n\n".
+std::string SseEvent(std::string_view name, const nlohmann::json& data);
+
+}  // namespace ragline::server

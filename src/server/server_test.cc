@@ -1,0 +1,534 @@
+// The HTTP API end to end in process: a real Database in a temp dir, the
+// server on a free port, httplib::Client as the caller. LLM answers come from
+// the scripted chat-completions peer (generate/chat_peer_for_test.h); dense
+// text queries use the real model and are skipped when models/ is absent.
+#include "server/server.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "core/strings.h"
+#include "embed/local_embedder.h"
+#include "generate/chat_peer_for_test.h"
+#include "server/routes.h"
+
+namespace ragline::server {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/ragline_server_test_XXXXXX";
+    path_ = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string ModelDir() { return std::string(RAGLINE_SOURCE_DIR) + "/models/all-MiniLM-L6-v2"; }
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    log_path_ = dir_.path() + "/server.log";
+    log_file_ = std::fopen(log_path_.c_str(), "w");
+    logger_ = std::make_unique<obs::Logger>(obs::LogDestination::File(log_file_));
+    auto db = store::Database::Open(*store::Env::Default(), dir_.path() + "/data", {.read_only = false, .threads = 2});
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+  }
+  void TearDown() override {
+    client_.reset();
+    server_.reset();
+    db_.reset();
+    std::fclose(log_file_);
+  }
+
+  void Start(ServerOptions options = {}, embed::Embedder* embedder = nullptr,
+             const generate::ChatClient* chat = nullptr) {
+    options.threads = 4;
+    ServerDeps deps{db_.get(), embedder, chat, &metrics_, logger_.get(), dir_.path() + "/data"};
+    server_ = std::make_unique<Server>(deps, std::move(options));
+    RegisterCoreRoutes(*server_);
+    auto port = server_->StartInBackground("127.0.0.1", 0);
+    ASSERT_TRUE(port.ok()) << port.status();
+    port_ = *port;
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", *port);
+    client_->set_read_timeout(30, 0);
+  }
+
+  struct Reply {
+    int status = 0;
+    json body;
+    std::string raw;
+    httplib::Headers headers;
+  };
+  Reply Send(const std::string& method, const std::string& path, const std::string& body = "",
+             const httplib::Headers& headers = {}) {
+    httplib::Result res(nullptr, httplib::Error::Unknown);
+    if (method == "GET") {
+      res = client_->Get(path.c_str(), headers);
+    } else if (method == "POST") {
+      res = client_->Post(path.c_str(), headers, body, "application/json");
+    } else if (method == "PUT") {
+      res = client_->Put(path.c_str(), headers, body, "application/json");
+    } else {
+      res = client_->Delete(path.c_str(), headers, body, "application/json");
+    }
+    Reply r;
+    if (!res) {
+      ADD_FAILURE() << method << " " << path << ": no response (" << httplib::to_string(res.error()) << ")";
+      return r;
+    }
+    r.status = res->status;
+    r.raw = res->body;
+    r.headers = res->headers;
+    r.body = json::parse(res->body, nullptr, false);
+    return r;
+  }
+  Reply Post(const std::string& path, const json& body, const httplib::Headers& headers = {}) {
+    return Send("POST", path, body.dump(), headers);
+  }
+
+  // A dim-4 collection "docs" with three records whose payloads carry text.
+  void CreateDocs() {
+    ASSERT_EQ(Post("/v1/collections", {{"name", "docs"}, {"dim", 4}, {"index", "flat"}}).status, 201);
+    json vectors = json::array();
+    vectors.push_back({{"id", "paris#0"},
+                       {"version", 1},
+                       {"vector", {1, 0, 0, 0}},
+                       {"payload",
+                        {{"text", "Paris is the capital of France. It lies on the Seine."},
+                         {"doc_id", "paris"},
+                         {"offsets", {0, 52}},
+                         {"metadata", {{"title", "Paris"}, {"lang", "en"}}}}}});
+    vectors.push_back({{"id", "berlin#0"},
+                       {"version", 1},
+                       {"vector", {0, 1, 0, 0}},
+                       {"payload", {{"text", "Berlin is the capital of Germany."}, {"lang", "en"}}}});
+    vectors.push_back({{"id", "raw"}, {"version", 1}, {"vector", {0, 0, 1, 0}}});
+    Reply r = Post("/v1/collections/docs/vectors", {{"vectors", vectors}});
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.body["inserted"], 3);
+  }
+
+  std::string ReadLog() {
+    std::fflush(log_file_);
+    std::ifstream in(log_path_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  TempDir dir_;
+  std::string log_path_;
+  FILE* log_file_ = nullptr;
+  std::unique_ptr<obs::Logger> logger_;
+  obs::MetricsRegistry metrics_;
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<httplib::Client> client_;
+  int port_ = 0;
+};
+
+std::string Header(const httplib::Headers& headers, const std::string& name) {
+  auto it = headers.find(name);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+std::unique_ptr<generate::ChatClient> PeerClient(const generate::testing::ChatPeer& peer) {
+  generate::ChatClientOptions options;
+  options.base_url = peer.base_url();
+  options.model = "peer-model";
+  auto chat = generate::ChatClient::Create(options);
+  return chat.ok() ? std::move(*chat) : nullptr;
+}
+
+TEST_F(ServerTest, CreatesListsDescribesAndDropsCollections) {
+  Start();
+  Reply created = Post("/v1/collections", {{"name", "docs"}, {"dim", 4}, {"metric", "l2"},
+                                           {"index", {{"kind", "hnsw"}, {"params", {{"M", 8}}}}}});
+  ASSERT_EQ(created.status, 201) << created.raw;
+  EXPECT_EQ(created.body["dim"], 4);
+  EXPECT_EQ(created.body["metric"], "l2");
+  EXPECT_EQ(created.body["index"]["params"]["M"], 8) << created.raw;
+
+  Reply list = Send("GET", "/v1/collections");
+  EXPECT_EQ(list.body["collections"], json::array({"docs"}));
+  Reply describe = Send("GET", "/v1/collections/docs");
+  EXPECT_EQ(describe.status, 200);
+  EXPECT_EQ(describe.body["vector_count"], 0);
+  Reply stats = Send("GET", "/v1/collections/docs/stats");
+  EXPECT_EQ(stats.status, 200);
+  for (const char* key : {"vector_count", "deleted", "unindexed", "segments", "memory_bytes", "index"}) {
+    EXPECT_TRUE(stats.body.contains(key)) << key;
+  }
+  EXPECT_EQ(stats.body["index"]["kind"], "hnsw");
+
+  Reply dup = Post("/v1/collections", {{"name", "docs"}, {"dim", 4}});
+  EXPECT_EQ(dup.status, 409);
+  EXPECT_EQ(dup.body["error"]["code"], "already_exists");
+
+  EXPECT_EQ(Send("DELETE", "/v1/collections/docs").status, 200);
+  Reply gone = Send("GET", "/v1/collections/docs");
+  EXPECT_EQ(gone.status, 404);
+  EXPECT_EQ(gone.body["error"]["code"], "not_found");
+}
+
+TEST_F(ServerTest, CollectionDefaultsToTheServersEmbeddingModel) {
+  Start();
+  Reply created = Post("/v1/collections", {{"name", "d"}});
+  ASSERT_EQ(created.status, 201) << created.raw;
+  EXPECT_EQ(created.body["dim"], 384);
+  EXPECT_EQ(created.body["metric"], "cosine");
+  EXPECT_EQ(created.body["index"]["kind"], "hnsw");
+  EXPECT_EQ(created.body["lexical"]["text_field"], "text");
+}
+
+TEST_F(ServerTest, UpsertsSearchesGetsAndDeletesVectors) {
+  Start();
+  CreateDocs();
+  Reply hits = Post("/v1/collections/docs/vectors/search", {{"vector", {0.9, 0.1, 0, 0}}, {"k", 2}});
+  ASSERT_EQ(hits.status, 200) << hits.raw;
+  ASSERT_EQ(hits.body["hits"].size(), 2u);
+  EXPECT_EQ(hits.body["hits"][0]["id"], "paris#0");
+  EXPECT_EQ(hits.body["hits"][1]["id"], "berlin#0");
+
+  Reply filtered = Post("/v1/collections/docs/vectors/search",
+                        {{"vector", {1, 0, 0, 0}}, {"k", 5}, {"filter", {{"lang", "en"}}}});
+  EXPECT_EQ(filtered.body["hits"].size(), 1u);  // only berlin has a top-level "lang"
+
+  Reply got = Send("GET", "/v1/collections/docs/vectors/berlin%230");
+  ASSERT_EQ(got.status, 200) << got.raw;
+  EXPECT_EQ(got.body["payload"]["lang"], "en");
+
+  Reply stale = Post("/v1/collections/docs/vectors",
+                     {{"vectors", {{{"id", "raw"}, {"version", 0}, {"vector", {0, 0, 0, 1}}}}}});
+  EXPECT_EQ(stale.body["stale"], 1);
+
+  Reply del = Post("/v1/collections/docs/vectors/delete", {{"ids", {"raw", "nope"}}});
+  EXPECT_EQ(del.body["deleted"], 1);
+  EXPECT_EQ(del.body["not_found"], 1);
+  EXPECT_EQ(Send("GET", "/v1/collections/docs/vectors/raw").status, 404);
+  Reply by_filter = Post("/v1/collections/docs/vectors/delete", {{"filter", {{"lang", "en"}}}});
+  EXPECT_EQ(by_filter.body["deleted"], 1);
+}
+
+TEST_F(ServerTest, AliasesCreateFlipAndResolve) {
+  Start();
+  CreateDocs();
+  ASSERT_EQ(Post("/v1/collections", {{"name", "other"}, {"dim", 4}}).status, 201);
+  Reply put = Send("PUT", "/v1/aliases/live", json{{"collection", "docs"}}.dump());
+  ASSERT_EQ(put.status, 200) << put.raw;
+  EXPECT_EQ(put.body["created"], true);
+  EXPECT_EQ(Post("/v1/collections/live/vectors/search", {{"vector", {1, 0, 0, 0}}}).body["hits"].size(), 3u);
+  Reply flip = Send("PUT", "/v1/aliases/live", json{{"collection", "other"}}.dump());
+  EXPECT_EQ(flip.body["created"], false);
+  EXPECT_EQ(Post("/v1/collections/live/vectors/search", {{"vector", {1, 0, 0, 0}}}).body["hits"].size(), 0u);
+  EXPECT_EQ(Send("GET", "/v1/aliases").body["aliases"]["live"], "other");
+  EXPECT_EQ(Send("DELETE", "/v1/collections/other").status, 409);  // an alias points at it
+  EXPECT_EQ(Send("DELETE", "/v1/aliases/live").status, 200);
+  EXPECT_EQ(Send("GET", "/v1/aliases").body["aliases"].size(), 0u);
+}
+
+TEST_F(ServerTest, ClientMistakesGet4xxWithAnErrorBody) {
+  ServerOptions options;
+  options.max_body_bytes = 4096;
+  Start(options);
+  CreateDocs();
+  auto expect_error = [](const Reply& r, int status, const std::string& code, const std::string& needle) {
+    EXPECT_EQ(r.status, status) << r.raw;
+    EXPECT_EQ(r.body["error"]["code"], code) << r.raw;
+    EXPECT_THAT(r.body["error"]["message"].get<std::string>(), HasSubstr(needle)) << r.raw;
+  };
+  expect_error(Send("POST", "/v1/collections", "{\"name\": "), 400, "invalid_argument", "malformed JSON");
+  expect_error(Send("POST", "/v1/collections", "[1,2]"), 400, "invalid_argument", "must be a JSON object");
+  expect_error(Post("/v1/collections", {{"name", 5}}), 400, "invalid_argument", "\"name\"");
+  expect_error(Post("/v1/collections", {{"name", "a/b"}}), 400, "invalid_argument", "is invalid");
+  expect_error(Post("/v1/collections", {{"name", "x"}, {"metric", "hamming"}}), 400, "invalid_argument", "hamming");
+  expect_error(Post("/v1/collections/docs/vectors", {{"vectors", 5}}), 400, "invalid_argument", "\"vectors\"");
+  expect_error(Post("/v1/collections/docs/vectors", {{"vectors", {{{"id", "x"}, {"vector", {1, 2, 3}}}}}}), 400,
+               "invalid_argument", "vectors[0] (id 'x'): vector has 3 dimensions, the collection expects 4");
+  expect_error(Post("/v1/collections/docs/vectors", {{"vectors", {{{"id", "x"}, {"vector", {1, "a", 3, 4}}}}}}), 400,
+               "invalid_argument", "vector[1] is not a number");
+  expect_error(Send("POST", "/v1/collections/docs/vectors/search", "{\"vector\": [NaN, 0, 0, 0]}"), 400,
+               "invalid_argument", "malformed JSON");
+  expect_error(Send("POST", "/v1/collections/docs/vectors/search", "{\"vector\": [1e400, 0, 0, 0]}"), 400,
+               "invalid_argument", "number overflow");
+  expect_error(Send("POST", "/v1/collections/docs/vectors/search", "{\"vector\": [3.5e38, 0, 0, 0]}"), 400,
+               "invalid_argument", "vector[0] is not a finite float");
+  expect_error(Post("/v1/collections/docs/vectors/search", {{"vector", {1, 0, 0, 0}}, {"k", -1}}), 400,
+               "invalid_argument", "\"k\"");
+  expect_error(Post("/v1/collections/docs/vectors/search", {{"vector", {1, 0, 0, 0}}, {"filter", {{"a", {{"$bad", 1}}}}}}),
+               400, "invalid_argument", "filter");
+  expect_error(Post("/v1/collections/nope/vectors/search", {{"vector", {1, 0, 0, 0}}}), 404, "not_found", "nope");
+  expect_error(Post("/v1/collections/nope/query", {{"query", "x"}, {"mode", "lexical"}}), 404, "not_found", "nope");
+  expect_error(Send("POST", "/v1/collections/docs/query", "{\"query\": \"caf\xC3\"}"), 400, "invalid_argument",
+               "UTF-8");
+  expect_error(Post("/v1/collections/docs/query", {{"query", "x"}, {"mode", "fuzzy"}}), 400, "invalid_argument",
+               "mode");
+  expect_error(Post("/v1/collections/docs/query", {{"query", "x"}, {"generate", "yes"}}), 400, "invalid_argument",
+               "\"generate\"");
+  expect_error(Post("/v1/collections/docs/query", {{"query", "capital"}, {"mode", "dense"}}), 503, "unavailable",
+               "no embedding model");
+  expect_error(Send("POST", "/v1/collections/docs/vectors", std::string(8192, ' ')), 413, "payload_too_large",
+               "max_body_bytes");
+  expect_error(Send("GET", "/v1/nothing"), 404, "not_found", "no route for GET /v1/nothing");
+  std::string deep = "{\"vector\": [1, 0, 0, 0], \"filter\": ";
+  for (int i = 0; i < 200; ++i) deep += "{\"$not\": ";
+  deep += "{\"a\": 1}" + std::string(200, '}') + "}";
+  expect_error(Send("POST", "/v1/collections/docs/vectors/search", deep), 400, "invalid_argument",
+               "nested deeper than 64 levels");
+  // Brackets inside strings (after an escaped quote too) do not count.
+  std::string brackets = "{\"vector\": [1, 0, 0, 0], \"note\": \"\\\"" + std::string(100, '[') + "\"}";
+  EXPECT_EQ(Send("POST", "/v1/collections/docs/vectors/search", brackets).status, 200) << brackets;
+  // The server is still fine.
+  EXPECT_EQ(Send("GET", "/healthz").status, 200);
+}
+
+TEST_F(ServerTest, LexicalQueryWithoutAnLlmGivesADegradedExtractiveAnswer) {
+  Start();
+  CreateDocs();
+  Reply r = Post("/v1/collections/docs/query", {{"query", "What is the capital of France?"}, {"mode", "lexical"}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  ASSERT_GE(r.body["hits"].size(), 1u);
+  const json& top = r.body["hits"][0];
+  EXPECT_EQ(top["id"], "paris#0");
+  EXPECT_EQ(top["doc_id"], "paris");
+  EXPECT_EQ(top["offsets"], json({0, 52}));
+  EXPECT_EQ(top["metadata"]["title"], "Paris");
+  EXPECT_THAT(top["text"].get<std::string>(), HasSubstr("capital of France"));
+  EXPECT_EQ(r.body["degraded"], true);
+  EXPECT_EQ(r.body["degraded_reason"], "no LLM configured");
+  EXPECT_THAT(r.body["answer"].get<std::string>(), HasSubstr("Paris is the capital of France. [1]"));
+  ASSERT_GE(r.body["citations"].size(), 1u);
+  EXPECT_EQ(r.body["citations"][0]["n"], 1);
+  EXPECT_EQ(r.body["citations"][0]["id"], "paris#0");
+  EXPECT_EQ(r.body["citations"][0]["doc_id"], "paris");
+
+  // A hit without "doc_id"/"offsets" falls back.
+  Reply berlin = Post("/v1/collections/docs/query",
+                      {{"query", "Germany"}, {"mode", "lexical"}, {"generate", false}});
+  ASSERT_EQ(berlin.body["hits"].size(), 1u);
+  EXPECT_EQ(berlin.body["hits"][0]["doc_id"], "berlin#0");
+  EXPECT_EQ(berlin.body["hits"][0]["offsets"], nullptr);
+  EXPECT_EQ(berlin.body["hits"][0]["metadata"]["lang"], "en");
+  EXPECT_EQ(berlin.body["answer"], nullptr);
+}
+
+TEST_F(ServerTest, QueryAsksTheLlmAndReturnsItsCitedAnswer) {
+  generate::testing::ChatPeer peer;
+  auto chat = PeerClient(peer);
+  ASSERT_NE(chat, nullptr);
+  Start({}, nullptr, chat.get());
+  CreateDocs();
+  Reply r = Post("/v1/collections/docs/query", {{"query", "capital of France"}, {"mode", "lexical"}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["answer"], "Paris is the capital of France [1].");
+  EXPECT_EQ(r.body["degraded"], false);
+  EXPECT_EQ(r.body["degraded_reason"], nullptr);
+  ASSERT_EQ(r.body["citations"].size(), 1u);
+  EXPECT_EQ(r.body["citations"][0]["id"], r.body["hits"][0]["id"]);
+  EXPECT_EQ(peer.requests(), 1);
+  EXPECT_THAT(peer.last_request()["messages"].dump(), HasSubstr("capital of France"));
+}
+
+TEST_F(ServerTest, StreamedQuerySendsHitsDeltasAndDoneEvents) {
+  generate::testing::ChatPeer peer;
+  auto chat = PeerClient(peer);
+  ASSERT_NE(chat, nullptr);
+  Start({}, nullptr, chat.get());
+  CreateDocs();
+  Reply r = Post("/v1/collections/docs/query", {{"query", "capital of France"}, {"mode", "lexical"}, {"stream", true}});
+  ASSERT_EQ(r.status, 200);
+  EXPECT_THAT(Header(r.headers, "Content-Type"), HasSubstr("text/event-stream"));
+  // Parse "event: X\ndata: Y\n\n" blocks.
+  std::vector<std::pair<std::string, json>> events;
+  std::stringstream ss(r.raw);
+  std::string line, event;
+  while (std::getline(ss, line)) {
+    if (line.rfind("event: ", 0) == 0) event = line.substr(7);
+    if (line.rfind("data: ", 0) == 0) events.emplace_back(event, json::parse(line.substr(6)));
+  }
+  ASSERT_GE(events.size(), 3u) << r.raw;
+  EXPECT_EQ(events.front().first, "hits");
+  EXPECT_EQ(events.front().second["hits"][0]["id"], "paris#0");
+  std::string text;
+  for (const auto& [name, data] : events) {
+    if (name == "delta") text += data["text"].get<std::string>();
+  }
+  EXPECT_EQ(text, "Paris is the capital of France [1].");
+  EXPECT_EQ(events.back().first, "done");
+  EXPECT_EQ(events.back().second["answer"], text);
+  EXPECT_EQ(events.back().second["degraded"], false);
+  EXPECT_EQ(events.back().second["citations"][0]["id"], "paris#0");
+}
+
+TEST_F(ServerTest, ApiKeysGate401And403) {
+  ServerOptions options;
+  options.api_keys = {{"reader", Access::kRead, {"docs"}}, {"writer", Access::kWrite, {"*"}}};
+  Start(options);
+  const httplib::Headers writer = {{"Authorization", "Bearer writer"}};
+  const httplib::Headers reader = {{"Authorization", "Bearer reader"}};
+  ASSERT_EQ(Post("/v1/collections", {{"name", "docs"}, {"dim", 4}}, writer).status, 201);
+  ASSERT_EQ(Post("/v1/collections", {{"name", "other"}, {"dim", 4}}, writer).status, 201);
+
+  Reply none = Send("GET", "/v1/collections/docs");
+  EXPECT_EQ(none.status, 401);
+  EXPECT_EQ(none.body["error"]["code"], "unauthenticated");
+  EXPECT_EQ(Send("GET", "/v1/collections/docs", "", {{"Authorization", "Bearer nope"}}).status, 401);
+  EXPECT_EQ(Send("GET", "/v1/collections/docs", "", reader).status, 200);
+  EXPECT_EQ(Post("/v1/collections/docs/vectors/search", {{"vector", {1, 0, 0, 0}}}, reader).status, 200);
+  Reply upsert = Post("/v1/collections/docs/vectors", {{"vectors", json::array()}}, reader);
+  EXPECT_EQ(upsert.status, 403);
+  EXPECT_EQ(upsert.body["error"]["code"], "permission_denied");
+  EXPECT_EQ(Send("GET", "/v1/collections/other", "", reader).status, 403);
+  EXPECT_EQ(Post("/v1/collections", {{"name", "x"}, {"dim", 4}}, reader).status, 403);
+  EXPECT_EQ(Post("/v1/collections/docs/vectors", {{"vectors", json::array()}}, writer).status, 200);
+  EXPECT_EQ(Send("GET", "/healthz").status, 200);
+  EXPECT_EQ(Send("GET", "/metrics").status, 200);
+}
+
+TEST_F(ServerTest, MetricsCountRequestsByRouteTemplate) {
+  Start();
+  CreateDocs();
+  Post("/v1/collections/docs/query", {{"query", "France"}, {"mode", "lexical"}});
+  Send("GET", "/v1/collections/nope");
+  // Metrics are updated after a response's last byte is written, so the
+  // scrape may overtake the requests just answered: wait for the last one.
+  httplib::Result res(nullptr, httplib::Error::Unknown);
+  for (int i = 0; i < 200; ++i) {
+    res = client_->Get("/metrics");
+    ASSERT_TRUE(res);
+    if (res->body.find("code=\"404\"") != std::string::npos &&
+        res->body.find("query\",method=\"POST\",code=\"200\"") != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_THAT(res->get_header_value("Content-Type"), HasSubstr("text/plain; version=0.0.4"));
+  const std::string& text = res->body;
+  EXPECT_THAT(text, HasSubstr("rag_http_requests_total{route=\"/v1/collections\",method=\"POST\",code=\"201\"} 1"));
+  EXPECT_THAT(text, HasSubstr("rag_http_requests_total{route=\"/v1/collections/{name}/query\",method=\"POST\",code=\"200\"} 1"));
+  EXPECT_THAT(text, HasSubstr("rag_http_requests_total{route=\"/v1/collections/{name}\",method=\"GET\",code=\"404\"} 1"));
+  EXPECT_THAT(text, HasSubstr("rag_http_request_duration_seconds_bucket{route=\"/v1/collections/{name}/query\",method=\"POST\",le="));
+  EXPECT_THAT(text, HasSubstr("rag_pipeline_latency_seconds_count{stage=\"retrieve\"} 1"));
+  EXPECT_THAT(text, HasSubstr("rag_pipeline_latency_seconds_count{stage=\"generate\"} 1"));
+  EXPECT_THAT(text, HasSubstr("rag_pipeline_latency_seconds_count{stage=\"embed\"} 0"));
+  EXPECT_THAT(text, HasSubstr("rag_vectorstore_query_time_seconds_count{mode=\"lexical\"} 1"));
+}
+
+TEST_F(ServerTest, EchoesRequestIdsAndLogsOneJsonLinePerRequest) {
+  Start();
+  Reply mine = Send("GET", "/v1/collections/nope", "", {{"X-Request-Id", "req-42"}});
+  EXPECT_EQ(Header(mine.headers, "X-Request-Id"), "req-42");
+  Reply generated = Send("GET", "/healthz");
+  EXPECT_EQ(Header(generated.headers, "X-Request-Id").size(), 16u);
+  // The log line is written after the response; give the worker a moment.
+  std::string log;
+  for (int i = 0; i < 200 && (log.find("/healthz") == std::string::npos || log.find("req-42") == std::string::npos);
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    log = ReadLog();
+  }
+  std::stringstream ss(log);
+  std::string line;
+  bool found = false;
+  while (std::getline(ss, line)) {
+    json j = json::parse(line);
+    if (j.value("request_id", "") != "req-42") continue;
+    found = true;
+    EXPECT_EQ(j["route"], "/v1/collections/{name}");
+    EXPECT_EQ(j["status"], 404);
+    EXPECT_EQ(j["error_code"], "not_found");
+    EXPECT_TRUE(j.contains("duration_ms"));
+  }
+  EXPECT_TRUE(found) << log;
+}
+
+TEST_F(ServerTest, ReadyzNeedsTheModel) {
+  Start();
+  Reply r = Send("GET", "/readyz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body["ready"], false);
+}
+
+TEST_F(ServerTest, ServesQueriesWhileWritesRun) {
+  Start();
+  CreateDocs();
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::thread writer([&] {
+    httplib::Client c("127.0.0.1", port_);
+    for (int i = 0; i < 30; ++i) {
+      json v = {{"vectors", {{{"id", StrCat("w", i)}, {"version", 1}, {"vector", {0.5, 0.5, 0, 0}},
+                              {"payload", {{"text", "a capital city"}}}}}}};
+      auto res = c.Post("/v1/collections/docs/vectors", v.dump(), "application/json");
+      if (!res || res->status != 200) ++failures;
+    }
+    stop = true;
+  });
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&] {
+      httplib::Client c("127.0.0.1", port_);
+      while (!stop) {
+        auto res = c.Post("/v1/collections/docs/query",
+                          json{{"query", "capital"}, {"mode", "lexical"}, {"generate", false}}.dump(), "application/json");
+        if (!res || res->status != 200) ++failures;
+      }
+    });
+  }
+  writer.join();
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(Send("GET", "/v1/collections/docs/stats").body["vector_count"], 33);
+}
+
+TEST_F(ServerTest, DenseAndHybridQueriesEmbedWithTheRealModel) {
+  if (!fs::exists(ModelDir() + "/model.safetensors")) GTEST_SKIP() << "no model at " << ModelDir();
+  ThreadPool pool(2);
+  auto embedder = embed::LocalEmbedder::Open(ModelDir(), {}, &pool);
+  ASSERT_TRUE(embedder.ok()) << embedder.status();
+  Start({}, embedder->get());
+  EXPECT_EQ(Send("GET", "/readyz").status, 200);
+  ASSERT_EQ(Post("/v1/collections", {{"name", "kb"}}).status, 201);
+  std::vector<std::string> texts = {"The Eiffel Tower is a wrought-iron tower in Paris.",
+                                    "Photosynthesis turns light into chemical energy in plants.",
+                                    "The stock market fell sharply on Monday."};
+  auto m = (*embedder)->Embed(texts);
+  ASSERT_TRUE(m.ok());
+  json vectors = json::array();
+  for (size_t i = 0; i < texts.size(); ++i) {
+    auto row = m->row(i);
+    vectors.push_back({{"id", StrCat("t", i)}, {"version", 1}, {"vector", std::vector<float>(row.begin(), row.end())},
+                       {"payload", {{"text", texts[i]}}}});
+  }
+  ASSERT_EQ(Post("/v1/collections/kb/vectors", {{"vectors", vectors}}).status, 200);
+  for (const char* mode : {"dense", "hybrid"}) {
+    Reply r = Post("/v1/collections/kb/query", {{"query", "How do plants make energy from sunlight?"}, {"mode", mode}, {"k", 2}});
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.body["hits"][0]["id"], "t1") << mode;
+    EXPECT_EQ(r.body["degraded"], true);
+  }
+  // Stage histograms are observed before the reply is sent: no wait needed.
+  std::string metrics = Send("GET", "/metrics").raw;
+  EXPECT_THAT(metrics, HasSubstr("rag_pipeline_latency_seconds_count{stage=\"embed\"} 2"));
+}
+
+}  // namespace
+}  // namespace ragline::server

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# `ragline serve` end to end over HTTP with curl: collections, vectors embedded
+# by `ragline embed`, search, dense/lexical/hybrid queries (extractive answers:
+# no LLM here), SSE, `ragline query` both ways, /metrics judged by promtool,
+# client mistakes as 4xx JSON errors, and a clean SIGTERM shutdown.
+RAGLINE=${1:-$RAGLINE}
+source "$(dirname "$0")/lib.sh"
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+MODEL=${RAGLINE_MODEL_DIR:-$ROOT/models/all-MiniLM-L6-v2}
+if [ ! -f "$MODEL/model.safetensors" ]; then
+  echo "FAIL: no model at $MODEL; run scripts/fetch_model.sh" >&2
+  exit 1
+fi
+command -v promtool >/dev/null || { echo "FAIL: promtool not found (Debian package prometheus)" >&2; exit 1; }
+
+# --- start on a free port; the first stdout line names the address
+"$RAGLINE" serve --data "$DATA" --model "$MODEL" --host 127.0.0.1 --port 0 --threads 4 \
+  --max-body-bytes 1048576 >"$WORK/serve.out" 2>"$WORK/serve.log" &
+PID=$!
+trap 'kill $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+for _ in $(seq 1 300); do
+  grep -q "serving on" "$WORK/serve.out" 2>/dev/null && break
+  kill -0 $PID 2>/dev/null || { cat "$WORK/serve.log" >&2; echo "FAIL: server exited" >&2; exit 1; }
+  sleep 0.1
+done
+URL=$(grep -o 'http://[0-9.]*:[0-9]*' "$WORK/serve.out")
+check_contains "listening line" "$URL" "http://127.0.0.1:"
+
+# call METHOD PATH [BODY]: prints "STATUS BODY"
+call() {
+  local method=$1 path=$2 body=${3:-}
+  if [ -n "$body" ]; then
+    curl -s -o "$WORK/body" -w '%{http_code}' -X "$method" -H 'Content-Type: application/json' --data-binary "$body" "$URL$path"
+  else
+    curl -s -o "$WORK/body" -w '%{http_code}' -X "$method" "$URL$path"
+  fi
+}
+body() { cat "$WORK/body"; }
+
+check "healthz" "$(call GET /healthz)" "200"
+check "readyz (model loaded)" "$(call GET /readyz)" "200"
+check "readyz names the model" "$(body | jq -r .model)" "all-MiniLM-L6-v2"
+
+# --- collections
+check "create with defaults" "$(call POST /v1/collections '{"name":"kb"}')" "201"
+check "defaults from the model" "$(body | jq -c '[.dim, .metric, .index.kind]')" '[384,"cosine","hnsw"]'
+check "duplicate is 409" "$(call POST /v1/collections '{"name":"kb"}')" "409"
+check "duplicate error code" "$(body | jq -r .error.code)" "already_exists"
+check "list" "$(call GET /v1/collections >/dev/null; body | jq -c .collections)" '["kb"]'
+
+# --- vectors: texts embedded by `ragline embed`, payloads carry text/doc_id/metadata
+cat > "$WORK/texts.jsonl" <<'JSONL'
+{"id":"eiffel#0","text":"The Eiffel Tower is a wrought-iron lattice tower in Paris, France."}
+{"id":"photo#0","text":"Photosynthesis lets plants turn sunlight, water and carbon dioxide into sugar."}
+{"id":"market#0","text":"Stock markets fell sharply on Monday as investors sold technology shares."}
+{"id":"python#0","text":"Python is a programming language that emphasises readable code."}
+JSONL
+"$RAGLINE" embed --model "$MODEL" --input jsonl --file "$WORK/texts.jsonl" > "$WORK/emb.jsonl" 2>/dev/null
+jq -s -c --slurpfile t "$WORK/texts.jsonl" '{vectors: [range(0; length) as $i | {
+    id: .[$i].id, version: 1, vector: .[$i].embedding,
+    payload: {text: $t[$i].text, doc_id: ($t[$i].id | split("#")[0]), offsets: [0, ($t[$i].text | length)],
+              metadata: {source: "server_test"}}}]}' "$WORK/emb.jsonl" > "$WORK/upsert.json"
+check "upsert" "$(call POST /v1/collections/kb/vectors @"$WORK/upsert.json")" "200"
+check "upsert summary" "$(body | jq -c '[.upserted, .inserted]')" "[4,4]"
+check "stats vector_count" "$(call GET /v1/collections/kb/stats >/dev/null; body | jq .vector_count)" "4"
+check "get vector" "$(call GET /v1/collections/kb/vectors/python%230 >/dev/null; body | jq -r .payload.doc_id)" "python"
+
+jq -c '{vector: .vectors[1].vector, k: 2}' "$WORK/upsert.json" > "$WORK/search.json"
+check "vector search" "$(call POST /v1/collections/kb/vectors/search @"$WORK/search.json")" "200"
+check "nearest is itself" "$(body | jq -r '.hits[0].id')" "photo#0"
+
+# --- queries (no LLM configured: extractive, degraded)
+q() { call POST /v1/collections/kb/query "{\"query\":\"$1\",\"mode\":\"$2\",\"k\":2}"; }
+check "dense query" "$(q 'How do plants make food from light?' dense)" "200"
+check "dense top hit" "$(body | jq -r '.hits[0].id')" "photo#0"
+check "hit shape" "$(body | jq -c '.hits[0] | keys')" '["doc_id","id","metadata","offsets","score","text","version"]'
+check "degraded without LLM" "$(body | jq -c '[.degraded, .degraded_reason]')" '[true,"no LLM configured"]'
+check "citation names the chunk" "$(body | jq -r '.citations[0].id')" "photo#0"
+check "lexical query" "$(q 'Eiffel tower' lexical)" "200"
+check "lexical top hit" "$(body | jq -r '.hits[0].doc_id')" "eiffel"
+check "hybrid query" "$(q 'programming language with readable code' hybrid)" "200"
+check "hybrid top hit" "$(body | jq -r '.hits[0].id')" "python#0"
+
+# --- streaming: server-sent events hits, delta..., done
+curl -s -N -X POST -H 'Content-Type: application/json' \
+  --data '{"query":"Where is the Eiffel Tower?","mode":"hybrid","stream":true}' "$URL/v1/collections/kb/query" > "$WORK/sse.txt"
+check "sse event order" "$(grep '^event:' "$WORK/sse.txt" | sort -u | tr '\n' ' ')" "event: delta event: done event: hits "
+check "sse first event is hits" "$(grep -m1 '^event:' "$WORK/sse.txt")" "event: hits"
+check "sse done carries citations" "$(grep '^data:' "$WORK/sse.txt" | tail -1 | cut -c7- | jq -r '.citations[0].doc_id')" "eiffel"
+
+# --- ragline query: over HTTP and directly on the data dir (read-only while served)
+out=$("$RAGLINE" query "Where is the Eiffel Tower?" --collection kb --server "$URL" 2>/dev/null)
+check_contains "query --server answer" "$out" "Eiffel Tower"
+check_contains "query --server sources" "$out" "[1] eiffel (eiffel#0)"
+out=$("$RAGLINE" query "stock market" --collection kb --data "$DATA" --mode lexical --json 2>/dev/null)
+check "query --data json" "$(echo "$out" | jq -r '.hits[0].doc_id')" "market"
+expect_fail "query needs --data or --server" "give either --data DIR or --server URL" "$RAGLINE" query x --collection kb
+expect_fail "query --server unknown collection" "server answered 404" "$RAGLINE" query x --collection nope --server "$URL"
+
+# --- client mistakes: 4xx with a JSON error body
+check "malformed JSON" "$(call POST /v1/collections/kb/query '{"query": ')" "400"
+check "malformed JSON message" "$(body | jq -r .error.message | cut -c1-14)" "malformed JSON"
+check "unknown collection" "$(call POST /v1/collections/nope/query '{"query":"x"}')" "404"
+check "unknown collection code" "$(body | jq -r .error.code)" "not_found"
+check "wrong dim" "$(call POST /v1/collections/kb/vectors/search '{"vector":[1,2,3]}')" "400"
+check_contains "wrong dim message" "$(body | jq -r .error.message)" "vector has 3 dimensions, the collection expects 384"
+check "wrong type" "$(call POST /v1/collections/kb/query '{"query": 42}')" "400"
+check "unknown route" "$(call GET /v2/things)" "404"
+head -c 2000000 /dev/zero | tr '\0' ' ' > "$WORK/big.json"
+check "oversized body" "$(call POST /v1/collections/kb/vectors @"$WORK/big.json")" "413"
+check "oversized code" "$(body | jq -r .error.code)" "payload_too_large"
+
+# --- metrics: valid exposition with route counters and stage histograms
+curl -s "$URL/metrics" > "$WORK/metrics.txt"
+lint=$(promtool check metrics < "$WORK/metrics.txt" 2>&1) && rc=0 || rc=$?
+check "promtool check metrics passes (output: $lint)" "$rc" "0"
+check_contains "route counter" "$(cat "$WORK/metrics.txt")" 'rag_http_requests_total{route="/v1/collections/{name}/query",method="POST",code="200"}'
+check_contains "stage histogram" "$(cat "$WORK/metrics.txt")" 'rag_pipeline_latency_seconds_count{stage="embed"}'
+check_contains "vectorstore histogram" "$(cat "$WORK/metrics.txt")" 'rag_vectorstore_query_time_seconds_count{mode="hybrid"}'
+
+# --- logs: one JSON line per request with request_id, route, status
+curl -s -H 'X-Request-Id: it-req-1' "$URL/v1/collections/kb" >/dev/null
+sleep 0.2
+line=$(grep '"it-req-1"' "$WORK/serve.log" | head -1)
+check "request log line" "$(echo "$line" | jq -c '[.route, .status, (.duration_ms >= 0)]')" '["/v1/collections/{name}",200,true]'
+
+# --- SIGTERM: clean shutdown, exit 0, data stays readable
+kill -TERM $PID
+rc=0
+wait $PID || rc=$?
+check "clean exit on SIGTERM" "$rc" "0"
+check_contains "stopped logged" "$(cat "$WORK/serve.log")" '"msg":"stopped"'
+check "data readable after shutdown" "$("$RAGLINE" stats kb --data "$DATA" | jq .vector_count)" "4"
+
+# --- a second server from a config file: API keys, and flags > env > file for the LLM
+cat > "$WORK/config.json" <<'JSON'
+{"host": "127.0.0.1", "port": 0, "threads": 2,
+ "llm": {"url": "http://127.0.0.1:1/v1", "model": "file-model", "timeout_ms": 2000},
+ "api_keys": [{"key": "reader-key", "scope": "read", "collections": ["kb"]},
+              {"key": "writer-key", "scope": "write", "collections": ["*"]}]}
+JSON
+RAGLINE_LLM_URL=http://127.0.0.1:2/v1 "$RAGLINE" serve --config "$WORK/config.json" --data "$DATA" --model "$MODEL" \
+  --llm-url http://127.0.0.1:9/v1 >"$WORK/serve2.out" 2>"$WORK/serve2.log" &
+PID=$!
+for _ in $(seq 1 300); do
+  grep -q "serving on" "$WORK/serve2.out" 2>/dev/null && break
+  kill -0 $PID 2>/dev/null || { cat "$WORK/serve2.log" >&2; echo "FAIL: second server exited" >&2; exit 1; }
+  sleep 0.1
+done
+URL=$(grep -o 'http://[0-9.]*:[0-9]*' "$WORK/serve2.out")
+check "flag beats env beats file" "$(call GET /readyz >/dev/null; body | jq -r .llm)" "http://127.0.0.1:9/v1/chat/completions"
+check "no key: 401" "$(call GET /v1/collections/kb)" "401"
+check "401 code" "$(body | jq -r .error.code)" "unauthenticated"
+auth() { curl -s -o "$WORK/body" -w '%{http_code}' -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
+  -X "$2" ${4:+--data "$4"} "$URL$3"; }
+check "read key reads" "$(auth reader-key GET /v1/collections/kb/stats)" "200"
+check "read key cannot write: 403" "$(auth reader-key POST /v1/collections/kb/vectors/delete '{"ids":["x"]}')" "403"
+check "403 code" "$(body | jq -r .error.code)" "permission_denied"
+check "write key writes" "$(auth writer-key POST /v1/collections/kb/vectors/delete '{"ids":["x"]}')" "200"
+check "health stays open" "$(call GET /healthz)" "200"
+check "query with a dead LLM" "$(auth reader-key POST /v1/collections/kb/query '{"query":"Eiffel tower","mode":"lexical"}')" "200"
+check "dead LLM: extractive, degraded" "$(body | jq -c '[.degraded, (.citations | length > 0)]')" "[true,true]"
+check_contains "degraded reason names the LLM" "$(body | jq -r .degraded_reason)" "127.0.0.1:9"
+out=$(RAGLINE_API_KEY=reader-key "$RAGLINE" query "Eiffel tower" --collection kb --server "$URL" --mode lexical --json 2>/dev/null)
+check "query --server sends RAGLINE_API_KEY" "$(echo "$out" | jq -r '.hits[0].doc_id')" "eiffel"
+kill -INT $PID
+rc=0
+wait $PID || rc=$?
+check "clean exit on SIGINT" "$rc" "0"
+finish
