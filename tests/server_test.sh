@@ -120,7 +120,10 @@ check_contains "vectorstore histogram" "$(cat "$WORK/metrics.txt")" 'rag_vectors
 
 # --- logs: one JSON line per request with request_id, route, status
 curl -s -H 'X-Request-Id: it-req-1' "$URL/v1/collections/kb" >/dev/null
-sleep 0.2
+for _ in $(seq 1 100); do  # the line is written just after the response
+  grep -q '"it-req-1"' "$WORK/serve.log" && break
+  sleep 0.05
+done
 line=$(grep '"it-req-1"' "$WORK/serve.log" | head -1)
 check "request log line" "$(echo "$line" | jq -c '[.route, .status, (.duration_ms >= 0)]')" '["/v1/collections/{name}",200,true]'
 
