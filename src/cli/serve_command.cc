@@ -21,6 +21,7 @@
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "server/config.h"
+#include "server/document_routes.h"
 #include "server/query.h"
 #include "server/routes.h"
 #include "server/server.h"
@@ -110,6 +111,7 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
   server::ServerDeps deps{db->get(), embedder.get(), chat->get(), &metrics, &logger, config.data_dir};
   auto srv = std::make_unique<server::Server>(deps, options);
   server::RegisterCoreRoutes(*srv);
+  if (embedder) server::RegisterDocumentRoutes(*srv, *embedder);
   auto port = srv->Bind(config.host, config.port);
   if (!port.ok()) return Fail(port.status());
 

@@ -17,6 +17,7 @@
 #include "core/strings.h"
 #include "embed/local_embedder.h"
 #include "generate/chat_peer_for_test.h"
+#include "server/document_routes.h"
 #include "server/routes.h"
 
 namespace ragline::server {
@@ -59,11 +60,12 @@ class ServerTest : public ::testing::Test {
   }
 
   void Start(ServerOptions options = {}, embed::Embedder* embedder = nullptr,
-             const generate::ChatClient* chat = nullptr) {
+             const generate::ChatClient* chat = nullptr, embed::LocalEmbedder* document_embedder = nullptr) {
     options.threads = 4;
     ServerDeps deps{db_.get(), embedder, chat, &metrics_, logger_.get(), dir_.path() + "/data"};
     server_ = std::make_unique<Server>(deps, std::move(options));
     RegisterCoreRoutes(*server_);
+    if (document_embedder != nullptr) RegisterDocumentRoutes(*server_, *document_embedder);
     auto port = server_->StartInBackground("127.0.0.1", 0);
     ASSERT_TRUE(port.ok()) << port.status();
     port_ = *port;
@@ -528,6 +530,81 @@ TEST_F(ServerTest, DenseAndHybridQueriesEmbedWithTheRealModel) {
   // Stage histograms are observed before the reply is sent: no wait needed.
   std::string metrics = Send("GET", "/metrics").raw;
   EXPECT_THAT(metrics, HasSubstr("rag_pipeline_latency_seconds_count{stage=\"embed\"} 2"));
+}
+
+TEST_F(ServerTest, DocumentsAreChunkedEmbeddedReplacedAndDeleted) {
+  if (!fs::exists(ModelDir() + "/model.safetensors")) GTEST_SKIP() << "no model at " << ModelDir();
+  ThreadPool pool(2);
+  auto embedder = embed::LocalEmbedder::Open(ModelDir(), {}, &pool);
+  ASSERT_TRUE(embedder.ok()) << embedder.status();
+  Start({}, embedder->get(), nullptr, embedder->get());
+  ASSERT_EQ(Post("/v1/collections", {{"name", "kb"}}).status, 201);
+  const std::string path = "/v1/collections/kb/documents";
+
+  // Text and a base64 HTML file, one request; then searchable at once.
+  const json html = {{"id", "page.html"},
+                     {"content_base64", "PGgxPlRpZGVzPC9oMT48cD5UaGUgbW9vbiBwdWxscyB0aGUgc2VhLjwvcD4="},
+                     {"content_type", "text/html"},
+                     {"metadata", {{"lang", "en"}}}};  // <h1>Tides</h1><p>The moon pulls the sea.</p>
+  auto r = Post(path + "?wait=true", {{"documents", {{{"id", "note"}, {"text", "Zebras sleep standing up."}}, html}}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["documents_added"], 2);
+  EXPECT_EQ(r.body["chunks_upserted"], 2);
+  r = Post("/v1/collections/kb/query", {{"query", "moon sea"}, {"mode", "lexical"}, {"generate", false}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["hits"][0]["doc_id"], "page.html");
+  EXPECT_EQ(r.body["hits"][0]["metadata"]["lang"], "en");
+  r = Send("GET", path + "/page.html");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["chunk_count"], 1);
+  EXPECT_EQ(r.body["title"], "Tides");
+
+  // Unchanged: nothing re-embedded. Changed: replaced.
+  r = Post(path, {{"documents", {{{"id", "note"}, {"text", "Zebras sleep standing up."}}}}});
+  EXPECT_EQ(r.body["documents_unchanged"], 1) << r.raw;
+  r = Post(path, {{"documents", {{{"id", "note"}, {"text", "Zebras sleep lying down too."}}}}});
+  EXPECT_EQ(r.body["documents_replaced"], 1) << r.raw;
+
+  // Some fail: 207 with the failures named; all fail: 400 naming them.
+  r = Post(path, {{"documents",
+                   {{{"id", "ok"}, {"text", "fine"}},
+                    {{"id", "broken.pdf"}, {"content_base64", "bm90IGEgcGRm"}, {"content_type", "application/pdf"}}}}});
+  EXPECT_EQ(r.status, 207) << r.raw;
+  EXPECT_EQ(r.body["documents_failed"], 1);
+  EXPECT_EQ(r.body["failures"][0]["id"], "broken.pdf");
+  r = Post(path, {{"documents", {{{"id", "x.bin"}, {"content_base64", "AAEC"}, {"content_type", "application/zip"}}}}});
+  EXPECT_EQ(r.status, 400) << r.raw;
+  EXPECT_THAT(r.body["error"]["message"].get<std::string>(), HasSubstr("x.bin"));
+
+  // Malformed requests are refused before anything is written.
+  const size_t before = db_->GetCollection("kb").value()->Stats().vector_count;
+  for (const auto& [body, message] : std::vector<std::pair<json, std::string>>{
+           {json{{"documents", json::array()}}, "non-empty array"},
+           {json{{"documents", {{{"id", "a"}, {"text", "x"}}, {{"text", "no id"}}}}}, "documents[1]"},
+           {json{{"documents", {{{"id", "b"}, {"content_base64", "%%%"}, {"content_type", "txt"}}}}}, "base64"},
+           {json{{"documents", {{{"id", "c"}, {"text", 5}}}}}, "\"text\" must be a string"},
+           {json{{"docs", json::array()}}, "unknown field"}}) {
+    r = Post(path, body);
+    EXPECT_EQ(r.status, 400) << body.dump();
+    EXPECT_THAT(r.body["error"]["message"].get<std::string>(), HasSubstr(message)) << body.dump();
+  }
+  EXPECT_EQ(Post(path + "?wait=maybe", {{"documents", {{{"id", "a"}, {"text", "x"}}}}}).status, 400);
+  EXPECT_EQ(db_->GetCollection("kb").value()->Stats().vector_count, before);
+  EXPECT_EQ(Post("/v1/collections/nope/documents", {{"documents", {{{"id", "a"}, {"text", "x"}}}}}).status, 404);
+  ASSERT_EQ(Post("/v1/collections", {{"name", "small"}, {"dim", 4}}).status, 201);
+  r = Post("/v1/collections/small/documents", {{"documents", {{{"id", "a"}, {"text", "x"}}}}});
+  EXPECT_EQ(r.status, 409) << r.raw;  // failed_precondition: the model does not fit the collection
+  EXPECT_THAT(r.body["error"]["message"].get<std::string>(), HasSubstr("4 dimensions"));
+
+  // Delete removes every chunk; a second delete or a get is 404.
+  r = Send("DELETE", path + "/page.html");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["chunks_deleted"], 1);
+  EXPECT_EQ(Send("DELETE", path + "/page.html").status, 404);
+  EXPECT_EQ(Send("GET", path + "/page.html").status, 404);
+  r = Post("/v1/collections/kb/query", {{"query", "moon sea"}, {"mode", "lexical"}, {"generate", false}});
+  for (const auto& h : r.body["hits"]) EXPECT_NE(h["doc_id"], "page.html");
+  EXPECT_THAT(Send("GET", "/metrics").raw, HasSubstr("stage=\"ingest_embed\""));
 }
 
 }  // namespace

@@ -32,6 +32,7 @@ class Server:
         self.url = m.group(1)
 
     def stop(self):
+        self.proc.stdout.close()
         self.proc.terminate()
         try:
             self.proc.wait(timeout=30)
@@ -70,15 +71,15 @@ class ClientTest(unittest.TestCase):
         stats = self.c.stats("kb")
         self.assertEqual(stats["vector_count"], self.report["chunks_upserted"])
         doc = self.c.get_document("kb", "c.md")
-        self.assertEqual(doc["doc_id"], "c.md")
+        self.assertEqual(doc["id"], "c.md")
         self.assertGreater(doc["chunk_count"], 1)
         self.assertEqual(doc["metadata"]["letter"], "c")
 
     def test_query_answers_with_citations_and_filters(self):
-        r = self.c.query("kb", "What is a cynic?", k=3)
+        r = self.c.query("kb", "What is an egotist?", k=3)
         self.assertTrue(r["hits"])
-        self.assertIn("CYNIC", r["hits"][0]["text"])
-        self.assertEqual(r["hits"][0]["doc_id"], "c.md")
+        self.assertIn("EGOTIST", r["hits"][0]["text"])
+        self.assertEqual(r["hits"][0]["doc_id"], "e.md")
         self.assertTrue(r["degraded"])  # no LLM configured: extractive answer
         self.assertTrue(r["answer"])
         self.assertTrue(r["citations"])
@@ -87,9 +88,9 @@ class ClientTest(unittest.TestCase):
         lex = self.c.query("kb", "Zanzibar copal", k=1, mode="lexical", generate=False)
         self.assertEqual(lex["hits"][0]["doc_id"], "note")
         self.assertIsNone(lex["answer"])
-        only_e = self.c.query("kb", "What is a cynic?", k=5, filter={"metadata.letter": "e"}, generate=False)
-        self.assertTrue(only_e["hits"])
-        self.assertTrue(all(h["doc_id"] == "e.md" for h in only_e["hits"]))
+        only_c = self.c.query("kb", "What is an egotist?", k=5, filter={"metadata.letter": "c"}, generate=False)
+        self.assertTrue(only_c["hits"])
+        self.assertTrue(all(h["doc_id"] == "c.md" for h in only_c["hits"]))
 
     def test_query_stream(self):
         events = list(self.c.query_stream("kb", "What is an egotist?", k=2))
@@ -146,10 +147,10 @@ class ClientTest(unittest.TestCase):
     def test_langchain_retriever(self):
         from ragline_client.langchain import RaglineRetriever
         retriever = RaglineRetriever(client=self.c, collection="kb", k=2, mode="hybrid")
-        docs = retriever.invoke("What is a cynic?")
+        docs = retriever.invoke("What is an egotist?")
         self.assertEqual(len(docs), 2)
-        self.assertIn("CYNIC", docs[0].page_content)
-        self.assertEqual(docs[0].metadata["doc_id"], "c.md")
+        self.assertIn("EGOTIST", docs[0].page_content)
+        self.assertEqual(docs[0].metadata["doc_id"], "e.md")
         self.assertIn("score", docs[0].metadata)
 
 

@@ -1,0 +1,126 @@
+#include "server/document_routes.h"
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+
+#include "core/strings.h"
+
+namespace ragline::server {
+namespace {
+
+using nlohmann::json;
+
+class DocumentRoutes {
+ public:
+  DocumentRoutes(Server& server, embed::LocalEmbedder& embedder, pipeline::IngestOptions options)
+      : server_(server), db_(*server.deps().db), embedder_(embedder), options_(std::move(options)) {
+    options_.stage_observer = [this](std::string_view stage, double seconds) {
+      server_.stage_latency(StrCat("ingest_", stage)).Observe(seconds);
+    };
+  }
+
+  void Register() {
+    server_.AddRoute({"POST", "/v1/collections/{name}/documents", Access::kWrite, 0,
+                      [this](RouteRequest& r) { return Post(r); }});
+    server_.AddRoute({"GET", "/v1/collections/{name}/documents/{id...}", Access::kRead, 0,
+                      [this](RouteRequest& r) { return Get(r); }});
+    server_.AddRoute({"DELETE", "/v1/collections/{name}/documents/{id...}", Access::kWrite, 0,
+                      [this](RouteRequest& r) { return Delete(r); }});
+  }
+
+ private:
+  Result<json> Post(RouteRequest& r) {
+    ASSIGN_OR_RETURN(json body, r.JsonBody());
+    for (const auto& [key, value] : body.items()) {
+      if (key != "documents") return absl::InvalidArgumentError(StrCat("unknown field \"", key, "\""));
+    }
+    auto list = body.find("documents");
+    if (list == body.end() || !list->is_array() || list->empty()) {
+      return absl::InvalidArgumentError("\"documents\" must be a non-empty array");
+    }
+    std::vector<pipeline::SourceDocument> docs;
+    docs.reserve(list->size());
+    for (size_t i = 0; i < list->size(); ++i) {
+      ASSIGN_OR_RETURN(auto doc, pipeline::SourceDocument::FromJson((*list)[i], StrCat("documents[", i, "]"), "http"));
+      docs.push_back(std::move(doc));
+    }
+    const std::string wait = r.http.get_param_value("wait");
+    if (!wait.empty() && wait != "true" && wait != "false" && wait != "1" && wait != "0") {
+      return absl::InvalidArgumentError(StrCat("wait must be true or false, not '", wait, "'"));
+    }
+    const size_t n = docs.size();
+    std::shared_lock catalog(server_.catalog_mutex());
+    ASSIGN_OR_RETURN(store::Collection * c, Writable(r.PathParam(0)));
+    std::lock_guard writer(WriterMutex(c->config().name));
+    ASSIGN_OR_RETURN(pipeline::IngestReport report, pipeline::Ingestor(*c, embedder_, options_).Ingest(std::move(docs)));
+    if (report.documents_failed == n) {
+      std::string message = StrCat(n == 1 ? "the document" : StrCat("all ", n, " documents"), " failed: ");
+      for (size_t i = 0; i < report.failures.size() && i < 5; ++i) {
+        message += StrCat(i ? "; " : "", report.failures[i].id, ": ", report.failures[i].error);
+      }
+      if (report.failures.size() > 5) message += StrCat("; and ", report.failures.size() - 5, " more");
+      return absl::InvalidArgumentError(message);
+    }
+    if (report.documents_failed > 0) r.SetSuccessStatus(207);
+    return report.ToJson();
+  }
+
+  Result<json> Get(RouteRequest& r) {
+    std::shared_lock catalog(server_.catalog_mutex());
+    ASSIGN_OR_RETURN(store::Collection * c, db_.GetCollection(r.PathParam(0)));
+    ASSIGN_OR_RETURN(auto info, pipeline::Ingestor(*c, embedder_, options_).GetDocument(r.PathParam(1)));
+    if (!info) return NotFound(r);
+    return info->ToJson();
+  }
+
+  Result<json> Delete(RouteRequest& r) {
+    std::shared_lock catalog(server_.catalog_mutex());
+    ASSIGN_OR_RETURN(store::Collection * c, Writable(r.PathParam(0)));
+    std::lock_guard writer(WriterMutex(c->config().name));
+    ASSIGN_OR_RETURN(auto report, pipeline::Ingestor(*c, embedder_, options_).DeleteDocument(r.PathParam(1)));
+    if (report.documents_deleted == 0 && report.chunks_deleted == 0) return NotFound(r);
+    return report.ToJson();
+  }
+
+  // The collection, if the server's model can write it.
+  Result<store::Collection*> Writable(const std::string& name) {
+    ASSIGN_OR_RETURN(store::Collection * c, db_.GetCollection(name));
+    if (c->config().dim != embedder_.dim()) {
+      return absl::FailedPreconditionError(StrCat("collection '", name, "' has ", c->config().dim,
+                                                  " dimensions; the server's model ", embedder_.model_id(),
+                                                  " embeds to ", embedder_.dim()));
+    }
+    return c;
+  }
+
+  std::mutex& WriterMutex(const std::string& collection) {
+    std::lock_guard lock(mu_);
+    auto& m = writers_[collection];
+    if (!m) m = std::make_unique<std::mutex>();
+    return *m;
+  }
+
+  static Status NotFound(const RouteRequest& r) {
+    return absl::NotFoundError(
+        StrCat("document '", r.PathParam(1), "' not found in collection '", r.PathParam(0), "'"));
+  }
+
+  Server& server_;
+  store::Database& db_;
+  embed::LocalEmbedder& embedder_;
+  pipeline::IngestOptions options_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<std::mutex>> writers_;  // GUARDED_BY(mu_); never erased
+};
+
+}  // namespace
+
+void RegisterDocumentRoutes(Server& server, embed::LocalEmbedder& embedder, pipeline::IngestOptions options) {
+  auto routes = std::make_shared<DocumentRoutes>(server, embedder, std::move(options));
+  routes->Register();
+  server.KeepAlive(std::move(routes));
+}
+
+}  // namespace ragline::server
