@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "cli/api_client.h"
 #include "cli/io.h"
 #include "core/strings.h"
 #include "embed/local_embedder.h"
@@ -39,6 +40,7 @@ struct IngestArgs {
   size_t threads = 0;
   bool watch = false;
   std::string jsonl;
+  std::string server, api_key;
   size_t batch_docs = 64;
   size_t embed_batch = 64;
 };
@@ -140,7 +142,79 @@ class SignalStopper {
   std::thread thread_;
 };
 
+// Adds a documents reply (an ingest report) into `total`.
+void AddReport(const json& reply, json& total) {
+  for (const auto& [key, value] : reply.items()) {
+    if (value.is_number_unsigned()) total[key] = total.value(key, uint64_t{0}) + value.get<uint64_t>();
+  }
+  for (const auto& f : reply.value("failures", json::array())) total["failures"].push_back(f);
+}
+
+// `ragline ingest PATH --server URL`: the files go to the server's documents
+// route in batches; the server extracts, chunks and embeds them.
+int IngestOverHttp(const IngestArgs& args) {
+  if (args.path.empty()) return Fail("--server takes a file or directory PATH (not --jsonl)");
+  if (args.watch) return Fail("--watch works on a data dir (--data), not with --server");
+  auto client = ApiClient::Create(args.server, args.api_key);
+  if (!client.ok()) return Fail(client.status());
+  if (args.create) {
+    const json body = {{"name", args.collection}};
+    auto created = (*client)->Call("POST", "/v1/collections", &body);
+    if (!created.ok() && !absl::IsAlreadyExists(created.status())) return Fail(created.status());
+  }
+  auto listed = pipeline::ListSourceFiles(args.path);
+  if (!listed.ok()) return Fail(listed.status());
+  const std::string route = StrCat("/v1/collections/", UrlSegment(args.collection), "/documents");
+  json total = {{"failures", json::array()}};
+  Progress progress("ingest", listed->files.size());
+  json batch = json::array();
+  size_t batch_bytes = 0, done = 0;
+  auto flush = [&]() -> Status {
+    if (batch.empty()) return absl::OkStatus();
+    const json body = {{"documents", std::move(batch)}};
+    batch = json::array();
+    batch_bytes = 0;
+    auto reply = (*client)->Call("POST", route, &body);
+    if (reply.ok()) {
+      AddReport(reply->body, total);
+    } else if (absl::IsInvalidArgument(reply.status())) {  // every document of the batch failed
+      for (const auto& d : body["documents"]) {
+        total["failures"].push_back({{"id", d["id"]}, {"error", std::string(reply.status().message())}});
+      }
+      total["documents_failed"] = total.value("documents_failed", uint64_t{0}) + body["documents"].size();
+    } else {
+      return reply.status();
+    }
+    done += body["documents"].size();
+    progress.Update(done, StrCat(total.value("chunks_upserted", uint64_t{0}), " chunks"));
+    return absl::OkStatus();
+  };
+  for (const auto& f : listed->files) {
+    auto bytes = pipeline::ReadSourceFile(f.path);
+    if (!bytes.ok()) return Fail(bytes.status());
+    std::string b64;
+    absl::Base64Escape(absl::string_view(bytes->data(), bytes->size()), &b64);
+    batch_bytes += b64.size();
+    batch.push_back({{"id", f.id},
+                     {"content_base64", std::move(b64)},
+                     {"content_type", f.path.extension().string()},
+                     {"source", f.path.string()}});
+    if (batch.size() >= args.batch_docs || batch_bytes >= (8u << 20)) {
+      if (Status st = flush(); !st.ok()) return Fail(st);
+    }
+  }
+  if (Status st = flush(); !st.ok()) return Fail(st);
+  progress.Finish();
+  PrintJson(total);
+  for (const auto& f : total["failures"]) {
+    std::fprintf(stderr, "failed: %s: %s\n", f["id"].get<std::string>().c_str(), f["error"].get<std::string>().c_str());
+  }
+  return total.value("documents_failed", uint64_t{0}) > 0 ? kExitError : 0;
+}
+
 int CmdIngest(const IngestArgs& args) {
+  if (args.server.empty() == args.data.empty()) return Fail("give either --data DIR or --server URL");
+  if (!args.server.empty()) return IngestOverHttp(args);
   if (args.path.empty() == args.jsonl.empty()) return Fail("give either PATH or --jsonl FILE|-");
   if (args.watch && args.path.empty()) return Fail("--watch needs a directory PATH");
 
@@ -225,7 +299,10 @@ void AddIngestCommand(CLI::App& app, int* rc) {
       "skipped, deleted files removed; prints a JSON report");
   cmd->add_option("path", args->path, "file or directory to ingest");
   cmd->add_option("--collection", args->collection, "collection (or alias) to write")->required();
-  cmd->add_option("--data", args->data, "data directory")->required();
+  cmd->add_option("--data", args->data, "data directory (ingest in process)");
+  cmd->add_option("--server", args->server,
+                  "send the files to a running `ragline serve` at http://HOST:PORT instead (PATH only)");
+  cmd->add_option("--api-key", args->api_key, "API key for --server (default $RAGLINE_API_KEY)");
   cmd->add_option("--model", args->model,
                   "model directory (default $RAGLINE_MODEL_DIR or models/all-MiniLM-L6-v2)");
   cmd->add_flag("--create", args->create, "create the collection if absent (model's dim, cosine, hnsw)");
@@ -236,7 +313,7 @@ void AddIngestCommand(CLI::App& app, int* rc) {
       ->capture_default_str();
   cmd->add_flag("--watch", args->watch, "after ingesting, watch the directory and re-ingest changes until ^C");
   cmd->add_option("--jsonl", args->jsonl, "read JSONL documents from FILE or - (stdin) instead of PATH");
-  cmd->add_option("--batch-docs", args->batch_docs, "JSONL documents per pipeline batch")
+  cmd->add_option("--batch-docs", args->batch_docs, "documents per pipeline batch (JSONL) or per request (--server)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
   cmd->add_option("--embed-batch", args->embed_batch, "chunks per embedding call")

@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "cli/api_client.h"
 #include "cli/io.h"
 #include "core/strings.h"
 #include "core/thread_pool.h"
@@ -184,35 +185,17 @@ void PrintQueryResult(const json& out, bool json_out) {
 }
 
 int QueryOverHttp(const QueryFlags& f) {
-  std::string url = f.server_url;
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  httplib::Client client(url);
-  client.set_read_timeout(300, 0);
-  if (!client.is_valid()) return Fail(StrCat("--server: cannot use '", f.server_url, "' (expected http://HOST:PORT)"));
   json body = {{"query", f.question}, {"k", f.k}, {"mode", f.mode}, {"generate", !f.no_generate}};
   if (!f.filter.empty()) {
     json filter = json::parse(f.filter, nullptr, false);
     if (filter.is_discarded()) return Fail("--filter: malformed JSON");
     body["filter"] = filter;
   }
-  httplib::Headers headers;
-  std::string key = f.api_key;
-  if (key.empty()) {
-    if (const char* env = std::getenv("RAGLINE_API_KEY")) key = env;
-  }
-  if (!key.empty()) headers.emplace("Authorization", "Bearer " + key);
-  auto res = client.Post(StrCat("/v1/collections/", f.collection, "/query").c_str(), headers, body.dump(),
-                         "application/json");
-  if (!res) return Fail(StrCat("cannot reach ", url, ": ", httplib::to_string(res.error())));
-  json out = json::parse(res->body, nullptr, false);
-  if (res->status != 200) {
-    if (!out.is_discarded() && out.contains("error")) {
-      return Fail(StrCat("server answered ", res->status, ": ", out["error"].value("message", std::string())));
-    }
-    return Fail(StrCat("server answered ", res->status));
-  }
-  if (out.is_discarded()) return Fail("server answered with malformed JSON");
-  PrintQueryResult(out, f.json_out);
+  auto client = ApiClient::Create(f.server_url, f.api_key);
+  if (!client.ok()) return Fail(client.status());
+  auto reply = (*client)->Call("POST", StrCat("/v1/collections/", UrlSegment(f.collection), "/query"), &body);
+  if (!reply.ok()) return Fail(reply.status());
+  PrintQueryResult(reply->body, f.json_out);
   return 0;
 }
 

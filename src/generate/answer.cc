@@ -85,7 +85,21 @@ std::vector<std::string> Sentences(std::string_view text) {
     }
   }
   flush();
-  return sentences;
+  // A fragment of one or two words ("CYNIC, n.", a heading, "Fig. 3.") is not
+  // an answer on its own: it leads into the sentence after it.
+  std::vector<std::string> merged;
+  std::string pending;
+  for (std::string& s : sentences) {
+    if (!pending.empty()) s = StrCat(pending, " ", s);
+    pending.clear();
+    if (std::count(s.begin(), s.end(), ' ') < 2) {
+      pending = std::move(s);
+    } else {
+      merged.push_back(std::move(s));
+    }
+  }
+  if (!pending.empty()) merged.push_back(std::move(pending));
+  return merged;
 }
 
 std::string Shorten(std::string sentence, size_t max_bytes) {

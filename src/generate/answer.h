@@ -23,7 +23,9 @@
 // overlap, the first sentences), in text order, whitespace collapsed, long
 // sentences cut at a word boundary, each followed by " [n]". Sentences end
 // at '.', '!' or '?' (plus closing quotes or brackets) before whitespace, or
-// at a blank line. Sentences already used are skipped. Deterministic.
+// at a blank line; a one- or two-word fragment ("CYNIC, n.", a heading) is
+// joined to the sentence after it. Sentences already used are skipped.
+// Deterministic.
 //
 // Thread safety: pure functions over their arguments; the client is used
 // through its thread-safe const methods.

@@ -100,6 +100,14 @@ TEST(AnswerTest, ExtractiveAnswerCollapsesWhitespaceAndSkipsRepeatedSentences) {
   EXPECT_EQ(answer.text, "Same line wrapped here. [1] Second. [2]");
 }
 
+TEST(AnswerTest, ExtractiveAnswerJoinsShortFragmentsToTheNextSentence) {
+  // A dictionary entry: the headword line alone would be a useless answer.
+  std::vector<Passage> passages = {
+      {"c#0", "c", "", "CYNIC, n.\n\nA blackguard whose faulty vision sees things as they are. Other words here."}};
+  Answer answer = ExtractiveAnswer("What is a cynic?", passages, {}, "test");
+  EXPECT_EQ(answer.text, "CYNIC, n. A blackguard whose faulty vision sees things as they are. [1]");
+}
+
 TEST(AnswerTest, NoPassagesAnswersSoWithoutAskingTheLlm) {
   ChatPeer peer;
   auto client = MakeClient(Options(peer));

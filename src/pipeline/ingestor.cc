@@ -545,27 +545,23 @@ Result<IngestReport> Ingestor::IngestPath(const fs::path& root, const ProgressCa
   return IngestPathLocked(root, progress);
 }
 
-Result<IngestReport> Ingestor::IngestPathLocked(const fs::path& root_arg, const ProgressCallback& progress) {
-  std::error_code ec;
-  const fs::path root = fs::weakly_canonical(fs::absolute(root_arg, ec), ec);
-  if (ec || !fs::exists(root)) return absl::NotFoundError(StrCat(root_arg.string(), ": no such file or directory"));
-  std::vector<WorkItem> items;
-  if (!fs::is_directory(root)) {
-    WorkItem item;
-    item.doc.id = root.filename().string();
-    item.doc.content_type = root.extension().string();
-    item.doc.source = root.string();
-    item.file = root;
-    item.root = root.parent_path().string();
-    items.push_back(std::move(item));
-    return IngestLocked(std::move(items), progress);
-  }
+Result<std::string> ReadSourceFile(const fs::path& path) { return ReadFile(path); }
 
+Result<SourceFiles> ListSourceFiles(const fs::path& path) {
+  std::error_code ec;
+  SourceFiles out;
+  out.root = fs::weakly_canonical(fs::absolute(path, ec), ec);
+  if (ec || !fs::exists(out.root)) return absl::NotFoundError(StrCat(path.string(), ": no such file or directory"));
+  if (!fs::is_directory(out.root)) {
+    out.files.push_back({out.root.filename().string(), out.root});
+    out.root = out.root.parent_path();
+    return out;
+  }
   std::vector<fs::path> files;
-  fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
-  if (ec) return absl::FailedPreconditionError(StrCat("cannot scan ", root.string(), ": ", ec.message()));
+  fs::recursive_directory_iterator it(out.root, fs::directory_options::skip_permission_denied, ec);
+  if (ec) return absl::FailedPreconditionError(StrCat("cannot scan ", out.root.string(), ": ", ec.message()));
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) return absl::FailedPreconditionError(StrCat("scanning ", root.string(), ": ", ec.message()));
+    if (ec) return absl::FailedPreconditionError(StrCat("scanning ", out.root.string(), ": ", ec.message()));
     const fs::path& p = it->path();
     if (p.filename().string().starts_with(".")) {
       if (it->is_directory(ec)) it.disable_recursion_pending();
@@ -574,17 +570,27 @@ Result<IngestReport> Ingestor::IngestPathLocked(const fs::path& root_arg, const 
     if (it->is_regular_file(ec) && IsIngestibleFile(p)) files.push_back(p);
   }
   std::sort(files.begin(), files.end());
+  for (const auto& p : files) out.files.push_back({p.lexically_relative(out.root).generic_string(), p});
+  out.directory = true;
+  return out;
+}
+
+Result<IngestReport> Ingestor::IngestPathLocked(const fs::path& root_arg, const ProgressCallback& progress) {
+  ASSIGN_OR_RETURN(SourceFiles listed, ListSourceFiles(root_arg));
+  const fs::path& root = listed.root;
+  std::vector<WorkItem> items;
   std::set<std::string> present;
-  for (const auto& p : files) {
+  for (const auto& f : listed.files) {
     WorkItem item;
-    item.doc.id = p.lexically_relative(root).generic_string();
-    item.doc.content_type = p.extension().string();
-    item.doc.source = p.string();
-    item.file = p;
+    item.doc.id = f.id;
+    item.doc.content_type = f.path.extension().string();
+    item.doc.source = f.path.string();
+    item.file = f.path;
     item.root = root.string();
     present.insert(item.doc.id);
     items.push_back(std::move(item));
   }
+  if (!listed.directory) return IngestLocked(std::move(items), progress);
   ASSIGN_OR_RETURN(IngestReport report, IngestLocked(std::move(items), progress));
 
   // Documents of this root whose file is gone: every chunk, committed or not.

@@ -129,6 +129,22 @@ struct DocumentInfo {
 };
 
 // Called after each document finishes (committed, unchanged or failed).
+// What IngestPath reads: PATH itself if it is a file (id = its name), else
+// every txt/md/html/pdf file below it, hidden ones skipped, sorted, with ids
+// relative to the directory ("guide/intro.md").
+struct SourceFile {
+  std::string id;
+  std::filesystem::path path;
+};
+struct SourceFiles {
+  std::filesystem::path root;  // the directory (a file's parent), absolute
+  bool directory = false;      // PATH was a directory
+  std::vector<SourceFile> files;
+};
+Result<SourceFiles> ListSourceFiles(const std::filesystem::path& path);
+// A source file's bytes; errors name the file.
+Result<std::string> ReadSourceFile(const std::filesystem::path& path);
+
 using ProgressCallback = std::function<void(size_t docs_done, size_t docs_total, size_t chunks_done)>;
 
 // The 16-hex-digit FNV-1a 64 hash the pipeline stores as content_hash.
