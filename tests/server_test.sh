@@ -110,6 +110,25 @@ head -c 2000000 /dev/zero | tr '\0' ' ' > "$WORK/big.json"
 check "oversized body" "$(call POST /v1/collections/kb/vectors @"$WORK/big.json")" "413"
 check "oversized code" "$(body | jq -r .error.code)" "payload_too_large"
 
+# --- documents: ragline ingest --server posts files; the server chunks and embeds them
+mkdir -p "$WORK/docs/sub"
+printf '# Tides\n\nThe moon pulls the oceans, and the sea rises twice a day.\n' > "$WORK/docs/tides.md"
+printf '<html><head><title>Bread</title></head><body><p>Knead the dough, let it rise, bake it hot.</p></body></html>' > "$WORK/docs/sub/bread.html"
+"$RAGLINE" ingest "$WORK/docs" --server "$URL" --collection books --create > "$WORK/ing1.json" 2> "$WORK/ing1.err"
+check "ingest --server: report" "$(jq -c '[.documents_added, .documents_failed, .chunks_upserted]' "$WORK/ing1.json")" '[2,0,2]'
+call GET /v1/collections/books/documents/sub%2Fbread.html > /dev/null
+check "ingest --server: ids relative to the root" "$(body | jq -c '[.chunk_count, .title]')" '[1,"Bread"]'
+"$RAGLINE" ingest "$WORK/docs" --server "$URL" --collection books > "$WORK/ing2.json" 2>/dev/null
+check "ingest --server again: unchanged" "$(jq -c '[.documents_unchanged, .chunks_upserted]' "$WORK/ing2.json")" '[2,0]'
+check "query finds the ingested text" "$("$RAGLINE" query "why does the sea rise" --collection books --server "$URL" --json | jq -r '.hits[0].doc_id')" "tides.md"
+printf 'not a pdf' > "$WORK/docs/broken.pdf"
+"$RAGLINE" ingest "$WORK/docs" --server "$URL" --collection books > "$WORK/ing3.json" 2> "$WORK/ing3.err" && rc=0 || rc=$?
+check "ingest --server: a broken file fails the run" "$rc" "1"
+check_contains "ingest --server: the broken file is named" "$(cat "$WORK/ing3.err")" "failed: broken.pdf"
+check "ingest --server: the others are untouched" "$(jq -c '[.documents_unchanged, .documents_failed]' "$WORK/ing3.json")" '[2,1]'
+expect_fail "ingest --server: unknown collection" "server answered 404" "$RAGLINE" ingest "$WORK/docs" --server "$URL" --collection nope
+expect_fail "ingest: --data or --server" "give either --data DIR or --server URL" "$RAGLINE" ingest "$WORK/docs" --collection books
+
 # --- metrics: valid exposition with route counters and stage histograms
 curl -s "$URL/metrics" > "$WORK/metrics.txt"
 lint=$(promtool check metrics < "$WORK/metrics.txt" 2>&1) && rc=0 || rc=$?
@@ -117,6 +136,7 @@ check "promtool check metrics passes (output: $lint)" "$rc" "0"
 check_contains "route counter" "$(cat "$WORK/metrics.txt")" 'rag_http_requests_total{route="/v1/collections/{name}/query",method="POST",code="200"}'
 check_contains "stage histogram" "$(cat "$WORK/metrics.txt")" 'rag_pipeline_latency_seconds_count{stage="embed"}'
 check_contains "vectorstore histogram" "$(cat "$WORK/metrics.txt")" 'rag_vectorstore_query_time_seconds_count{mode="hybrid"}'
+check_contains "ingest stage histogram" "$(cat "$WORK/metrics.txt")" 'rag_pipeline_latency_seconds_count{stage="ingest_embed"}'
 
 # --- logs: one JSON line per request with request_id, route, status
 curl -s -H 'X-Request-Id: it-req-1' "$URL/v1/collections/kb" >/dev/null
