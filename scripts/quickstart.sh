@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian machine and runs ragline's main job on its embedded
-# default: build, fetch the embedding model, embed documentation passages with
-# the native encoder, load them into a collection, and answer questions by
-# dense (all-MiniLM-L6-v2) and lexical (BM25) search.
+# default: install packages, fetch the embedding model, build, start
+# `ragline serve`, ingest the bundled sample corpus (Ambrose Bierce's "The
+# Devil's Dictionary", public domain: examples/corpus/) through the HTTP API,
+# and ask questions, printing each cited answer.
 #
-#   ./scripts/quickstart.sh            # data in ./demo-data (recreated each run)
+#   ./scripts/quickstart.sh                  # data in ./demo-data (recreated each run)
+#   RAGLINE_LLM_URL=http://127.0.0.1:8081/v1 RAGLINE_LLM_MODEL=m ./scripts/quickstart.sh
+#                                            # answers from an OpenAI-compatible LLM
+#                                            # (without one: extractive answers, marked)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,28 +19,26 @@ cmake --build --preset release --target ragline -j"$(nproc)"
 RAGLINE=build/release/ragline
 DATA=${RAGLINE_DEMO_DATA:-demo-data}
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-
 rm -rf "$DATA"
-echo "== create a collection (384-d cosine, HNSW; BM25 over payload.text)"
-$RAGLINE collection create docs --dim 384 --metric cosine --index hnsw --param M=16 --data "$DATA"
-echo "== embed 400 documentation passages with the native all-MiniLM-L6-v2 encoder"
-jq -c '{id, text: .payload.text}' examples/sample_records.jsonl > "$WORK/passages.jsonl"
-$RAGLINE embed --input jsonl --file "$WORK/passages.jsonl" > "$WORK/embeddings.jsonl"
-# Records = passage id + text payload + the vector ragline just computed.
-jq -c --slurpfile e "$WORK/embeddings.jsonl" \
-  '($e | map({(.id): .embedding}) | add) as $v | {id, version: 1, vector: $v[.id], payload: {text}}' \
-  "$WORK/passages.jsonl" > "$WORK/records.jsonl"
-echo "== load them"
-$RAGLINE upsert docs --data "$DATA" --file "$WORK/records.jsonl" --batch-size 100 | tail -n 1
-$RAGLINE compact docs --data "$DATA" | jq -c '{vector_count, segment_count, unindexed, index: .index.kind}'
-echo "== ask: the 3 nearest passages to each question (question embedded by ragline)"
-while IFS= read -r question; do
+
+echo "== start the server (data in $DATA)"
+$RAGLINE serve --data "$DATA" --port 0 > "$WORK/serve.out" 2> "$WORK/serve.log" &
+PID=$!
+trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$WORK"' EXIT
+for _ in $(seq 1 600); do
+  URL=$(grep -o 'http://[0-9.]*:[0-9]*' "$WORK/serve.out" || true)
+  [ -n "$URL" ] && break
+  kill -0 $PID 2>/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
+  sleep 0.1
+done
+echo "   $URL (logs: JSON lines on its stderr; metrics: $URL/metrics)"
+
+echo "== ingest examples/corpus/devils-dictionary (27 files: extract, chunk, embed, upsert)"
+$RAGLINE ingest examples/corpus/devils-dictionary --server "$URL" --collection devils --create \
+  | jq -c '{documents_added, chunks_upserted, documents_failed}'
+
+for question in "What is a cynic?" "What is happiness?" "What is a politician?"; do
   echo
   echo "Q: $question"
-  echo "$question" | $RAGLINE embed 2>/dev/null | jq -c '{vector: .embedding}' \
-    | $RAGLINE search docs --data "$DATA" --k 3 \
-    | jq -r '.hits[] | "  dense   \(.score | tostring | .[0:5])  \(.id)  \(.payload.text | .[0:100])"'
-  jq -cn --arg q "$question" '{text: $q}' | $RAGLINE search docs --data "$DATA" --k 1 --mode lexical \
-    | jq -r '.hits[] | "  lexical \(.score | tostring | .[0:5])  \(.id)  \(.payload.text | .[0:100])"'
-done < <(jq -r .text examples/sample_queries.jsonl)
+  $RAGLINE query "$question" --collection devils --server "$URL" --k 3
+done
