@@ -27,6 +27,7 @@
 #include "embed/local_embedder.h"
 #include "search/retriever.h"
 #include "store/database.h"
+#include "store/record_json.h"
 
 namespace ragline::cli {
 namespace {
@@ -41,58 +42,11 @@ Result<std::unique_ptr<Database>> OpenDatabase(const std::string& dir, bool read
   return Database::Open(*store::Env::Default(), dir, options);
 }
 
-Result<std::vector<float>> ParseVector(const json& v, size_t dim, const std::string& where) {
-  if (!v.is_array()) return absl::InvalidArgumentError(StrCat(where, ": \"vector\" must be an array of numbers"));
-  if (v.size() != dim) {
-    return absl::InvalidArgumentError(
-        StrCat(where, ": vector has ", v.size(), " dimensions, the collection expects ", dim));
-  }
-  std::vector<float> out(dim);
-  for (size_t i = 0; i < dim; ++i) {
-    if (!v[i].is_number()) return absl::InvalidArgumentError(StrCat(where, ": vector[", i, "] is not a number"));
-    const double x = v[i].get<double>();
-    if (!std::isfinite(x) || std::fabs(x) > 3.4e38) {
-      return absl::InvalidArgumentError(StrCat(where, ": vector[", i, "] is not a finite float"));
-    }
-    out[i] = static_cast<float>(x);
-  }
-  return out;
-}
-
-// Parses one JSONL upsert line into a Record.
 Result<store::Record> ParseRecord(const std::string& line, size_t line_no, size_t dim) {
   const std::string where = StrCat("line ", line_no);
   json j = json::parse(line, nullptr, false);
   if (j.is_discarded()) return absl::InvalidArgumentError(StrCat(where, ": malformed JSON"));
-  if (!j.is_object()) return absl::InvalidArgumentError(StrCat(where, ": expected a JSON object"));
-  store::Record r;
-  auto id = j.find("id");
-  if (id == j.end() || !id->is_string() || id->get<std::string>().empty()) {
-    return absl::InvalidArgumentError(StrCat(where, ": missing \"id\" (a non-empty string)"));
-  }
-  r.id = id->get<std::string>();
-  auto version = j.find("version");
-  if (version == j.end() || version->is_null()) {
-    r.version = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count());
-  } else if (version->is_number_unsigned() || (version->is_number_integer() && version->get<int64_t>() >= 0)) {
-    r.version = version->get<uint64_t>();
-  } else {
-    return absl::InvalidArgumentError(StrCat(where, " (id '", r.id, "'): \"version\" must be a non-negative integer"));
-  }
-  auto vec = j.find("vector");
-  if (vec == j.end()) return absl::InvalidArgumentError(StrCat(where, " (id '", r.id, "'): missing \"vector\""));
-  ASSIGN_OR_RETURN(r.vector, ParseVector(*vec, dim, StrCat(where, " (id '", r.id, "')")));
-  auto payload = j.find("payload");
-  if (payload == j.end() || payload->is_null()) {
-    r.payload = "{}";
-  } else if (payload->is_object()) {
-    r.payload = payload->dump();
-  } else {
-    return absl::InvalidArgumentError(StrCat(where, " (id '", r.id, "'): \"payload\" must be a JSON object"));
-  }
-  return r;
+  return store::RecordFromJson(j, dim, where);
 }
 
 Result<std::optional<store::PayloadFilter>> ParseFilterArg(const std::string& text) {
@@ -304,7 +258,7 @@ Status ParseQueryLine(const std::string& line, const std::string& where, size_t 
     query->text = q["text"].get<std::string>();
   }
   if (q.contains("vector")) {
-    ASSIGN_OR_RETURN(auto vec, ParseVector(q["vector"], dim, where));
+    ASSIGN_OR_RETURN(auto vec, store::VectorFromJson(q["vector"], dim, where));
     query->vector = std::move(vec);
   }
   const std::string mode_name(search::ModeName(query->mode));

@@ -9,6 +9,7 @@
 #include "obs/metrics.h"
 #include "server/http_error.h"
 #include "server/query.h"
+#include "store/record_json.h"
 
 namespace ragline::server {
 namespace {
@@ -16,57 +17,6 @@ namespace {
 using nlohmann::json;
 using store::Collection;
 
-Result<std::vector<float>> ParseVector(const json& v, size_t dim, const std::string& where) {
-  if (!v.is_array()) return absl::InvalidArgumentError(StrCat(where, "\"vector\" must be an array of numbers"));
-  if (v.size() != dim) {
-    return absl::InvalidArgumentError(
-        StrCat(where, "vector has ", v.size(), " dimensions, the collection expects ", dim));
-  }
-  std::vector<float> out(dim);
-  for (size_t i = 0; i < dim; ++i) {
-    if (!v[i].is_number()) return absl::InvalidArgumentError(StrCat(where, "vector[", i, "] is not a number"));
-    const double x = v[i].get<double>();
-    if (!std::isfinite(x) || std::fabs(x) > 3.4e38) {
-      return absl::InvalidArgumentError(StrCat(where, "vector[", i, "] is not a finite float"));
-    }
-    out[i] = static_cast<float>(x);
-  }
-  return out;
-}
-
-Result<store::Record> ParseRecord(const json& j, size_t index, size_t dim) {
-  std::string where = StrCat("vectors[", index, "]: ");
-  if (!j.is_object()) return absl::InvalidArgumentError(StrCat(where, "expected a JSON object"));
-  store::Record r;
-  auto id = j.find("id");
-  if (id == j.end() || !id->is_string() || id->get<std::string>().empty()) {
-    return absl::InvalidArgumentError(StrCat(where, "missing \"id\" (a non-empty string)"));
-  }
-  r.id = id->get<std::string>();
-  where = StrCat("vectors[", index, "] (id '", r.id, "'): ");
-  auto version = j.find("version");
-  if (version == j.end() || version->is_null()) {
-    r.version = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count());
-  } else if (version->is_number_unsigned()) {
-    r.version = version->get<uint64_t>();
-  } else {
-    return absl::InvalidArgumentError(StrCat(where, "\"version\" must be a non-negative integer"));
-  }
-  auto vec = j.find("vector");
-  if (vec == j.end()) return absl::InvalidArgumentError(StrCat(where, "missing \"vector\""));
-  ASSIGN_OR_RETURN(r.vector, ParseVector(*vec, dim, where));
-  auto payload = j.find("payload");
-  if (payload == j.end() || payload->is_null()) {
-    r.payload = "{}";
-  } else if (payload->is_object()) {
-    r.payload = payload->dump();
-  } else {
-    return absl::InvalidArgumentError(StrCat(where, "\"payload\" must be a JSON object"));
-  }
-  return r;
-}
 
 Result<size_t> ParseK(const json& body, size_t default_k) {
   auto k = body.find("k");
@@ -314,7 +264,7 @@ class Routes {
     std::vector<store::Record> records;
     records.reserve(vectors->size());
     for (size_t i = 0; i < vectors->size(); ++i) {
-      ASSIGN_OR_RETURN(store::Record rec, ParseRecord((*vectors)[i], i, c->config().dim));
+      ASSIGN_OR_RETURN(store::Record rec, store::RecordFromJson((*vectors)[i], c->config().dim, StrCat("vectors[", i, "]")));
       records.push_back(std::move(rec));
     }
     const size_t n = records.size();
@@ -356,7 +306,7 @@ class Routes {
     ASSIGN_OR_RETURN(Collection * c, db_.GetCollection(r.PathParam(0)));
     auto vec = body.find("vector");
     if (vec == body.end()) return absl::InvalidArgumentError("\"vector\" is required");
-    ASSIGN_OR_RETURN(std::vector<float> query, ParseVector(*vec, c->config().dim, ""));
+    ASSIGN_OR_RETURN(std::vector<float> query, store::VectorFromJson(*vec, c->config().dim, ""));
     ASSIGN_OR_RETURN(size_t k, ParseK(body, 10));
     ASSIGN_OR_RETURN(auto filter, ParseFilter(body));
     index::SearchOptions options;
