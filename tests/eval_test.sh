@@ -6,12 +6,7 @@
 # errors for bad datasets.
 RAGLINE=${1:-$RAGLINE}
 source "$(dirname "$0")/lib.sh"
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-MODEL=${RAGLINE_MODEL_DIR:-$ROOT/models/all-MiniLM-L6-v2}
-if [ ! -f "$MODEL/model.safetensors" ]; then
-  echo "FAIL: no model at $MODEL; run scripts/fetch_model.sh" >&2
-  exit 1
-fi
+require_model
 DS="$WORK/tiny"
 mkdir -p "$DS/qrels"
 ev() { "$RAGLINE" eval --model "$MODEL" --threads 2 --data "$DATA" "$@"; }

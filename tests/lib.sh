@@ -31,6 +31,17 @@ expect_fail() {
   check_contains "$desc" "$err" "$needle"
 }
 
+# ROOT: the repository. MODEL: the embedding model (scripts/fetch_model.sh).
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+MODEL=${RAGLINE_MODEL_DIR:-$ROOT/models/all-MiniLM-L6-v2}
+# require_model: fail the test (not skip it) when the model was not fetched.
+require_model() {
+  if [ ! -f "$MODEL/model.safetensors" ]; then
+    echo "FAIL: no model at $MODEL; run scripts/fetch_model.sh" >&2
+    exit 1
+  fi
+}
+
 finish() {
   echo "$PASSED passed, $FAILED failed"
   [ "$FAILED" -eq 0 ]

@@ -5,12 +5,7 @@
 # client mistakes as 4xx JSON errors, and a clean SIGTERM shutdown.
 RAGLINE=${1:-$RAGLINE}
 source "$(dirname "$0")/lib.sh"
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-MODEL=${RAGLINE_MODEL_DIR:-$ROOT/models/all-MiniLM-L6-v2}
-if [ ! -f "$MODEL/model.safetensors" ]; then
-  echo "FAIL: no model at $MODEL; run scripts/fetch_model.sh" >&2
-  exit 1
-fi
+require_model
 command -v promtool >/dev/null || { echo "FAIL: promtool not found (Debian package prometheus)" >&2; exit 1; }
 
 # --- start on a free port; the first stdout line names the address
