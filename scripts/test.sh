@@ -2,9 +2,20 @@
 # Runs the whole test suite on a fresh Debian machine: installs what is
 # missing, builds, runs unit + integration tests (dev preset), then the unit
 # tests again under ASan+UBSan (asan preset). Exits non-zero on any failure.
+#
+#   scripts/test.sh          # the default suite (what .ci/run runs)
+#   scripts/test.sh --llm    # also generation against a real local LLM (label "llm":
+#                            # builds llama-cpp-python from its sdist first, ~20 min)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
+llm=0
+for arg in "$@"; do
+  case "$arg" in
+    --llm) llm=1 ;;
+    *) echo "usage: scripts/test.sh [--llm]" >&2; exit 2 ;;
+  esac
+done
 
 ./scripts/install-deps.sh
 ./scripts/fetch_model.sh  # the embedding model: parity tests run on the real weights
@@ -12,7 +23,11 @@ jobs=$(nproc)
 echo "== dev build: unit + integration tests"
 cmake --preset dev >/dev/null
 cmake --build --preset dev -j"$jobs"
-ctest --test-dir build/dev --output-on-failure -j"$jobs"
+ctest --test-dir build/dev --output-on-failure -j"$jobs" -LE llm
+if [ "$llm" = 1 ]; then
+  echo "== real-LLM test (llama-cpp-python + Gemma 3 270M)"
+  ctest --test-dir build/dev --output-on-failure -L llm
+fi
 
 echo "== asan build: unit tests under ASan+UBSan"
 cmake --preset asan >/dev/null

