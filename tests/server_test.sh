@@ -152,7 +152,7 @@ check "data readable after shutdown" "$("$RAGLINE" stats kb --data "$DATA" | jq 
 
 # --- a second server from a config file: API keys, and flags > env > file for the LLM
 cat > "$WORK/config.json" <<'JSON'
-{"host": "127.0.0.1", "port": 0, "threads": 2,
+{"host": "127.0.0.1", "port": 0, "threads": 2, "precision": "int8",
  "llm": {"url": "http://127.0.0.1:1/v1", "model": "file-model", "timeout_ms": 2000},
  "api_keys": [{"key": "reader-key", "scope": "read", "collections": ["kb"]},
               {"key": "writer-key", "scope": "write", "collections": ["*"]}]}
@@ -181,6 +181,9 @@ check "dead LLM: extractive, degraded" "$(body | jq -c '[.degraded, (.citations 
 check_contains "degraded reason names the LLM" "$(body | jq -r .degraded_reason)" "127.0.0.1:9"
 out=$(RAGLINE_API_KEY=reader-key "$RAGLINE" query "Eiffel tower" --collection kb --server "$URL" --mode lexical --json 2>/dev/null)
 check "query --server sends RAGLINE_API_KEY" "$(echo "$out" | jq -r '.hits[0].doc_id')" "eiffel"
+out=$(RAGLINE_API_KEY=reader-key "$RAGLINE" query "a tall iron tower in France" --collection kb --server "$URL" --mode dense --json 2>/dev/null)
+check "int8 encoder (config \"precision\") embeds queries" "$(echo "$out" | jq -r '.hits[0].doc_id')" "eiffel"
+expect_fail "bad precision named" "precision must be fp32 or int8, not 'int4'" "$RAGLINE" serve --data "$DATA" --precision int4
 kill -INT $PID
 rc=0
 wait $PID || rc=$?

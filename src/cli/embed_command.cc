@@ -152,12 +152,9 @@ Result<std::unique_ptr<embed::Embedder>> MakeEmbedder(const EmbedArgs& args, Thr
     return std::unique_ptr<embed::Embedder>(std::move(remote));
   }
   embed::LocalEmbedderOptions options;
-  if (args.precision == "int8") {
-    options.precision = embed::Precision::kInt8;
-  } else if (args.precision != "fp32") {
-    return absl::InvalidArgumentError(
-        StrCat("--precision must be fp32 or int8, not '", args.precision, "'"));
-  }
+  auto precision = embed::ParsePrecision(args.precision);
+  if (!precision.ok()) return absl::InvalidArgumentError(StrCat("--", std::string(precision.status().message())));
+  options.precision = *precision;
   ASSIGN_OR_RETURN(auto local, embed::LocalEmbedder::Open(args.model, options, pool));
   return std::unique_ptr<embed::Embedder>(std::move(local));
 }

@@ -321,11 +321,9 @@ int RunEval(const EvalArgs& args) {
   }
   if (args.index != "hnsw" && args.index != "flat") return Fail(StrCat("--index must be hnsw or flat, not '", args.index, "'"));
   embed::LocalEmbedderOptions model_options;
-  if (args.precision == "int8") {
-    model_options.precision = embed::Precision::kInt8;
-  } else if (args.precision != "fp32") {
-    return Fail(StrCat("--precision must be fp32 or int8, not '", args.precision, "'"));
-  }
+  auto precision = embed::ParsePrecision(args.precision);
+  if (!precision.ok()) return Fail(StrCat("--", std::string(precision.status().message())));
+  model_options.precision = *precision;
   if (args.batch == 0) return Fail("--batch must be > 0");
 
   auto ds = search::LoadBeirDataset(args.dataset);

@@ -41,6 +41,7 @@ struct IngestArgs {
   bool watch = false;
   std::string jsonl;
   std::string server, api_key;
+  std::string precision = "fp32";
   size_t batch_docs = 64;
   size_t embed_batch = 64;
 };
@@ -225,7 +226,12 @@ int CmdIngest(const IngestArgs& args) {
   const size_t threads = args.threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : args.threads;
   std::unique_ptr<ThreadPool> pool;
   if (threads > 1) pool = std::make_unique<ThreadPool>(threads - 1);
-  auto model = embed::LocalEmbedder::Open(args.model.empty() ? DefaultModelDir() : args.model, {}, pool.get());
+  auto precision = embed::ParsePrecision(args.precision);
+  if (!precision.ok()) return Fail(StrCat("--", std::string(precision.status().message())));
+  embed::LocalEmbedderOptions model_options;
+  model_options.precision = *precision;
+  auto model = embed::LocalEmbedder::Open(args.model.empty() ? DefaultModelDir() : args.model, model_options,
+                                          pool.get());
   if (!model.ok()) return Fail(model.status());
   embed::LocalEmbedder& embedder = **model;
 
@@ -305,6 +311,8 @@ void AddIngestCommand(CLI::App& app, int* rc) {
   cmd->add_option("--api-key", args->api_key, "API key for --server (default $RAGLINE_API_KEY)");
   cmd->add_option("--model", args->model,
                   "model directory (default $RAGLINE_MODEL_DIR or models/all-MiniLM-L6-v2)");
+  cmd->add_option("--precision", args->precision, "encoder precision: fp32 | int8 (with --data)")
+      ->capture_default_str();
   cmd->add_flag("--create", args->create, "create the collection if absent (model's dim, cosine, hnsw)");
   cmd->add_option("--chunk-tokens", args->chunk_tokens, "tokens per chunk, special tokens included")
       ->capture_default_str();

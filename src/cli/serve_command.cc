@@ -37,7 +37,7 @@ volatile std::sig_atomic_t g_stop_signal = 0;
 
 struct ServeFlags {
   std::string config_file;
-  std::string data, model, host, llm_url, llm_model, log_level;
+  std::string data, model, host, llm_url, llm_model, log_level, precision;
   int port = 0;
   size_t threads = 0, max_body_bytes = 0;
 };
@@ -69,6 +69,7 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
   if (given("--llm-url")) config.llm.url = flags.llm_url;
   if (given("--llm-model")) config.llm.model = flags.llm_model;
   if (given("--log-level")) config.log_level = flags.log_level;
+  if (given("--precision")) config.precision = flags.precision;
   if (Status st = config.Validate(); !st.ok()) return Fail(st);
   auto level = obs::ParseLogLevel(config.log_level);
   if (!level.ok()) return Fail(StrCat("log level: ", std::string(level.status().message())));
@@ -95,7 +96,9 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
   ThreadPool embed_pool(0);
   std::unique_ptr<embed::LocalEmbedder> embedder;
   const std::string model_dir = config.model_dir.empty() ? DefaultModelDir() : config.model_dir;
-  auto opened = embed::LocalEmbedder::Open(model_dir, {}, &embed_pool);
+  embed::LocalEmbedderOptions model_options;
+  model_options.precision = *embed::ParsePrecision(config.precision);  // checked by Validate
+  auto opened = embed::LocalEmbedder::Open(model_dir, model_options, &embed_pool);
   if (opened.ok()) {
     embedder = std::move(*opened);
   } else if (!config.model_dir.empty()) {
@@ -265,6 +268,8 @@ void AddServeCommand(CLI::App& app, int* rc) {
   cmd->add_option("--llm-url", flags->llm_url, "OpenAI-compatible base URL, e.g. http://127.0.0.1:8081/v1");
   cmd->add_option("--llm-model", flags->llm_model, "model name sent to the LLM server");
   cmd->add_option("--log-level", flags->log_level, "debug | info | warn | error (default info)");
+  cmd->add_option("--precision", flags->precision,
+                  "encoder precision for queries and documents: fp32 | int8 (default fp32; docs/embedding.md)");
   cmd->callback([flags, cmd, rc] { *rc = RunServe(*flags, cmd); });
 }
 

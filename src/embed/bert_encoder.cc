@@ -18,6 +18,12 @@
 #include "embed/safetensors.h"
 
 namespace ragline::embed {
+
+Result<Precision> ParsePrecision(std::string_view name) {
+  if (name == "fp32") return Precision::kFp32;
+  if (name == "int8") return Precision::kInt8;
+  return absl::InvalidArgumentError(StrCat("precision must be fp32 or int8, not '", name, "'"));
+}
 namespace {
 
 namespace fs = std::filesystem;

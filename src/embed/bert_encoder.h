@@ -31,6 +31,8 @@ enum class Precision {
   kFp32,  // reference precision (default)
   kInt8,  // int8 weights and dynamically quantised activations in the dense layers
 };
+// "fp32" or "int8"; InvalidArgument naming the value otherwise.
+Result<Precision> ParsePrecision(std::string_view name);
 
 // What config.json, sentence_bert_config.json, 1_Pooling/config.json and
 // modules.json say about the model.

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/strings.h"
+#include "embed/bert_encoder.h"
 
 namespace ragline::server {
 namespace {
@@ -48,6 +49,8 @@ Status ServerConfig::MergeJson(const json& j) {
       RETURN_IF_ERROR(NeedUnsigned(v, key, &threads));
     } else if (key == "max_body_bytes") {
       RETURN_IF_ERROR(NeedUnsigned(v, key, &max_body_bytes));
+    } else if (key == "precision") {
+      RETURN_IF_ERROR(NeedString(v, key, &precision));
     } else if (key == "log_level") {
       RETURN_IF_ERROR(NeedString(v, key, &log_level));
     } else if (key == "llm") {
@@ -109,6 +112,7 @@ Status ServerConfig::Validate() const {
   if (port < 0 || port > 65535) return absl::InvalidArgumentError(StrCat("port must be in [0, 65535], got ", port));
   if (threads < 1 || threads > 1024) return absl::InvalidArgumentError("threads must be in [1, 1024]");
   if (max_body_bytes < 1024) return absl::InvalidArgumentError("max_body_bytes must be at least 1024");
+  RETURN_IF_ERROR(embed::ParsePrecision(precision).status());
   if (!llm.url.empty() && llm.model.empty()) {
     return absl::InvalidArgumentError("an LLM URL needs a model name (--llm-model, RAGLINE_LLM_MODEL or llm.model)");
   }

@@ -37,6 +37,7 @@ struct LlmConfig {
 struct ServerConfig {
   std::string data_dir;
   std::string model_dir;  // empty: the CLI's default model directory
+  std::string precision = "fp32";  // the encoder's: fp32 | int8 (docs/embedding.md)
   std::string host = "127.0.0.1";
   int port = 8080;           // 0 = any free port
   size_t threads = 8;        // HTTP worker threads

@@ -55,6 +55,12 @@ TEST(ServerConfigTest, EnvironmentOverridesTheFileAndValidationNamesProblems) {
   no_model.llm.url = "http://x/v1";
   EXPECT_THAT(std::string(no_model.Validate().message()), HasSubstr("needs a model name"));
   EXPECT_THAT(std::string(ServerConfig().Validate().message()), HasSubstr("--data"));
+
+  ServerConfig int8;
+  ASSERT_TRUE(int8.MergeJson(json{{"data", "/d"}, {"precision", "int8"}}).ok());
+  EXPECT_TRUE(int8.Validate().ok());
+  int8.precision = "int4";
+  EXPECT_THAT(std::string(int8.Validate().message()), HasSubstr("precision must be fp32 or int8, not 'int4'"));
 }
 
 TEST(AuthorizerTest, ChecksKeysScopesAndCollections) {
