@@ -83,6 +83,19 @@ def write_trec(path, run_scores, tag):
                 f.write(f"{qid} Q0 {did} {rank} {score:.6f} {tag}\n")
 
 
+def timed_run(queries, search):
+    """Runs `search(text)` for every query, one at a time, after 20 warm-up queries:
+    ({qid: [(doc_id, score)]}, [latency ms per query])."""
+    for _, t in queries[:20]:
+        search(t)
+    run, lat = {}, []
+    for qid, t in queries:
+        s = time.perf_counter()
+        run[qid] = search(t)
+        lat.append((time.perf_counter() - s) * 1e3)
+    return run, lat
+
+
 def summarize(run_scores, qrels, lat_ms):
     m = metrics.evaluate({q: [d for d, _ in v] for q, v in run_scores.items()}, qrels)
     m["latency_p50_ms"] = metrics.percentile(lat_ms, 50)
@@ -116,13 +129,7 @@ def run_bm25_tantivy(corpus, queries, threads):
         hits = searcher.search(query, TOP_K).hits
         return [(searcher.doc(addr)["id"][0], score) for score, addr in hits]
 
-    for _, t in queries[:20]:
-        search(t)
-    run, lat = {}, []
-    for qid, t in queries:
-        s = time.perf_counter()
-        run[qid] = search(t)
-        lat.append((time.perf_counter() - s) * 1e3)
+    run, lat = timed_run(queries, search)
     cfg = {"engine": "tantivy-py " + getattr(tantivy, "__version__", "?"),
            "analyzer": "en_stem: SimpleTokenizer, RemoveLongFilter(40), LowerCaser, Stemmer(English/Porter2); no stop words",
            "bm25": {"k1": 1.2, "b": 0.75, "note": "tantivy's fixed values; Anserini's defaults are k1=0.9, b=0.4"},
@@ -155,13 +162,7 @@ def run_bm25s_anserini(corpus, queries, threads):
         docs, scores = retriever.retrieve([qt], k=min(TOP_K, len(ids)), show_progress=False, n_threads=1)
         return [(ids[int(i)], float(sc)) for i, sc in zip(docs[0], scores[0]) if sc > 0]
 
-    for _, t in queries[:20]:
-        search(t)
-    run, lat = {}, []
-    for qid, t in queries:
-        s = time.perf_counter()
-        run[qid] = search(t)
-        lat.append((time.perf_counter() - s) * 1e3)
+    run, lat = timed_run(queries, search)
     cfg = {"engine": "bm25s " + bm25s.__version__ + " (numpy), PyStemmer " + getattr(Stemmer, "__version__", "?"),
            "analyzer": "lower-case, tokens = (?u)\\w+, Lucene's 33 English stop words, Snowball English (Porter2) stemmer",
            "bm25": {"k1": 0.9, "b": 0.4, "method": "lucene", "note": "Anserini's defaults (ragline's lexical defaults until 2026-11)"},
@@ -208,13 +209,7 @@ def run_dense_exact(corpus, queries, model_path, threads, cache_dir, corpus_sha)
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(ids[i], float(scores[i])) for i in top]
 
-    for _, t in queries[:20]:
-        search(t)
-    run, lat = {}, []
-    for qid, t in queries:
-        s = time.perf_counter()
-        run[qid] = search(t)
-        lat.append((time.perf_counter() - s) * 1e3)
+    run, lat = timed_run(queries, search)
     import sentence_transformers
     cfg = {"model": os.path.relpath(model_path, ROOT) if os.path.isabs(model_path) else model_path,
            "library": "sentence-transformers " + sentence_transformers.__version__ + ", torch " + torch.__version__,
