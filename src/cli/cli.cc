@@ -59,36 +59,9 @@ Result<std::optional<store::PayloadFilter>> ParseFilterArg(const std::string& te
 
 json ConfigJson(const Collection& c) { return c.config().ToJson(); }
 
-json StatsJson(const Collection& c) {
-  const auto s = c.Stats();
-  const auto& cfg = c.config();
-  json segments = json::array();
-  for (const auto& seg : s.segments) {
-    segments.push_back({{"id", seg.id},
-                        {"rows", seg.rows},
-                        {"deleted", seg.deleted},
-                        {"sealed", seg.sealed},
-                        {"memory_bytes", seg.memory_bytes}});
-  }
-  json out = {{"name", cfg.name},
-              {"dimension", cfg.dim},
-              {"metric", store::MetricName(cfg.metric)},
-              {"vector_count", s.vector_count},
-              {"deleted", s.deleted},
-              {"unindexed", s.unindexed},
-              {"segment_count", s.segments.size()},
-              {"segments", segments},
-              {"memory_bytes", s.memory_bytes},
-              {"wal_bytes", s.wal_bytes},
-              {"last_lsn", s.last_lsn},
-              {"checkpoint_lsn", s.checkpoint_lsn},
-              {"stale_discarded", s.stale_discarded},
-              {"index", ConfigJson(c)["index"]},
-              {"lexical",
-               {{"documents", s.lexical.documents},
-                {"bm25_documents", s.lexical.bm25_documents},
-                {"bm25_terms", s.lexical.bm25_terms},
-                {"memory_bytes", s.lexical.memory_bytes}}}};
+// store::StatsJson plus, after a cut WAL tail, what recovery dropped (the CLI reports it).
+json StatsAndRecoveryJson(const Collection& c) {
+  json out = store::StatsJson(c);
   const auto& rec = c.recovery_report();
   if (rec.tail_cut) {
     out["wal_recovery"] = {{"tail_cut", true}, {"file", rec.cut_file}, {"offset", rec.cut_offset},
@@ -466,7 +439,7 @@ int RunCli(int argc, char** argv) {
   describe->callback([&] {
     rc = WithCollection(data, name, true, [](Collection& c) {
       json j = ConfigJson(c);
-      j["stats"] = StatsJson(c);
+      j["stats"] = StatsAndRecoveryJson(c);
       PrintJson(j);
       return 0;
     });
@@ -582,7 +555,7 @@ int RunCli(int argc, char** argv) {
   add_data(stats);
   stats->callback([&] {
     rc = WithCollection(data, name, true, [](Collection& c) {
-      PrintJson(StatsJson(c));
+      PrintJson(StatsAndRecoveryJson(c));
       return 0;
     });
   });
@@ -597,7 +570,7 @@ int RunCli(int argc, char** argv) {
       if (st.ok()) st = c.WaitForIndexing();
       if (st.ok()) st = c.Compact();
       if (!st.ok()) return Fail(st);
-      PrintJson(StatsJson(c));
+      PrintJson(StatsAndRecoveryJson(c));
       return 0;
     });
   });

@@ -35,38 +35,6 @@ Result<std::optional<store::PayloadFilter>> ParseFilter(const json& body) {
   return std::optional<store::PayloadFilter>(std::move(*filter));
 }
 
-json StatsJson(const Collection& c) {
-  const auto s = c.Stats();
-  const auto& cfg = c.config();
-  json segments = json::array();
-  for (const auto& seg : s.segments) {
-    segments.push_back({{"id", seg.id},
-                        {"rows", seg.rows},
-                        {"deleted", seg.deleted},
-                        {"sealed", seg.sealed},
-                        {"memory_bytes", seg.memory_bytes}});
-  }
-  return {{"name", cfg.name},
-          {"dimension", cfg.dim},
-          {"metric", store::MetricName(cfg.metric)},
-          {"vector_count", s.vector_count},
-          {"deleted", s.deleted},
-          {"unindexed", s.unindexed},
-          {"segment_count", s.segments.size()},
-          {"segments", segments},
-          {"memory_bytes", s.memory_bytes},
-          {"wal_bytes", s.wal_bytes},
-          {"last_lsn", s.last_lsn},
-          {"checkpoint_lsn", s.checkpoint_lsn},
-          {"stale_discarded", s.stale_discarded},
-          {"index", cfg.ToJson()["index"]},
-          {"lexical",
-           {{"documents", s.lexical.documents},
-            {"bm25_documents", s.lexical.bm25_documents},
-            {"bm25_terms", s.lexical.bm25_terms},
-            {"memory_bytes", s.lexical.memory_bytes}}}};
-}
-
 Result<store::CollectionConfig> ParseCollectionConfig(const json& body, const embed::Embedder* embedder) {
   store::CollectionConfig config;
   auto name = body.find("name");
@@ -163,7 +131,7 @@ class Routes {
     Add("GET", "/v1/collections/{name}/stats", Access::kRead, 0, [this](RouteRequest& r) -> Result<json> {
       std::shared_lock lock(server_.catalog_mutex());
       ASSIGN_OR_RETURN(Collection * c, db_.GetCollection(r.PathParam(0)));
-      return StatsJson(*c);
+      return store::StatsJson(*c);
     });
     Add("PUT", "/v1/aliases/{alias}", Access::kWrite, -1, [this](RouteRequest& r) { return PutAlias(r); });
     Add("DELETE", "/v1/aliases/{alias}", Access::kWrite, -1, [this](RouteRequest& r) -> Result<json> {

@@ -816,4 +816,37 @@ Status Collection::Close() {
   return st;
 }
 
+nlohmann::json StatsJson(const Collection& c) {
+  using nlohmann::json;
+  const auto s = c.Stats();
+  const auto& cfg = c.config();
+  json segments = json::array();
+  for (const auto& seg : s.segments) {
+    segments.push_back({{"id", seg.id},
+                        {"rows", seg.rows},
+                        {"deleted", seg.deleted},
+                        {"sealed", seg.sealed},
+                        {"memory_bytes", seg.memory_bytes}});
+  }
+  return {{"name", cfg.name},
+          {"dimension", cfg.dim},
+          {"metric", MetricName(cfg.metric)},
+          {"vector_count", s.vector_count},
+          {"deleted", s.deleted},
+          {"unindexed", s.unindexed},
+          {"segment_count", s.segments.size()},
+          {"segments", segments},
+          {"memory_bytes", s.memory_bytes},
+          {"wal_bytes", s.wal_bytes},
+          {"last_lsn", s.last_lsn},
+          {"checkpoint_lsn", s.checkpoint_lsn},
+          {"stale_discarded", s.stale_discarded},
+          {"index", cfg.ToJson()["index"]},
+          {"lexical",
+           {{"documents", s.lexical.documents},
+            {"bm25_documents", s.lexical.bm25_documents},
+            {"bm25_terms", s.lexical.bm25_terms},
+            {"memory_bytes", s.lexical.memory_bytes}}}};
+}
+
 }  // namespace ragline::store

@@ -271,4 +271,9 @@ class Collection {
   std::atomic<uint64_t> stale_discarded_{0};
 };
 
+// The collection's stats as the CLI (`ragline stats`) and the HTTP API
+// (`GET .../stats`) print them: name, dimension, metric, counts, segments,
+// memory, WAL positions, index kind and params, lexical stats.
+nlohmann::json StatsJson(const Collection& c);
+
 }  // namespace ragline::store
