@@ -42,6 +42,26 @@ require_model() {
   fi
 }
 
+# start_serve NAME ARGS...: runs `ragline serve ARGS...` in the background with
+# stdout in $WORK/NAME.out and stderr in $WORK/NAME.log; sets PID, and URL once
+# it says where it listens. A server that exits first fails the test.
+start_serve() {
+  local name=$1
+  shift
+  "$RAGLINE" serve "$@" > "$WORK/$name.out" 2> "$WORK/$name.log" &
+  PID=$!
+  URL=
+  for _ in $(seq 1 600); do
+    URL=$(grep -o 'http://[0-9.]*:[0-9]*' "$WORK/$name.out" 2>/dev/null || true)
+    [ -n "$URL" ] && return
+    kill -0 $PID 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$WORK/$name.log" >&2
+  echo "FAIL: ragline serve ($name) did not start" >&2
+  exit 1
+}
+
 finish() {
   echo "$PASSED passed, $FAILED failed"
   [ "$FAILED" -eq 0 ]

@@ -27,18 +27,7 @@ for _ in $(seq 1 600); do
 done
 check "llama.cpp server lists the model" "$(curl -s "http://127.0.0.1:$LPORT/v1/models" | jq -r '.data[0].id')" "gemma-3-270m"
 
-start_ragline() {  # start_ragline EXTRA_FLAGS...: sets PID and URL
-  "$RAGLINE" serve --data "$DATA" --model "$MODEL" --port 0 "$@" > "$WORK/serve.out" 2> "$WORK/serve.log" &
-  PID=$!
-  URL=
-  for _ in $(seq 1 600); do
-    URL=$(grep -o 'http://[0-9.]*:[0-9]*' "$WORK/serve.out" || true)
-    [ -n "$URL" ] && return
-    sleep 0.1
-  done
-  cat "$WORK/serve.log" >&2
-  exit 1
-}
+start_ragline() { start_serve serve --data "$DATA" --model "$MODEL" --port 0 "$@"; }
 start_ragline --llm-url "http://127.0.0.1:$LPORT/v1" --llm-model gemma-3-270m
 "$RAGLINE" ingest "$ROOT/examples/corpus/devils-dictionary/c.md" --server "$URL" --collection devils --create > /dev/null
 

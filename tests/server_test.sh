@@ -9,17 +9,9 @@ require_model
 command -v promtool >/dev/null || { echo "FAIL: promtool not found (Debian package prometheus)" >&2; exit 1; }
 
 # --- start on a free port; the first stdout line names the address
-"$RAGLINE" serve --data "$DATA" --model "$MODEL" --host 127.0.0.1 --port 0 --threads 4 \
-  --max-body-bytes 1048576 >"$WORK/serve.out" 2>"$WORK/serve.log" &
-PID=$!
-trap 'kill $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
-for _ in $(seq 1 300); do
-  grep -q "serving on" "$WORK/serve.out" 2>/dev/null && break
-  kill -0 $PID 2>/dev/null || { cat "$WORK/serve.log" >&2; echo "FAIL: server exited" >&2; exit 1; }
-  sleep 0.1
-done
-URL=$(grep -o 'http://[0-9.]*:[0-9]*' "$WORK/serve.out")
-check_contains "listening line" "$URL" "http://127.0.0.1:"
+trap 'kill ${PID:-} 2>/dev/null || true; rm -rf "$WORK"' EXIT
+start_serve serve --data "$DATA" --model "$MODEL" --host 127.0.0.1 --port 0 --threads 4 --max-body-bytes 1048576
+check_contains "listening line" "$(cat "$WORK/serve.out")" "ragline serving on http://127.0.0.1:"
 
 # call METHOD PATH [BODY]: prints "STATUS BODY"
 call() {
@@ -157,15 +149,8 @@ cat > "$WORK/config.json" <<'JSON'
  "api_keys": [{"key": "reader-key", "scope": "read", "collections": ["kb"]},
               {"key": "writer-key", "scope": "write", "collections": ["*"]}]}
 JSON
-RAGLINE_LLM_URL=http://127.0.0.1:2/v1 "$RAGLINE" serve --config "$WORK/config.json" --data "$DATA" --model "$MODEL" \
-  --llm-url http://127.0.0.1:9/v1 >"$WORK/serve2.out" 2>"$WORK/serve2.log" &
-PID=$!
-for _ in $(seq 1 300); do
-  grep -q "serving on" "$WORK/serve2.out" 2>/dev/null && break
-  kill -0 $PID 2>/dev/null || { cat "$WORK/serve2.log" >&2; echo "FAIL: second server exited" >&2; exit 1; }
-  sleep 0.1
-done
-URL=$(grep -o 'http://[0-9.]*:[0-9]*' "$WORK/serve2.out")
+RAGLINE_LLM_URL=http://127.0.0.1:2/v1 start_serve serve2 --config "$WORK/config.json" --data "$DATA" --model "$MODEL" \
+  --llm-url http://127.0.0.1:9/v1
 check "flag beats env beats file" "$(call GET /readyz >/dev/null; body | jq -r .llm)" "http://127.0.0.1:9/v1/chat/completions"
 check "no key: 401" "$(call GET /v1/collections/kb)" "401"
 check "401 code" "$(body | jq -r .error.code)" "unauthenticated"
