@@ -35,7 +35,6 @@ Latency p50/p99 are nearest-rank percentiles over all queries, in milliseconds, 
 short warm-up; the machine and thread count are recorded in anchors.json.
 """
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -47,6 +46,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import metrics  # noqa: E402
+from make_datasets import sha256 as file_sha256  # noqa: E402
 
 TOP_K = 100
 NON_ALNUM = re.compile(r"[^\w]+|_+", re.UNICODE)
@@ -66,14 +66,6 @@ def load_dataset(d):
     qrels = metrics.load_qrels(os.path.join(d, "qrels", "test.tsv"))
     queries = [(q, t) for q, t in queries if q in qrels]
     return corpus, queries, qrels
-
-
-def file_sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
 
 
 def write_trec(path, run_scores, tag):
