@@ -1,5 +1,6 @@
 #include "cli/api_client.h"
 
+#include <cctype>
 #include <cstdlib>
 
 #include "core/http_peer.h"
