@@ -115,7 +115,6 @@ int CmdUpsert(const std::string& data, const std::string& name, const std::strin
   Collection& collection = **c;
   auto fd = OpenInput(file);
   if (!fd.ok()) return Fail(fd.status());
-  LineReader reader(*fd);
   std::vector<store::Record> batch;
   store::UpsertSummary total;
   size_t acked = 0;
@@ -132,37 +131,16 @@ int CmdUpsert(const std::string& data, const std::string& name, const std::strin
     PrintJson({{"acked", acked}});
     return absl::OkStatus();
   };
-  std::string line;
-  size_t line_no = 0;
-  int rc = 0;
-  for (;;) {
-    auto outcome = reader.NextLine(&line, batch.empty() ? -1 : 50);
-    if (outcome == LineReader::Outcome::kIdle) {
-      if (Status st = flush(); !st.ok()) return Fail(st);
-      continue;
-    }
-    if (outcome == LineReader::Outcome::kError) {
-      rc = Fail(StrCat("reading input: ", std::strerror(errno)));
-      break;
-    }
-    if (outcome == LineReader::Outcome::kEof) break;
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    auto record = ParseRecord(line, line_no, collection.config().dim);
-    if (!record.ok()) {
-      // Keep everything before the bad line: acknowledge it first.
-      if (Status st = flush(); !st.ok()) return Fail(st);
-      rc = Fail(record.status());
-      break;
-    }
-    batch.push_back(std::move(*record));
-    if (batch.size() >= batch_size) {
-      if (Status st = flush(); !st.ok()) return Fail(st);
-    }
-  }
-  if (rc == 0) {
-    if (Status st = flush(); !st.ok()) return Fail(st);
-  }
+  const Status pumped = PumpLines(
+      *fd, 50,
+      [&](std::string& line, size_t line_no) -> Status {
+        if (line.find_first_not_of(" \t\r") == std::string::npos) return absl::OkStatus();
+        ASSIGN_OR_RETURN(auto record, ParseRecord(line, line_no, collection.config().dim));
+        batch.push_back(std::move(record));
+        return absl::OkStatus();
+      },
+      [&] { return batch.size() >= batch_size; }, flush);
+  const int rc = pumped.ok() ? 0 : Fail(pumped);
   if (*fd != 0) ::close(*fd);
   std::fprintf(stderr, "upsert: %zu acked (%zu inserted, %zu replaced, %zu stale discarded, %zu unchanged)\n",
                acked, total.inserted, total.replaced, total.stale, total.unchanged);

@@ -175,7 +175,6 @@ int RunEmbed(const EmbedArgs& args) {
   auto fd = OpenInput(args.file);
   if (!fd.ok()) return Fail(fd.status());
 
-  LineReader reader(*fd);
   std::string mode = args.input;
   std::vector<std::string> texts;
   std::vector<std::optional<json>> ids;
@@ -190,50 +189,29 @@ int RunEmbed(const EmbedArgs& args) {
     ids.clear();
     return absl::OkStatus();
   };
-
-  std::string line;
-  size_t line_no = 0;
-  int rc = 0;
-  for (;;) {
-    auto outcome = reader.NextLine(&line, texts.empty() ? -1 : 50);
-    if (outcome == LineReader::Outcome::kIdle) {
-      if (Status st = flush(); !st.ok()) return Fail(st);
-      continue;
-    }
-    if (outcome == LineReader::Outcome::kError) {
-      rc = Fail(StrCat("reading input: ", std::strerror(errno)));
-      break;
-    }
-    if (outcome == LineReader::Outcome::kEof) break;
-    ++line_no;
+  auto on_line = [&](std::string& line, size_t line_no) -> Status {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (mode == "auto") mode = (!line.empty() && line.front() == '{') ? "jsonl" : "text";
     if (mode == "text") {
       texts.push_back(std::move(line));
       ids.emplace_back();
-    } else {
-      if (line.find_first_not_of(" \t") == std::string::npos) continue;
-      json doc = json::parse(line, nullptr, /*allow_exceptions=*/false);
-      std::string problem;
-      if (doc.is_discarded() || !doc.is_object()) {
-        problem = "not a JSON object";
-      } else if (!doc.contains("text") || !doc["text"].is_string()) {
-        problem = "\"text\" must be a string";
-      }
-      if (!problem.empty()) {
-        // Everything before the bad line is still embedded and written.
-        if (Status st = flush(); !st.ok()) return Fail(st);
-        rc = Fail(StrCat("line ", std::to_string(line_no), ": ", problem));
-        break;
-      }
-      texts.push_back(doc["text"].get<std::string>());
-      ids.push_back(doc.contains("id") ? std::optional<json>(doc["id"]) : std::nullopt);
+      return absl::OkStatus();
     }
-    if (texts.size() >= args.batch) {
-      if (Status st = flush(); !st.ok()) return Fail(st);
+    if (line.find_first_not_of(" \t") == std::string::npos) return absl::OkStatus();
+    json doc = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded() || !doc.is_object()) {
+      return absl::InvalidArgumentError(StrCat("line ", std::to_string(line_no), ": not a JSON object"));
     }
-  }
-  if (Status st = flush(); !st.ok()) return Fail(st);
+    if (!doc.contains("text") || !doc["text"].is_string()) {
+      return absl::InvalidArgumentError(StrCat("line ", std::to_string(line_no), ": \"text\" must be a string"));
+    }
+    texts.push_back(doc["text"].get<std::string>());
+    ids.push_back(doc.contains("id") ? std::optional<json>(doc["id"]) : std::nullopt);
+    return absl::OkStatus();
+  };
+  // Everything before a bad line is still embedded and written (Finish makes the file whole).
+  const Status pumped = PumpLines(*fd, 50, on_line, [&] { return texts.size() >= args.batch; }, flush);
+  const int rc = pumped.ok() ? 0 : Fail(pumped);
   if (Status st = (*writer)->Finish(); !st.ok()) return Fail(st);
   if (*fd != 0) ::close(*fd);
   double seconds =

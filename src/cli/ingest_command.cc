@@ -5,10 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -48,7 +46,6 @@ struct IngestArgs {
 
 Result<pipeline::IngestReport> IngestJsonl(pipeline::Ingestor& ingestor, const IngestArgs& args, Progress& progress) {
   ASSIGN_OR_RETURN(int fd, OpenInput(args.jsonl));
-  LineReader reader(fd);
   pipeline::IngestReport total;
   std::vector<pipeline::SourceDocument> batch;
   size_t done_before = 0;
@@ -64,41 +61,22 @@ Result<pipeline::IngestReport> IngestJsonl(pipeline::Ingestor& ingestor, const I
     total.Merge(report);
     return absl::OkStatus();
   };
-  std::string line;
-  size_t line_no = 0;
-  Status st;
-  for (;;) {
-    auto outcome = reader.NextLine(&line, batch.empty() ? -1 : 200);
-    if (outcome == LineReader::Outcome::kIdle) {
-      st = flush();
-      if (!st.ok()) break;
-      continue;
-    }
-    if (outcome == LineReader::Outcome::kError) {
-      st = absl::DataLossError(StrCat("reading input: ", std::strerror(errno)));
-      break;
-    }
-    if (outcome == LineReader::Outcome::kEof) break;
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+  auto on_line = [&](std::string& line, size_t line_no) -> Status {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) return absl::OkStatus();
     const std::string where = StrCat("line ", line_no);
     const json j = json::parse(line, nullptr, false);
     auto doc = j.is_discarded() ? Result<pipeline::SourceDocument>(absl::InvalidArgumentError(
                                       StrCat(where, ": malformed JSON object")))
                                 : pipeline::SourceDocument::FromJson(j, where, "jsonl");
-    if (!doc.ok()) {
-      // A bad line is one failed document; the others still ingest.
+    if (doc.ok()) {
+      batch.push_back(std::move(*doc));
+    } else {  // a bad line is one failed document; the others still ingest
       total.documents_failed++;
       total.failures.push_back({where, std::string(doc.status().message())});
-      continue;
     }
-    batch.push_back(std::move(*doc));
-    if (batch.size() >= args.batch_docs) {
-      st = flush();
-      if (!st.ok()) break;
-    }
-  }
-  if (st.ok()) st = flush();
+    return absl::OkStatus();
+  };
+  const Status st = PumpLines(fd, 200, on_line, [&] { return batch.size() >= args.batch_docs; }, flush);
   if (fd != 0) ::close(fd);
   if (!st.ok()) return st;
   return total;

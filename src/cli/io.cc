@@ -43,6 +43,31 @@ Result<int> OpenInput(const std::string& file) {
   return fd;
 }
 
+Status PumpLines(int fd, int idle_ms, const std::function<Status(std::string& line, size_t line_no)>& on_line,
+                 const std::function<bool()>& full, const std::function<Status()>& flush) {
+  LineReader reader(fd);
+  std::string line;
+  size_t line_no = 0;
+  for (;;) {
+    switch (reader.NextLine(&line, idle_ms)) {
+      case LineReader::Outcome::kIdle:
+        RETURN_IF_ERROR(flush());
+        continue;
+      case LineReader::Outcome::kError:
+        return absl::DataLossError(StrCat("reading input: ", std::strerror(errno)));
+      case LineReader::Outcome::kEof:
+        return flush();
+      case LineReader::Outcome::kLine:
+        break;
+    }
+    if (Status st = on_line(line, ++line_no); !st.ok()) {
+      RETURN_IF_ERROR(flush());  // keep everything before the bad line
+      return st;
+    }
+    if (full()) RETURN_IF_ERROR(flush());
+  }
+}
+
 namespace {
 
 std::string Duration(double seconds) {

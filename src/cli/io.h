@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -77,6 +78,17 @@ class LineReader {
   size_t scan_from_ = 0;
   bool eof_ = false;
 };
+
+// The batch loop of the streaming commands (upsert, embed, ingest --jsonl):
+// reads `fd` to its end, handing each line and its 1-based number to
+// `on_line`, which adds it to the caller's batch. `flush` writes the batch; it
+// runs when `full()` says so after a line, when the input idles `idle_ms` (a
+// paused producer still gets its lines acknowledged), and at the end. A non-OK
+// status from `on_line` (a bad line, which it must not have batched) stops the
+// loop after flushing the lines before it and is returned; a flush or read
+// error is returned at once.
+Status PumpLines(int fd, int idle_ms, const std::function<Status(std::string& line, size_t line_no)>& on_line,
+                 const std::function<bool()>& full, const std::function<Status()>& flush);
 
 // The embedding model directory when --model is not given: $RAGLINE_MODEL_DIR,
 // else models/all-MiniLM-L6-v2 (relative to the working directory).
