@@ -25,12 +25,8 @@ echo "== start the server (data in $DATA)"
 $RAGLINE serve --data "$DATA" --port 0 > "$WORK/serve.out" 2> "$WORK/serve.log" &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$WORK"' EXIT
-for _ in $(seq 1 600); do
-  URL=$(grep -o 'http://[0-9.]*:[0-9]*' "$WORK/serve.out" || true)
-  [ -n "$URL" ] && break
-  kill -0 $PID 2>/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
-  sleep 0.1
-done
+. scripts/serve_url.sh
+URL=$(wait_for_url "$WORK/serve.out" $PID) || { cat "$WORK/serve.log" >&2; exit 1; }
 echo "   $URL (logs: JSON lines on its stderr; metrics: $URL/metrics)"
 
 echo "== ingest examples/corpus/devils-dictionary (27 files: extract, chunk, embed, upsert)"

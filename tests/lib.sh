@@ -34,6 +34,7 @@ expect_fail() {
 # ROOT: the repository. MODEL: the embedding model (scripts/fetch_model.sh).
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MODEL=${RAGLINE_MODEL_DIR:-$ROOT/models/all-MiniLM-L6-v2}
+. "$ROOT/scripts/serve_url.sh"
 # require_model: fail the test (not skip it) when the model was not fetched.
 require_model() {
   if [ ! -f "$MODEL/model.safetensors" ]; then
@@ -50,13 +51,7 @@ start_serve() {
   shift
   "$RAGLINE" serve "$@" > "$WORK/$name.out" 2> "$WORK/$name.log" &
   PID=$!
-  URL=
-  for _ in $(seq 1 600); do
-    URL=$(grep -o 'http://[0-9.]*:[0-9]*' "$WORK/$name.out" 2>/dev/null || true)
-    [ -n "$URL" ] && return
-    kill -0 $PID 2>/dev/null || break
-    sleep 0.1
-  done
+  URL=$(wait_for_url "$WORK/$name.out" $PID) && return
   cat "$WORK/$name.log" >&2
   echo "FAIL: ragline serve ($name) did not start" >&2
   exit 1
