@@ -21,6 +21,16 @@ Output (one passage per line, UTF-8):
   <out>/queries.txt, <out>/base.txt, <out>/corpus.json (counts, sources, sha256)
 
 Deterministic: the same packages give byte-identical files.
+
+--extend adds the passages of more packages (EXT_SOURCES: Rust, SciPy, scikit-learn,
+pandas, SQLAlchemy, Sphinx, Boost, Git, Node.js, the AWS API reference in botocore's
+service models, Qt 5, GLib/GTK, Octave, CMake, LLVM, SymPy, SQLite and Vim docs,
+FOLDOC, the Debian Administrator's Handbook, GCIDE's 1913 Webster definitions) as <out>/base_ext.txt, deduplicated
+against base and queries and shuffled among themselves, and records them under
+"extension" in corpus.json. base.txt is left byte-identical, so embeddings and
+ground truth made for its prefixes stay valid; rows past base.txt (used only by the
+500k and 1M scaling points) come from these other sources, which makes
+the large prefixes a mix of two samples rather than one uniform sample.
 """
 import argparse
 import glob
@@ -39,7 +49,7 @@ MAX_WORDS = 64
 
 
 def read_text(path):
-    opener = gzip.open if path.endswith(".gz") else open
+    opener = gzip.open if path.endswith((".gz", ".dz")) else open  # dictzip is gzip
     with opener(path, "rb") as f:
         return f.read().decode("utf-8", errors="replace")
 
@@ -131,6 +141,7 @@ def pod_paragraphs(text):
 _HTML_DROP = re.compile(r"<(script|style|pre|code|table|div class=\"navheader\"|div class=\"navfooter\")\b.*?</\1>",
                         re.S | re.I)
 _HTML_PARA = re.compile(r"<p\b[^>]*>(.*?)</p>", re.S | re.I)
+_DOCBOOK_PARA = re.compile(r"<div class=\"para\"[^>]*>(.*?)</div>", re.S | re.I)
 _HTML_TAG = re.compile(r"<[^>]+>")
 
 
@@ -147,13 +158,35 @@ def javadoc_paragraphs(text):
     return out
 
 
-def html_paragraphs(text):
+def html_paragraphs(text, para=_HTML_PARA):
     text = re.sub(r"<pre\b.*?</pre>", " ", text, flags=re.S | re.I)
     text = re.sub(r"<table\b.*?</table>", " ", text, flags=re.S | re.I)
     out = []
-    for m in _HTML_PARA.finditer(text):
+    for m in para.finditer(text):
         out.append(html.unescape(_HTML_TAG.sub("", m.group(1))))
     return out
+
+
+def botocore_paragraphs(text):
+    """The "documentation" strings (HTML) of a botocore service model (AWS API reference prose)."""
+    def walk(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k == "documentation" and isinstance(v, str):
+                    yield from (html_paragraphs(v) if "<p>" in v else [html.unescape(_HTML_TAG.sub("", v))])
+                else:
+                    yield from walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from walk(v)
+    yield from walk(json.loads(text))
+
+
+def plain_paragraphs(text):
+    """Blank-line separated paragraphs; GCIDE entry headwords and source tags dropped."""
+    for para in re.split(r"\n\s*\n", text):
+        para = re.sub(r"^\S+ \\[^\\]*\\,.*?\]\s*$", " ", para, count=1, flags=re.M)  # headword line
+        yield re.sub(r"\[1913 Webster\]|\[[A-Z][A-Za-z]*\.?\]|--[A-Z][A-Za-z.]*", " ", para)
 
 
 # ---------------------------------------------------------------- passages
@@ -218,19 +251,52 @@ PACKAGES = ["linux-doc-6.1", "python3.11-doc", "perl-doc", "postgresql-doc-15", 
 DEFAULT_SOURCES = ",".join(SOURCES)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "data", "corpus"))
-    ap.add_argument("--sources", default=DEFAULT_SOURCES, help="comma-separated subset of " + ",".join(SOURCES))
-    ap.add_argument("--queries", type=int, default=1000)
-    ap.add_argument("--seed", type=int, default=20240601)
-    args = ap.parse_args()
+def _html(pattern):
+    return (lambda: sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p)), html_paragraphs)
 
-    seen = set()
-    passages = []
+
+EXT_SOURCES = {
+    "rust": _html("/usr/share/doc/rust-doc/html/**/*.html"),
+    "scipy": _html("/usr/share/doc/python-scipy-doc/html/**/*.html"),
+    "sklearn": (lambda: sorted(glob.glob("/usr/share/doc/python-sklearn-doc/html/_sources/**/*.txt",
+                                         recursive=True)), rst_paragraphs),
+    "pandas": (lambda: sorted(glob.glob("/usr/share/doc/python-pandas-doc/html/_sources/**/*.txt",
+                                        recursive=True)), rst_paragraphs),
+    "sqlalchemy": _html("/usr/share/doc/python-sqlalchemy-doc/html/**/*.html"),
+    "sphinx": (lambda: sorted(glob.glob("/usr/share/doc/sphinx-doc/rst/**/*.rst.txt", recursive=True)),
+               rst_paragraphs),
+    "boost": _html("/usr/share/doc/libboost1.74-doc/**/*.html"),
+    "git": _html("/usr/share/doc/git-doc/*.html"),
+    "nodejs": (lambda: sorted(p for p in glob.glob("/usr/share/doc/nodejs/api/*.html")
+                              if not p.endswith("/all.html")), html_paragraphs),
+    "botocore": (lambda: sorted(glob.glob("/usr/lib/python3/dist-packages/botocore/data/*/*/service-2.json")),
+                 botocore_paragraphs),
+    "qt5": _html("/usr/share/qt5/doc/**/*.html"),
+    "gtk-doc": _html("/usr/share/gtk-doc/html/*/*.html"),  # GLib, GIO, GObject, GTK 3, GDK 3
+    "octave": _html("/usr/share/doc/octave/**/*.html"),
+    "cmake": (lambda: sorted(glob.glob("/usr/share/doc/cmake-data/html/_sources/**/*.txt", recursive=True)),
+              rst_paragraphs),
+    "llvm": (lambda: sorted(glob.glob("/usr/share/doc/llvm-14-doc/html/_sources/**/*.txt", recursive=True)),
+             rst_paragraphs),
+    "sympy": _html("/usr/share/doc/python-sympy-doc/html/**/*.html"),
+    "sqlite": _html("/usr/share/doc/sqlite3/**/*.html"),
+    "vim": (lambda: sorted(glob.glob("/usr/share/vim/vim90/doc/*.txt")), plain_paragraphs),
+    "foldoc": (lambda: ["/usr/share/dictd/foldoc.dict.dz"], plain_paragraphs),
+    "handbook": (lambda: sorted(glob.glob("/usr/share/doc/debian-handbook/html/en-US/*.html")),
+                 lambda text: html_paragraphs(text, _DOCBOOK_PARA)),  # Publican: <div class="para">
+    "gcide": (lambda: ["/usr/share/dictd/gcide.dict.dz"], plain_paragraphs),
+}
+EXT_PACKAGES = ["rust-doc", "python-scipy-doc", "python-sklearn-doc", "python-pandas-doc", "python-sqlalchemy-doc",
+                "sphinx-doc", "libboost1.74-doc", "git-doc", "nodejs-doc", "python3-botocore", "qtbase5-doc-html",
+                "libglib2.0-doc", "libgtk-3-doc", "octave-doc", "cmake-doc", "llvm-14-doc", "python-sympy-doc",
+                "sqlite3-doc", "vim-runtime", "dict-foldoc", "debian-handbook", "dict-gcide"]
+
+
+def collect(sources, names, seen, passages):
+    """Appends the new prose passages of each named source; returns per-source counts."""
     stats = {}
-    for name in args.sources.split(","):
-        files_fn, para_fn = SOURCES[name]
+    for name in names:
+        files_fn, para_fn = sources[name]
         files = files_fn()
         before = len(passages)
         for path in files:
@@ -250,9 +316,68 @@ def main():
                     seen.add(key)
                     passages.append(p)
         stats[name] = {"files": len(files), "passages": len(passages) - before}
-        print(f"{name}: {len(files)} files, {len(passages) - before} passages", file=sys.stderr)
+        print(f"{name}: {len(files)} files, {len(passages) - before} passages", file=sys.stderr, flush=True)
         if not files:
             print(f"WARNING: source {name} has no files (package not installed?)", file=sys.stderr)
+    return stats
+
+
+def package_versions(names):
+    import subprocess
+    out = {}
+    for pkg in names:
+        try:
+            out[pkg] = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True,
+                                      text=True).stdout or None
+        except OSError:
+            out[pkg] = None
+    return out
+
+
+def extend(args):
+    meta_path = os.path.join(args.out, "corpus.json")
+    with open(meta_path) as f:
+        meta = json.load(f)
+    seen = set()
+    for fname in ("queries.txt", "base.txt"):
+        with open(os.path.join(args.out, fname), encoding="utf-8") as f:
+            seen.update(line.rstrip("\n").lower() for line in f)
+    passages = []
+    stats = collect(EXT_SOURCES, args.ext_sources.split(","), seen, passages)
+    passages.sort()
+    random.Random(args.seed).shuffle(passages)
+    data = ("\n".join(passages) + "\n").encode("utf-8")
+    with open(os.path.join(args.out, "base_ext.txt.tmp"), "wb") as f:
+        f.write(data)
+    os.replace(os.path.join(args.out, "base_ext.txt.tmp"), os.path.join(args.out, "base_ext.txt"))
+    meta["extension"] = {"packages": package_versions(EXT_PACKAGES), "sources": stats, "num": len(passages),
+                         "first_row": meta["num_base"], "base_ext.txt.sha256": hashlib.sha256(data).hexdigest()}
+    with open(meta_path, "w") as f:
+        json.dump(meta, f, indent=2)
+    print(json.dumps(meta["extension"]), file=sys.stderr)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "data", "corpus"))
+    ap.add_argument("--sources", default=DEFAULT_SOURCES, help="comma-separated subset of " + ",".join(SOURCES))
+    ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=20240601)
+    ap.add_argument("--extend", action="store_true", help="add base_ext.txt to an existing corpus (see above)")
+    ap.add_argument("--ext-sources", default=",".join(EXT_SOURCES), help="comma-separated subset of "
+                    + ",".join(EXT_SOURCES))
+    ap.add_argument("--ext-packages", action="store_true", help="print the Debian packages --extend reads and exit")
+    args = ap.parse_args()
+    if args.ext_packages:
+        print(" ".join(EXT_PACKAGES))
+        return
+    if args.extend:
+        extend(args)
+        return
+
+    seen = set()
+    passages = []
+    stats = collect(SOURCES, args.sources.split(","), seen, passages)
 
     passages.sort()
     random.Random(args.seed).shuffle(passages)
@@ -260,15 +385,7 @@ def main():
         sys.exit(f"only {len(passages)} passages: not enough for {args.queries} queries")
     queries, base = passages[:args.queries], passages[args.queries:]
     os.makedirs(args.out, exist_ok=True)
-    packages = {}
-    for pkg in PACKAGES:
-        try:
-            import subprocess
-            packages[pkg] = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True,
-                                           text=True).stdout or None
-        except OSError:
-            packages[pkg] = None
-    meta = {"seed": args.seed, "packages": packages, "min_words": MIN_WORDS, "max_words": MAX_WORDS, "sources": stats,
+    meta = {"seed": args.seed, "packages": package_versions(PACKAGES), "min_words": MIN_WORDS, "max_words": MAX_WORDS, "sources": stats,
             "num_queries": len(queries), "num_base": len(base)}
     for fname, rows in (("queries.txt", queries), ("base.txt", base)):
         data = ("\n".join(rows) + "\n").encode("utf-8")

