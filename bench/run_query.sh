@@ -47,7 +47,7 @@ if [ ! -f "$WORK/loaded-$N" ]; then
   touch "$WORK/loaded-$N"
 fi
 
-case "$QFILE" in
+case "$QUESTIONS" in
   passages) QFILE=$DATA/corpus/queries.txt ;;
   short)
     QFILE=$WORK/short-questions.txt
