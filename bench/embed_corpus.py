@@ -169,10 +169,12 @@ def main():
                 sys.exit(f"{stamp_path} describes another corpus or shard size; remove {args.out}/shards, "
                          f"{args.out}/*.fvecs, {args.out}/*_gt.ivecs and {stamp_path} to re-embed")
         else:
-            engines, ext_sha = {}, None
+            engines = {}
         if "extension" in corpus_meta:
             stamp["base_ext.txt.sha256"] = corpus_meta["extension"]["base_ext.txt.sha256"]
         stamp["engines"] = engines
+        with open(stamp_path, "w") as f:
+            json.dump(stamp, f, indent=2)
 
     if args.engine == "ragline":
         encode_batch = ragline_encoder(os.path.abspath(args.ragline), args.model_dir, args.threads)
