@@ -151,10 +151,7 @@ Result<std::unique_ptr<embed::Embedder>> MakeEmbedder(const EmbedArgs& args, Thr
     ASSIGN_OR_RETURN(auto remote, embed::RemoteEmbedder::Create(options));
     return std::unique_ptr<embed::Embedder>(std::move(remote));
   }
-  embed::LocalEmbedderOptions options;
-  auto precision = embed::ParsePrecision(args.precision);
-  if (!precision.ok()) return absl::InvalidArgumentError(StrCat("--", std::string(precision.status().message())));
-  options.precision = *precision;
+  ASSIGN_OR_RETURN(auto options, EncoderOptions(args.precision));
   ASSIGN_OR_RETURN(auto local, embed::LocalEmbedder::Open(args.model, options, pool));
   return std::unique_ptr<embed::Embedder>(std::move(local));
 }

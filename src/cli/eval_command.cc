@@ -320,10 +320,8 @@ int RunEval(const EvalArgs& args) {
     bm25 = *params;
   }
   if (args.index != "hnsw" && args.index != "flat") return Fail(StrCat("--index must be hnsw or flat, not '", args.index, "'"));
-  embed::LocalEmbedderOptions model_options;
-  auto precision = embed::ParsePrecision(args.precision);
-  if (!precision.ok()) return Fail(StrCat("--", std::string(precision.status().message())));
-  model_options.precision = *precision;
+  auto model_options = EncoderOptions(args.precision);
+  if (!model_options.ok()) return Fail(model_options.status());
   if (args.batch == 0) return Fail("--batch must be > 0");
 
   auto ds = search::LoadBeirDataset(args.dataset);
@@ -351,7 +349,7 @@ int RunEval(const EvalArgs& args) {
   const size_t threads = args.threads == 0 ? std::thread::hardware_concurrency() : args.threads;
   std::unique_ptr<ThreadPool> pool;
   if (threads > 1) pool = std::make_unique<ThreadPool>(threads - 1);
-  auto embedder = embed::LocalEmbedder::Open(args.model.empty() ? DefaultModelDir() : args.model, model_options,
+  auto embedder = embed::LocalEmbedder::Open(args.model.empty() ? DefaultModelDir() : args.model, *model_options,
                                              pool.get());
   if (!embedder.ok()) return Fail(embedder.status());
   store::DatabaseOptions db_options;

@@ -204,11 +204,9 @@ int CmdIngest(const IngestArgs& args) {
   const size_t threads = args.threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : args.threads;
   std::unique_ptr<ThreadPool> pool;
   if (threads > 1) pool = std::make_unique<ThreadPool>(threads - 1);
-  auto precision = embed::ParsePrecision(args.precision);
-  if (!precision.ok()) return Fail(StrCat("--", std::string(precision.status().message())));
-  embed::LocalEmbedderOptions model_options;
-  model_options.precision = *precision;
-  auto model = embed::LocalEmbedder::Open(args.model.empty() ? DefaultModelDir() : args.model, model_options,
+  auto model_options = EncoderOptions(args.precision);
+  if (!model_options.ok()) return Fail(model_options.status());
+  auto model = embed::LocalEmbedder::Open(args.model.empty() ? DefaultModelDir() : args.model, *model_options,
                                           pool.get());
   if (!model.ok()) return Fail(model.status());
   embed::LocalEmbedder& embedder = **model;

@@ -36,6 +36,14 @@ std::string DefaultModelDir() {
   return env != nullptr && *env != '\0' ? env : "models/all-MiniLM-L6-v2";
 }
 
+Result<embed::LocalEmbedderOptions> EncoderOptions(const std::string& precision) {
+  auto parsed = embed::ParsePrecision(precision);
+  if (!parsed.ok()) return absl::InvalidArgumentError(StrCat("--", std::string(parsed.status().message())));
+  embed::LocalEmbedderOptions options;
+  options.precision = *parsed;
+  return options;
+}
+
 Result<int> OpenInput(const std::string& file) {
   if (file.empty() || file == "-") return 0;
   int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "core/status.h"
+#include "embed/local_embedder.h"
 #include "nlohmann/json.hpp"
 
 namespace ragline::cli {
@@ -89,6 +90,10 @@ class LineReader {
 // error is returned at once.
 Status PumpLines(int fd, int idle_ms, const std::function<Status(std::string& line, size_t line_no)>& on_line,
                  const std::function<bool()>& full, const std::function<Status()>& flush);
+
+// Encoder options from a command's --precision flag ("fp32" | "int8"); the
+// error names the flag.
+Result<embed::LocalEmbedderOptions> EncoderOptions(const std::string& precision);
 
 // The embedding model directory when --model is not given: $RAGLINE_MODEL_DIR,
 // else models/all-MiniLM-L6-v2 (relative to the working directory).

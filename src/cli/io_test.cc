@@ -87,7 +87,6 @@ TEST(PumpLinesTest, IdleInputFlushesAPartialBatch) {
   Pipe pipe;
   Batches b;
   b.batch_size = 100;
-  std::vector<size_t> flushed_before_close;
   std::thread producer([&] {
     pipe.Write("a\nb\n");
     // A paused producer: the two lines must be flushed while the pipe stays open.
