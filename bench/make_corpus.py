@@ -251,40 +251,35 @@ PACKAGES = ["linux-doc-6.1", "python3.11-doc", "perl-doc", "postgresql-doc-15", 
 DEFAULT_SOURCES = ",".join(SOURCES)
 
 
-def _html(pattern):
-    return (lambda: sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p)), html_paragraphs)
+def _files(pattern, paragraphs=html_paragraphs):
+    """A source: the files `pattern` globs (recursively), read with `paragraphs`."""
+    return (lambda: sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p)), paragraphs)
 
 
 EXT_SOURCES = {
-    "rust": _html("/usr/share/doc/rust-doc/html/**/*.html"),
-    "scipy": _html("/usr/share/doc/python-scipy-doc/html/**/*.html"),
-    "sklearn": (lambda: sorted(glob.glob("/usr/share/doc/python-sklearn-doc/html/_sources/**/*.txt",
-                                         recursive=True)), rst_paragraphs),
-    "pandas": (lambda: sorted(glob.glob("/usr/share/doc/python-pandas-doc/html/_sources/**/*.txt",
-                                        recursive=True)), rst_paragraphs),
-    "sqlalchemy": _html("/usr/share/doc/python-sqlalchemy-doc/html/**/*.html"),
-    "sphinx": (lambda: sorted(glob.glob("/usr/share/doc/sphinx-doc/rst/**/*.rst.txt", recursive=True)),
-               rst_paragraphs),
-    "boost": _html("/usr/share/doc/libboost1.74-doc/**/*.html"),
-    "git": _html("/usr/share/doc/git-doc/*.html"),
+    "rust": _files("/usr/share/doc/rust-doc/html/**/*.html"),
+    "scipy": _files("/usr/share/doc/python-scipy-doc/html/**/*.html"),
+    "sklearn": _files("/usr/share/doc/python-sklearn-doc/html/_sources/**/*.txt", rst_paragraphs),
+    "pandas": _files("/usr/share/doc/python-pandas-doc/html/_sources/**/*.txt", rst_paragraphs),
+    "sqlalchemy": _files("/usr/share/doc/python-sqlalchemy-doc/html/**/*.html"),
+    "sphinx": _files("/usr/share/doc/sphinx-doc/rst/**/*.rst.txt", rst_paragraphs),
+    "boost": _files("/usr/share/doc/libboost1.74-doc/**/*.html"),
+    "git": _files("/usr/share/doc/git-doc/*.html"),
     "nodejs": (lambda: sorted(p for p in glob.glob("/usr/share/doc/nodejs/api/*.html")
                               if not p.endswith("/all.html")), html_paragraphs),
-    "botocore": (lambda: sorted(glob.glob("/usr/lib/python3/dist-packages/botocore/data/*/*/service-2.json")),
-                 botocore_paragraphs),
-    "qt5": _html("/usr/share/qt5/doc/**/*.html"),
-    "gtk-doc": _html("/usr/share/gtk-doc/html/*/*.html"),  # GLib, GIO, GObject, GTK 3, GDK 3
-    "octave": _html("/usr/share/doc/octave/**/*.html"),
-    "cmake": (lambda: sorted(glob.glob("/usr/share/doc/cmake-data/html/_sources/**/*.txt", recursive=True)),
-              rst_paragraphs),
-    "llvm": (lambda: sorted(glob.glob("/usr/share/doc/llvm-14-doc/html/_sources/**/*.txt", recursive=True)),
-             rst_paragraphs),
-    "sympy": _html("/usr/share/doc/python-sympy-doc/html/**/*.html"),
-    "sqlite": _html("/usr/share/doc/sqlite3/**/*.html"),
-    "vim": (lambda: sorted(glob.glob("/usr/share/vim/vim90/doc/*.txt")), plain_paragraphs),
-    "foldoc": (lambda: ["/usr/share/dictd/foldoc.dict.dz"], plain_paragraphs),
-    "handbook": (lambda: sorted(glob.glob("/usr/share/doc/debian-handbook/html/en-US/*.html")),
-                 lambda text: html_paragraphs(text, _DOCBOOK_PARA)),  # Publican: <div class="para">
-    "gcide": (lambda: ["/usr/share/dictd/gcide.dict.dz"], plain_paragraphs),
+    "botocore": _files("/usr/lib/python3/dist-packages/botocore/data/*/*/service-2.json", botocore_paragraphs),
+    "qt5": _files("/usr/share/qt5/doc/**/*.html"),
+    "gtk-doc": _files("/usr/share/gtk-doc/html/*/*.html"),  # GLib, GIO, GObject, GTK 3, GDK 3
+    "octave": _files("/usr/share/doc/octave/**/*.html"),
+    "cmake": _files("/usr/share/doc/cmake-data/html/_sources/**/*.txt", rst_paragraphs),
+    "llvm": _files("/usr/share/doc/llvm-14-doc/html/_sources/**/*.txt", rst_paragraphs),
+    "sympy": _files("/usr/share/doc/python-sympy-doc/html/**/*.html"),
+    "sqlite": _files("/usr/share/doc/sqlite3/**/*.html"),
+    "vim": _files("/usr/share/vim/vim90/doc/*.txt", plain_paragraphs),
+    "foldoc": _files("/usr/share/dictd/foldoc.dict.dz", plain_paragraphs),
+    "handbook": _files("/usr/share/doc/debian-handbook/html/en-US/*.html",  # Publican: <div class="para">
+                       lambda text: html_paragraphs(text, _DOCBOOK_PARA)),
+    "gcide": _files("/usr/share/dictd/gcide.dict.dz", plain_paragraphs),
 }
 EXT_PACKAGES = ["rust-doc", "python-scipy-doc", "python-sklearn-doc", "python-pandas-doc", "python-sqlalchemy-doc",
                 "sphinx-doc", "libboost1.74-doc", "git-doc", "nodejs-doc", "python3-botocore", "qtbase5-doc-html",

@@ -249,7 +249,7 @@ def scaling_section(recs, lines, summary):
                           "bpv": b[bt]["bytes_per_vector"] if bt else None,
                           "qps95": qps_at(searches.get(label, {}).get(1, []), 0.95)[0],
                           "recall_ef64": next((p["recall"] for p in searches.get(label, {}).get(1, [])
-                                               if p["search"].get("ef_search", p["search"].get("ef")) == 64), None)}
+                                               if p["search"].get("ef_search") == 64), None)}
         rg, hl = row["ragline-hnsw"], row["hnswlib-hnsw"]
         summary["scaling"][n] = row
         f = lambda v, spec: "–" if v is None else format(v, spec)

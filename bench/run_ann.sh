@@ -48,6 +48,11 @@ COMMAND="$(printf '%q ' env N="$N" EMBED_LIMIT="${EMBED_LIMIT:-}" SCALE_NS="$SCA
 
 log() { echo "[run_ann $(date +%H:%M:%S)] $*" >&2; }
 max_of() { tr ',' '\n' <<<"$1" | sort -n | tail -1; }
+build() { # build TARGET...: release build with the benchmarks in $BUILD
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRAGLINE_BUILD_BENCHMARKS=ON \
+    -DRAGLINE_BUILD_TESTS=OFF >/dev/null
+  ninja -C "$BUILD" -j2 "$@" >&2
+}
 rows_of() { # rows of an .fvecs file with dim 384 (0 if missing)
   [[ -f "$1" ]] || { echo 0; return; }
   echo $(( $(stat -c %s "$1") / (4 * 385) ))
@@ -80,9 +85,7 @@ if [[ $(rows_of "$DATA/base.fvecs") -lt "$want" ]]; then
   engine=(--engine st)
   if [[ "${EMBED_ENGINE:-ragline}" == ragline ]]; then
     scripts/fetch_model.sh >&2
-    cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRAGLINE_BUILD_BENCHMARKS=ON \
-      -DRAGLINE_BUILD_TESTS=OFF >/dev/null
-    ninja -C "$BUILD" -j2 ragline >&2
+    build ragline
     engine=(--engine ragline --ragline "$BUILD/ragline")
   fi
   log "embedding $want base passages (+ queries) into $DATA with ${engine[1]}; progress in $DATA/embed.log"
@@ -106,9 +109,7 @@ sizes=$(tr ',' '\n' <<<"$sizes" | sort -n -u | paste -sd,)
 "$PY" bench/ground_truth.py --data "$DATA" --n "$sizes"
 
 # 5. build the harness
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRAGLINE_BUILD_BENCHMARKS=ON \
-  -DRAGLINE_BUILD_TESTS=OFF >/dev/null
-ninja -C "$BUILD" -j2 ann_bench >&2
+build ann_bench
 BENCH="$BUILD/bench/ann_bench"
 
 mkdir -p "$OUT/main" "$OUT/scaling"
