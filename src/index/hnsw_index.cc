@@ -195,6 +195,7 @@ class HnswIndex final : public VectorIndex {
   size_t size() const override { return n_; }
 
   Status Build(const float* data, size_t n, ThreadPool* pool) override;
+  Status Extend(const float* data, size_t n, ThreadPool* pool) override;
   std::vector<Neighbor> Search(const float* query, size_t k, const SearchOptions& options,
                                const LabelFilter* filter) const override;
   Status Serialize(std::string* out) const override;
@@ -224,7 +225,10 @@ class HnswIndex final : public VectorIndex {
 
   void Clear();
   void Quantize(const float* data, size_t n, ThreadPool* pool);
-  void AssignLevels();
+  // Levels and empty link lists for rows [from, n_); rows before keep theirs.
+  void AssignLevels(size_t from);
+  // Quantize, AssignLevels(from) and insert rows [from, n_) into the graph.
+  Status Grow(size_t from, ThreadPool* pool);
 
   // Distance between two indexed nodes in code space (build only).
   template <class Ops>
@@ -250,7 +254,7 @@ class HnswIndex final : public VectorIndex {
   template <class Ops>
   [[gnu::always_inline]] void Insert(uint32_t node);
   template <class Ops>
-  void BuildGraph(ThreadPool* pool);
+  void BuildGraph(size_t from, ThreadPool* pool);
   template <class Ops>
   void InsertRange(size_t begin, size_t end);
   template <class Ops>
@@ -375,22 +379,24 @@ void HnswIndex::Quantize(const float* data, size_t n, ThreadPool* pool) {
   }
 }
 
-void HnswIndex::AssignLevels() {
+void HnswIndex::AssignLevels(size_t from) {
   std::mt19937_64 rng(seed_);
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
   const double mult = 1.0 / std::log(double(m_));
-  levels_.assign(n_, 0);
-  upper_offsets_.assign(n_, 0);
-  size_t upper_total = 0;
+  levels_.resize(n_, 0);
+  upper_offsets_.resize(n_, 0);
+  size_t upper_total = from == 0 ? 0 : upper_offsets_[from - 1] + size_t(levels_[from - 1]) * (1 + m_);
   for (size_t i = 0; i < n_; ++i) {
+    // Draw for every row, so a grown index gives row i the level a build would.
     double u = 1.0 - uniform(rng);  // (0, 1]
+    if (i < from) continue;
     uint32_t level = static_cast<uint32_t>(std::min<double>(kMaxLevel, -std::log(u) * mult));
     levels_[i] = static_cast<uint8_t>(level);
     upper_offsets_[i] = static_cast<uint32_t>(upper_total);
     upper_total += size_t(level) * (1 + m_);
   }
-  upper_links_.assign(upper_total, 0);
-  links0_.assign(n_ * (1 + m0_), 0);
+  upper_links_.resize(upper_total, 0);
+  links0_.resize(n_ * (1 + m0_), 0);
 }
 
 template <class Ops, bool kBuild, class DistFn>
@@ -591,22 +597,43 @@ void HnswIndex::InsertRange(size_t begin, size_t end) {
 }
 
 template <class Ops>
-void HnswIndex::BuildGraph(ThreadPool* pool) {
+void HnswIndex::BuildGraph(size_t from, ThreadPool* pool) {
   node_locks_ = std::make_unique<std::mutex[]>(n_);
-  entry_point_ = 0;
-  max_level_ = levels_[0];
-  if (pool != nullptr && pool->size() > 0 && n_ > 1) {
+  if (from == 0) {
+    entry_point_ = 0;
+    max_level_ = levels_[0];
+    from = 1;
+  }
+  if (pool != nullptr && pool->size() > 0 && n_ > from) {
     // Insert a small prefix serially so the parallel phase starts from a
     // connected graph (and small builds stay deterministic).
-    const size_t serial = std::min<size_t>(n_, 1000);
-    InsertRange<Ops>(1, serial);
+    const size_t serial = std::max<size_t>(from, std::min<size_t>(n_, 1000));
+    InsertRange<Ops>(from, serial);
     pool->ParallelFor(n_ - serial, [&](size_t begin, size_t end) {
       InsertRange<Ops>(serial + begin, serial + end);
     });
   } else {
-    InsertRange<Ops>(1, n_);
+    InsertRange<Ops>(from, n_);
   }
   node_locks_.reset();
+}
+
+Status HnswIndex::Grow(size_t from, ThreadPool* pool) {
+  // Codes cover the range of all rows; the graph is only ids, so re-quantising
+  // the rows it already holds does not disturb it.
+  Quantize(data_, n_, pool);
+  AssignLevels(from);
+  if (upper_links_.size() >= std::numeric_limits<uint32_t>::max()) {
+    Clear();
+    return absl::ResourceExhaustedError("hnsw index: upper layers too large");
+  }
+  if (UseAvx2()) {
+    BuildGraph<Avx2Ops>(from, pool);
+  } else {
+    BuildGraph<ScalarOps>(from, pool);
+  }
+  std::vector<float>().swap(mu_dot_);
+  return absl::OkStatus();
 }
 
 Status HnswIndex::Build(const float* data, size_t n, ThreadPool* pool) {
@@ -618,19 +645,22 @@ Status HnswIndex::Build(const float* data, size_t n, ThreadPool* pool) {
   data_ = data;
   n_ = n;
   if (n == 0) return absl::OkStatus();
-  Quantize(data, n, pool);
-  AssignLevels();
-  if (upper_links_.size() >= std::numeric_limits<uint32_t>::max()) {
+  return Grow(0, pool);
+}
+
+Status HnswIndex::Extend(const float* data, size_t n, ThreadPool* pool) {
+  if (n_ == 0) return Build(data, n, pool);
+  if (n < n_ || data == nullptr || n >= std::numeric_limits<uint32_t>::max() / 2) {
+    const size_t had = n_;
     Clear();
-    return absl::ResourceExhaustedError("hnsw index: upper layers too large");
+    return absl::InvalidArgumentError(absl::StrCat("hnsw index: cannot grow ", had, " rows to ", n,
+                                                   data == nullptr ? " of null data" : ""));
   }
-  if (UseAvx2()) {
-    BuildGraph<Avx2Ops>(pool);
-  } else {
-    BuildGraph<ScalarOps>(pool);
-  }
-  std::vector<float>().swap(mu_dot_);
-  return absl::OkStatus();
+  const size_t from = n_;
+  data_ = data;
+  n_ = n;
+  if (n == from) return absl::OkStatus();
+  return Grow(from, pool);
 }
 
 // ---- Search ---------------------------------------------------------------------

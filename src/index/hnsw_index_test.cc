@@ -251,6 +251,75 @@ TEST(HnswIndexTest, SerializeRoundTripGivesIdenticalResults) {
   EXPECT_EQ(again, bytes);
 }
 
+// Compaction grows the largest segment's graph: load it over a new buffer
+// that starts with its rows, then insert the rest. The extra rows come from a
+// wider range than the first ones, so the codes must be re-quantised.
+TEST(HnswIndexTest, ExtendedIndexOverMovedRowsReachesBuildRecall) {
+  ThreadPool pool(1);
+  const size_t first = kRecallRows * 3 / 10;
+  auto data = testing::ClusteredVectors(kRecallRows + kQueries, kDim, 13);
+  for (size_t i = first * kDim; i < data.size(); ++i) data[i] *= 2.0f;
+  std::vector<float> queries(data.begin() + kRecallRows * kDim, data.end());
+  data.resize(kRecallRows * kDim);
+
+  std::vector<float> head(data.begin(), data.begin() + first * kDim);
+  auto small = MakeHnswIndex(kDim, Metric::kL2, Params());
+  ASSERT_TRUE(small->Build(head.data(), first, &pool).ok());
+  std::string bytes;
+  ASSERT_TRUE(small->Serialize(&bytes).ok());
+  head.assign(head.size(), 0.0f);  // the old rows are gone; only `data` is valid now
+
+  auto grown = MakeHnswIndex(kDim, Metric::kL2, Params());
+  ASSERT_TRUE(grown->Deserialize(bytes, data.data(), first).ok());
+  ASSERT_TRUE(grown->Extend(data.data(), kRecallRows, &pool).ok());
+  EXPECT_EQ(grown->size(), kRecallRows);
+  auto flat = MakeFlatIndex(kDim, Metric::kL2);
+  ASSERT_TRUE(flat->Build(data.data(), kRecallRows, nullptr).ok());
+  auto exact = SearchAll(*flat, queries, kDim, 10);
+  auto approx = SearchAll(*grown, queries, kDim, 10);
+  EXPECT_GE(testing::RecallAt(approx, exact), 0.95);
+  // Old rows stay reachable: each finds itself.
+  for (size_t row : {size_t{0}, first / 2, first - 1, first, kRecallRows - 1}) {
+    auto hits = grown->Search(&data[row * kDim], 1, {}, nullptr);
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(hits[0].label, row);
+  }
+  // And it serialises like any other index.
+  std::string again;
+  ASSERT_TRUE(grown->Serialize(&again).ok());
+  auto reloaded = MakeHnswIndex(kDim, Metric::kL2, Params());
+  ASSERT_TRUE(reloaded->Deserialize(again, data.data(), kRecallRows).ok());
+  EXPECT_EQ(SearchAll(*reloaded, queries, kDim, 10).size(), approx.size());
+}
+
+TEST(HnswIndexTest, ExtendByNothingOrFromEmptyMatchesBuild) {
+  auto data = testing::ClusteredVectors(kSmallRows, kDim, 17);
+  auto built = MakeHnswIndex(kDim, Metric::kL2, Params());
+  ASSERT_TRUE(built->Build(data.data(), kSmallRows, nullptr).ok());
+  auto from_empty = MakeHnswIndex(kDim, Metric::kL2, Params());
+  ASSERT_TRUE(from_empty->Extend(data.data(), kSmallRows, nullptr).ok());
+  std::string a, b;
+  ASSERT_TRUE(built->Serialize(&a).ok());
+  ASSERT_TRUE(from_empty->Serialize(&b).ok());
+  EXPECT_EQ(a, b);
+  ASSERT_TRUE(built->Extend(data.data(), kSmallRows, nullptr).ok());
+  std::string c;
+  ASSERT_TRUE(built->Serialize(&c).ok());
+  EXPECT_EQ(a, c);
+}
+
+TEST(HnswIndexTest, ExtendRejectsShrinkingAndOtherKindsSayTheyCannotGrow) {
+  auto data = testing::ClusteredVectors(kSmallRows, kDim, 19);
+  auto hnsw = MakeHnswIndex(kDim, Metric::kL2, Params());
+  ASSERT_TRUE(hnsw->Build(data.data(), kSmallRows, nullptr).ok());
+  EXPECT_EQ(hnsw->Extend(data.data(), kSmallRows - 1, nullptr).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(hnsw->size(), 0u);  // left empty, as documented
+  auto flat = MakeFlatIndex(kDim, Metric::kL2);
+  ASSERT_TRUE(flat->Build(data.data(), kSmallRows / 2, nullptr).ok());
+  EXPECT_EQ(flat->Extend(data.data(), kSmallRows, nullptr).code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(flat->size(), kSmallRows / 2);
+}
+
 constexpr size_t kN = 60, kSmallDim = 8;
 
 TEST(HnswIndexTest, DeserializeRejectsTruncatedOrDamagedBytesWithDataLoss) {

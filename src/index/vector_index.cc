@@ -21,6 +21,10 @@ std::string_view IndexKindName(IndexKind kind) {
   return "unknown";
 }
 
+Status VectorIndex::Extend(const float*, size_t, ThreadPool*) {
+  return absl::UnimplementedError(StrCat(IndexKindName(kind()), " index cannot grow; build it again"));
+}
+
 Result<IndexKind> ParseIndexKind(std::string_view name) {
   if (name == "flat") return IndexKind::kFlat;
   if (name == "hnsw") return IndexKind::kHnsw;

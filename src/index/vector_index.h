@@ -15,7 +15,7 @@
 // hits when k exist (indexes fall back to an exact scan of admitted rows when
 // too few rows pass for the graph walk to find them).
 //
-// Thread safety: Build/Load are not thread-safe; after them, Search is const
+// Thread safety: Build/Extend/Deserialize are not thread-safe; after them, Search is const
 // and may run from many threads at once.
 #pragma once
 
@@ -100,6 +100,15 @@ class VectorIndex {
   // Builds over `data` (n × dim, row-major, kept alive by the caller). `pool`
   // may be null (single-threaded build).
   virtual Status Build(const float* data, size_t n, ThreadPool* pool) = 0;
+
+  // Grows the index to rows [0, n) of `data` by inserting rows [size(), n);
+  // the first size() rows of `data` must be the rows it was built or loaded
+  // over (they may have moved: `data` replaces the old pointer). Cheaper than
+  // Build when most rows are already indexed (compaction merges segments onto
+  // the largest one's graph this way). Kinds that cannot grow return
+  // Unimplemented and stay unchanged; the caller then calls Build. On other
+  // errors the index is left empty.
+  virtual Status Extend(const float* data, size_t n, ThreadPool* pool);
 
   // Top-k nearest rows to `query` (dim floats), closest first; fewer than k
   // only when fewer than k rows are admitted. `filter` may be null.

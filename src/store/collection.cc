@@ -624,21 +624,25 @@ Status Collection::Seal() {
 Status Collection::Compact() {
   if (read_only_) return absl::FailedPreconditionError("collection is open read-only");
   std::lock_guard<std::mutex> compact_lock(compact_mu_);
-  // Pick sealed segments with dead rows, plus small ones, once there are two or more.
+  // Every sealed segment, once there are two or more (or one with dead rows).
   std::vector<std::shared_ptr<Segment>> inputs;
   uint64_t new_id;
   {
     std::lock_guard<std::mutex> write_lock(write_mu_);
     std::unique_lock<std::shared_mutex> state_lock(state_mu_);
     for (const auto& [id, seg] : segments_) {
-      if (seg->sealed() && (seg->dead_count() > 0 || seg->size() < config_.seal_threshold / 2)) {
-        inputs.push_back(seg);
-      }
+      if (seg->sealed()) inputs.push_back(seg);
     }
     if (inputs.empty() || (inputs.size() == 1 && inputs[0]->dead_count() == 0)) return absl::OkStatus();
     new_id = next_segment_id_++;
   }
-  // Copy the live rows; remember where each came from.
+  // The largest input goes first; without dead rows it is copied whole and
+  // its graph grows by the others' rows instead of being rebuilt.
+  std::stable_sort(inputs.begin(), inputs.end(),
+                   [](const auto& a, const auto& b) { return a->size() > b->size(); });
+  const auto* base = inputs[0]->dead_count() == 0 ? static_cast<const SealedSegment*>(inputs[0].get()) : nullptr;
+  // Copy the live rows (all of the base's: a row a writer kills meanwhile is
+  // killed again below); remember where each came from.
   struct Origin {
     Segment* segment;
     Row row;
@@ -651,7 +655,7 @@ Status Collection::Compact() {
     // Inputs are sealed: their term vectors come back from the postings.
     std::vector<index::TermVector> seg_terms = static_cast<const SealedSegment&>(*seg).TermVectors();
     for (Row r = 0; r < seg->size(); ++r) {
-      if (!seg->IsAlive(r)) continue;
+      if (!seg->IsAlive(r) && seg.get() != base) continue;
       vectors.insert(vectors.end(), seg->vector(r), seg->vector(r) + config_.dim);
       metas.push_back(seg->meta(r));
       terms.push_back(std::move(seg_terms[r]));
@@ -660,7 +664,7 @@ Status Collection::Compact() {
   }
   ASSIGN_OR_RETURN(auto merged, SealedSegment::Build(new_id, config_.dim, IndexMetric(), config_.index_kind,
                                                      config_.index_params, std::move(vectors), std::move(metas),
-                                                     std::move(terms), &pool_));
+                                                     std::move(terms), &pool_, base));
   RETURN_IF_ERROR(merged->Write(env_, SegmentPath(new_id)));
   {
     std::lock_guard<std::mutex> write_lock(write_mu_);

@@ -192,8 +192,12 @@ class Collection {
   std::vector<StoredRecord> ListRecords(const PayloadFilter* filter);
   CollectionStats Stats() const;
 
-  // Merges sealed segments that have dead rows (or are small) into one,
-  // dropping superseded and deleted rows. Blocks until done.
+  // Merges the sealed segments into one (once there are two, or one with
+  // dead rows), dropping superseded and deleted rows, so a search walks one
+  // graph instead of one per sealed segment. When the largest has no dead
+  // rows its ANN graph is kept and only the other rows are inserted into it
+  // (as Lucene merges HNSW segments); otherwise the index is built anew.
+  // Blocks until done; searches go on meanwhile.
   Status Compact();
   // Blocks until every frozen segment is sealed; returns a background error.
   Status WaitForIndexing();

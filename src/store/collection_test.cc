@@ -292,6 +292,57 @@ TEST_F(CollectionTest, CompactionDropsSupersededRowsAndReclaimsDisk) {
   EXPECT_FALSE(c->Get("r1200"));
 }
 
+// A search walks one graph per sealed segment, so compaction merges them all;
+// the second round grows the merged (clean) segment's graph instead of
+// rebuilding it.
+TEST_F(CollectionTest, CompactionMergesEverySealedSegmentIntoOne) {
+  constexpr size_t kDim = 16;
+  auto c = Create(Config("m", kDim, index::IndexKind::kHnsw, 500));
+  auto sealed_segments = [&] {
+    size_t n = 0;
+    for (const auto& s : c->Stats().segments) n += s.sealed;
+    return n;
+  };
+  auto fill = [&](int from, int to) {
+    std::vector<Record> batch;
+    for (int i = from; i < to; ++i) batch.push_back(MakeRecord(StrCat("r", i), 1, RandomVector(rng_, kDim)));
+    ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
+    ASSERT_TRUE(c->Seal().ok());
+    ASSERT_TRUE(c->WaitForIndexing().ok());
+  };
+  auto expect_all_findable = [&](int n, const char* when) {
+    const auto stats = c->Stats();
+    EXPECT_EQ(stats.vector_count, size_t(n)) << when;
+    EXPECT_EQ(stats.deleted, 0u) << when;
+    EXPECT_EQ(stats.unindexed, 0u) << when;
+    for (int i = 0; i < n; i += 37) {
+      auto rec = c->Get(StrCat("r", i));
+      ASSERT_TRUE(rec) << when << " r" << i;
+      auto hits = c->Search(rec->vector, 1, nullptr);
+      ASSERT_EQ(hits->size(), 1u) << when;
+      EXPECT_EQ((*hits)[0].id, rec->id) << when;
+    }
+  };
+  fill(0, 1700);
+  EXPECT_EQ(sealed_segments(), 4u);  // 500, 500, 500, 200
+  ASSERT_TRUE(c->Compact().ok());
+  EXPECT_EQ(sealed_segments(), 1u);
+  expect_all_findable(1700, "merged");
+
+  fill(1700, 2300);
+  EXPECT_EQ(sealed_segments(), 3u);
+  ASSERT_TRUE(c->Compact().ok());
+  EXPECT_EQ(sealed_segments(), 1u);
+  expect_all_findable(2300, "grown");
+  ASSERT_TRUE(c->Compact().ok());  // nothing left to merge
+  EXPECT_EQ(sealed_segments(), 1u);
+
+  c.reset();
+  c = Reopen();
+  EXPECT_EQ(sealed_segments(), 1u);
+  expect_all_findable(2300, "reopened");
+}
+
 TEST_F(CollectionTest, ReopenRecoversSealedSegmentsAndTheWalTail) {
   constexpr size_t kDim = 8;
   auto c = Create(Config("r", kDim, index::IndexKind::kHnsw, 100));

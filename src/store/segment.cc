@@ -170,14 +170,27 @@ Result<std::shared_ptr<SealedSegment>> SealedSegment::Build(uint64_t id, size_t 
                                                             index::IndexKind kind,
                                                             const index::IndexParams& params,
                                                             std::vector<float> vectors, std::vector<RowMeta> metas,
-                                                            std::vector<index::TermVector> terms, ThreadPool* pool) {
+                                                            std::vector<index::TermVector> terms, ThreadPool* pool,
+                                                            const SealedSegment* base) {
   if (vectors.size() != metas.size() * dim || terms.size() != metas.size()) {
     return absl::InternalError("segment build: vector or term vector count does not match row count");
+  }
+  if (base != nullptr && (base->dim_ != dim || base->size() > metas.size() ||
+                          !std::equal(base->vectors_.begin(), base->vectors_.end(), vectors.begin()))) {
+    return absl::InternalError("segment build: the base segment's rows are not the first rows");
   }
   std::shared_ptr<SealedSegment> seg(
       new SealedSegment(id, dim, metric, std::move(vectors), std::move(metas)));
   seg->index_ = index::MakeIndex(kind, dim, metric, params);
-  RETURN_IF_ERROR(seg->index_->Build(seg->vectors_.data(), seg->metas_.size(), pool));
+  Status grown = absl::UnimplementedError("no base");
+  if (base != nullptr && base->index_->kind() == kind) {
+    std::string bytes;
+    RETURN_IF_ERROR(base->index_->Serialize(&bytes));
+    RETURN_IF_ERROR(seg->index_->Deserialize(bytes, seg->vectors_.data(), base->size()));
+    grown = seg->index_->Extend(seg->vectors_.data(), seg->metas_.size(), pool);
+    if (!grown.ok() && !absl::IsUnimplemented(grown)) return grown;
+  }
+  if (!grown.ok()) RETURN_IF_ERROR(seg->index_->Build(seg->vectors_.data(), seg->metas_.size(), pool));
   seg->lexical_.Build(terms);
   return seg;
 }

@@ -169,12 +169,15 @@ using PayloadAnalyzer = std::function<index::TermVector(const nlohmann::json& pa
 class SealedSegment : public Segment {
  public:
   // Builds from rows (vectors: n × dim; terms: n term vectors). The ANN index
-  // is built with `pool`.
+  // is built with `pool`. With a `base` whose rows are the first rows given
+  // (all of them, in order), its ANN index is grown by the remaining rows
+  // instead of rebuilt, when its kind can grow (HNSW); else built anew.
   static Result<std::shared_ptr<SealedSegment>> Build(uint64_t id, size_t dim, index::Metric metric,
                                                        index::IndexKind kind,
                                                        const index::IndexParams& params,
                                                        std::vector<float> vectors, std::vector<RowMeta> metas,
-                                                       std::vector<index::TermVector> terms, ThreadPool* pool);
+                                                       std::vector<index::TermVector> terms, ThreadPool* pool,
+                                                       const SealedSegment* base = nullptr);
   // Copies the rows of a frozen growing segment, dead ones included, so rows keep positions.
   static Result<std::shared_ptr<SealedSegment>> BuildFrom(const GrowingSegment& frozen, index::IndexKind kind,
                                                            const index::IndexParams& params, ThreadPool* pool);
