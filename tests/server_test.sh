@@ -147,7 +147,8 @@ cat > "$WORK/config.json" <<'JSON'
 {"host": "127.0.0.1", "port": 0, "threads": 2, "precision": "int8",
  "llm": {"url": "http://127.0.0.1:1/v1", "model": "file-model", "timeout_ms": 2000},
  "api_keys": [{"key": "reader-key", "scope": "read", "collections": ["kb"]},
-              {"key": "writer-key", "scope": "write", "collections": ["*"]}]}
+              {"key": "writer-key", "scope": "write", "collections": ["*"]}],
+ "compaction": {"interval_ms": 100}}
 JSON
 RAGLINE_LLM_URL=http://127.0.0.1:2/v1 start_serve serve2 --config "$WORK/config.json" --data "$DATA" --model "$MODEL" \
   --llm-url http://127.0.0.1:9/v1
@@ -168,6 +169,21 @@ out=$(RAGLINE_API_KEY=reader-key "$RAGLINE" query "Eiffel tower" --collection kb
 check "query --server sends RAGLINE_API_KEY" "$(echo "$out" | jq -r '.hits[0].doc_id')" "eiffel"
 out=$(RAGLINE_API_KEY=reader-key "$RAGLINE" query "a tall iron tower in France" --collection kb --server "$URL" --mode dense --json 2>/dev/null)
 check "int8 encoder (config \"precision\") embeds queries" "$(echo "$out" | jq -r '.hits[0].doc_id')" "eiffel"
+# --- background compaction: 23 rows with seal_threshold 5 leave 4 sealed segments; the
+# server merges them (config "compaction") and says so in its log and metrics
+check "create small-segment collection" "$(auth writer-key POST /v1/collections '{"name":"small","seal_threshold":5}')" "201"
+jq -c '{vectors: [range(0; 23) as $i | .vectors[$i % 4] | .id = "s\($i)"]}' "$WORK/upsert.json" > "$WORK/small.json"
+check "upsert 23 rows" "$(auth writer-key POST /v1/collections/small/vectors @"$WORK/small.json")" "200"
+sealed=""
+for _ in $(seq 1 100); do
+  sealed=$(auth writer-key GET /v1/collections/small/stats >/dev/null; body | jq '[.segments[] | select(.sealed)] | length')
+  grep -q '"msg":"compacted"' "$WORK/serve2.log" && [ "$sealed" = 1 ] && break
+  sleep 0.1
+done
+check "merged into one sealed segment" "$sealed" "1"
+check "nothing lost" "$(auth writer-key GET /v1/collections/small/stats >/dev/null; body | jq -c '[.vector_count, .deleted]')" "[23,0]"
+check "compaction log line" "$(grep '"msg":"compacted"' "$WORK/serve2.log" | head -1 | jq -c '[.collection, .sealed_segments]')" '["small",4]'
+check_contains "compaction counter" "$(curl -s "$URL/metrics")" 'rag_compactions_total{collection="small",result="ok"} 1'
 expect_fail "bad precision named" "precision must be fp32 or int8, not 'int4'" "$RAGLINE" serve --data "$DATA" --precision int4
 kill -INT $PID
 rc=0

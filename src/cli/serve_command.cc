@@ -26,6 +26,7 @@
 #include "server/query.h"
 #include "server/routes.h"
 #include "server/server.h"
+#include "store/compactor.h"
 #include "store/database.h"
 
 namespace ragline::cli {
@@ -51,6 +52,28 @@ Result<std::unique_ptr<generate::ChatClient>> MakeChatClient(const server::LlmCo
   options.timeout = std::chrono::milliseconds(llm.timeout_ms);
   options.max_tokens = llm.max_tokens;
   return generate::ChatClient::Create(options);
+}
+
+// Background compaction (store/compactor.h) with a log line and
+// rag_compactions_total{collection,result} / rag_compaction_duration_seconds
+// per merge; null when the config turns it off.
+std::unique_ptr<store::Compactor> StartCompactor(store::Database* db, server::Server* srv,
+                                                 const store::CompactorOptions& options,
+                                                 obs::MetricsRegistry& metrics, obs::Logger& logger) {
+  const bool by_dead = options.max_dead_fraction > 0 && options.max_dead_fraction < 1;
+  if (options.min_segments == 0 && !by_dead) return nullptr;
+  auto& runs = metrics.Counter("rag_compactions_total", "Background compactions by outcome.", {"collection", "result"});
+  auto& seconds = metrics.Histogram("rag_compaction_duration_seconds", "Background compaction time, in seconds.", {},
+                                    {0.1, 0.5, 1, 5, 15, 60, 300, 1200});
+  return std::make_unique<store::Compactor>(
+      db, &srv->catalog_mutex(), options, [&runs, &seconds, &logger](const store::CompactionReport& r) {
+        runs.WithLabels({r.collection, r.status.ok() ? "ok" : "error"}).Increment();
+        seconds.WithLabels({}).Observe(r.seconds);
+        auto event = r.status.ok() ? logger.Info("compacted") : logger.Warn("compaction failed");
+        event.Stage("compact").DurationMs(r.seconds * 1000).Field("collection", r.collection)
+            .Field("sealed_segments", r.sealed_segments).Field("dead_rows", r.dead_rows);
+        if (!r.status.ok()) event.Error(r.status);
+      });
 }
 
 int RunServe(const ServeFlags& flags, CLI::App* cmd) {
@@ -118,6 +141,7 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
   if (embedder) server::RegisterDocumentRoutes(*srv, *embedder);
   auto port = srv->Bind(config.host, config.port);
   if (!port.ok()) return Fail(port.status());
+  auto compactor = StartCompactor(db->get(), srv.get(), config.compaction, metrics, logger);
 
   std::atomic<bool> done{false};
   std::thread signal_thread([&] {
@@ -146,6 +170,7 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
   Status run = srv->Run();
   done = true;
   signal_thread.join();
+  compactor.reset();  // waits for a merge in progress
   srv.reset();
   db->reset();  // closes the collections
   logger.Info("stopped");

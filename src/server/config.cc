@@ -71,6 +71,26 @@ Status ServerConfig::MergeJson(const json& j) {
           return absl::InvalidArgumentError(StrCat("config: unknown key \"", where, "\""));
         }
       }
+    } else if (key == "compaction") {
+      if (!v.is_object()) return absl::InvalidArgumentError("config: \"compaction\" must be an object");
+      for (const auto& [ck, cv] : v.items()) {
+        const std::string where = StrCat("compaction.", ck);
+        if (ck == "min_segments") {
+          RETURN_IF_ERROR(NeedUnsigned(cv, where, &compaction.min_segments));
+        } else if (ck == "max_dead_fraction") {
+          if (!cv.is_number() || cv.get<double>() < 0 || cv.get<double>() > 1) {
+            return absl::InvalidArgumentError(StrCat("config: \"", where, "\" must be a number in [0, 1]"));
+          }
+          compaction.max_dead_fraction = cv.get<double>();
+        } else if (ck == "interval_ms") {
+          uint64_t ms = 0;
+          RETURN_IF_ERROR(NeedUnsigned(cv, where, &ms));
+          if (ms < 10) return absl::InvalidArgumentError(StrCat("config: \"", where, "\" must be at least 10"));
+          compaction.interval = std::chrono::milliseconds(ms);
+        } else {
+          return absl::InvalidArgumentError(StrCat("config: unknown key \"", where, "\""));
+        }
+      }
     } else if (key == "api_keys") {
       if (!v.is_array()) return absl::InvalidArgumentError("config: \"api_keys\" must be an array");
       api_keys.clear();

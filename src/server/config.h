@@ -10,7 +10,8 @@
 //    "threads": 8, "max_body_bytes": 33554432, "log_level": "info",
 //    "llm": {"url": "http://127.0.0.1:8081/v1", "model": "NAME", "api_key": "...",
 //            "timeout_ms": 60000, "max_tokens": 512},
-//    "api_keys": [{"key": "...", "scope": "read"|"write", "collections": ["*"]}]}
+//    "api_keys": [{"key": "...", "scope": "read"|"write", "collections": ["*"]}],
+//    "compaction": {"min_segments": 4, "max_dead_fraction": 0.2, "interval_ms": 5000}}
 //
 // Thread safety: plain values.
 #pragma once
@@ -23,6 +24,7 @@
 #include "core/status.h"
 #include "nlohmann/json.hpp"
 #include "server/auth.h"
+#include "store/compactor.h"
 
 namespace ragline::server {
 
@@ -45,6 +47,9 @@ struct ServerConfig {
   std::string log_level = "info";
   LlmConfig llm;
   std::vector<ApiKey> api_keys;
+  // Background compaction ("compaction": {"min_segments", "max_dead_fraction",
+  // "interval_ms"}); min_segments 0 and max_dead_fraction 0 turn it off.
+  store::CompactorOptions compaction;
 
   // Overlays the keys present in `j` onto *this. InvalidArgument names the key.
   Status MergeJson(const nlohmann::json& j);

@@ -20,8 +20,12 @@ TEST(ServerConfigTest, MergesEveryKeyAndRejectsUnknownOnes) {
   ServerConfig c;
   ASSERT_TRUE(c.MergeJson(json::parse(R"({"data": "/d", "port": 0, "threads": 2, "max_body_bytes": 4096,
       "llm": {"url": "http://h:1/v1", "model": "m", "timeout_ms": 5},
-      "api_keys": [{"key": "k", "scope": "write"}]})"))
+      "api_keys": [{"key": "k", "scope": "write"}],
+      "compaction": {"min_segments": 0, "max_dead_fraction": 0.5, "interval_ms": 100}})"))
                   .ok());
+  EXPECT_EQ(c.compaction.min_segments, 0u);
+  EXPECT_EQ(c.compaction.max_dead_fraction, 0.5);
+  EXPECT_EQ(c.compaction.interval.count(), 100);
   EXPECT_EQ(c.data_dir, "/d");
   EXPECT_EQ(c.port, 0);
   EXPECT_EQ(c.threads, 2u);
@@ -34,6 +38,10 @@ TEST(ServerConfigTest, MergesEveryKeyAndRejectsUnknownOnes) {
   EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"prot", 1}}).message()), HasSubstr("unknown key \"prot\""));
   EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"port", "x"}}).message()), HasSubstr("\"port\""));
   EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"llm", {{"urll", "x"}}}}).message()), HasSubstr("llm.urll"));
+  EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"compaction", {{"max_dead_fraction", 2}}}}).message()),
+              HasSubstr("compaction.max_dead_fraction"));
+  EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"compaction", {{"interval_ms", 0}}}}).message()),
+              HasSubstr("compaction.interval_ms"));
   EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"api_keys", {{{"key", "k"}, {"scope", "admin"}}}}}).message()),
               HasSubstr("unknown scope 'admin'"));
 }

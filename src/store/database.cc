@@ -81,6 +81,13 @@ Result<Collection*> Database::GetCollection(const std::string& name_or_alias) {
   return ptr;
 }
 
+std::vector<std::string> Database::OpenCollectionNames() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> names;
+  for (const auto& [name, collection] : open_) names.push_back(name);
+  return names;
+}
+
 Status Database::DropCollection(const std::string& name) {
   if (options_.read_only) return absl::FailedPreconditionError("data directory is open read-only");
   RETURN_IF_ERROR(CheckName("collection name", name));

@@ -45,6 +45,8 @@ class Database {
   // Refuses (FailedPrecondition) while an alias points at it.
   Status DropCollection(const std::string& name);
   Result<std::vector<std::string>> ListCollections();
+  // Names of the collections open now (opened by a Create or Get), sorted.
+  std::vector<std::string> OpenCollectionNames();
 
   // Creates alias -> collection; AlreadyExists if the alias exists.
   Status CreateAlias(const std::string& alias, const std::string& collection);
