@@ -293,11 +293,19 @@ TEST_F(CollectionTest, CompactionDropsSupersededRowsAndReclaimsDisk) {
 }
 
 // A search walks one graph per sealed segment, so compaction merges them all;
-// the second round grows the merged (clean) segment's graph instead of
-// rebuilding it.
-TEST_F(CollectionTest, CompactionMergesEverySealedSegmentIntoOne) {
+// the second round grows the merged (clean) segment's HNSW graph instead of
+// rebuilding it (a FLAT index cannot grow: it is built again).
+class CompactionMergeTest : public CollectionFixture, public ::testing::WithParamInterface<index::IndexKind> {
+ protected:
+  std::mt19937 rng_{7};
+};
+
+INSTANTIATE_TEST_SUITE_P(Kinds, CompactionMergeTest, ::testing::Values(index::IndexKind::kHnsw, index::IndexKind::kFlat),
+                         [](const auto& info) { return std::string(index::IndexKindName(info.param)); });
+
+TEST_P(CompactionMergeTest, MergesEverySealedSegmentIntoOne) {
   constexpr size_t kDim = 16;
-  auto c = Create(Config("m", kDim, index::IndexKind::kHnsw, 500));
+  auto c = Create(Config("m", kDim, GetParam(), 500));
   auto sealed_segments = [&] {
     size_t n = 0;
     for (const auto& s : c->Stats().segments) n += s.sealed;
