@@ -552,6 +552,13 @@ void Collection::SealLoop() {
       std::shared_lock<std::shared_mutex> state_lock(state_mu_);
       std::lock_guard<std::mutex> lock(bg_mu_);
       if (frozen_.empty() || !bg_error_.ok()) {
+        // Once seal_running_ is false and bg_mu_ released, Close() may return
+        // and the collection be destroyed: release state_mu_ first, or its
+        // unlock could land in freed memory (or in the next collection
+        // allocated there, whose state_mu_ then never locks again). bg_mu_
+        // stays held, so a freeze after the check waits in ScheduleSeal and
+        // starts a new loop.
+        state_lock.unlock();
         seal_running_ = false;
         bg_cv_.notify_all();
         return;

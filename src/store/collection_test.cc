@@ -351,6 +351,27 @@ TEST_P(CompactionMergeTest, MergesEverySealedSegmentIntoOne) {
   expect_all_findable(2300, "reopened");
 }
 
+// Close() returns once the background seal loop says it is done; the loop
+// used to release the collection's state lock after saying so, which could
+// land in the freed collection or in the next one opened at the same
+// address (a reader count gone negative: the next writer hung forever).
+// Each cycle ends with a seal in flight while the collection closes. ASan
+// reports the old bug as a heap-use-after-free when the timing hits.
+TEST_F(CollectionTest, ClosingWhileASealFinishesLeavesTheNextOpenUsable) {
+  constexpr size_t kDim = 4;
+  auto c = Create(Config("cycle", kDim, index::IndexKind::kFlat, 20));
+  int next = 0;
+  for (int cycle = 0; cycle < 60; ++cycle) {
+    std::vector<Record> batch;
+    for (int i = 0; i < 25; ++i) batch.push_back(MakeRecord(StrCat("r", next++), 1, RandomVector(rng_, kDim)));
+    ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
+    c.reset();
+    c = Reopen();
+    ASSERT_TRUE(c);
+  }
+  EXPECT_EQ(c->Stats().vector_count, size_t(next));
+}
+
 TEST_F(CollectionTest, ReopenRecoversSealedSegmentsAndTheWalTail) {
   constexpr size_t kDim = 8;
   auto c = Create(Config("r", kDim, index::IndexKind::kHnsw, 100));
