@@ -60,8 +60,7 @@ Result<std::unique_ptr<generate::ChatClient>> MakeChatClient(const server::LlmCo
 std::unique_ptr<store::Compactor> StartCompactor(store::Database* db, server::Server* srv,
                                                  const store::CompactorOptions& options,
                                                  obs::MetricsRegistry& metrics, obs::Logger& logger) {
-  const bool by_dead = options.max_dead_fraction > 0 && options.max_dead_fraction < 1;
-  if (options.min_segments == 0 && !by_dead) return nullptr;
+  if (!options.enabled()) return nullptr;
   auto& runs = metrics.Counter("rag_compactions_total", "Background compactions by outcome.", {"collection", "result"});
   auto& seconds = metrics.Histogram("rag_compaction_duration_seconds", "Background compaction time, in seconds.", {},
                                     {0.1, 0.5, 1, 5, 15, 60, 300, 1200});

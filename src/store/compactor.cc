@@ -3,27 +3,33 @@
 namespace ragline::store {
 namespace {
 
-std::vector<uint64_t> SealedIds(const CollectionStats& stats) {
+// What the policy and the report read from a collection's sealed segments.
+struct SealedSummary {
   std::vector<uint64_t> ids;
-  for (const auto& s : stats.segments) {
-    if (s.sealed) ids.push_back(s.id);
+  size_t rows = 0;
+  size_t dead = 0;
+};
+
+SealedSummary Summarize(const CollectionStats& stats) {
+  SealedSummary s;
+  for (const auto& seg : stats.segments) {
+    if (!seg.sealed) continue;
+    s.ids.push_back(seg.id);
+    s.rows += seg.rows;
+    s.dead += seg.deleted;
   }
-  return ids;
+  return s;
+}
+
+bool Needs(const SealedSummary& s, const CompactorOptions& options) {
+  if (options.min_segments > 0 && s.ids.size() >= std::max<size_t>(options.min_segments, 2)) return true;
+  return options.dead_rows_trigger() && s.dead > 0 && double(s.dead) >= options.max_dead_fraction * double(s.rows);
 }
 
 }  // namespace
 
 bool NeedsCompaction(const CollectionStats& stats, const CompactorOptions& options) {
-  size_t sealed = 0, rows = 0, dead = 0;
-  for (const auto& s : stats.segments) {
-    if (!s.sealed) continue;
-    ++sealed;
-    rows += s.rows;
-    dead += s.deleted;
-  }
-  if (options.min_segments > 0 && sealed >= std::max<size_t>(options.min_segments, 2)) return true;
-  const double f = options.max_dead_fraction;
-  return f > 0 && f < 1 && dead > 0 && double(dead) >= f * double(rows);
+  return Needs(Summarize(stats), options);
 }
 
 Compactor::Compactor(Database* db, std::shared_mutex* catalog, CompactorOptions options, Callback on_compaction)
@@ -61,24 +67,23 @@ size_t Compactor::RunOnce() {
     if (catalog_ != nullptr) catalog_lock = std::shared_lock<std::shared_mutex>(*catalog_);
     auto collection = db_->GetCollection(name);
     if (!collection.ok()) continue;  // dropped since the listing
-    const CollectionStats stats = (*collection)->Stats();
-    const std::vector<uint64_t> sealed = SealedIds(stats);
+    const SealedSummary sealed = Summarize((*collection)->Stats());
     if (auto it = failed_.find(name); it != failed_.end()) {
-      if (it->second == sealed) continue;
+      if (it->second == sealed.ids) continue;
       failed_.erase(it);
     }
-    if (!NeedsCompaction(stats, options_)) continue;
+    if (!Needs(sealed, options_)) continue;
     CompactionReport report;
     report.collection = name;
-    report.sealed_segments = sealed.size();
-    for (const auto& s : stats.segments) report.dead_rows += s.sealed ? s.deleted : 0;
+    report.sealed_segments = sealed.ids.size();
+    report.dead_rows = sealed.dead;
     const auto start = std::chrono::steady_clock::now();
     report.status = (*collection)->Compact();
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (report.status.ok()) {
       ++compacted;
     } else {
-      failed_[name] = sealed;
+      failed_[name] = sealed.ids;
     }
     if (on_compaction_) on_compaction_(report);
   }

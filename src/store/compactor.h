@@ -36,6 +36,10 @@ struct CompactorOptions {
   std::chrono::milliseconds interval{5000};
   size_t min_segments = 4;          // 0: segment count never triggers
   double max_dead_fraction = 0.2;   // outside (0, 1): dead rows never trigger
+
+  bool dead_rows_trigger() const { return max_dead_fraction > 0 && max_dead_fraction < 1; }
+  // False when neither trigger is on: nothing would ever be compacted.
+  bool enabled() const { return min_segments > 0 || dead_rows_trigger(); }
 };
 
 // One compaction's outcome, for logs and metrics.

@@ -29,8 +29,10 @@ TEST(CompactorTest, CompactsOnSegmentCountOrDeadFraction) {
   EXPECT_FALSE(NeedsCompaction(WithSegments({{1000, 199}}), o));
   EXPECT_TRUE(NeedsCompaction(WithSegments({{1000, 200}}), o));
   EXPECT_TRUE(NeedsCompaction(WithSegments({{500, 150}, {500, 50}}), o));
+  EXPECT_TRUE(o.enabled());
   o.min_segments = 0;
   o.max_dead_fraction = 0;
+  EXPECT_FALSE(o.enabled());
   EXPECT_FALSE(NeedsCompaction(WithSegments({{100, 90}, {100, 0}, {100, 0}, {100, 0}, {100, 0}}), o));
   o.min_segments = 1;  // one segment alone is nothing to merge
   EXPECT_FALSE(NeedsCompaction(WithSegments({{100, 0}}), o));
