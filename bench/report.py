@@ -245,10 +245,11 @@ def scaling_section(recs, lines, summary):
         for label in ("ragline-hnsw", "hnswlib-hnsw"):
             b = builds.get(label, {})
             bt = max(b) if b else None
+            one_thread = searches.get(label, {}).get(1, [])
             row[label] = {"build_s": b[bt]["build_s"] if bt else None,
                           "bpv": b[bt]["bytes_per_vector"] if bt else None,
-                          "qps95": qps_at(searches.get(label, {}).get(1, []), 0.95)[0],
-                          "recall_ef64": next((p["recall"] for p in searches.get(label, {}).get(1, [])
+                          "qps95": qps_at(one_thread, 0.95)[0],
+                          "recall_ef64": next((p["recall"] for p in one_thread
                                                if p["search"].get("ef_search") == 64), None)}
         rg, hl = row["ragline-hnsw"], row["hnswlib-hnsw"]
         summary["scaling"][n] = row

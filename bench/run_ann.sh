@@ -187,6 +187,7 @@ step() {
   local file="$1"; shift
   if [[ -s "$file" ]]; then log "skip $(basename "$file") (exists)"; return; fi
   if [[ -n "$RERUN_PENDING" ]]; then mark_rerun; RERUN_PENDING=; fi
+  RAN=1
   log "run $(basename "$file")"
   "$@" >"$file.tmp"
   mv "$file.tmp" "$file"
@@ -226,8 +227,8 @@ if [[ -z "${SKIP_SCALING:-}" ]]; then
   done
 fi
 
-# 8. report
-"$PY" - "$OUT/run.json" <<'EOF'
+# 8. report (the load after the run only when something ran)
+[[ -z "${RAN:-}" ]] || "$PY" - "$OUT/run.json" <<'EOF'
 import json, sys
 p = sys.argv[1]; m = json.load(open(p))
 m["load_after"] = " ".join(open("/proc/loadavg").read().split()[:3])
