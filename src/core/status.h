@@ -7,14 +7,30 @@
 // Thread safety: Status and Result are values; copies are independent.
 #pragma once
 
+#include <string_view>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/cord.h"
 
 namespace ragline {
 
 using Status = absl::Status;
 template <typename T>
 using Result = absl::StatusOr<T>;
+
+// A request, document or input over a configured limit (the HTTP API answers
+// 413). ResourceExhausted with a marker payload, so the code stays canonical;
+// the message names the limit ("... the limit max_document_chunks is 4096").
+inline constexpr char kLimitExceededPayload[] = "ragline/limit_exceeded";
+inline Status LimitExceededError(std::string_view message) {
+  Status st = absl::ResourceExhaustedError(absl::string_view(message.data(), message.size()));
+  st.SetPayload(kLimitExceededPayload, absl::Cord("1"));
+  return st;
+}
+inline bool IsLimitExceeded(const Status& st) {
+  return absl::IsResourceExhausted(st) && st.GetPayload(kLimitExceededPayload).has_value();
+}
 
 }  // namespace ragline
 
