@@ -19,15 +19,18 @@ constexpr char kConfigFile[] = "collection.json";
 constexpr char kManifestFile[] = "MANIFEST.json";
 constexpr char kLockFile[] = "LOCK";
 constexpr int kManifestFormat = 1;
-
-bool ValidName(std::string_view name) {
-  if (name.empty() || name.size() > 64) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-  });
-}
+constexpr char kZeroCosineVector[] = "zero vector has no direction under the cosine metric";
 
 }  // namespace
+
+Status ValidateName(std::string_view what, std::string_view name) {
+  const bool valid = !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+  if (valid) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      StrCat(what, " '", name, "' is invalid: use 1-64 characters from A-Z a-z 0-9 _ -"));
+}
 
 std::string_view MetricName(DistanceMetric metric) {
   switch (metric) {
@@ -121,10 +124,7 @@ Result<CollectionConfig> CollectionConfig::FromJson(const json& j) {
 }
 
 Status CollectionConfig::Validate() const {
-  if (!ValidName(name)) {
-    return absl::InvalidArgumentError(StrCat(
-        "collection name '", name, "' is invalid: use 1-64 characters from A-Z a-z 0-9 _ -"));
-  }
+  RETURN_IF_ERROR(ValidateName("collection name", name));
   if (dim == 0 || dim > 65536) {
     return absl::InvalidArgumentError(StrCat("dim must be in [1, 65536], got ", dim));
   }
@@ -288,20 +288,36 @@ Status Collection::Recover() {
 }
 
 Status Collection::ApplyWalEntry(const WalEntry& e) {
+  BatchEntry batch;
   switch (static_cast<RecordType>(e.type)) {
     case RecordType::kUpsert: {
       ASSIGN_OR_RETURN(Record r, DecodeUpsert(e.payload));
-      if (r.vector.size() != config_.dim) {
-        return absl::DataLossError(StrCat("WAL record ", e.lsn, " has dimension ", r.vector.size()));
-      }
-      return ApplyUpsert(std::move(r), e.lsn);
+      batch.upserts.push_back(std::move(r));
+      break;
     }
     case RecordType::kDelete: {
       ASSIGN_OR_RETURN(DeleteEntry d, DecodeDelete(e.payload));
-      return ApplyDelete(d.id, d.version, e.lsn);
+      batch.deletes.push_back(std::move(d));
+      break;
     }
+    case RecordType::kBatch: {
+      ASSIGN_OR_RETURN(batch, DecodeBatch(e.payload));
+      break;
+    }
+    default:
+      return absl::DataLossError(StrCat("WAL record ", e.lsn, " has unknown type ", int{e.type}));
   }
-  return absl::DataLossError(StrCat("WAL record ", e.lsn, " has unknown type ", int{e.type}));
+  std::vector<index::TermVector> terms;
+  terms.reserve(batch.upserts.size());
+  for (const Record& r : batch.upserts) {
+    if (r.vector.size() != config_.dim) {
+      return absl::DataLossError(StrCat("WAL record ", e.lsn, " has dimension ", r.vector.size()));
+    }
+    json payload = json::parse(r.payload, nullptr, false);
+    terms.push_back(payload.is_object() ? AnalyzePayload(payload) : index::TermVector{});
+  }
+  ApplyBatch(batch.deletes, std::move(batch.upserts), std::move(terms), e.lsn);
+  return absl::OkStatus();
 }
 
 // ---------------------------------------------------------------- writes
@@ -320,73 +336,128 @@ Status Collection::ValidateRecord(const Record& r, size_t position) const {
   for (size_t i = 0; i < r.vector.size(); ++i) {
     if (!std::isfinite(r.vector[i])) return bad(StrCat("vector[", i, "] is not a finite number"));
   }
-  if (config_.metric == DistanceMetric::kCosine) {
-    double norm = 0;
-    for (float x : r.vector) norm += double{x} * x;
-    if (norm == 0) return bad("zero vector has no direction under the cosine metric");
-  }
+  if (IsZeroUnderCosine(r.vector)) return bad(kZeroCosineVector);
   return absl::OkStatus();
 }
 
-Result<UpsertSummary> Collection::Upsert(std::vector<Record> records) {
-  if (read_only_) return absl::FailedPreconditionError("collection is open read-only");
-  std::vector<json> payloads(records.size());
-  std::vector<index::TermVector> terms(records.size());
-  for (size_t i = 0; i < records.size(); ++i) {
-    RETURN_IF_ERROR(ValidateRecord(records[i], i));
-    payloads[i] = records[i].payload.empty() ? json::object() : json::parse(records[i].payload, nullptr, false);
-    if (!payloads[i].is_object()) {
-      return absl::InvalidArgumentError(StrCat("record ", i, " (id '", records[i].id,
-                                                     "'): payload must be a JSON object"));
-    }
-    records[i].payload = payloads[i].dump();  // canonical form
-    terms[i] = AnalyzePayload(payloads[i]);     // here, not under the writer's locks
-    if (config_.metric == DistanceMetric::kCosine) index::NormalizeL2(records[i].vector.data(), config_.dim);
-  }
+bool Collection::IsZeroUnderCosine(std::span<const float> v) const {
+  if (config_.metric != DistanceMetric::kCosine) return false;
+  double norm = 0;
+  for (float x : v) norm += double{x} * x;
+  return norm == 0;
+}
 
+Result<UpsertSummary> Collection::Upsert(std::vector<Record> records) {
+  std::vector<WriteGroup> groups(1);
+  groups[0].upserts = std::move(records);
+  ASSIGN_OR_RETURN(WriteSummary summary, Write(std::move(groups)));
+  return summary.upserts;
+}
+
+Status Collection::PrepareUpsert(Record& r, size_t position, index::TermVector* terms) const {
+  RETURN_IF_ERROR(ValidateRecord(r, position));
+  const json payload = r.payload.empty() ? json::object() : json::parse(r.payload, nullptr, false);
+  if (!payload.is_object()) {
+    return absl::InvalidArgumentError(
+        StrCat("record ", position, " (id '", r.id, "'): payload must be a JSON object"));
+  }
+  r.payload = payload.dump();  // canonical form
+  *terms = AnalyzePayload(payload);
+  if (config_.metric == DistanceMetric::kCosine) index::NormalizeL2(r.vector.data(), config_.dim);
+  return absl::OkStatus();
+}
+
+Result<WriteSummary> Collection::Write(std::vector<WriteGroup> groups, const GroupCheck& check) {
+  if (read_only_) return absl::FailedPreconditionError("collection is open read-only");
+  // Validate, canonicalise and analyse here, not under the writer's locks.
+  std::vector<std::vector<index::TermVector>> terms(groups.size());
+  size_t position = 0;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    terms[g].resize(groups[g].upserts.size());
+    for (size_t i = 0; i < groups[g].upserts.size(); ++i) {
+      RETURN_IF_ERROR(PrepareUpsert(groups[g].upserts[i], position++, &terms[g][i]));
+    }
+  }
   std::lock_guard<std::mutex> write_lock(write_mu_);
   if (closed_) return absl::FailedPreconditionError("collection is closed");
-  UpsertSummary summary;
-  // Classify in order against the stored state plus earlier records of this batch.
-  absl::flat_hash_map<std::string, uint64_t> batch_versions;
-  std::vector<size_t> effective;
+  return WriteLocked(std::move(groups), std::move(terms), check);
+}
+
+Result<WriteSummary> Collection::WriteLocked(std::vector<WriteGroup> groups,
+                                             std::vector<std::vector<index::TermVector>> terms,
+                                             const GroupCheck& check) {
+  WriteSummary summary;
+  summary.dropped.assign(groups.size(), false);
+  for (size_t g = 0; check && g < groups.size(); ++g) {
+    Status st = check(*this, g, &groups[g].deletes);
+    if (absl::IsAborted(st)) {
+      summary.dropped[g] = true;
+    } else {
+      RETURN_IF_ERROR(st);
+    }
+  }
+  // Classify in order against the stored state plus earlier records of this write.
+  std::vector<DeleteEntry> deletes;
+  std::vector<Record> upserts;
+  std::vector<index::TermVector> upsert_terms;
   {
     std::shared_lock<std::shared_mutex> state_lock(state_mu_);
-    for (size_t i = 0; i < records.size(); ++i) {
-      const Record& r = records[i];
-      std::optional<uint64_t> current;
-      bool deleted = false;
-      if (auto b = batch_versions.find(r.id); b != batch_versions.end()) {
-        current = b->second;
-      } else if (auto it = id_map_.find(r.id); it != id_map_.end()) {
-        current = it->second.version;
-      } else if (auto g = graveyard_.find(r.id); g != graveyard_.end()) {
-        current = g->second;
-        deleted = true;
+    absl::flat_hash_set<std::string> deleted;
+    for (size_t g = 0; g < groups.size(); ++g) {
+      if (summary.dropped[g]) continue;
+      for (const std::string& id : groups[g].deletes) {
+        auto it = id_map_.find(id);
+        if (it == id_map_.end() || !deleted.insert(id).second) {
+          ++summary.deletes.not_found;
+          continue;
+        }
+        deletes.push_back(DeleteEntry{id, it->second.version});
       }
-      if (current && r.version < *current) {
-        ++summary.stale;
-      } else if (current && r.version == *current) {
-        ++(deleted ? summary.stale : summary.unchanged);
-      } else {
-        ++(current && !deleted ? summary.replaced : summary.inserted);
-        batch_versions[r.id] = r.version;
-        effective.push_back(i);
+    }
+    absl::flat_hash_map<std::string, uint64_t> batch_versions;
+    for (size_t g = 0; g < groups.size(); ++g) {
+      if (summary.dropped[g]) continue;
+      for (size_t i = 0; i < groups[g].upserts.size(); ++i) {
+        Record& r = groups[g].upserts[i];
+        if (deleted.contains(r.id)) {
+          return absl::InvalidArgumentError(
+              StrCat("id '", r.id, "' is both deleted and upserted in one write"));
+        }
+        std::optional<uint64_t> current;
+        bool graveyard = false;
+        if (auto b = batch_versions.find(r.id); b != batch_versions.end()) {
+          current = b->second;
+        } else if (auto it = id_map_.find(r.id); it != id_map_.end()) {
+          current = it->second.version;
+        } else if (auto grave = graveyard_.find(r.id); grave != graveyard_.end()) {
+          current = grave->second;
+          graveyard = true;
+        }
+        if (current && r.version < *current) {
+          ++summary.upserts.stale;
+        } else if (current && r.version == *current) {
+          ++(graveyard ? summary.upserts.stale : summary.upserts.unchanged);
+        } else {
+          ++(current && !graveyard ? summary.upserts.replaced : summary.upserts.inserted);
+          batch_versions[r.id] = r.version;
+          upserts.push_back(std::move(r));
+          upsert_terms.push_back(std::move(terms[g][i]));
+        }
       }
     }
   }
-  if (!effective.empty()) {
-    std::vector<std::string> encoded(effective.size());
-    std::vector<WalRecordRef> refs(effective.size());
-    for (size_t j = 0; j < effective.size(); ++j) {
-      EncodeUpsert(records[effective[j]], &encoded[j]);
-      refs[j] = WalRecordRef{static_cast<uint8_t>(RecordType::kUpsert), encoded[j]};
-    }
-    ASSIGN_OR_RETURN(uint64_t last_lsn, wal_->AppendBatch(refs));
-    uint64_t lsn = last_lsn - effective.size() + 1;
-    for (size_t j : effective) RETURN_IF_ERROR(ApplyUpsert(std::move(records[j]), lsn++, std::move(terms[j])));
-  }
-  stale_discarded_.fetch_add(summary.stale, std::memory_order_relaxed);
+  summary.deletes.deleted = deletes.size();
+  stale_discarded_.fetch_add(summary.upserts.stale, std::memory_order_relaxed);
+  if (deletes.empty() && upserts.empty()) return summary;
+  // One WAL record: recovery replays all of it or none of it.
+  std::vector<const Record*> upsert_ptrs;
+  upsert_ptrs.reserve(upserts.size());
+  for (const Record& r : upserts) upsert_ptrs.push_back(&r);
+  std::string encoded;
+  EncodeBatch(deletes, upsert_ptrs, &encoded);
+  const WalRecordRef ref{static_cast<uint8_t>(RecordType::kBatch), encoded};
+  ASSIGN_OR_RETURN(uint64_t lsn, wal_->AppendBatch(std::span<const WalRecordRef>(&ref, 1)));
+  ApplyBatch(deletes, std::move(upserts), std::move(upsert_terms), lsn);
   return summary;
 }
 
@@ -406,83 +477,63 @@ index::TermVector Collection::AnalyzePayload(const json& payload) const {
   return index::TermVector::FromTerms(terms);
 }
 
-Status Collection::ApplyUpsert(Record record, uint64_t lsn, std::optional<index::TermVector> terms) {
-  if (!terms) {  // WAL replay: analyse before taking the lock
-    json payload = json::parse(record.payload, nullptr, false);
-    terms = payload.is_object() ? AnalyzePayload(payload) : index::TermVector{};
-  }
+void Collection::ApplyBatch(std::span<const DeleteEntry> deletes, std::vector<Record> upserts,
+                            std::vector<index::TermVector> terms, uint64_t lsn) {
+  // One exclusive section: Get and Stats see the whole batch or none of it.
   std::unique_lock<std::shared_mutex> state_lock(state_mu_);
+  for (const DeleteEntry& d : deletes) ApplyDeleteLocked(d.id, d.version);
+  for (size_t i = 0; i < upserts.size(); ++i) ApplyUpsertLocked(std::move(upserts[i]), std::move(terms[i]));
+  // Only now: a segment frozen part-way through the batch is checkpointed
+  // before it, so recovery replays the batch whole (its rows already sealed
+  // are skipped as not newer).
+  applied_lsn_ = lsn;
+  if (growing_->full()) FreezeGrowing();  // index it now, not when the next row arrives
+}
+
+void Collection::ApplyUpsertLocked(Record record, index::TermVector terms) {
   std::optional<Location> old;
   if (auto it = id_map_.find(record.id); it != id_map_.end()) {
-    if (record.version <= it->second.version) {  // replay of something already superseded
-      applied_lsn_ = lsn;
-      return absl::OkStatus();
-    }
+    if (record.version <= it->second.version) return;  // replay of something already superseded
     old = it->second;
   } else if (auto g = graveyard_.find(record.id); g != graveyard_.end() && record.version <= g->second) {
-    applied_lsn_ = lsn;
-    return absl::OkStatus();
+    return;
   }
   RowMeta meta{record.id, record.version, json::parse(record.payload, nullptr, false)};
   if (!meta.payload.is_object()) meta.payload = json::object();
-  const Row row = growing_->Append(record.vector.data(), std::move(meta), std::move(*terms));
+  if (growing_->full()) FreezeGrowing();  // a batch larger than what the segment had left
+  const Row row = growing_->Append(record.vector.data(), std::move(meta), std::move(terms));
   if (old) segments_.at(old->segment_id)->Kill(old->row);
   id_map_[record.id] = Location{growing_->id(), row, record.version};
   graveyard_.erase(record.id);
-  applied_lsn_ = lsn;
-  if (growing_->full()) FreezeGrowing();  // index it now, not when the next row arrives
-  return absl::OkStatus();
 }
 
-Status Collection::ApplyDelete(const std::string& id, uint64_t version, uint64_t lsn) {
-  std::unique_lock<std::shared_mutex> state_lock(state_mu_);
+void Collection::ApplyDeleteLocked(const std::string& id, uint64_t version) {
   if (auto it = id_map_.find(id); it != id_map_.end() && it->second.version <= version) {
     segments_.at(it->second.segment_id)->Kill(it->second.row);
     id_map_.erase(it);
   }
   uint64_t& grave = graveyard_[id];
   grave = std::max(grave, version);
-  applied_lsn_ = lsn;
-  return absl::OkStatus();
 }
 
 Result<DeleteSummary> Collection::Delete(std::span<const std::string> ids) {
-  if (read_only_) return absl::FailedPreconditionError("collection is open read-only");
-  std::lock_guard<std::mutex> write_lock(write_mu_);
-  if (closed_) return absl::FailedPreconditionError("collection is closed");
-  return DeleteLocked(ids);
-}
-
-Result<DeleteSummary> Collection::DeleteLocked(std::span<const std::string> ids) {
-  DeleteSummary summary;
-  std::vector<std::pair<std::string, uint64_t>> targets;
-  {
-    std::shared_lock<std::shared_mutex> state_lock(state_mu_);
-    absl::flat_hash_set<std::string> seen;
-    for (const auto& id : ids) {
-      auto it = id_map_.find(id);
-      if (it == id_map_.end() || !seen.insert(id).second) {
-        ++summary.not_found;
-        continue;
-      }
-      targets.emplace_back(id, it->second.version);
-    }
-  }
-  if (targets.empty()) return summary;
-  std::vector<std::string> encoded(targets.size());
-  std::vector<WalRecordRef> refs(targets.size());
-  for (size_t j = 0; j < targets.size(); ++j) {
-    EncodeDelete(targets[j].first, targets[j].second, &encoded[j]);
-    refs[j] = WalRecordRef{static_cast<uint8_t>(RecordType::kDelete), encoded[j]};
-  }
-  ASSIGN_OR_RETURN(uint64_t last_lsn, wal_->AppendBatch(refs));
-  uint64_t lsn = last_lsn - targets.size() + 1;
-  for (const auto& [id, version] : targets) RETURN_IF_ERROR(ApplyDelete(id, version, lsn++));
-  summary.deleted = targets.size();
-  return summary;
+  std::vector<WriteGroup> groups(1);
+  groups[0].deletes.assign(ids.begin(), ids.end());
+  ASSIGN_OR_RETURN(WriteSummary summary, Write(std::move(groups)));
+  return summary.deletes;
 }
 
 Result<DeleteSummary> Collection::DeleteByFilter(const PayloadFilter& filter) {
+  if (filter.MatchesAll()) {
+    return absl::InvalidArgumentError(
+        "an empty filter matches every record; to delete them all, ask for all explicitly");
+  }
+  return DeleteMatching(&filter);
+}
+
+Result<DeleteSummary> Collection::DeleteAll() { return DeleteMatching(nullptr); }
+
+Result<DeleteSummary> Collection::DeleteMatching(const PayloadFilter* filter) {
   if (read_only_) return absl::FailedPreconditionError("collection is open read-only");
   std::lock_guard<std::mutex> write_lock(write_mu_);
   if (closed_) return absl::FailedPreconditionError("collection is closed");
@@ -490,10 +541,15 @@ Result<DeleteSummary> Collection::DeleteByFilter(const PayloadFilter& filter) {
   for (const auto& seg : *snapshot()) {
     const size_t n = seg->size();
     for (Row r = 0; r < n; ++r) {
-      if (seg->IsAlive(r) && filter.Matches(seg->meta(r).payload)) ids.push_back(seg->meta(r).id);
+      if (seg->IsAlive(r) && (filter == nullptr || filter->Matches(seg->meta(r).payload))) {
+        ids.push_back(seg->meta(r).id);
+      }
     }
   }
-  return DeleteLocked(ids);
+  std::vector<WriteGroup> groups(1);
+  groups[0].deletes = std::move(ids);
+  ASSIGN_OR_RETURN(WriteSummary summary, WriteLocked(std::move(groups), {{}}, {}));
+  return summary.deletes;
 }
 
 std::vector<StoredRecord> Collection::ListRecords(const PayloadFilter* filter) {
@@ -745,6 +801,8 @@ Result<std::vector<SearchHit>> Collection::Search(std::span<const float> query, 
       return absl::InvalidArgumentError(StrCat("query vector[", i, "] is not a finite number"));
     }
   }
+  // Refused like an upsert of it: it would match nothing, silently.
+  if (IsZeroUnderCosine(q)) return absl::InvalidArgumentError(StrCat("query vector: ", kZeroCosineVector));
   if (config_.metric == DistanceMetric::kCosine) index::NormalizeL2(q.data(), q.size());
   auto segments = snapshot();
   std::vector<Candidate> candidates;

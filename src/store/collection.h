@@ -28,6 +28,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -51,6 +52,11 @@
 #include "text/analyzer.h"
 
 namespace ragline::store {
+
+// The rule for collection and alias names, which become directory names:
+// 1-64 characters of A-Z a-z 0-9 _ - (so never "", ".", ".." or a "/").
+// InvalidArgument starts with `what` ("collection name", "alias").
+Status ValidateName(std::string_view what, std::string_view name);
 
 enum class DistanceMetric { kCosine, kDot, kL2 };
 std::string_view MetricName(DistanceMetric metric);
@@ -97,6 +103,26 @@ struct DeleteSummary {
   size_t deleted = 0;
   size_t not_found = 0;
 };
+
+// One all-or-nothing part of a Write: say, a document's chunks and the
+// deletes of its old ones.
+struct WriteGroup {
+  std::vector<Record> upserts;       // classified in order by the version rules
+  std::vector<std::string> deletes;  // ids deleted at their stored version (absent ones: not_found)
+};
+
+struct WriteSummary {
+  UpsertSummary upserts;
+  DeleteSummary deletes;
+  std::vector<bool> dropped;  // per group: its check refused it (Aborted); nothing of it was written
+};
+
+class Collection;
+// Runs under the writer lock, before anything is logged, once per group:
+// reads the collection (Get) as the write will find it and may add ids to
+// `deletes`. Aborted drops the group; any other error fails the whole Write.
+using GroupCheck =
+    std::function<Status(const Collection& c, size_t group, std::vector<std::string>* deletes)>;
 
 struct SearchHit {
   std::string id;
@@ -162,12 +188,21 @@ class Collection {
   const CollectionConfig& config() const { return config_; }
   const WalRecoveryReport& recovery_report() const { return recovery_report_; }
 
-  // Applies records in order; each is classified per the version rules.
+  // Applies `groups` atomically: one WAL record, so after a crash all of
+  // the write is there or none of it; Get and Stats see all of it or none
+  // (a search may see its rows land one by one for an instant). Deletes
+  // apply before upserts; an id both deleted and upserted is refused.
   // InvalidArgument (naming the record's position and id) if any record is
-  // malformed; then nothing of the batch is applied.
+  // malformed; then nothing is applied.
+  Result<WriteSummary> Write(std::vector<WriteGroup> groups, const GroupCheck& check = {});
+  // Write of one group: the records in order, per the version rules; or
+  // deletes of the ids' stored versions. All-or-nothing like Write.
   Result<UpsertSummary> Upsert(std::vector<Record> records);
   Result<DeleteSummary> Delete(std::span<const std::string> ids);
+  // Deletes the live records that pass `filter`. InvalidArgument for the
+  // empty filter: deleting everything is DeleteAll, asked for by name.
   Result<DeleteSummary> DeleteByFilter(const PayloadFilter& filter);
+  Result<DeleteSummary> DeleteAll();
 
   // Top-k live records closest to `query` (dim floats) that pass `filter`
   // (null = all).
@@ -221,13 +256,24 @@ class Collection {
   Collection(Env& env, std::string dir, CollectionConfig config, ThreadPool& pool, bool read_only);
   Status Recover();
   Status ValidateRecord(const Record& r, size_t position) const;
-  // Applies one logged record to memory. Caller holds write_mu_.
-  // `terms`: the record's analysed text if the caller computed it outside
-  // the locks; otherwise it is computed here.
-  Status ApplyUpsert(Record record, uint64_t lsn, std::optional<index::TermVector> terms = std::nullopt);
+  // True for an all-zero vector in a cosine collection (it has no direction).
+  bool IsZeroUnderCosine(std::span<const float> v) const;
+  // Validates, canonicalises (payload), normalises (cosine) and analyses one
+  // upsert of a Write; `position` counts records across the write.
+  Status PrepareUpsert(Record& r, size_t position, index::TermVector* terms) const;
+  // Write with write_mu_ held; `terms` parallel to the groups' upserts.
+  Result<WriteSummary> WriteLocked(std::vector<WriteGroup> groups,
+                                   std::vector<std::vector<index::TermVector>> terms,
+                                   const GroupCheck& check);
+  // Applies one logged batch to memory under one exclusive state lock.
+  // Caller holds write_mu_.
+  void ApplyBatch(std::span<const DeleteEntry> deletes, std::vector<Record> upserts,
+                  std::vector<index::TermVector> terms, uint64_t lsn);
+  // Caller holds state_mu_ exclusively.
+  void ApplyUpsertLocked(Record record, index::TermVector terms);
+  void ApplyDeleteLocked(const std::string& id, uint64_t version);
   // The TermVector of a payload's text field (empty without one).
   index::TermVector AnalyzePayload(const nlohmann::json& payload) const;
-  Status ApplyDelete(const std::string& id, uint64_t version, uint64_t lsn);
   Status ApplyWalEntry(const WalEntry& entry);
   // Moves the full growing segment to the frozen queue. Caller holds state_mu_.
   void FreezeGrowing();
@@ -236,7 +282,7 @@ class Collection {
   void ScheduleSeal();
   void SealLoop();
   Status WriteManifest(uint64_t checkpoint_lsn, const absl::flat_hash_map<std::string, uint64_t>& graveyard);
-  Result<DeleteSummary> DeleteLocked(std::span<const std::string> ids);
+  Result<DeleteSummary> DeleteMatching(const PayloadFilter* filter);  // null: every record
   std::string SegmentPath(uint64_t id) const;
   index::Metric IndexMetric() const;
 

@@ -323,10 +323,14 @@ TEST_P(CompactionMergeTest, MergesEverySealedSegmentIntoOne) {
     EXPECT_EQ(stats.vector_count, size_t(n)) << when;
     EXPECT_EQ(stats.deleted, 0u) << when;
     EXPECT_EQ(stats.unindexed, 0u) << when;
+    // A search as wide as the collection: this is about what the merge kept,
+    // not about recall at a small ef (hnsw_index_test.cc measures that).
+    index::SearchOptions wide;
+    wide.ef_search = static_cast<uint32_t>(n);
     for (int i = 0; i < n; i += 37) {
       auto rec = c->Get(StrCat("r", i));
       ASSERT_TRUE(rec) << when << " r" << i;
-      auto hits = c->Search(rec->vector, 1, nullptr);
+      auto hits = c->Search(rec->vector, 1, nullptr, wide);
       ASSERT_EQ(hits->size(), 1u) << when;
       EXPECT_EQ((*hits)[0].id, rec->id) << when;
     }
@@ -375,23 +379,55 @@ TEST_F(CollectionTest, ClosingWhileASealFinishesLeavesTheNextOpenUsable) {
 TEST_F(CollectionTest, ReopenRecoversSealedSegmentsAndTheWalTail) {
   constexpr size_t kDim = 8;
   auto c = Create(Config("r", kDim, index::IndexKind::kHnsw, 100));
-  std::vector<Record> batch;
-  for (int i = 0; i < 250; ++i) batch.push_back(MakeRecord(StrCat("r", i), 7, RandomVector(rng_, kDim), {{"i", i}}));
-  ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
+  // Five writes of 50 rows, one WAL record (LSN) each: the segment fills at
+  // the end of writes 2 and 4, so the checkpoint is LSN 4.
+  for (int b = 0; b < 5; ++b) {
+    std::vector<Record> batch;
+    for (int i = b * 50; i < (b + 1) * 50; ++i) {
+      batch.push_back(MakeRecord(StrCat("r", i), 7, RandomVector(rng_, kDim), {{"i", i}}));
+    }
+    ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
+  }
   ASSERT_TRUE(c->WaitForIndexing().ok());
   auto before = c->Stats();
-  EXPECT_EQ(before.checkpoint_lsn, 200u);
+  EXPECT_EQ(before.checkpoint_lsn, 4u);
   c.reset();
   c = Reopen();
   auto after = c->Stats();
   EXPECT_EQ(after.vector_count, 250u);
   EXPECT_EQ(after.unindexed, 50u);
-  EXPECT_EQ(after.last_lsn, 250u);
+  EXPECT_EQ(after.last_lsn, 5u);
   for (int i : {0, 99, 100, 249}) {
     auto r = c->Get(StrCat("r", i));
     ASSERT_TRUE(r) << i;
     EXPECT_EQ(r->payload["i"], i);
     EXPECT_EQ(r->version, 7u);
+  }
+}
+
+TEST_F(CollectionTest, AWriteLargerThanASegmentIsCheckpointedBeforeItAndReplayedWhole) {
+  constexpr size_t kDim = 8;
+  auto c = Create(Config("big", kDim, index::IndexKind::kHnsw, 100));
+  std::vector<Record> batch;
+  for (int i = 0; i < 250; ++i) batch.push_back(MakeRecord(StrCat("r", i), 7, RandomVector(rng_, kDim), {{"i", i}}));
+  ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
+  ASSERT_TRUE(c->WaitForIndexing().ok());
+  auto before = c->Stats();
+  // Two segments were frozen part-way through LSN 1: they are checkpointed
+  // at 0, so the WAL keeps the whole write and recovery replays it.
+  EXPECT_EQ(before.checkpoint_lsn, 0u);
+  EXPECT_EQ(before.last_lsn, 1u);
+  EXPECT_EQ(before.unindexed, 50u);
+  c.reset();
+  c = Reopen();
+  auto after = c->Stats();
+  EXPECT_EQ(after.vector_count, 250u);
+  EXPECT_EQ(after.deleted, 0u);  // the sealed rows were not applied a second time
+  EXPECT_EQ(after.unindexed, 50u);
+  for (int i : {0, 99, 100, 249}) {
+    auto r = c->Get(StrCat("r", i));
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->payload["i"], i);
   }
 }
 
@@ -569,6 +605,114 @@ TEST(DatabaseTest, RejectsBadNamesAndDuplicateCollections) {
   ASSERT_TRUE((*db)->CreateCollection(Config("ok", 2)).ok());
   EXPECT_EQ((*db)->CreateCollection(Config("ok", 2)).status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ((*db)->GetCollection("missing").status().code(), absl::StatusCode::kNotFound);
+}
+
+// Issue #13: an alias target or a looked-up name is a directory name; it
+// must follow the name rule, or it reaches outside the data directory.
+TEST(DatabaseTest, NamesThatWouldLeaveTheDataDirectoryAreRefused) {
+  TempDir tmp;
+  // A second data directory beside this one, with a collection of its own.
+  auto victim = Database::Open(*Env::Default(), tmp.path() + "/victim");
+  ASSERT_TRUE(victim.ok());
+  ASSERT_TRUE((*victim)->CreateCollection(Config("secret", 2)).ok());
+  auto db = Database::Open(*Env::Default(), tmp.path() + "/mine");
+  ASSERT_TRUE((*db)->CreateCollection(Config("ok", 2)).ok());
+  for (const std::string& target :
+       std::vector<std::string>{"../../victim/collections/secret", "ok/.", "ok/", ".", "..", "", "ok\n",
+                                std::string(65, 'a'), "caf\xc3\xa9"}) {
+    SCOPED_TRACE(target);
+    Status create = (*db)->CreateAlias("evil", target);
+    EXPECT_TRUE(absl::IsInvalidArgument(create)) << create;
+    EXPECT_TRUE(absl::IsInvalidArgument((*db)->FlipAlias("evil", target)));
+    EXPECT_TRUE(absl::IsInvalidArgument((*db)->GetCollection(target).status())) << target;
+    EXPECT_TRUE(absl::IsInvalidArgument((*db)->DropCollection(target)));
+  }
+  EXPECT_TRUE((*db)->ListAliases()->empty());
+  EXPECT_TRUE(absl::IsInvalidArgument((*db)->CreateAlias("../x", "ok")));
+  // A tampered alias file is refused, not followed.
+  ASSERT_TRUE(Env::Default()
+                  ->WriteFileAtomically(tmp.path() + "/mine/aliases.json",
+                                        R"({"aliases": {"evil": "../../victim/collections/secret"}})")
+                  .ok());
+  auto opened = (*db)->GetCollection("evil");
+  EXPECT_TRUE(absl::IsDataLoss(opened.status())) << opened.status();
+  EXPECT_EQ(std::string(opened.status().message()).find(tmp.path()), std::string::npos)
+      << "the error names a path: " << opened.status();
+  EXPECT_EQ((*victim)->GetCollection("secret").value()->Stats().vector_count, 0u);
+}
+
+TEST_F(CollectionTest, AnEmptyFilterDeletesNothingAndDeleteAllIsExplicit) {
+  auto c = Create(Config("del", 2));
+  ASSERT_TRUE(c->Upsert({MakeRecord("a", 1, {1, 0}), MakeRecord("b", 1, {0, 1})}).ok());
+  auto refused = c->DeleteByFilter(*PayloadFilter::Parse(json::object()));
+  EXPECT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
+  EXPECT_EQ(c->Stats().vector_count, 2u);
+  auto all = c->DeleteAll();
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->deleted, 2u);
+  EXPECT_EQ(c->Stats().vector_count, 0u);
+}
+
+TEST_F(CollectionTest, AZeroQueryVectorIsRefusedLikeAZeroUpsertUnderCosine) {
+  auto c = Create(Config("zero", 2));
+  ASSERT_TRUE(c->Upsert({MakeRecord("a", 1, {1, 0})}).ok());
+  auto upsert = c->Upsert({MakeRecord("z", 1, {0, 0})});
+  auto search = c->Search(std::vector<float>{0, 0}, 1, nullptr);
+  ASSERT_TRUE(absl::IsInvalidArgument(upsert.status()));
+  ASSERT_TRUE(absl::IsInvalidArgument(search.status()));
+  EXPECT_NE(search.status().message().find("zero vector has no direction"), std::string_view::npos);
+}
+
+TEST_F(CollectionTest, AWriteIsAllOrNothingAcrossATornLogWrite) {
+  FaultInjectionEnv env(*Env::Default());
+  auto c = Create(Config("torn", 4, index::IndexKind::kFlat, 1 << 20), &env);
+  ASSERT_TRUE(c->Upsert({MakeRecord("keep", 1, {1, 0, 0, 0})}).ok());
+  std::vector<Record> batch;
+  for (int i = 0; i < 50; ++i) batch.push_back(MakeRecord(StrCat("doc#", i), 1, {1, float(i), 0, 1}));
+  // The process dies part-way through writing it: about half of its bytes
+  // (whole records of the old one-record-per-row log) reached the file.
+  env.FailNextAppends(1, /*torn_bytes=*/1200);
+  EXPECT_FALSE(c->Upsert(std::move(batch)).ok());
+  c.reset();  // no DropUnsyncedData: a process crash keeps what was written
+  c = Reopen(&env);
+  EXPECT_EQ(c->Stats().vector_count, 1u);  // "keep", and none of the torn write's 50
+  for (int i = 0; i < 50; ++i) EXPECT_FALSE(c->Get(StrCat("doc#", i))) << i;
+}
+
+TEST_F(CollectionTest, WriteGroupsCommitTogetherAndAChecksRefusalDropsOneGroup) {
+  auto c = Create(Config("groups", 2));
+  ASSERT_TRUE(c->Upsert({MakeRecord("old#0", 1, {1, 0}), MakeRecord("old#1", 1, {1, 1})}).ok());
+  std::vector<WriteGroup> groups(3);
+  groups[0].upserts = {MakeRecord("a#0", 2, {1, 0}), MakeRecord("a#1", 2, {0, 1})};
+  groups[1].upserts = {MakeRecord("b#0", 2, {1, 0})};
+  groups[2].upserts = {MakeRecord("old#0", 2, {0, 1})};
+  auto check = [](const Collection& coll, size_t g, std::vector<std::string>* deletes) -> Status {
+    if (g == 1) return absl::AbortedError("superseded");
+    if (g == 2 && coll.Get("old#1")) deletes->push_back("old#1");  // read under the writer lock
+    return absl::OkStatus();
+  };
+  auto s = c->Write(std::move(groups), check);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->dropped, (std::vector<bool>{false, true, false}));
+  EXPECT_EQ(s->upserts.inserted, 2u);
+  EXPECT_EQ(s->upserts.replaced, 1u);
+  EXPECT_EQ(s->deletes.deleted, 1u);
+  EXPECT_TRUE(c->Get("a#1"));
+  EXPECT_FALSE(c->Get("b#0"));
+  EXPECT_FALSE(c->Get("old#1"));
+  EXPECT_EQ(c->Stats().last_lsn, 2u);  // the three groups: one log record
+  // An id both deleted and upserted in one write is refused whole.
+  std::vector<WriteGroup> both(1);
+  both[0].upserts = {MakeRecord("x", 1, {1, 0})};
+  both[0].deletes = {"a#0", "x"};
+  ASSERT_TRUE(c->Upsert({MakeRecord("x", 1, {1, 0})}).ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(c->Write(std::move(both)).status()));
+  EXPECT_TRUE(c->Get("a#0"));
+  // And the state is what a restart recovers.
+  c.reset();
+  c = Reopen();
+  EXPECT_EQ(c->Stats().vector_count, 4u);  // a#0 a#1 old#0 x
+  EXPECT_EQ(c->Get("old#0")->version, 2u);
 }
 
 }  // namespace

@@ -11,14 +11,6 @@ namespace {
 constexpr char kAliasesFile[] = "aliases.json";
 constexpr char kCatalogLock[] = "CATALOG.LOCK";
 
-Status CheckName(const std::string& what, const std::string& name) {
-  CollectionConfig probe;
-  probe.name = name;
-  probe.dim = 1;
-  Status st = probe.Validate();
-  if (!st.ok()) return absl::InvalidArgumentError(StrCat(what, " '", name, "' is invalid: use 1-64 characters from A-Z a-z 0-9 _ -"));
-  return absl::OkStatus();
-}
 }  // namespace
 
 Database::Database(Env& env, std::string dir, DatabaseOptions options)
@@ -38,7 +30,10 @@ Result<std::unique_ptr<Database>> Database::Open(Env& env, const std::string& di
   return std::unique_ptr<Database>(new Database(env, dir, options));
 }
 
-std::string Database::CollectionDir(const std::string& name) const { return dir_ + "/collections/" + name; }
+Result<std::string> Database::CollectionDir(const std::string& name) const {
+  RETURN_IF_ERROR(ValidateName("collection name", name));
+  return StrCat(dir_, "/collections/", name);
+}
 
 Result<Collection*> Database::CreateCollection(const CollectionConfig& config) {
   if (options_.read_only) return absl::FailedPreconditionError("data directory is open read-only");
@@ -49,7 +44,8 @@ Result<Collection*> Database::CreateCollection(const CollectionConfig& config) {
   if (aliases.contains(config.name)) {
     return absl::AlreadyExistsError(StrCat("'", config.name, "' is already an alias"));
   }
-  ASSIGN_OR_RETURN(auto c, Collection::Create(env_, CollectionDir(config.name), config, *pool_));
+  ASSIGN_OR_RETURN(const std::string dir, CollectionDir(config.name));
+  ASSIGN_OR_RETURN(auto c, Collection::Create(env_, dir, config, *pool_));
   Collection* ptr = c.get();
   open_[config.name] = std::move(c);
   return ptr;
@@ -58,19 +54,21 @@ Result<Collection*> Database::CreateCollection(const CollectionConfig& config) {
 Result<Collection*> Database::GetCollection(const std::string& name_or_alias) {
   std::lock_guard<std::mutex> lock(mu_);
   std::string name = name_or_alias;
-  if (!open_.contains(name) && !env_.FileExists(CollectionDir(name))) {
+  ASSIGN_OR_RETURN(std::string dir, CollectionDir(name));
+  if (!open_.contains(name) && !env_.FileExists(dir)) {
     ASSIGN_OR_RETURN(auto aliases, ReadAliases());
     auto it = aliases.find(name_or_alias);
     if (it == aliases.end()) return absl::NotFoundError(StrCat("collection '", name_or_alias, "' does not exist"));
     name = it->second;
+    ASSIGN_OR_RETURN(dir, CollectionDir(name));  // ReadAliases checked it; this keeps the rule in one place
   }
   if (auto it = open_.find(name); it != open_.end()) return it->second.get();
   OpenOptions open_options;
   open_options.read_only = options_.read_only;
-  auto c = Collection::Open(env_, CollectionDir(name), *pool_, open_options);
+  auto c = Collection::Open(env_, dir, *pool_, open_options);
   // A read-only open can race a writer's compaction; the retry sees the new manifest.
   for (int attempt = 0; options_.read_only && absl::IsUnavailable(c.status()) && attempt < 3; ++attempt) {
-    c = Collection::Open(env_, CollectionDir(name), *pool_, open_options);
+    c = Collection::Open(env_, dir, *pool_, open_options);
   }
   if (!c.ok()) {
     if (absl::IsNotFound(c.status())) return absl::NotFoundError(StrCat("collection '", name, "' does not exist"));
@@ -90,10 +88,10 @@ std::vector<std::string> Database::OpenCollectionNames() {
 
 Status Database::DropCollection(const std::string& name) {
   if (options_.read_only) return absl::FailedPreconditionError("data directory is open read-only");
-  RETURN_IF_ERROR(CheckName("collection name", name));
+  ASSIGN_OR_RETURN(const std::string dir, CollectionDir(name));
   std::lock_guard<std::mutex> lock(mu_);
   ASSIGN_OR_RETURN(auto catalog_lock, env_.LockFile(dir_ + "/" + kCatalogLock));
-  if (!env_.FileExists(CollectionDir(name) + "/collection.json")) {
+  if (!env_.FileExists(dir + "/collection.json")) {
     return absl::NotFoundError(StrCat("collection '", name, "' does not exist"));
   }
   ASSIGN_OR_RETURN(auto aliases, ReadAliases());
@@ -107,11 +105,11 @@ Status Database::DropCollection(const std::string& name) {
   // Take the collection's writer lock so no other process is writing it, then
   // rename it out of the way (atomic) before deleting the files.
   {
-    auto writer_lock = env_.LockFile(CollectionDir(name) + "/LOCK");
+    auto writer_lock = env_.LockFile(dir + "/LOCK");
     if (!writer_lock.ok()) {
       return absl::FailedPreconditionError(StrCat("collection '", name, "' is open for writing by another process"));
     }
-    RETURN_IF_ERROR(env_.RenameFile(CollectionDir(name), dir_ + "/collections/.dropped-" + name));
+    RETURN_IF_ERROR(env_.RenameFile(dir, dir_ + "/collections/.dropped-" + name));
   }
   RETURN_IF_ERROR(env_.SyncDir(dir_ + "/collections"));
   return env_.RemoveAll(dir_ + "/collections/.dropped-" + name);
@@ -125,7 +123,8 @@ Result<std::vector<std::string>> Database::ListCollections() {
   }
   std::vector<std::string> out;
   for (const auto& n : *names) {
-    if (!n.empty() && n[0] != '.' && env_.FileExists(CollectionDir(n) + "/collection.json")) out.push_back(n);
+    auto dir = CollectionDir(n);  // skips names no collection can have (".dropped-x", stray files)
+    if (dir.ok() && env_.FileExists(*dir + "/collection.json")) out.push_back(n);
   }
   return out;
 }
@@ -138,11 +137,16 @@ Result<std::map<std::string, std::string>> Database::ReadAliases() {
   }
   json j = json::parse(*bytes, nullptr, false);
   if (j.is_discarded() || !j.contains("aliases") || !j["aliases"].is_object()) {
-    return absl::DataLossError(StrCat(dir_, "/", kAliasesFile, ": not a valid alias file"));
+    return absl::DataLossError(StrCat(kAliasesFile, ": not a valid alias file"));
   }
   std::map<std::string, std::string> out;
   for (const auto& [k, v] : j["aliases"].items()) {
-    if (!v.is_string()) return absl::DataLossError(StrCat(dir_, "/", kAliasesFile, ": alias '", k, "' is not a string"));
+    // A target outside the rule would make a path outside the data directory.
+    if (!v.is_string() || !ValidateName("alias", k).ok() ||
+        !ValidateName("collection", v.get<std::string>()).ok()) {
+      return absl::DataLossError(
+          StrCat(kAliasesFile, ": alias '", k, "' has no valid collection name as its target"));
+    }
     out[k] = v.get<std::string>();
   }
   return out;
@@ -164,33 +168,42 @@ Status Database::ChangeAliases(const std::function<Status(std::map<std::string, 
   return WriteAliases(aliases);
 }
 
+Status Database::CheckAliasTarget(const std::string& collection) const {
+  ASSIGN_OR_RETURN(const std::string dir, CollectionDir(collection));
+  if (!env_.FileExists(dir + "/collection.json")) {
+    return absl::NotFoundError(StrCat("collection '", collection, "' does not exist"));
+  }
+  return absl::OkStatus();
+}
+
 Status Database::CreateAlias(const std::string& alias, const std::string& collection) {
-  RETURN_IF_ERROR(CheckName("alias", alias));
+  RETURN_IF_ERROR(ValidateName("alias", alias));
+  RETURN_IF_ERROR(ValidateName("collection name", collection));
   return ChangeAliases([&](auto& aliases) -> Status {
     if (aliases.contains(alias)) return absl::AlreadyExistsError(StrCat("alias '", alias, "' already exists"));
-    if (env_.FileExists(CollectionDir(alias))) {
+    ASSIGN_OR_RETURN(const std::string alias_dir, CollectionDir(alias));
+    if (env_.FileExists(alias_dir)) {
       return absl::AlreadyExistsError(StrCat("'", alias, "' is already a collection name"));
     }
-    if (!env_.FileExists(CollectionDir(collection) + "/collection.json")) {
-      return absl::NotFoundError(StrCat("collection '", collection, "' does not exist"));
-    }
+    RETURN_IF_ERROR(CheckAliasTarget(collection));
     aliases[alias] = collection;
     return absl::OkStatus();
   });
 }
 
 Status Database::FlipAlias(const std::string& alias, const std::string& collection) {
+  RETURN_IF_ERROR(ValidateName("alias", alias));
+  RETURN_IF_ERROR(ValidateName("collection name", collection));
   return ChangeAliases([&](auto& aliases) -> Status {
     if (!aliases.contains(alias)) return absl::NotFoundError(StrCat("alias '", alias, "' does not exist"));
-    if (!env_.FileExists(CollectionDir(collection) + "/collection.json")) {
-      return absl::NotFoundError(StrCat("collection '", collection, "' does not exist"));
-    }
+    RETURN_IF_ERROR(CheckAliasTarget(collection));
     aliases[alias] = collection;
     return absl::OkStatus();
   });
 }
 
 Status Database::DeleteAlias(const std::string& alias) {
+  RETURN_IF_ERROR(ValidateName("alias", alias));
   return ChangeAliases([&](auto& aliases) -> Status {
     if (aliases.erase(alias) == 0) return absl::NotFoundError(StrCat("alias '", alias, "' does not exist"));
     return absl::OkStatus();

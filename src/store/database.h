@@ -59,7 +59,12 @@ class Database {
 
  private:
   Database(Env& env, std::string dir, DatabaseOptions options);
-  std::string CollectionDir(const std::string& name) const;
+  // DIR/collections/NAME; InvalidArgument unless `name` follows the name
+  // rule (ValidateName), so no name, alias target or file entry can make a
+  // path outside the data directory.
+  Result<std::string> CollectionDir(const std::string& name) const;
+  // OK if `collection` names an existing collection (what an alias may point at).
+  Status CheckAliasTarget(const std::string& collection) const;
   Result<std::map<std::string, std::string>> ReadAliases();
   Status WriteAliases(const std::map<std::string, std::string>& aliases);
   // Runs `change` on the alias map under the catalog lock and saves it.

@@ -57,4 +57,45 @@ Result<DeleteEntry> DecodeDelete(std::string_view bytes) {
   return d;
 }
 
+void EncodeBatch(std::span<const DeleteEntry> deletes, std::span<const Record* const> upserts,
+                 std::string* out) {
+  std::string part;
+  ByteWriter w(out);
+  w.U32(static_cast<uint32_t>(deletes.size()));
+  for (const DeleteEntry& d : deletes) {
+    part.clear();
+    EncodeDelete(d.id, d.version, &part);
+    w.String(part);
+  }
+  w.U32(static_cast<uint32_t>(upserts.size()));
+  for (const Record* r : upserts) {
+    part.clear();
+    EncodeUpsert(*r, &part);
+    w.String(part);
+  }
+}
+
+Result<BatchEntry> DecodeBatch(std::string_view bytes) {
+  ByteReader r(bytes);
+  BatchEntry batch;
+  uint32_t n = 0;
+  std::string_view part;
+  if (!r.U32(&n) || n > r.remaining()) return Corrupt("batch delete count");
+  batch.deletes.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!r.String(&part)) return Corrupt("batch delete");
+    ASSIGN_OR_RETURN(DeleteEntry d, DecodeDelete(part));
+    batch.deletes.push_back(std::move(d));
+  }
+  if (!r.U32(&n) || n > r.remaining()) return Corrupt("batch upsert count");
+  batch.upserts.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!r.String(&part)) return Corrupt("batch upsert");
+    ASSIGN_OR_RETURN(Record rec, DecodeUpsert(part));
+    batch.upserts.push_back(std::move(rec));
+  }
+  if (!r.AtEnd()) return Corrupt("trailing bytes after batch");
+  return batch;
+}
+
 }  // namespace ragline::store

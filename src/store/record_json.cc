@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "core/json_fields.h"
 #include "core/strings.h"
 
 namespace ragline::store {
@@ -36,6 +37,7 @@ Result<std::vector<float>> VectorFromJson(const json& v, size_t dim, std::string
 
 Result<Record> RecordFromJson(const json& j, size_t dim, std::string_view where) {
   if (!j.is_object()) return absl::InvalidArgumentError(StrCat(Prefix(where), "expected a JSON object"));
+  RETURN_IF_ERROR(RefuseUnknownFields(j, {"id", "version", "vector", "payload"}, where));
   Record r;
   auto id = j.find("id");
   if (id == j.end() || !id->is_string() || id->get<std::string>().empty()) {
