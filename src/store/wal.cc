@@ -21,6 +21,8 @@ constexpr size_t kFileNumberDigits = 20;
 
 std::string WalFileName(uint64_t number) { return absl::StrFormat("wal-%020d.log", number); }
 
+constexpr char kRegistryFile[] = "FILES";
+
 // Parses "wal-<20 digits>.log"; false for any other name.
 bool ParseWalFileName(std::string_view name, uint64_t* number) {
   if (name.size() != kFilePrefix.size() + kFileNumberDigits + kFileSuffix.size()) return false;
@@ -131,6 +133,8 @@ struct Wal::Impl {
   // Syncs and closes the current file, then creates wal-<last_lsn+1>.log.
   // Any error fails the Wal.
   Status StartNewFile(uint64_t number);
+  // Replaces the registry with the names of `files`. An error fails the Wal.
+  Status WriteRegistry();
   Status Fail(Status status) {
     failed = status;
     return status;
@@ -173,8 +177,17 @@ Status Wal::Impl::StartNewFile(uint64_t number) {
   current = std::move(file).value();
   files.push_back(LogFile{number, path, current->Size()});
   current_bytes.store(current->Size(), std::memory_order_relaxed);
-  // The new name must be durable before records in it are acknowledged.
+  // The new name must be durable, and registered, before records in it are
+  // acknowledged.
   if (Status s = env.SyncDir(dir); !s.ok()) return Fail(s);
+  return WriteRegistry();
+}
+
+Status Wal::Impl::WriteRegistry() {
+  std::string text;
+  for (const LogFile& file : files) absl::StrAppend(&text, WalFileName(file.number), "\n");
+  if (Status s = env.WriteFileAtomically(absl::StrCat(dir, "/", kRegistryFile), text); !s.ok())
+    return Fail(s);
   return absl::OkStatus();
 }
 
@@ -219,10 +232,59 @@ Result<std::unique_ptr<Wal>> Wal::Open(Env& env, const std::string& dir,
   }
   // Names are zero-padded, so ListDir's order is numeric order.
 
+  // Registered files that would hold records above after_lsn must be there.
+  std::vector<uint64_t> missing;  // first LSNs of registered files that are gone
+  uint64_t registered_end = 0;    // the last registered file's first LSN (0: no registry)
+  if (auto registry = env.ReadFile(absl::StrCat(dir, "/", kRegistryFile)); registry.ok()) {
+    std::vector<uint64_t> listed;
+    std::string_view rest = *registry;
+    while (!rest.empty()) {
+      const size_t end = std::min(rest.find('\n'), rest.size());
+      const std::string_view line = rest.substr(0, end);
+      rest.remove_prefix(std::min(end + 1, rest.size()));
+      uint64_t number;
+      if (line.empty()) continue;
+      if (!ParseWalFileName(line, &number)) {
+        if (options.salvage) continue;
+        return absl::DataLossError(absl::StrCat("WAL in ", dir, ": the file registry ", kRegistryFile,
+                                                " is corrupt (line '", std::string(line), "')"));
+      }
+      listed.push_back(number);
+    }
+    std::sort(listed.begin(), listed.end());
+    for (size_t i = 0; i < listed.size(); ++i) {
+      const bool present =
+          std::any_of(files.begin(), files.end(), [&](const LogFile& f) { return f.number == listed[i]; });
+      const bool obsolete = i + 1 < listed.size() && listed[i + 1] - 1 <= after_lsn;
+      if (!present && !obsolete) missing.push_back(listed[i]);
+    }
+    if (!listed.empty()) registered_end = listed.back();
+    if (!missing.empty() && !options.salvage) {
+      std::string names;
+      for (uint64_t m : missing) absl::StrAppend(&names, names.empty() ? "" : ", ", WalFileName(m));
+      return absl::DataLossError(absl::StrCat(
+          "WAL in ", dir, ": ", missing.size() == 1 ? "file " : "files ", names,
+          missing.size() == 1 ? " is" : " are",
+          " missing (registered, holding records after the checkpoint LSN ", after_lsn,
+          "): acknowledged writes in it are lost; `ragline check` describes the damage and `ragline repair` "
+          "keeps what remains"));
+    }
+  } else if (!absl::IsNotFound(registry.status())) {
+    return registry.status();
+  }
+  auto missing_cause = [&](uint64_t first_lsn) {
+    const bool registered = std::find(missing.begin(), missing.end(), first_lsn) != missing.end();
+    return registered ? absl::StrCat("registered file ", WalFileName(first_lsn), " is missing")
+                      : std::string("no file holds them");
+  };
+
   if (!files.empty() && files.front().number > after_lsn + 1) {
-    return absl::DataLossError(absl::StrCat(
-        "WAL in ", dir, " starts at LSN ", files.front().number, " but recovery needs LSN ",
-        after_lsn + 1, " onwards: records were removed or lost"));
+    if (!options.salvage) {
+      return absl::DataLossError(absl::StrCat("WAL in ", dir, " starts at LSN ", files.front().number,
+                                              " but recovery needs LSN ", after_lsn + 1,
+                                              " onwards: records were removed or lost"));
+    }
+    report.gaps.push_back({after_lsn + 1, files.front().number - 1, missing_cause(after_lsn + 1)});
   }
   // The newest file that may hold LSN after_lsn + 1; older ones are obsolete
   // and not read.
@@ -238,14 +300,36 @@ Result<std::unique_ptr<Wal>> Wal::Open(Env& env, const std::string& dir,
   size_t cut_index = files.size();  // file holding the first bad byte
   uint64_t cut_offset = 0;
   bool cut_removes_file = false;  // the cut file's name itself is out of sequence
+  // Damage before the last file is not a torn tail: refuse it (salvage: a gap).
+  auto damaged = [&](size_t i, uint64_t offset, const std::string& reason) -> Status {
+    const std::string where =
+        absl::StrCat(WalFileName(files[i].number), " at offset ", offset, " (", reason, ")");
+    if (!options.salvage) {
+      return absl::DataLossError(absl::StrCat(
+          "WAL in ", dir, " is damaged in ", where, " and later files hold acknowledged records: ",
+          "`ragline check` describes the damage and `ragline repair` keeps what remains"));
+    }
+    report.gaps.push_back({expected, files[i + 1].number - 1, absl::StrCat("damaged record in ", where)});
+    return absl::OkStatus();
+  };
   for (size_t i = first; i < files.size() && cut_index == files.size(); ++i) {
     LogFile& file = files[i];
     if (file.number != expected) {
-      ASSIGN_OR_RETURN(file.size, env.FileSize(file.path));
-      cut_index = i;
-      cut_removes_file = true;
-      report.reason = absl::StrCat("file starts at LSN ", file.number, ", expected ", expected);
-      break;
+      if (options.salvage && file.number > expected) {
+        report.gaps.push_back({expected, file.number - 1, missing_cause(expected)});
+        expected = file.number;
+      } else if (i + 1 < files.size()) {
+        RETURN_IF_ERROR(
+            damaged(i, 0, absl::StrCat("file starts at LSN ", file.number, ", expected ", expected)));
+        expected = files[i + 1].number;
+        continue;
+      } else {
+        ASSIGN_OR_RETURN(file.size, env.FileSize(file.path));
+        cut_index = i;
+        cut_removes_file = true;
+        report.reason = absl::StrCat("file starts at LSN ", file.number, ", expected ", expected);
+        break;
+      }
     }
     ASSIGN_OR_RETURN(std::string data, env.ReadFile(file.path));
     file.size = data.size();
@@ -260,6 +344,11 @@ Result<std::unique_ptr<Wal>> Wal::Open(Env& env, const std::string& dir,
                               record.lsn, ")");
       }
       if (!ok) {
+        if (i + 1 < files.size()) {
+          RETURN_IF_ERROR(damaged(i, offset, reason));
+          expected = files[i + 1].number;
+          break;
+        }
         cut_index = i;
         cut_offset = offset;
         report.reason = std::move(reason);
@@ -274,6 +363,12 @@ Result<std::unique_ptr<Wal>> Wal::Open(Env& env, const std::string& dir,
     }
   }
   const uint64_t last_good = expected - 1;
+  // A registered file past the last one present: its records are gone.
+  if (options.salvage && registered_end > last_good &&
+      (files.empty() || registered_end > files.back().number)) {
+    report.gaps.push_back(
+        {std::max(registered_end, last_good + 1), UINT64_MAX, missing_cause(registered_end)});
+  }
 
   if (cut_index < files.size()) {
     report.tail_cut = true;
@@ -325,10 +420,12 @@ Result<std::unique_ptr<Wal>> Wal::Open(Env& env, const std::string& dir,
     return wal;
   }
   if (impl.files.empty()) {
-    RETURN_IF_ERROR(impl.StartNewFile(last_lsn + 1));
+    RETURN_IF_ERROR(impl.StartNewFile(last_lsn + 1));  // registers it
   } else {
     ASSIGN_OR_RETURN(impl.current, env.NewAppendableFile(impl.files.back().path));
     impl.current_bytes.store(impl.current->Size(), std::memory_order_relaxed);
+    // What recovery kept (and, for a log from before the registry, a first one).
+    RETURN_IF_ERROR(impl.WriteRegistry());
   }
   uint64_t sealed = 0;
   for (size_t i = 0; i + 1 < impl.files.size(); ++i) sealed += impl.files[i].size;
@@ -401,7 +498,10 @@ Status Wal::RemoveObsolete(uint64_t checkpoint_lsn) {
   }
   impl.files.erase(impl.files.begin(), impl.files.begin() + static_cast<std::ptrdiff_t>(removed));
   RETURN_IF_ERROR(status);
-  return impl.env.SyncDir(impl.dir);
+  RETURN_IF_ERROR(impl.env.SyncDir(impl.dir));
+  // A crash before this leaves removed files registered: below the
+  // checkpoint, so Open does not miss them.
+  return impl.WriteRegistry();
 }
 
 uint64_t Wal::SizeBytes() const {

@@ -14,15 +14,25 @@
 // Recovery: Open replays every record with LSN > `after_lsn` in order. Files
 // all of whose records are <= after_lsn (the next file's N <= after_lsn + 1)
 // are not read at all. The first record that is torn (short) or corrupt (bad
-// checksum, bad length, LSN out of sequence, zero-filled) ends the log: in
-// read-write mode the file is cut back to the last good record and any later
-// files are removed; the report says what was cut and why. In read-only mode
-// nothing on disk changes (another process may be writing) and a missing
-// directory is an empty log. Recovery never crashes on bad bytes. If the
-// oldest file starts after after_lsn + 1, records the caller needs are gone:
-// Open returns DataLoss. If the whole log ends before after_lsn (its tail was
-// lost but a checkpoint covers it), read-write Open removes the old files and
-// the next append gets LSN after_lsn + 1.
+// checksum, bad length, LSN out of sequence, zero-filled) in the LAST file
+// ends the log (a crash can only tear the last file): in read-write mode the
+// file is cut back to the last good record; the report says what was cut and
+// why. A bad record in an earlier file is damage, not a crash: Open returns
+// DataLoss and changes nothing. In read-only mode nothing on disk changes
+// (another process may be writing) and a missing directory is an empty log.
+// Recovery never crashes on bad bytes. If the oldest file starts after
+// after_lsn + 1, records the caller needs are gone: Open returns DataLoss.
+// If the whole log ends before after_lsn (its tail was lost but a checkpoint
+// covers it), read-write Open removes the old files and the next append gets
+// LSN after_lsn + 1.
+//
+// The file registry (`FILES` in the directory, replaced atomically whenever
+// a file is started or removed, before any record in a new file is
+// acknowledged) names every live file. Open refuses (DataLoss, naming each)
+// when a registered file that holds records above after_lsn is missing, so
+// deleting a file never loses acknowledged records silently. Logs written
+// before the registry existed get one at their first read-write open.
+// With WalOptions::salvage, these refusals become gaps in the report.
 //
 // Write errors: an Append or Sync error (or one while rotating) puts the Wal
 // in a failed state: that AppendBatch returns the error, and every later
@@ -61,6 +71,10 @@ struct WalOptions {
   FsyncPolicy fsync = FsyncPolicy::kBatch;
   uint64_t max_file_bytes = 64ull << 20;  // start a new file past this size
   bool read_only = false;
+  // Recover what is there instead of refusing damage (ragline check and
+  // repair): missing files and corrupt regions become gaps in the report,
+  // and replay goes on with the next file. Nothing is removed for a gap.
+  bool salvage = false;
 };
 
 struct WalEntry {
@@ -80,6 +94,15 @@ struct WalRecoveryReport {
   // Read-write mode only: names of files deleted because they followed the
   // cut (or, for a file whose name is out of sequence, the cut file itself).
   std::vector<std::string> removed_files;
+  // Salvage mode: LSN ranges above after_lsn that the log should hold and
+  // does not (a missing file, or the rest of a file after a corrupt
+  // record), and what caused each.
+  struct Gap {
+    uint64_t first_lsn;
+    uint64_t last_lsn;  // UINT64_MAX: unknown (the end of the lost range is not known)
+    std::string cause;
+  };
+  std::vector<Gap> gaps;
 };
 
 struct WalRecordRef {
