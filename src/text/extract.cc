@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "core/strings.h"
+#include "text/html_depth.h"
 
 namespace ragline::text {
 namespace {
@@ -1076,8 +1077,8 @@ std::string_view ExtractedDocument::HeadingPathAt(size_t offset) const {
 
 Result<ExtractedDocument> Extract(std::string_view bytes, DocumentFormat format, const ExtractOptions& options) {
   if (bytes.size() > options.max_input_bytes) {
-    return absl::InvalidArgumentError(StrCat("document is ", bytes.size(), " bytes, over the limit of ",
-                                             options.max_input_bytes, " bytes"));
+    return LimitExceededError(StrCat("document is ", bytes.size(), " bytes; the limit max_input_bytes is ",
+                                     options.max_input_bytes));
   }
   if (bytes.size() > UINT32_MAX) return absl::InvalidArgumentError("document larger than 4 GiB");
   ExtractedDocument doc;
@@ -1094,6 +1095,13 @@ Result<ExtractedDocument> Extract(std::string_view bytes, DocumentFormat format,
     }
     case DocumentFormat::kHtml: {
       ASSIGN_OR_RETURN(std::string text, NormaliseText(bytes, /*reject_nul=*/false));
+      // gumbo's time grows with the square of the nesting: refuse deep
+      // documents before it sees them (html_depth.h).
+      if (const size_t depth = HtmlNestingDepth(text, options.max_html_depth);
+          depth > options.max_html_depth) {
+        return LimitExceededError(StrCat("HTML nests elements more than ", options.max_html_depth,
+                                         " deep; the limit max_html_depth is ", options.max_html_depth));
+      }
       doc = ExtractHtml(text);
       break;
     }

@@ -85,14 +85,19 @@ struct ExtractedDocument {
 };
 
 struct ExtractOptions {
-  // Larger inputs are rejected (InvalidArgument) before any parsing.
+  // Larger inputs are rejected (LimitExceededError) before any parsing.
   size_t max_input_bytes = size_t{64} << 20;
+  // HTML whose open elements nest deeper than this (html_depth.h) is
+  // rejected (LimitExceededError) before parsing: the parser's time grows
+  // with the square of the depth. Real pages stay far below it.
+  size_t max_html_depth = 256;
 };
 
 // Extracts `bytes` as the format named by `content_type_or_extension` (see
 // FormatFromContentType). Errors: Unimplemented (unsupported type),
-// InvalidArgument (over the size limit, invalid UTF-8, a broken / encrypted
-// PDF); messages name the problem and, where it applies, the byte offset.
+// LimitExceededError (over max_input_bytes, HTML over max_html_depth),
+// InvalidArgument (invalid UTF-8, a broken / encrypted PDF); messages name
+// the problem and, where it applies, the byte offset.
 Result<ExtractedDocument> Extract(std::string_view bytes, std::string_view content_type_or_extension,
                                   const ExtractOptions& options = {});
 Result<ExtractedDocument> Extract(std::string_view bytes, DocumentFormat format,
