@@ -18,6 +18,7 @@
 #include <unordered_set>
 
 #include "absl/strings/escaping.h"
+#include "core/json_fields.h"
 #include "core/strings.h"
 #include "pipeline/bounded_queue.h"
 
@@ -35,6 +36,8 @@ Result<SourceDocument> SourceDocument::FromJson(const nlohmann::json& j, std::st
                                               std::string_view default_source) {
   using nlohmann::json;
   if (!j.is_object()) return absl::InvalidArgumentError(StrCat(where, ": must be a JSON object"));
+  RETURN_IF_ERROR(RefuseUnknownFields(
+      j, {"id", "text", "content_base64", "content_type", "metadata", "version", "source"}, where));
   SourceDocument doc;
   auto id = j.find("id");
   if (id == j.end() || !id->is_string() || id->get<std::string>().empty()) {
@@ -100,6 +103,9 @@ Status IngestOptions::Validate(size_t special_tokens) const {
   if (extract_threads == 0 || extract_threads > 256) {
     return absl::InvalidArgumentError("extract_threads must be between 1 and 256");
   }
+  if (limits.max_document_bytes == 0 || limits.max_document_chunks == 0) {
+    return absl::InvalidArgumentError("max_document_bytes and max_document_chunks must be at least 1");
+  }
   return absl::OkStatus();
 }
 
@@ -109,6 +115,7 @@ void IngestReport::Merge(const IngestReport& o) {
   documents_unchanged += o.documents_unchanged;
   documents_deleted += o.documents_deleted;
   documents_failed += o.documents_failed;
+  documents_superseded += o.documents_superseded;
   chunks_upserted += o.chunks_upserted;
   chunks_deleted += o.chunks_deleted;
   failures.insert(failures.end(), o.failures.begin(), o.failures.end());
@@ -117,10 +124,15 @@ void IngestReport::Merge(const IngestReport& o) {
 json IngestReport::ToJson() const {
   json f = json::array();
   for (const auto& x : failures) f.push_back({{"id", x.id}, {"error", x.error}});
-  return {{"documents_added", documents_added},     {"documents_replaced", documents_replaced},
-          {"documents_unchanged", documents_unchanged}, {"documents_deleted", documents_deleted},
-          {"documents_failed", documents_failed},   {"chunks_upserted", chunks_upserted},
-          {"chunks_deleted", chunks_deleted},       {"failures", f}};
+  return {{"documents_added", documents_added},
+          {"documents_replaced", documents_replaced},
+          {"documents_unchanged", documents_unchanged},
+          {"documents_deleted", documents_deleted},
+          {"documents_failed", documents_failed},
+          {"documents_superseded", documents_superseded},
+          {"chunks_upserted", chunks_upserted},
+          {"chunks_deleted", chunks_deleted},
+          {"failures", f}};
 }
 
 json DocumentInfo::ToJson() const {
@@ -183,8 +195,7 @@ struct PreparedDoc {
   size_t index = 0;  // position in the call's input
   std::string id;
   uint64_t version = 0;
-  bool had_commit = false;  // a chunk #0 existed
-  size_t old_count = 0;     // its chunk_count
+  bool had_commit = false;  // a chunk #0 existed when it was prepared
   std::string text;         // extracted text
   std::vector<text::Chunk> chunks;
   json common;                      // payload fields shared by every chunk
@@ -245,15 +256,16 @@ std::vector<std::string> Ingestor::ExistingChunkIds(const std::string& doc_id, s
   return ids;
 }
 
-Result<IngestReport> Ingestor::Ingest(std::vector<SourceDocument> docs, const ProgressCallback& progress) {
+Result<IngestReport> Ingestor::Ingest(std::vector<SourceDocument> docs, const ProgressCallback& progress,
+                                      const CancelCheck& cancelled) {
   std::vector<WorkItem> items;
   items.reserve(docs.size());
   for (auto& d : docs) items.push_back(WorkItem{std::move(d), {}, {}});
-  std::lock_guard<std::mutex> lock(write_mu_);
-  return IngestLocked(std::move(items), progress);
+  return IngestItems(std::move(items), progress, cancelled);
 }
 
-Result<IngestReport> Ingestor::IngestLocked(std::vector<WorkItem> items, const ProgressCallback& progress) {
+Result<IngestReport> Ingestor::IngestItems(std::vector<WorkItem> items, const ProgressCallback& progress,
+                                           const CancelCheck& cancelled_by_caller) {
   RETURN_IF_ERROR(options_.Validate(tokenizer_.special_tokens()));
   if (embedder_.dim() != collection_.config().dim) {
     return absl::InvalidArgumentError(StrCat("model ", embedder_.model_id(), " embeds to ", embedder_.dim(),
@@ -262,12 +274,17 @@ Result<IngestReport> Ingestor::IngestLocked(std::vector<WorkItem> items, const P
   }
   const std::string signature = Signature();
   const size_t total = items.size();
+  const IngestLimits& limits = options_.limits;
+  // A call limit needs the call's whole chunk count before anything is
+  // embedded: extract and chunk every document first.
+  const bool plan_first = limits.max_call_chunks > 0;
 
   // Shared by the stages. report_mu_ also serialises the callbacks.
   std::mutex report_mu;
   IngestReport report;
   size_t docs_done = 0;
-  Status fatal;  // GUARDED_BY(report_mu): the first store error
+  Status fatal;                             // GUARDED_BY(report_mu): the first error that stops the call
+  std::vector<std::string> limit_failures;  // GUARDED_BY(report_mu): documents over a limit (plan_first)
 
   auto observe = [&](std::string_view stage, double seconds) {
     if (!options_.stage_observer) return;
@@ -285,9 +302,16 @@ Result<IngestReport> Ingestor::IngestLocked(std::vector<WorkItem> items, const P
     report.failures.push_back({id, error});
     finish_locked();
   };
+  auto fail_limit = [&](const std::string& id, const std::string& error) {
+    {
+      std::lock_guard<std::mutex> l(report_mu);
+      limit_failures.push_back(StrCat("document '", id, "' ", error));
+    }
+    fail_doc(id, error);
+  };
 
   // Ids must be unique within a call: two in-flight versions of one document
-  // would interleave their chunks.
+  // would race each other's commit.
   std::vector<bool> duplicate(items.size(), false);
   {
     std::unordered_set<std::string> seen;
@@ -295,11 +319,11 @@ Result<IngestReport> Ingestor::IngestLocked(std::vector<WorkItem> items, const P
   }
 
   BoundedQueue<size_t> todo(options_.queue_capacity);
-  BoundedQueue<DocPtr> prepared(options_.queue_capacity);
+  BoundedQueue<DocPtr> prepared(plan_first ? std::max<size_t>(items.size(), 1) : options_.queue_capacity);
   BoundedQueue<EmbeddedBatch> embedded(options_.queue_capacity);
-  std::atomic<bool> cancelled{false};
+  std::atomic<bool> stopped{false};
   auto abort_all = [&](const Status& st) {
-    cancelled = true;
+    stopped = true;
     {
       std::lock_guard<std::mutex> l(report_mu);
       if (fatal.ok()) fatal = st;
@@ -308,8 +332,18 @@ Result<IngestReport> Ingestor::IngestLocked(std::vector<WorkItem> items, const P
     prepared.Close();
     embedded.Close();
   };
+  // Checked before each unit of work (a document, a batch, a commit).
+  auto should_stop = [&]() -> bool {
+    if (stopped) return true;
+    if (cancelled_by_caller && cancelled_by_caller()) {
+      abort_all(
+          absl::CancelledError("ingest cancelled (the client went away, or the server is shutting down)"));
+      return true;
+    }
+    return false;
+  };
 
-  // ---- read + hash + freshness check + extract + chunk
+  // ---- read + hash + freshness check + limits + extract + chunk
   auto prepare = [&](size_t index) -> void {
     WorkItem& item = items[index];
     SourceDocument& doc = item.doc;
@@ -323,6 +357,10 @@ Result<IngestReport> Ingestor::IngestLocked(std::vector<WorkItem> items, const P
       doc.content = std::move(*bytes);
     }
     if (!doc.metadata.is_object()) return fail_doc(doc.id, "metadata must be a JSON object");
+    if (doc.content.size() > limits.max_document_bytes) {
+      return fail_limit(doc.id, StrCat("has ", doc.content.size(), " bytes; the limit max_document_bytes is ",
+                                       limits.max_document_bytes));
+    }
     const std::string content_hash = ContentHash(doc.content);
     const std::string fingerprint =
         ContentHash(StrCat(signature, ";hash=", content_hash, ";type=", doc.content_type, ";source=", doc.source,
@@ -334,7 +372,6 @@ Result<IngestReport> Ingestor::IngestLocked(std::vector<WorkItem> items, const P
     out->id = doc.id;
     if (head) {
       out->had_commit = true;
-      out->old_count = PayloadValue<size_t>(head->payload, "chunk_count", 0);
       if (PayloadValue<std::string>(head->payload, "fingerprint", "") == fingerprint) {
         std::lock_guard<std::mutex> l(report_mu);
         report.documents_unchanged++;
@@ -355,13 +392,21 @@ Result<IngestReport> Ingestor::IngestLocked(std::vector<WorkItem> items, const P
     auto t = Clock::now();
     auto extracted = text::Extract(doc.content, doc.content_type, options_.extract);
     observe("extract", SecondsSince(t));
-    if (!extracted.ok()) return fail_doc(doc.id, std::string(extracted.status().message()));
+    if (!extracted.ok()) {
+      if (IsLimitExceeded(extracted.status()))
+        return fail_limit(doc.id, std::string(extracted.status().message()));
+      return fail_doc(doc.id, std::string(extracted.status().message()));
+    }
     doc.content.clear();
     doc.content.shrink_to_fit();
     t = Clock::now();
     auto chunks = text::ChunkDocument(*extracted, tokenizer_, options_.chunker);
     observe("chunk", SecondsSince(t));
     if (!chunks.ok()) return fail_doc(doc.id, std::string(chunks.status().message()));
+    if (chunks->size() > limits.max_document_chunks) {
+      return fail_limit(doc.id, StrCat("makes ", chunks->size(), " chunks; the limit max_document_chunks is ",
+                                       limits.max_document_chunks));
+    }
 
     json extracted_meta = json::object();
     for (const auto& [k, v] : extracted->metadata) extracted_meta[k] = v;
@@ -385,25 +430,51 @@ Result<IngestReport> Ingestor::IngestLocked(std::vector<WorkItem> items, const P
   for (size_t w = 0; w < options_.extract_threads; ++w) {
     extract_workers.emplace_back([&] {
       while (auto index = todo.Pop()) {
-        if (!cancelled) prepare(*index);
+        if (!should_stop()) prepare(*index);
       }
       if (--extract_running == 0) prepared.Close();
     });
   }
 
-  // ---- embed: chunks of consecutive documents, #0 of each last, in batches
+  // ---- embed: chunks of consecutive documents, in batches
   std::thread embed_stage([&] {
+    std::vector<DocPtr> planned;
+    if (plan_first) {
+      // Every document is extracted and chunked (the queue holds them all)
+      // before one is embedded: a call over a limit fails whole.
+      while (auto doc = prepared.Pop()) planned.push_back(std::move(*doc));
+      size_t call_chunks = 0;
+      for (const auto& d : planned) call_chunks += d->chunks.size();
+      std::string over;
+      {
+        std::lock_guard<std::mutex> l(report_mu);
+        if (!limit_failures.empty()) over = limit_failures.front();
+      }
+      if (over.empty() && call_chunks > limits.max_call_chunks) {
+        over = StrCat("the documents make ", call_chunks,
+                      " chunks; the limit per request (max_request_chunks) is ", limits.max_call_chunks);
+      }
+      if (!over.empty()) {
+        abort_all(LimitExceededError(StrCat(over, "; nothing was ingested")));
+        return;
+      }
+    }
+    size_t next_planned = 0;
+    auto next_doc = [&]() -> std::optional<DocPtr> {
+      if (!plan_first) return prepared.Pop();
+      if (next_planned == planned.size()) return std::nullopt;
+      return std::move(planned[next_planned++]);
+    };
     std::vector<ChunkRef> pending;
     auto flush = [&]() -> bool {
       // Drop chunks of documents an earlier batch failed.
       std::erase_if(pending, [](const ChunkRef& c) { return c.doc->failed.load(); });
       if (pending.empty()) return true;
+      if (should_stop()) return false;
       EmbeddedBatch batch;
       std::vector<std::string> texts;
       for (const auto& c : pending) {
-        if (c.ordinal != kEmptyDocument) {
-          texts.emplace_back(c.doc->chunks[c.ordinal].TextIn(c.doc->text));
-        }
+        if (c.ordinal != kEmptyDocument) texts.emplace_back(c.doc->chunks[c.ordinal].TextIn(c.doc->text));
       }
       if (!texts.empty()) {
         const auto t = Clock::now();
@@ -432,14 +503,14 @@ Result<IngestReport> Ingestor::IngestLocked(std::vector<WorkItem> items, const P
     };
     bool ok = true;
     while (ok) {
-      auto doc = prepared.Pop();
+      auto doc = next_doc();
       if (!doc) break;
       const size_t n = (*doc)->chunks.size();
       if (n == 0) {
         pending.push_back({*doc, kEmptyDocument});
       } else {
-        for (size_t k = 1; k <= n && ok; ++k) {
-          pending.push_back({*doc, k % n});  // 1, 2, ..., n-1, then 0
+        for (size_t k = 0; k < n && ok; ++k) {
+          pending.push_back({*doc, k});
           if (pending.size() >= options_.embed_batch_chunks) ok = flush();
         }
       }
@@ -449,38 +520,46 @@ Result<IngestReport> Ingestor::IngestLocked(std::vector<WorkItem> items, const P
     embedded.Close();
   });
 
-  // ---- upsert: chunks 1..n-1, delete ordinals >= n, then #0 (the commit)
-  std::thread upsert_stage([&] {
-    std::vector<store::Record> records;
-    std::vector<DocPtr> commits;  // documents whose #0 is in `records`
-    auto flush = [&]() -> Status {
-      if (records.empty()) return absl::OkStatus();
-      const size_t n = records.size();
+  // ---- commit: each complete document in one atomic write (its chunks,
+  // and the deletes of its old chunks past the new count), the documents of
+  // a batch together.
+  std::thread commit_stage([&] {
+    std::map<PreparedDoc*, std::vector<store::Record>> open_docs;  // chunks embedded so far
+    std::vector<DocPtr> ready;
+    std::vector<std::vector<store::Record>> ready_records;
+    auto commit = [&]() -> Status {
+      if (ready.empty()) return absl::OkStatus();
+      if (should_stop()) return absl::OkStatus();  // abort_all recorded why
+      std::vector<store::WriteGroup> groups(ready.size());
+      for (size_t g = 0; g < ready.size(); ++g) groups[g].upserts = std::move(ready_records[g]);
+      // Under the collection's writer lock: a newer version committed
+      // meanwhile (another call) wins; else the old chunks past the new
+      // count go in the same write.
+      auto check = [&](const store::Collection& c, size_t g, std::vector<std::string>* deletes) -> Status {
+        const PreparedDoc& d = *ready[g];
+        auto head = c.Get(ChunkId(d.id, 0));
+        if (head && head->version >= d.version) return absl::AbortedError("superseded");
+        const size_t old_count = head ? PayloadValue<size_t>(head->payload, "chunk_count", 0) : 0;
+        *deletes = ExistingChunkIds(d.id, d.chunks.size(), old_count);
+        return absl::OkStatus();
+      };
       const auto t = Clock::now();
-      auto summary = collection_.Upsert(std::move(records));
+      auto summary = collection_.Write(std::move(groups), check);
       observe("upsert", SecondsSince(t));
-      records.clear();
       if (!summary.ok()) return summary.status();
       std::lock_guard<std::mutex> l(report_mu);
-      report.chunks_upserted += n;
-      for (const auto& d : commits) {
-        (d->had_commit ? report.documents_replaced : report.documents_added)++;
+      report.chunks_deleted += summary->deletes.deleted;
+      for (size_t g = 0; g < ready.size(); ++g) {
+        if (summary->dropped[g]) {
+          report.documents_superseded++;
+        } else {
+          report.chunks_upserted += ready[g]->chunks.size();
+          (ready[g]->had_commit ? report.documents_replaced : report.documents_added)++;
+        }
         finish_locked();
       }
-      commits.clear();
-      return absl::OkStatus();
-    };
-    auto remove_stale = [&](const PreparedDoc& d, size_t from) -> Status {
-      std::vector<std::string> ids = ExistingChunkIds(d.id, from, d.old_count);
-      if (ids.empty()) return absl::OkStatus();
-      // Highest ordinal first: a crash midway still leaves a contiguous range.
-      std::reverse(ids.begin(), ids.end());
-      const auto t = Clock::now();
-      auto deleted = collection_.Delete(ids);
-      observe("upsert", SecondsSince(t));
-      if (!deleted.ok()) return deleted.status();
-      std::lock_guard<std::mutex> l(report_mu);
-      report.chunks_deleted += deleted->deleted;
+      ready.clear();
+      ready_records.clear();
       return absl::OkStatus();
     };
     Status st;
@@ -489,22 +568,14 @@ Result<IngestReport> Ingestor::IngestLocked(std::vector<WorkItem> items, const P
       if (!batch) break;
       size_t row = 0;
       for (auto& c : batch->chunks) {
-        if (!st.ok()) break;
         PreparedDoc& d = *c.doc;
         if (c.ordinal == kEmptyDocument) {
-          st = flush();
-          if (st.ok()) st = remove_stale(d, 0);
-          if (st.ok()) {
-            std::lock_guard<std::mutex> l(report_mu);
-            (d.had_commit ? report.documents_replaced : report.documents_added)++;
-            finish_locked();
-          }
+          ready.push_back(c.doc);
+          ready_records.emplace_back();
           continue;
         }
-        // Chunks embedded before their document failed are written anyway:
-        // harmless without #0 (which cannot come after the failure), and it
-        // keeps what a failed run leaves deterministic.
         auto vec = batch->vectors.row(row++);
+        if (d.failed) continue;  // an embedding batch of this document failed
         const text::Chunk& chunk = d.chunks[c.ordinal];
         json payload = d.common;
         payload["text"] = std::string(chunk.TextIn(d.text));
@@ -512,18 +583,18 @@ Result<IngestReport> Ingestor::IngestLocked(std::vector<WorkItem> items, const P
         payload["offsets"] = {chunk.begin, chunk.end};
         payload["token_count"] = chunk.token_count;
         payload["heading_path"] = chunk.heading_path;
-        store::Record r{ChunkId(d.id, c.ordinal), d.version, std::vector<float>(vec.begin(), vec.end()),
-                        payload.dump()};
-        if (c.ordinal == 0) {
-          // Everything before the commit marker must be durable first.
-          st = flush();
-          if (st.ok()) st = remove_stale(d, d.chunks.size());
-          if (!st.ok()) break;
-          commits.push_back(c.doc);
+        auto& records = open_docs[&d];
+        records.push_back(store::Record{ChunkId(d.id, c.ordinal), d.version,
+                                        std::vector<float>(vec.begin(), vec.end()), payload.dump()});
+        if (records.size() == d.chunks.size()) {
+          ready.push_back(c.doc);
+          ready_records.push_back(std::move(records));
+          open_docs.erase(&d);
         }
-        records.push_back(std::move(r));
       }
-      if (st.ok()) st = flush();
+      // Documents whose later chunks failed to embed never complete: drop them.
+      std::erase_if(open_docs, [](const auto& entry) { return entry.first->failed.load(); });
+      st = commit();
     }
     if (!st.ok()) abort_all(st);
   });
@@ -534,14 +605,21 @@ Result<IngestReport> Ingestor::IngestLocked(std::vector<WorkItem> items, const P
   todo.Close();
   for (auto& w : extract_workers) w.join();
   embed_stage.join();
-  upsert_stage.join();
+  commit_stage.join();
 
-  if (!fatal.ok()) return fatal;
+  if (!fatal.ok()) {
+    if (absl::IsCancelled(fatal)) {
+      return absl::CancelledError(
+          StrCat(std::string(fatal.message()), "; ", report.documents_added + report.documents_replaced,
+                 " documents were committed whole before it stopped, the rest not at all"));
+    }
+    return fatal;
+  }
   return report;
 }
 
 Result<IngestReport> Ingestor::IngestPath(const fs::path& root, const ProgressCallback& progress) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  std::lock_guard<std::mutex> lock(path_mu_);
   return IngestPathLocked(root, progress);
 }
 
@@ -590,8 +668,8 @@ Result<IngestReport> Ingestor::IngestPathLocked(const fs::path& root_arg, const 
     present.insert(item.doc.id);
     items.push_back(std::move(item));
   }
-  if (!listed.directory) return IngestLocked(std::move(items), progress);
-  ASSIGN_OR_RETURN(IngestReport report, IngestLocked(std::move(items), progress));
+  if (!listed.directory) return IngestItems(std::move(items), progress, {});
+  ASSIGN_OR_RETURN(IngestReport report, IngestItems(std::move(items), progress, {}));
 
   // Documents of this root whose file is gone: every chunk, committed or not.
   ASSIGN_OR_RETURN(auto filter, store::PayloadFilter::Parse({{"root", root.string()}}));
@@ -600,34 +678,30 @@ Result<IngestReport> Ingestor::IngestPathLocked(const fs::path& root_arg, const 
     std::string doc_id = PayloadValue<std::string>(r.payload, "doc_id", "");
     if (!present.count(doc_id)) gone[doc_id].push_back(std::move(r.id));
   }
-  for (auto& [doc_id, ids] : gone) {
-    std::sort(ids.begin(), ids.end());
-    ASSIGN_OR_RETURN(auto deleted, collection_.Delete(ids));
-    report.chunks_deleted += deleted.deleted;
-    report.documents_deleted++;
-  }
+  if (gone.empty()) return report;
+  std::vector<store::WriteGroup> groups;
+  for (auto& [doc_id, ids] : gone) groups.push_back(store::WriteGroup{{}, std::move(ids)});
+  ASSIGN_OR_RETURN(auto deleted, collection_.Write(std::move(groups)));
+  report.chunks_deleted += deleted.deletes.deleted;
+  report.documents_deleted += gone.size();
   return report;
 }
 
 Result<IngestReport> Ingestor::DeleteDocument(const std::string& doc_id) {
-  std::lock_guard<std::mutex> lock(write_mu_);
-  return DeleteDocumentLocked(doc_id);
-}
-
-Result<IngestReport> Ingestor::DeleteDocumentLocked(const std::string& doc_id) {
   if (doc_id.empty()) return absl::InvalidArgumentError("document id is empty");
   IngestReport report;
-  size_t count = 0;
-  if (auto head = collection_.Get(ChunkId(doc_id, 0))) count = PayloadValue<size_t>(head->payload, "chunk_count", 0);
-  // Uncommitted chunks start at 1 when #0 is missing: probe from there too.
-  std::vector<std::string> ids = ExistingChunkIds(doc_id, 1, count);
-  std::reverse(ids.begin(), ids.end());
-  // #0 goes first: once the marker is gone the document reads as absent, and
-  // a rerun that finds leftovers redoes it anyway.
-  ids.insert(ids.begin(), ChunkId(doc_id, 0));
-  ASSIGN_OR_RETURN(auto deleted, collection_.Delete(ids));
-  report.chunks_deleted = deleted.deleted;
-  report.documents_deleted = deleted.deleted > 0 ? 1 : 0;
+  // Every chunk in one write, the chunk count read under the writer lock
+  // (chunks left by a crash of a version before atomic writes too: the
+  // probe goes on past the count while ordinals exist).
+  std::vector<store::WriteGroup> groups(1);
+  auto check = [&](const store::Collection& c, size_t, std::vector<std::string>* deletes) -> Status {
+    auto head = c.Get(ChunkId(doc_id, 0));
+    *deletes = ExistingChunkIds(doc_id, 0, head ? PayloadValue<size_t>(head->payload, "chunk_count", 0) : 0);
+    return absl::OkStatus();
+  };
+  ASSIGN_OR_RETURN(auto deleted, collection_.Write(std::move(groups), check));
+  report.chunks_deleted = deleted.deletes.deleted;
+  report.documents_deleted = deleted.deletes.deleted > 0 ? 1 : 0;
   return report;
 }
 
@@ -723,7 +797,7 @@ Status Ingestor::Watch(const fs::path& root, std::stop_token stop,
       // Watch before scanning, so a change during the pass triggers another.
       RETURN_IF_ERROR(watcher->AddTree(root));
       Result<IngestReport> report = [&] {
-        std::lock_guard<std::mutex> lock(write_mu_);
+        std::lock_guard<std::mutex> lock(path_mu_);
         return IngestPathLocked(root, {});
       }();
       if (!report.ok()) return report.status();

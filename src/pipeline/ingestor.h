@@ -14,28 +14,42 @@
 //     the caller's metadata, the chunker options and the model id.
 //   - A document is unchanged, and nothing is extracted or embedded, iff its
 //     chunk #0 exists with the same fingerprint.
-//   - Otherwise chunks 1..n-1 are upserted first, then the document's old
-//     chunks with ordinal >= n are deleted, and chunk #0 is written last: it is
-//     the commit marker. A crash before #0 lands leaves the old #0 (or none),
-//     so the next run redoes the document; re-upserts are idempotent and the
-//     ordinal >= n sweep removes what the crashed run left behind.
+//   - A document is written whole or not at all: all its chunks, and the
+//     deletes of its old chunks with ordinal >= n, go into one atomic store
+//     write (store::Collection::Write: one WAL record). After any crash it is
+//     there at its old version or at its new one, in search, get and stats
+//     alike. Embedding happens before, outside every lock; the writer lock
+//     is held only for that write.
+//   - At that write, under the collection's writer lock, a version of the
+//     document at least as new that another call committed meanwhile wins:
+//     this one is dropped and counted as superseded.
 //   - A document with no chunks (empty or whitespace-only text) deletes its
 //     old chunks and writes nothing: it is redone (cheaply) by every run.
 //   - Version: the caller's, else max(now in ms, stored version + 1). A
 //     caller's version that is not newer than the stored one fails the
 //     document (the store would discard its chunks as stale).
 //
-// Failures of one document (unsupported type, invalid UTF-8, a broken PDF, a
-// file that cannot be read, an embedding error in its batch) go to
-// IngestReport::failures; the others still ingest. Store errors abort the
-// call and are returned.
+// Limits (IngestLimits): a document over max_document_bytes (its source) or
+// max_document_chunks fails with an error naming the limit. With
+// max_call_chunks set (the HTTP route), every document of the call is
+// extracted and chunked before any is embedded, and a call with a document
+// over a limit or more chunks than that fails whole (LimitExceededError)
+// before anything is embedded or written.
 //
-// Thread safety: all methods may be called from any thread; Ingest,
-// IngestPath, DeleteDocument and Watch are serialised by one mutex (one batch
-// writes at a time), GetDocument runs concurrently. Each Ingest starts its
-// stage threads (options.extract_threads extract+chunk workers, one embed,
-// one upsert) and joins them before returning; the embedder may use its own
-// pool. Progress and stage callbacks run on those threads, one at a time.
+// Failures of one document (unsupported type, invalid UTF-8, a broken PDF, a
+// file that cannot be read, an embedding error in its batch, a limit) go to
+// IngestReport::failures; the others still ingest. Store errors abort the
+// call and are returned; so does cancellation (Cancelled: documents
+// committed before it stay, whole).
+//
+// Thread safety: all methods may be called from any thread, concurrently:
+// Ingest calls on one collection run side by side (each document commits
+// atomically, see above). IngestPath and Watch are serialised with each
+// other by a mutex (a directory pass deletes documents whose files are
+// gone). Each Ingest starts its stage threads (options.extract_threads
+// extract+chunk workers, one embed, one commit) and joins them before
+// returning; the embedder may use its own pool. Progress and stage callbacks
+// run on those threads, one at a time.
 #pragma once
 
 #include <cstddef>
@@ -77,7 +91,15 @@ struct SourceDocument {
                                          std::string_view default_source);
 };
 
+// Bounds on one document and one call (each has a 413 over HTTP).
+struct IngestLimits {
+  size_t max_document_bytes = 16u << 20;  // a document's source (text, or file bytes)
+  size_t max_document_chunks = 4096;      // chunks one document may make
+  size_t max_call_chunks = 0;  // chunks one Ingest call may make; 0 = no bound (plans first when set)
+};
+
 struct IngestOptions {
+  IngestLimits limits;
   text::ChunkerOptions chunker;  // 256 tokens incl. specials, overlap 32
   text::ExtractOptions extract;
   size_t embed_batch_chunks = 64;  // chunks per Embed call, taken across documents
@@ -103,6 +125,7 @@ struct IngestReport {
   size_t documents_unchanged = 0;  // same fingerprint: nothing re-embedded
   size_t documents_deleted = 0;    // removed (DeleteDocument, files gone from the root)
   size_t documents_failed = 0;
+  size_t documents_superseded = 0;  // a version at least as new was committed meanwhile: left alone
   size_t chunks_upserted = 0;
   size_t chunks_deleted = 0;
   std::vector<DocumentFailure> failures;
@@ -146,6 +169,9 @@ Result<SourceFiles> ListSourceFiles(const std::filesystem::path& path);
 Result<std::string> ReadSourceFile(const std::filesystem::path& path);
 
 using ProgressCallback = std::function<void(size_t docs_done, size_t docs_total, size_t chunks_done)>;
+// True when the call should stop (its client went away, the server is
+// shutting down). Polled before each document, batch and commit.
+using CancelCheck = std::function<bool()>;
 
 // The 16-hex-digit FNV-1a 64 hash the pipeline stores as content_hash.
 std::string ContentHash(std::string_view bytes);
@@ -164,9 +190,11 @@ class Ingestor {
 
   // Ingests `docs` (ids unique within the call; a repeated id fails). The
   // report counts every document exactly once. Errors: InvalidArgument for
-  // bad options or an embedder whose dim differs from the collection's; any
-  // store error.
-  Result<IngestReport> Ingest(std::vector<SourceDocument> docs, const ProgressCallback& progress = {});
+  // bad options or an embedder whose dim differs from the collection's;
+  // LimitExceededError (max_call_chunks set, see above); Cancelled once
+  // `cancelled` says so; any store error.
+  Result<IngestReport> Ingest(std::vector<SourceDocument> docs, const ProgressCallback& progress = {},
+                              const CancelCheck& cancelled = {});
 
   // Ingests a file (doc_id = its name) or a directory scanned recursively for
   // .txt .text .md .markdown .html .htm .xhtml .pdf files (doc_id = the path
@@ -176,8 +204,8 @@ class Ingestor {
   // NotFound if `root` does not exist.
   Result<IngestReport> IngestPath(const std::filesystem::path& root, const ProgressCallback& progress = {});
 
-  // Removes every chunk of the document (also uncommitted ones a crashed run
-  // left). documents_deleted is 0 when it had none.
+  // Removes every chunk of the document in one atomic write (also chunks a
+  // crash of an older version left). documents_deleted is 0 when it had none.
   Result<IngestReport> DeleteDocument(const std::string& doc_id);
 
   // The committed document (its chunk #0), or nullopt.
@@ -193,12 +221,12 @@ class Ingestor {
 
  private:
   struct WorkItem;
-  Result<IngestReport> IngestLocked(std::vector<WorkItem> items, const ProgressCallback& progress);
+  Result<IngestReport> IngestItems(std::vector<WorkItem> items, const ProgressCallback& progress,
+                                   const CancelCheck& cancelled);
   Result<IngestReport> IngestPathLocked(const std::filesystem::path& root, const ProgressCallback& progress);
-  Result<IngestReport> DeleteDocumentLocked(const std::string& doc_id);
   // The ids of a document's chunks with ordinal >= `from` that exist:
-  // ordinals below `known_count`, then on while they exist (chunks are
-  // written in ordinal order, so a crashed run leaves a contiguous range).
+  // ordinals below `known_count`, then on while they exist (a crash of a
+  // version before atomic writes left a contiguous range past the count).
   std::vector<std::string> ExistingChunkIds(const std::string& doc_id, size_t from, size_t known_count) const;
   std::string Signature() const;
 
@@ -207,7 +235,7 @@ class Ingestor {
   std::unique_ptr<WordPieceChunkTokenizer> owned_tokenizer_;  // set by the LocalEmbedder constructor
   const text::ChunkTokenizer& tokenizer_;
   IngestOptions options_;
-  std::mutex write_mu_;  // one writing call at a time
+  std::mutex path_mu_;  // IngestPath and Watch passes, one at a time
 };
 
 }  // namespace ragline::pipeline

@@ -317,24 +317,31 @@ TEST_F(IngestorTest, ResumesAfterAFailureMidwayWithoutDuplicatesOrLosses) {
   IngestReport r1 = MustIngest(v1);
   ASSERT_EQ(r1.documents_added, 6u);
 
-  // v2 with an embedder that dies after a few batches: some documents are
-  // half written (chunks 1.. of v2 on top of v1), their #0 still v1.
+  // v2 with an embedder that dies after a few batches: the documents it
+  // reached are left whole at v1 (all or nothing), never v2 chunks beside a
+  // v1 #0 or v1 chunks past a v2 count.
   counting_->calls = 0;
   counting_->fail_after = 3;
   IngestReport r2 = MustIngest(v2);
   EXPECT_GT(r2.documents_failed, 0u);
   EXPECT_EQ(r2.documents_failed + r2.documents_replaced, 6u);
   for (const auto& f : r2.failures) EXPECT_NE(f.error.find("injected"), std::string::npos);
-  size_t half_written = 0;  // v2 chunks of documents whose #0 is still v1
+  std::map<std::string, size_t> chunks_of;
   for (const auto& r : collection_->ListRecords(nullptr)) {
-    auto head = collection_->Get(ChunkId(r.payload["doc_id"].get<std::string>(), 0));
-    ASSERT_TRUE(head);
-    if (r.payload["text"].get<std::string>().find("second topic") != std::string::npos &&
-        head->payload["text"].get<std::string>().find("first topic") != std::string::npos) {
-      ++half_written;
-    }
+    const std::string doc_id = r.payload["doc_id"].get<std::string>();
+    auto head = collection_->Get(ChunkId(doc_id, 0));
+    ASSERT_TRUE(head) << r.id;
+    const bool head_v2 = head->payload["text"].get<std::string>().find("second topic") != std::string::npos;
+    const bool row_v2 = r.payload["text"].get<std::string>().find("second topic") != std::string::npos;
+    EXPECT_EQ(row_v2, head_v2) << r.id << " is from another version than its document's #0";
+    EXPECT_EQ(r.version, head->version) << r.id;
+    ++chunks_of[doc_id];
   }
-  EXPECT_GT(half_written, 0u) << "the failure left no half-written document to recover: " << r2.ToJson().dump();
+  for (const auto& d : ids) {
+    auto info = ingestor_->GetDocument(d);
+    ASSERT_TRUE(info.ok() && *info) << d;
+    EXPECT_EQ(chunks_of[d], (*info)->chunk_count) << d << " has chunks past its count, or misses some";
+  }
 
   // "Restart": reopen the collection from disk, then rerun with a healthy model.
   OpenCollection(false);
