@@ -86,7 +86,7 @@ check "replacements won" "$(r get crash r3 --data "$DATA" | jq .version)" "2"
 # A torn WAL tail (a crash mid-write) is cut back and reported, never a crash.
 wal=$(ls "$DATA/collections/crash/wal/"*.log | tail -n 1)
 printf 'torn' >> "$wal"
-check "torn tail reported" "$(r stats crash --data "$DATA" | jq .wal_recovery.tail_cut)" "true"
+check "torn tail reported" "$(r stats crash --data "$DATA" | jq -c '.wal_recovery.tail_cut | [.reason, .bytes_dropped]')" '["truncated header (4 of 17 bytes)",4]'
 echo '{"id":"after-tear","version":1,"vector":[1,0,0,0,0,0,0,1]}' | r upsert crash --data "$DATA" >/dev/null 2>&1
 check "writes go on after the cut" "$(r get crash after-tear --data "$DATA" | jq .version)" "1"
 check "no loss after the cut" "$(r stats crash --data "$DATA" | jq .vector_count)" "$((N + 1))"

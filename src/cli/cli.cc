@@ -37,9 +37,7 @@ using store::Collection;
 using store::Database;
 
 Result<std::unique_ptr<Database>> OpenDatabase(const std::string& dir, bool read_only) {
-  store::DatabaseOptions options;
-  options.read_only = read_only;
-  return Database::Open(*store::Env::Default(), dir, options);
+  return Database::Open(*store::Env::Default(), dir, CliDatabaseOptions(read_only));
 }
 
 Result<store::Record> ParseRecord(const std::string& line, size_t line_no, size_t dim) {
@@ -60,16 +58,6 @@ Result<std::optional<store::PayloadFilter>> ParseFilterArg(const std::string& te
 json ConfigJson(const Collection& c) { return c.config().ToJson(); }
 
 // store::StatsJson plus, after a cut WAL tail, what recovery dropped (the CLI reports it).
-json StatsAndRecoveryJson(const Collection& c) {
-  json out = store::StatsJson(c);
-  const auto& rec = c.recovery_report();
-  if (rec.tail_cut) {
-    out["wal_recovery"] = {{"tail_cut", true}, {"file", rec.cut_file}, {"offset", rec.cut_offset},
-                           {"bytes_dropped", rec.bytes_dropped}, {"reason", rec.reason}};
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------- commands
 
 int CmdCollectionCreate(const std::string& data, const std::string& name, uint32_t dim, const std::string& metric,
@@ -318,8 +306,10 @@ int CmdGet(const std::string& data, const std::string& name, const std::vector<s
 }
 
 int CmdDelete(const std::string& data, const std::string& name, const std::vector<std::string>& ids,
-              const std::string& filter_text) {
-  if (ids.empty() == filter_text.empty()) return Fail("give either --id (repeatable) or --filter");
+              const std::string& filter_text, bool all) {
+  if (int{!ids.empty()} + int{!filter_text.empty()} + int{all} != 1) {
+    return Fail("give exactly one of --id (repeatable), --filter and --all");
+  }
   auto db = OpenDatabase(data, false);
   if (!db.ok()) return Fail(db.status());
   auto c = (*db)->GetCollection(name);
@@ -327,6 +317,8 @@ int CmdDelete(const std::string& data, const std::string& name, const std::vecto
   Result<store::DeleteSummary> s = absl::UnknownError("unreachable");
   if (!ids.empty()) {
     s = (*c)->Delete(ids);
+  } else if (all) {
+    s = (*c)->DeleteAll();
   } else {
     auto filter = ParseFilterArg(filter_text);
     if (!filter.ok()) return Fail(filter.status());
@@ -334,6 +326,58 @@ int CmdDelete(const std::string& data, const std::string& name, const std::vecto
   }
   if (!s.ok()) return Fail(s.status());
   PrintJson({{"deleted", s->deleted}, {"not_found", s->not_found}});
+  return 0;
+}
+
+// ragline check: a read-only look (it runs beside a server) that reads
+// around damage instead of refusing it, and says what `repair` would lose.
+int CmdCheck(const std::string& data, const std::string& name) {
+  store::DatabaseOptions options;
+  options.read_only = true;
+  options.salvage = true;
+  auto db = Database::Open(*store::Env::Default(), data, options);
+  if (!db.ok()) return Fail(db.status());
+  auto c = (*db)->GetCollection(name);
+  if (!c.ok()) return Fail(c.status());
+  const auto stats = (*c)->Stats();
+  const json recovery = store::RecoveryJson(**c);
+  const bool healthy = stats.quarantined.empty() && (*c)->LostLogRanges().empty();
+  json out = {{"collection", (*c)->config().name},
+              {"healthy", healthy},
+              {"vector_count", stats.vector_count},
+              {"quarantined_segments", store::QuarantineJson(stats.quarantined)},
+              {"wal_recovery", recovery}};
+  if (!healthy) {
+    out["repair"] =
+        StrCat("ragline repair ", (*c)->config().name, " --data ", data,
+               "   (stop the server first; keeps what remains, moves damaged segments to quarantine/)");
+  }
+  PrintJson(out);
+  return healthy ? 0 : kExitError;
+}
+
+// ragline repair: like leveldb's RepairDB. Needs the writer lock.
+int CmdRepair(const std::string& data, const std::string& name) {
+  store::DatabaseOptions options;
+  options.salvage = true;
+  auto db = Database::Open(*store::Env::Default(), data, options);
+  if (!db.ok()) return Fail(db.status());
+  auto c = (*db)->GetCollection(name);
+  if (!c.ok()) return Fail(c.status());
+  auto report = (*c)->Repair();
+  if (!report.ok()) return Fail(report.status());
+  json lost = json::array();
+  for (const auto& g : report->lost_log_ranges) {
+    lost.push_back({{"first_lsn", g.first_lsn},
+                    {"last_lsn", g.last_lsn == UINT64_MAX ? json(nullptr) : json(g.last_lsn)},
+                    {"cause", g.cause}});
+  }
+  PrintJson(
+      {{"collection", (*c)->config().name},
+       {"removed_segments", store::QuarantineJson(report->removed_segments)},
+       {"removed_segments_moved_to", report->removed_segments.empty() ? json(nullptr) : json("quarantine/")},
+       {"lost_log_ranges", lost},
+       {"vector_count", report->vector_count}});
   return 0;
 }
 
@@ -417,7 +461,7 @@ int RunCli(int argc, char** argv) {
   describe->callback([&] {
     rc = WithCollection(data, name, true, [](Collection& c) {
       json j = ConfigJson(c);
-      j["stats"] = StatsAndRecoveryJson(c);
+      j["stats"] = store::StatsJson(c);
       PrintJson(j);
       return 0;
     });
@@ -520,12 +564,14 @@ int RunCli(int argc, char** argv) {
 
   // delete
   std::vector<std::string> ids;
-  auto* del = app.add_subcommand("delete", "delete records by id or by payload filter");
+  bool delete_all = false;
+  auto* del = app.add_subcommand("delete", "delete records by id, by payload filter, or all of them");
   del->add_option("name", name, "collection or alias")->required();
   del->add_option("--id", ids, "record id (repeatable)");
-  del->add_option("--filter", filter, "payload filter JSON");
+  del->add_option("--filter", filter, "payload filter JSON (not empty: that is --all)");
+  del->add_flag("--all", delete_all, "delete every record (the collection stays)");
   add_data(del);
-  del->callback([&] { rc = CmdDelete(data, name, ids, filter); });
+  del->callback([&] { rc = CmdDelete(data, name, ids, filter, delete_all); });
 
   // stats
   auto* stats = app.add_subcommand("stats", "collection statistics as JSON");
@@ -533,10 +579,24 @@ int RunCli(int argc, char** argv) {
   add_data(stats);
   stats->callback([&] {
     rc = WithCollection(data, name, true, [](Collection& c) {
-      PrintJson(StatsAndRecoveryJson(c));
+      PrintJson(store::StatsJson(c));
       return 0;
     });
   });
+
+  // check | repair
+  auto* check = app.add_subcommand(
+      "check",
+      "report damage: quarantined segments, lost WAL ranges, a cut WAL tail (read-only; exit 1 if damaged)");
+  check->add_option("name", name, "collection or alias")->required();
+  add_data(check);
+  check->callback([&] { rc = CmdCheck(data, name); });
+  auto* repair = app.add_subcommand(
+      "repair",
+      "keep what a damaged collection still has: seal what the WAL holds, drop damaged files, report losses");
+  repair->add_option("name", name, "collection or alias")->required();
+  add_data(repair);
+  repair->callback([&] { rc = CmdRepair(data, name); });
 
   // compact
   auto* compact = app.add_subcommand("compact", "seal pending segments, then merge segments and drop dead rows");
@@ -548,7 +608,7 @@ int RunCli(int argc, char** argv) {
       if (st.ok()) st = c.WaitForIndexing();
       if (st.ok()) st = c.Compact();
       if (!st.ok()) return Fail(st);
-      PrintJson(StatsAndRecoveryJson(c));
+      PrintJson(store::StatsJson(c));
       return 0;
     });
   });

@@ -352,9 +352,9 @@ int RunEval(const EvalArgs& args) {
   auto embedder = embed::LocalEmbedder::Open(args.model.empty() ? DefaultModelDir() : args.model, *model_options,
                                              pool.get());
   if (!embedder.ok()) return Fail(embedder.status());
-  store::DatabaseOptions db_options;
+  store::DatabaseOptions db_options =
+      CliDatabaseOptions(/*read_only=*/!args.collection.empty());  // --collection is only read
   db_options.threads = args.threads;
-  db_options.read_only = !args.collection.empty();  // --collection is only read
   auto db = store::Database::Open(*store::Env::Default(), args.data, db_options);
   if (!db.ok()) return Fail(db.status());
   IngestReport ingest;

@@ -211,7 +211,7 @@ int CmdIngest(const IngestArgs& args) {
   if (!model.ok()) return Fail(model.status());
   embed::LocalEmbedder& embedder = **model;
 
-  store::DatabaseOptions db_options;
+  store::DatabaseOptions db_options = CliDatabaseOptions(/*read_only=*/false);
   db_options.threads = 1;
   auto db = store::Database::Open(*store::Env::Default(), args.data, db_options);
   if (!db.ok()) return Fail(db.status());

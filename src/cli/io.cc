@@ -120,4 +120,23 @@ void Progress::Finish() {
   open_line_ = false;
 }
 
+store::DatabaseOptions CliDatabaseOptions(bool read_only) {
+  store::DatabaseOptions options;
+  options.read_only = read_only;
+  options.on_open = [](const store::Collection& c) {
+    const std::string& name = c.config().name;
+    for (const auto& q : c.quarantined()) {
+      std::fprintf(stderr,
+                   "note: collection %s is degraded: %s is quarantined (%s); see `ragline check %s`\n",
+                   name.c_str(), q.file.c_str(), q.reason.c_str(), name.c_str());
+    }
+    const auto& r = c.recovery_report();
+    if (r.tail_cut) {
+      std::fprintf(stderr, "note: collection %s: the WAL's torn tail was cut (%s, %llu bytes dropped)\n",
+                   name.c_str(), r.reason.c_str(), static_cast<unsigned long long>(r.bytes_dropped));
+    }
+  };
+  return options;
+}
+
 }  // namespace ragline::cli

@@ -17,6 +17,7 @@
 #include "core/status.h"
 #include "embed/local_embedder.h"
 #include "nlohmann/json.hpp"
+#include "store/database.h"
 
 namespace ragline::cli {
 
@@ -28,6 +29,11 @@ int Fail(const std::string& message);
 
 // Writes one JSON line to stdout and flushes, so pipes see it at once.
 void PrintJson(const nlohmann::json& j);
+
+// DatabaseOptions for a command: collections opened degraded (quarantined
+// segments) or with a cut WAL tail say so on stderr ("note: ...", pointing
+// at `ragline check`), whatever the command does next.
+store::DatabaseOptions CliDatabaseOptions(bool read_only);
 
 // Reads lines from a file descriptor. NextLine reports when no full line is
 // buffered and the input is idle for `idle_ms`, so callers can flush a partial

@@ -3,10 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 
 #include "absl/container/flat_hash_set.h"
-#include "core/strings.h"
 #include "absl/strings/str_format.h"
+#include "core/strings.h"
 #include "index/distance.h"
 
 namespace ragline::store {
@@ -20,6 +21,8 @@ constexpr char kManifestFile[] = "MANIFEST.json";
 constexpr char kLockFile[] = "LOCK";
 constexpr int kManifestFormat = 1;
 constexpr char kZeroCosineVector[] = "zero vector has no direction under the cosine metric";
+
+std::string SegmentFileName(uint64_t id) { return absl::StrFormat("seg-%020d.seg", id); }
 
 }  // namespace
 
@@ -140,8 +143,14 @@ Status CollectionConfig::Validate() const {
 
 // ---------------------------------------------------------------- open / create
 
-Collection::Collection(Env& env, std::string dir, CollectionConfig config, ThreadPool& pool, bool read_only)
-    : env_(env), dir_(std::move(dir)), config_(std::move(config)), pool_(pool), read_only_(read_only) {}
+Collection::Collection(Env& env, std::string dir, CollectionConfig config, ThreadPool& pool,
+                       const OpenOptions& options)
+    : env_(env),
+      dir_(std::move(dir)),
+      config_(std::move(config)),
+      pool_(pool),
+      read_only_(options.read_only),
+      salvage_(options.salvage) {}
 
 Collection::~Collection() {
   Status st = Close();
@@ -172,7 +181,7 @@ Result<std::unique_ptr<Collection>> Collection::Open(Env& env, const std::string
   json j = json::parse(*config_bytes, nullptr, false);
   if (j.is_discarded()) return absl::DataLossError(StrCat(dir, "/", kConfigFile, ": not valid JSON"));
   ASSIGN_OR_RETURN(CollectionConfig config, CollectionConfig::FromJson(j));
-  std::unique_ptr<Collection> c(new Collection(env, dir, std::move(config), pool, options.read_only));
+  std::unique_ptr<Collection> c(new Collection(env, dir, std::move(config), pool, options));
   auto analyzer = text::Analyzer::Create(c->config_.lexical.analyzer);
   if (!analyzer.ok()) {
     return absl::DataLossError(StrCat(dir, "/", kConfigFile, ": ", std::string(analyzer.status().message())));
@@ -186,7 +195,7 @@ Result<std::unique_ptr<Collection>> Collection::Open(Env& env, const std::string
     }
     c->lock_ = std::move(*lock);
   }
-  RETURN_IF_ERROR(c->Recover());
+  RETURN_IF_ERROR(c->Recover(options));
   return c;
 }
 
@@ -195,10 +204,32 @@ index::Metric Collection::IndexMetric() const {
 }
 
 std::string Collection::SegmentPath(uint64_t id) const {
-  return absl::StrFormat("%s/segments/seg-%020d.seg", dir_, id);
+  return absl::StrFormat("%s/segments/%s", dir_, SegmentFileName(id));
 }
 
-Status Collection::Recover() {
+namespace {
+
+// "DIR/segments/x: msg" -> "segments/x: msg": what clients and stats see.
+std::string WithoutDir(std::string message, const std::string& dir) {
+  const std::string prefix = dir + "/";
+  for (size_t at = message.find(prefix); at != std::string::npos; at = message.find(prefix, at)) {
+    message.erase(at, prefix.size());
+  }
+  return message;
+}
+
+// The row count in a segment file's header, if the header reads.
+std::optional<uint64_t> PeekSegmentRows(Env& env, const std::string& path) {
+  auto bytes = env.ReadFile(path);
+  if (!bytes.ok() || bytes->size() < 8 + 4 + 8 || bytes->compare(0, 7, "RLSEG00") != 0) return std::nullopt;
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= uint64_t{static_cast<unsigned char>((*bytes)[12 + i])} << (8 * i);
+  return n;
+}
+
+}  // namespace
+
+Status Collection::Recover(const OpenOptions& options) {
   std::lock_guard<std::mutex> write_lock(write_mu_);
   std::unique_lock<std::shared_mutex> state_lock(state_mu_);
   // 1. Manifest: sealed segments, checkpoint, graveyard.
@@ -223,12 +254,24 @@ Status Collection::Recover() {
     auto loaded = SealedSegment::Load(env_, SegmentPath(id), id, config_.dim, IndexMetric(), config_.index_kind,
                                       config_.index_params,
                                       [this](const json& payload) { return AnalyzePayload(payload); });
-    if (absl::IsNotFound(loaded.status())) {
-      // A concurrent writer's compaction can remove a segment between our
-      // manifest read and this load; the caller may retry.
-      return absl::UnavailableError(StrCat("segment ", SegmentPath(id), " named by the manifest is missing"));
+    if (!loaded.ok()) {
+      const bool missing = absl::IsNotFound(loaded.status());
+      if (missing && options.retry_missing_segments) {
+        // A concurrent writer's compaction can remove a segment between our
+        // manifest read and this load; the caller may retry.
+        return absl::UnavailableError(
+            StrCat("segment ", SegmentPath(id), " named by the manifest is missing"));
+      }
+      if (!missing && !absl::IsDataLoss(loaded.status())) return loaded.status();
+      // Damage to one segment does not take the collection down: it serves
+      // the rest, degraded, until `ragline repair`.
+      quarantined_.push_back(QuarantinedSegment{
+          id, WithoutDir(SegmentPath(id), dir_),
+          missing ? std::string("missing") : WithoutDir(std::string(loaded.status().message()), dir_),
+          PeekSegmentRows(env_, SegmentPath(id))});
+      continue;
     }
-    ASSIGN_OR_RETURN(auto seg, std::move(loaded));
+    auto seg = std::move(*loaded);
     for (Row r = 0; r < seg->size(); ++r) {
       const RowMeta& meta = seg->meta(r);
       auto grave = graveyard_.find(meta.id);
@@ -268,21 +311,17 @@ Status Collection::Recover() {
                                               config_.seal_threshold);
   segments_[growing_->id()] = growing_;
   applied_lsn_ = checkpoint_lsn_;
+  manifest_checkpoint_ = checkpoint_lsn_;
   WalOptions wal_options;
   wal_options.fsync = config_.fsync;
   wal_options.read_only = read_only_;
+  wal_options.salvage = salvage_;
   state_lock.unlock();  // ApplyWalEntry takes it per record
   ASSIGN_OR_RETURN(wal_, Wal::Open(env_, dir_ + "/wal", wal_options, checkpoint_lsn_,
                                    [this](const WalEntry& e) { return ApplyWalEntry(e); }, &recovery_report_));
   state_lock.lock();
   PublishSnapshot();
   state_lock.unlock();
-  if (!read_only_ && recovery_report_.tail_cut) {
-    std::fprintf(stderr, "ragline: collection %s: WAL tail cut at %s offset %llu (%s), %llu bytes dropped\n",
-                 config_.name.c_str(), recovery_report_.cut_file.c_str(),
-                 static_cast<unsigned long long>(recovery_report_.cut_offset), recovery_report_.reason.c_str(),
-                 static_cast<unsigned long long>(recovery_report_.bytes_dropped));
-  }
   if (!read_only_) ScheduleSeal();
   return absl::OkStatus();
 }
@@ -658,6 +697,10 @@ Status Collection::WriteManifest(uint64_t checkpoint_lsn,
     for (const auto& [id, seg] : segments_) {
       if (seg->sealed()) sealed.push_back(id);
     }
+    // Quarantined segments stay named until `ragline repair`, so the loss
+    // stays reported across restarts.
+    for (const auto& q : quarantined_) sealed.push_back(q.id);
+    std::sort(sealed.begin(), sealed.end());
     next_id = next_segment_id_;
   }
   m["next_segment_id"] = next_id;
@@ -872,7 +915,59 @@ CollectionStats Collection::Stats() const {
   s.last_lsn = wal_ ? wal_->last_lsn() : 0;
   s.checkpoint_lsn = checkpoint_lsn_;
   s.stale_discarded = stale_discarded_.load(std::memory_order_relaxed);
+  s.quarantined = quarantined_;
   return s;
+}
+
+std::vector<QuarantinedSegment> Collection::quarantined() const {
+  std::shared_lock<std::shared_mutex> state_lock(state_mu_);
+  return quarantined_;
+}
+
+std::vector<WalRecoveryReport::Gap> Collection::LostLogRanges() const {
+  std::vector<WalRecoveryReport::Gap> lost;
+  for (WalRecoveryReport::Gap gap : recovery_report_.gaps) {
+    if (gap.last_lsn <= manifest_checkpoint_) continue;  // covered by the segments
+    gap.first_lsn = std::max(gap.first_lsn, manifest_checkpoint_ + 1);
+    lost.push_back(std::move(gap));
+  }
+  return lost;
+}
+
+Result<RepairReport> Collection::Repair() {
+  if (read_only_ || !salvage_) {
+    return absl::FailedPreconditionError(
+        "Repair needs the collection opened read-write with OpenOptions::salvage");
+  }
+  RepairReport report;
+  report.lost_log_ranges = LostLogRanges();
+  // Everything the salvage open recovered into a sealed segment; then the
+  // checkpoint covers the whole log, and its damaged files can go.
+  RETURN_IF_ERROR(Seal());
+  RETURN_IF_ERROR(WaitForIndexing());
+  std::lock_guard<std::mutex> write_lock(write_mu_);
+  RETURN_IF_ERROR(wal_->Rotate());
+  std::vector<QuarantinedSegment> removed;
+  absl::flat_hash_map<std::string, uint64_t> graveyard;
+  {
+    std::unique_lock<std::shared_mutex> state_lock(state_mu_);
+    removed = std::move(quarantined_);
+    quarantined_.clear();
+    graveyard = graveyard_;
+  }
+  if (!removed.empty()) RETURN_IF_ERROR(env_.CreateDirs(dir_ + "/quarantine"));
+  for (const auto& q : removed) {
+    if (env_.FileExists(SegmentPath(q.id))) {
+      RETURN_IF_ERROR(
+          env_.RenameFile(SegmentPath(q.id), StrCat(dir_, "/quarantine/", SegmentFileName(q.id))));
+    }
+  }
+  RETURN_IF_ERROR(WriteManifest(applied_lsn_, graveyard));
+  checkpoint_lsn_ = applied_lsn_;
+  RETURN_IF_ERROR(wal_->RemoveObsolete(checkpoint_lsn_));
+  report.removed_segments = std::move(removed);
+  report.vector_count = Stats().vector_count;
+  return report;
 }
 
 Status Collection::Close() {
@@ -897,25 +992,62 @@ nlohmann::json StatsJson(const Collection& c) {
                         {"sealed", seg.sealed},
                         {"memory_bytes", seg.memory_bytes}});
   }
-  return {{"name", cfg.name},
-          {"dimension", cfg.dim},
-          {"metric", MetricName(cfg.metric)},
-          {"vector_count", s.vector_count},
-          {"deleted", s.deleted},
-          {"unindexed", s.unindexed},
-          {"segment_count", s.segments.size()},
-          {"segments", segments},
-          {"memory_bytes", s.memory_bytes},
-          {"wal_bytes", s.wal_bytes},
-          {"last_lsn", s.last_lsn},
-          {"checkpoint_lsn", s.checkpoint_lsn},
-          {"stale_discarded", s.stale_discarded},
-          {"index", cfg.ToJson()["index"]},
-          {"lexical",
-           {{"documents", s.lexical.documents},
-            {"bm25_documents", s.lexical.bm25_documents},
-            {"bm25_terms", s.lexical.bm25_terms},
-            {"memory_bytes", s.lexical.memory_bytes}}}};
+  json out = {{"name", cfg.name},
+              {"dimension", cfg.dim},
+              {"metric", MetricName(cfg.metric)},
+              {"degraded", !s.quarantined.empty()},
+              {"quarantined_segments", QuarantineJson(s.quarantined)},
+              {"vector_count", s.vector_count},
+              {"deleted", s.deleted},
+              {"unindexed", s.unindexed},
+              {"segment_count", s.segments.size()},
+              {"segments", segments},
+              {"memory_bytes", s.memory_bytes},
+              {"wal_bytes", s.wal_bytes},
+              {"last_lsn", s.last_lsn},
+              {"checkpoint_lsn", s.checkpoint_lsn},
+              {"stale_discarded", s.stale_discarded},
+              {"index", cfg.ToJson()["index"]},
+              {"lexical",
+               {{"documents", s.lexical.documents},
+                {"bm25_documents", s.lexical.bm25_documents},
+                {"bm25_terms", s.lexical.bm25_terms},
+                {"memory_bytes", s.lexical.memory_bytes}}}};
+  if (json recovery = RecoveryJson(c); !recovery.is_null()) out["wal_recovery"] = std::move(recovery);
+  return out;
+}
+
+nlohmann::json QuarantineJson(const std::vector<QuarantinedSegment>& segments) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& q : segments) {
+    out.push_back({{"id", q.id},
+                   {"file", q.file},
+                   {"reason", q.reason},
+                   {"rows", q.rows ? nlohmann::json(*q.rows) : nlohmann::json(nullptr)}});
+  }
+  return out;
+}
+
+nlohmann::json RecoveryJson(const Collection& c) {
+  const WalRecoveryReport& r = c.recovery_report();
+  nlohmann::json out;
+  if (r.tail_cut) {
+    // A torn last write at a crash (never acknowledged): normal, reported.
+    out["tail_cut"] = {{"file", std::filesystem::path(r.cut_file).filename().string()},
+                       {"offset", r.cut_offset},
+                       {"bytes_dropped", r.bytes_dropped},
+                       {"reason", r.reason}};
+  }
+  if (const auto lost = c.LostLogRanges(); !lost.empty()) {
+    out["lost_ranges"] = nlohmann::json::array();
+    for (const auto& g : lost) {
+      out["lost_ranges"].push_back(
+          {{"first_lsn", g.first_lsn},
+           {"last_lsn", g.last_lsn == UINT64_MAX ? nlohmann::json(nullptr) : nlohmann::json(g.last_lsn)},
+           {"cause", g.cause}});
+    }
+  }
+  return out;
 }
 
 }  // namespace ragline::store

@@ -155,7 +155,18 @@ struct LexicalStats {
   size_t memory_bytes = 0;      // term vectors + inverted indexes (within memory_bytes)
 };
 
+// A sealed segment the manifest names that could not be loaded (corrupt or
+// missing). The collection serves the rest, marked degraded, until
+// `ragline repair`.
+struct QuarantinedSegment {
+  uint64_t id = 0;
+  std::string file;              // relative to the collection directory: "segments/seg-….seg"
+  std::string reason;            // what was wrong ("checksum mismatch", "missing")
+  std::optional<uint64_t> rows;  // from the file's header, when readable
+};
+
 struct CollectionStats {
+  std::vector<QuarantinedSegment> quarantined;  // non-empty: degraded
   size_t vector_count = 0;       // live records
   size_t deleted = 0;            // dead rows not yet compacted away
   size_t unindexed = 0;          // live rows not yet covered by an ANN index
@@ -170,6 +181,23 @@ struct CollectionStats {
 
 struct OpenOptions {
   bool read_only = false;  // no lock, no writes, no WAL repair, no background work
+  // A segment named by the manifest is missing: Unavailable (the caller may
+  // retry: a writer's compaction can replace segments under a read-only
+  // opener) instead of quarantining it. Read-only opens only.
+  bool retry_missing_segments = false;
+  // ragline check / repair: read around a damaged WAL (missing files and
+  // corrupt records in earlier files become gaps, WalOptions::salvage)
+  // instead of refusing to open.
+  bool salvage = false;
+};
+
+// What Collection::Repair did. Rows of a removed segment that the log still
+// held (above the checkpoint: a write larger than a segment) are back, and
+// vector_count counts them; the rest are lost.
+struct RepairReport {
+  std::vector<QuarantinedSegment> removed_segments;     // moved to quarantine/ (kept for inspection)
+  std::vector<WalRecoveryReport::Gap> lost_log_ranges;  // LSNs above the checkpoint the log no longer had
+  size_t vector_count = 0;                              // live records after the repair
 };
 
 class Collection {
@@ -187,6 +215,18 @@ class Collection {
 
   const CollectionConfig& config() const { return config_; }
   const WalRecoveryReport& recovery_report() const { return recovery_report_; }
+  // Segments that failed to load; non-empty = degraded (see QuarantinedSegment).
+  std::vector<QuarantinedSegment> quarantined() const;
+  bool degraded() const { return !quarantined().empty(); }
+  // WAL LSN ranges above the checkpoint that a salvage open could not read.
+  std::vector<WalRecoveryReport::Gap> LostLogRanges() const;
+
+  // Makes a collection opened with OpenOptions::salvage (read-write) whole
+  // again: what the salvage open recovered is sealed, the checkpoint then
+  // covers the whole log and its damaged files are removed, and quarantined
+  // segment files move to quarantine/ and leave the manifest. The report
+  // says what was lost. Like leveldb's RepairDB.
+  Result<RepairReport> Repair();
 
   // Applies `groups` atomically: one WAL record, so after a crash all of
   // the write is there or none of it; Get and Stats see all of it or none
@@ -253,8 +293,9 @@ class Collection {
   };
   using SegmentList = std::vector<std::shared_ptr<Segment>>;
 
-  Collection(Env& env, std::string dir, CollectionConfig config, ThreadPool& pool, bool read_only);
-  Status Recover();
+  Collection(Env& env, std::string dir, CollectionConfig config, ThreadPool& pool,
+             const OpenOptions& options);
+  Status Recover(const OpenOptions& options);
   Status ValidateRecord(const Record& r, size_t position) const;
   // True for an all-zero vector in a cosine collection (it has no direction).
   bool IsZeroUnderCosine(std::span<const float> v) const;
@@ -295,6 +336,9 @@ class Collection {
   std::unique_ptr<FileLock> lock_;
   std::unique_ptr<Wal> wal_;
   WalRecoveryReport recovery_report_;
+  const bool salvage_;
+  uint64_t manifest_checkpoint_ = 0;             // the checkpoint this open started from
+  std::vector<QuarantinedSegment> quarantined_;  // GUARDED_BY(state_mu_)
 
   std::mutex write_mu_;  // serialises writers and WAL use; taken before state_mu_
   mutable std::shared_mutex state_mu_;
@@ -322,8 +366,14 @@ class Collection {
 };
 
 // The collection's stats as the CLI (`ragline stats`) and the HTTP API
-// (`GET .../stats`) print them: name, dimension, metric, counts, segments,
-// memory, WAL positions, index kind and params, lexical stats.
+// (`GET .../stats`) print them: name, dimension, metric, degraded and its
+// quarantined segments, counts, segments, memory, WAL positions, index kind
+// and params, lexical stats, and "wal_recovery" when the last open cut a
+// torn tail or (salvage) read around lost log ranges. Names, never paths.
 nlohmann::json StatsJson(const Collection& c);
+// [{"id", "file", "reason", "rows"}]
+nlohmann::json QuarantineJson(const std::vector<QuarantinedSegment>& segments);
+// {"tail_cut": {...}, "lost_ranges": [...]}, or null when neither happened.
+nlohmann::json RecoveryJson(const Collection& c);
 
 }  // namespace ragline::store

@@ -484,28 +484,133 @@ TEST_F(CollectionTest, TornWalTailIsCutBackAndReported) {
   EXPECT_EQ(c->Stats().vector_count, 6u);
 }
 
-TEST_F(CollectionTest, CorruptSegmentFileIsReportedNamingTheFile) {
+// Issue #13 item 8: one bad segment no longer takes the collection down.
+TEST_F(CollectionTest, ACorruptOrMissingSegmentIsQuarantinedAndTheRestServed) {
   auto c = Create(Config("seg", 4, index::IndexKind::kHnsw, 50));
-  std::vector<Record> batch;
-  for (int i = 0; i < 50; ++i) batch.push_back(MakeRecord(StrCat("r", i), 1, RandomVector(rng_, 4)));
-  ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
-  ASSERT_TRUE(c->WaitForIndexing().ok());
+  for (int b = 0; b < 2; ++b) {  // two sealed segments of 50 rows, then 10 rows in the WAL
+    std::vector<Record> batch;
+    for (int i = b * 50; i < (b + 1) * 50; ++i)
+      batch.push_back(MakeRecord(StrCat("r", i), 1, RandomVector(rng_, 4)));
+    ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
+    ASSERT_TRUE(c->WaitForIndexing().ok());
+  }
+  std::vector<Record> tail;
+  for (int i = 100; i < 110; ++i) tail.push_back(MakeRecord(StrCat("r", i), 1, RandomVector(rng_, 4)));
+  ASSERT_TRUE(c->Upsert(std::move(tail)).ok());
   c.reset();
-  std::string seg;
-  for (const auto& e : fs::directory_iterator(Dir() + "/segments")) seg = e.path().string();
-  ASSERT_FALSE(seg.empty());
+  std::vector<std::string> segs;
+  for (const auto& e : fs::directory_iterator(Dir() + "/segments")) segs.push_back(e.path().string());
+  std::sort(segs.begin(), segs.end());
+  ASSERT_EQ(segs.size(), 2u);
   {
-    std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
+    std::fstream f(segs[0], std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(100);
     f.put('\x5a');
   }
-  auto reopened = Collection::Open(*Env::Default(), Dir(), pool_);
-  ASSERT_FALSE(reopened.ok());
-  EXPECT_EQ(reopened.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_NE(std::string(reopened.status().message()).find(seg), std::string::npos) << reopened.status();
-  fs::resize_file(seg, 20);  // truncated
-  reopened = Collection::Open(*Env::Default(), Dir(), pool_);
-  EXPECT_EQ(reopened.status().code(), absl::StatusCode::kDataLoss);
+  c = Reopen();
+  ASSERT_TRUE(c);
+  auto q = c->quarantined();
+  ASSERT_EQ(q.size(), 1u);
+  EXPECT_EQ(q[0].file, "segments/" + fs::path(segs[0]).filename().string());
+  EXPECT_NE(q[0].reason.find("checksum mismatch"), std::string::npos) << q[0].reason;
+  EXPECT_EQ(q[0].reason.find(Dir()), std::string::npos) << "the reason names a path: " << q[0].reason;
+  EXPECT_EQ(q[0].rows, std::optional<uint64_t>(50));
+  EXPECT_TRUE(c->degraded());
+  EXPECT_EQ(c->Stats().vector_count, 60u);  // the other segment and the WAL tail
+  EXPECT_FALSE(c->Get("r0"));
+  auto hits = c->Search(c->Get("r77")->vector, 1, nullptr);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ((*hits)[0].id, "r77");
+  // Writes go on, and the quarantine outlives a compaction and a restart.
+  ASSERT_TRUE(c->Upsert({MakeRecord("new", 1, RandomVector(rng_, 4))}).ok());
+  ASSERT_TRUE(c->Seal().ok());
+  ASSERT_TRUE(c->WaitForIndexing().ok());
+  ASSERT_TRUE(c->Compact().ok());
+  c.reset();
+  ASSERT_TRUE(fs::exists(segs[0]));
+  c = Reopen();
+  EXPECT_EQ(c->quarantined().size(), 1u);
+  EXPECT_EQ(c->Stats().vector_count, 61u);
+  // A missing segment file is quarantined the same way (not "unavailable").
+  c.reset();
+  fs::remove(segs[0]);
+  c = Reopen();
+  ASSERT_EQ(c->quarantined().size(), 1u);
+  EXPECT_EQ(c->quarantined()[0].reason, "missing");
+  EXPECT_FALSE(c->quarantined()[0].rows.has_value());
+  // A read-only opener that asks to retry sees Unavailable (a writer's
+  // compaction may have replaced the file).
+  c.reset();
+  OpenOptions retry;
+  retry.read_only = true;
+  retry.retry_missing_segments = true;
+  EXPECT_TRUE(absl::IsUnavailable(Collection::Open(*Env::Default(), Dir(), pool_, retry).status()));
+}
+
+TEST_F(CollectionTest, RepairKeepsWhatTheLogStillHoldsAndSaysWhatWasLost) {
+  // One write larger than the segments: they are frozen part-way through it,
+  // so the log keeps the whole write (its checkpoint is before it).
+  auto c = Create(Config("rep", 4, index::IndexKind::kFlat, 50));
+  std::vector<Record> batch;
+  for (int i = 0; i < 120; ++i) batch.push_back(MakeRecord(StrCat("r", i), 1, RandomVector(rng_, 4)));
+  ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
+  ASSERT_TRUE(c->WaitForIndexing().ok());
+  c.reset();
+  std::vector<std::string> segs;
+  for (const auto& e : fs::directory_iterator(Dir() + "/segments")) segs.push_back(e.path().string());
+  std::sort(segs.begin(), segs.end());
+  ASSERT_EQ(segs.size(), 2u);
+  fs::resize_file(segs[1], 20);  // truncated
+  OpenOptions salvage;
+  salvage.salvage = true;
+  auto opened = Collection::Open(*Env::Default(), Dir(), pool_, salvage);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  auto report = (*opened)->Repair();
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->removed_segments.size(), 1u);
+  EXPECT_TRUE(report->lost_log_ranges.empty());
+  EXPECT_EQ(report->vector_count, 120u);  // the truncated segment's 50 rows came back from the log
+  opened->reset();
+  EXPECT_TRUE(fs::exists(Dir() + "/quarantine/" + fs::path(segs[1]).filename().string()));
+  c = Reopen();  // an ordinary open: nothing quarantined, nothing lost
+  EXPECT_FALSE(c->degraded());
+  EXPECT_EQ(c->Stats().vector_count, 120u);
+  for (int i : {0, 60, 99, 119}) EXPECT_TRUE(c->Get(StrCat("r", i))) << i;
+}
+
+TEST_F(CollectionTest, AMissingLogFileRefusesTheOpenUntilRepairAcceptsTheLoss) {
+  auto c = Create(Config("wal", 4, index::IndexKind::kFlat, 1000));
+  ASSERT_TRUE(c->Upsert({MakeRecord("a", 1, {1, 0, 0, 0})}).ok());
+  ASSERT_TRUE(c->Seal().ok());  // rotates the log: "b" goes into a file of its own
+  ASSERT_TRUE(c->WaitForIndexing().ok());
+  ASSERT_TRUE(c->Upsert({MakeRecord("b", 1, {0, 1, 0, 0})}).ok());
+  c.reset();
+  std::vector<std::string> logs;
+  for (const auto& e : fs::directory_iterator(Dir() + "/wal")) {
+    if (e.path().filename().string().starts_with("wal-")) logs.push_back(e.path().string());
+  }
+  std::sort(logs.begin(), logs.end());
+  ASSERT_FALSE(logs.empty());
+  fs::remove(logs.back());  // the file holding "b", acknowledged
+  auto refused = Collection::Open(*Env::Default(), Dir(), pool_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::IsDataLoss(refused.status())) << refused.status();
+  EXPECT_NE(refused.status().message().find(fs::path(logs.back()).filename().string() + " is missing"),
+            std::string_view::npos)
+      << refused.status();
+  OpenOptions salvage;
+  salvage.salvage = true;
+  auto opened = Collection::Open(*Env::Default(), Dir(), pool_, salvage);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  auto report = (*opened)->Repair();
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->lost_log_ranges.size(), 1u);
+  EXPECT_NE(report->lost_log_ranges[0].cause.find("is missing"), std::string::npos);
+  opened->reset();
+  c = Reopen();
+  EXPECT_TRUE(c->Get("a"));
+  EXPECT_FALSE(c->Get("b"));
+  ASSERT_TRUE(c->Upsert({MakeRecord("c", 1, {0, 0, 1, 0})}).ok());  // and it writes again
 }
 
 TEST_F(CollectionTest, SecondWriterIsRefusedButReadersOpen) {

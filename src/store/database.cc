@@ -65,17 +65,26 @@ Result<Collection*> Database::GetCollection(const std::string& name_or_alias) {
   if (auto it = open_.find(name); it != open_.end()) return it->second.get();
   OpenOptions open_options;
   open_options.read_only = options_.read_only;
+  open_options.salvage = options_.salvage;
+  // A read-only open can race a writer's compaction (a segment it read in the
+  // manifest is gone): retry, and quarantine what is still missing at the end.
+  constexpr int kAttempts = 4;
+  open_options.retry_missing_segments = options_.read_only;
   auto c = Collection::Open(env_, dir, *pool_, open_options);
-  // A read-only open can race a writer's compaction; the retry sees the new manifest.
-  for (int attempt = 0; options_.read_only && absl::IsUnavailable(c.status()) && attempt < 3; ++attempt) {
+  for (int attempt = 1; options_.read_only && absl::IsUnavailable(c.status()) && attempt < kAttempts;
+       ++attempt) {
+    open_options.retry_missing_segments = attempt + 1 < kAttempts;
     c = Collection::Open(env_, dir, *pool_, open_options);
   }
   if (!c.ok()) {
     if (absl::IsNotFound(c.status())) return absl::NotFoundError(StrCat("collection '", name, "' does not exist"));
+    failed_[name] = c.status();
     return c.status();
   }
+  failed_.erase(name);
   Collection* ptr = c->get();
   open_[name] = std::move(*c);
+  if (options_.on_open) options_.on_open(*ptr);
   return ptr;
 }
 
@@ -84,6 +93,11 @@ std::vector<std::string> Database::OpenCollectionNames() {
   std::vector<std::string> names;
   for (const auto& [name, collection] : open_) names.push_back(name);
   return names;
+}
+
+std::map<std::string, Status> Database::FailedOpens() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return failed_;
 }
 
 Status Database::DropCollection(const std::string& name) {
@@ -102,6 +116,7 @@ Status Database::DropCollection(const std::string& name) {
     }
   }
   open_.erase(name);  // closes it, releasing its lock
+  failed_.erase(name);
   // Take the collection's writer lock so no other process is writing it, then
   // rename it out of the way (atomic) before deleting the files.
   {

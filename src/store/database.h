@@ -14,6 +14,7 @@
 // until DropCollection of that collection or the Database's destruction.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,6 +31,10 @@ namespace ragline::store {
 struct DatabaseOptions {
   bool read_only = false;  // open collections read-only; refuse every change
   size_t threads = 0;      // background pool size (0 = hardware concurrency)
+  bool salvage = false;    // OpenOptions::salvage for every collection (ragline check / repair)
+  // Called once per collection opened from disk (not created), under the
+  // Database's lock: to report a degraded collection or a cut WAL tail.
+  std::function<void(const Collection&)> on_open;
 };
 
 class Database {
@@ -47,6 +52,9 @@ class Database {
   Result<std::vector<std::string>> ListCollections();
   // Names of the collections open now (opened by a Create or Get), sorted.
   std::vector<std::string> OpenCollectionNames();
+  // Collections whose last open failed (DataLoss naming a missing WAL file,
+  // an unreadable config, ...) and why; an open that succeeds later clears it.
+  std::map<std::string, Status> FailedOpens();
 
   // Creates alias -> collection; AlreadyExists if the alias exists.
   Status CreateAlias(const std::string& alias, const std::string& collection);
@@ -76,6 +84,7 @@ class Database {
   std::unique_ptr<ThreadPool> pool_;
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<Collection>> open_;  // GUARDED_BY(mu_)
+  std::map<std::string, Status> failed_;                     // GUARDED_BY(mu_)
 };
 
 }  // namespace ragline::store
