@@ -8,7 +8,7 @@ packages=(
   libabsl-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libzstd-dev jq curl ca-certificates
-  libopenblas-dev libutf8proc-dev libcpp-httplib-dev libstemmer-dev
+  libopenblas-dev libutf8proc-dev libcpp-httplib-dev libboost1.81-dev libstemmer-dev
   libgumbo-dev libpoppler-cpp-dev
   python3 python3-venv
   prometheus  # promtool: validates the /metrics exposition (src/obs); ~19 MB download

@@ -1,6 +1,5 @@
 #include "cli/serve_command.h"
 
-#include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -41,6 +40,7 @@ struct ServeFlags {
   std::string data, model, host, llm_url, llm_model, log_level, precision;
   int port = 0;
   size_t threads = 0, max_body_bytes = 0;
+  uint64_t shutdown_grace_ms = 0;
 };
 
 Result<std::unique_ptr<generate::ChatClient>> MakeChatClient(const server::LlmConfig& llm) {
@@ -75,6 +75,56 @@ std::unique_ptr<store::Compactor> StartCompactor(store::Database* db, server::Se
       });
 }
 
+// What a collection's open found, as the operator sees it: a JSON log line
+// and rag_collection_degraded{collection} / rag_quarantined_segments{collection}
+// for quarantined segments, rag_wal_tail_cuts_total{collection} and a log
+// line for a cut WAL tail (docs/server.md "Damage").
+std::function<void(const store::Collection&)> CollectionHealthReporter(obs::MetricsRegistry& metrics,
+                                                                       obs::Logger& logger) {
+  auto& degraded = metrics.Gauge(
+      "rag_collection_degraded",
+      "1 while a collection serves without a quarantined (corrupt or missing) segment.", {"collection"});
+  auto& quarantined =
+      metrics.Gauge("rag_quarantined_segments", "Quarantined segments per collection.", {"collection"});
+  auto& tail_cuts = metrics.Counter("rag_wal_tail_cuts_total", "Torn WAL tails cut at open.", {"collection"});
+  return [&degraded, &quarantined, &tail_cuts, &logger](const store::Collection& c) {
+    const std::string& name = c.config().name;
+    const auto q = c.quarantined();
+    degraded.WithLabels({name}).Set(q.empty() ? 0 : 1);
+    quarantined.WithLabels({name}).Set(static_cast<double>(q.size()));
+    for (const auto& segment : q) {
+      logger.Error("collection degraded")
+          .ErrorCode("data_loss")
+          .Field("collection", name)
+          .Field("segment", segment.file)
+          .Field("reason", segment.reason)
+          .Field("rows", segment.rows ? static_cast<int64_t>(*segment.rows) : int64_t{-1})
+          .Field("action", StrCat("ragline check ", name, "; ragline repair ", name, " (server stopped)"));
+    }
+    const auto& r = c.recovery_report();
+    if (r.tail_cut) {
+      tail_cuts.WithLabels({name}).Increment();
+      logger.Warn("wal tail cut")
+          .Field("collection", name)
+          .Field("reason", r.reason)
+          .Field("bytes_dropped", r.bytes_dropped);
+    }
+  };
+}
+
+// Opens every collection before serving, so /readyz, /metrics and the log
+// describe all of them from the start (and the first query does not pay
+// for the load). A collection that fails to open is logged; requests to it
+// get the error, the others are served.
+void OpenEveryCollection(store::Database& db, obs::Logger& logger) {
+  auto names = db.ListCollections();
+  if (!names.ok()) return;
+  for (const auto& name : *names) {
+    auto c = db.GetCollection(name);
+    if (!c.ok()) logger.Error("collection unavailable").Field("collection", name).Error(c.status());
+  }
+}
+
 int RunServe(const ServeFlags& flags, CLI::App* cmd) {
   server::ServerConfig config;
   if (!flags.config_file.empty()) {
@@ -88,6 +138,7 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
   if (given("--port")) config.port = flags.port;
   if (given("--threads")) config.threads = flags.threads;
   if (given("--max-body-bytes")) config.max_body_bytes = flags.max_body_bytes;
+  if (given("--shutdown-grace-ms")) config.shutdown_grace_ms = flags.shutdown_grace_ms;
   if (given("--llm-url")) config.llm.url = flags.llm_url;
   if (given("--llm-model")) config.llm.model = flags.llm_model;
   if (given("--log-level")) config.log_level = flags.log_level;
@@ -112,8 +163,10 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
   if (!chat.ok()) return Fail(StrCat("LLM: ", std::string(chat.status().message())));
 
   store::DatabaseOptions db_options;
+  db_options.on_open = CollectionHealthReporter(metrics, logger);
   auto db = store::Database::Open(*store::Env::Default(), config.data_dir, db_options);
   if (!db.ok()) return Fail(db.status());
+  OpenEveryCollection(**db, logger);
 
   ThreadPool embed_pool(0);
   std::unique_ptr<embed::LocalEmbedder> embedder;
@@ -133,11 +186,17 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
   server::ServerOptions options;
   options.threads = config.threads;
   options.max_body_bytes = config.max_body_bytes;
+  options.max_header_bytes = config.max_header_bytes;
+  options.shutdown_grace = std::chrono::milliseconds(config.shutdown_grace_ms);
   options.api_keys = config.api_keys;
   server::ServerDeps deps{db->get(), embedder.get(), chat->get(), &metrics, &logger, config.data_dir};
   auto srv = std::make_unique<server::Server>(deps, options);
   server::RegisterCoreRoutes(*srv);
-  if (embedder) server::RegisterDocumentRoutes(*srv, *embedder);
+  if (embedder) {
+    pipeline::IngestOptions ingest;
+    ingest.limits = config.ingest;
+    server::RegisterDocumentRoutes(*srv, *embedder, ingest);
+  }
   auto port = srv->Bind(config.host, config.port);
   if (!port.ok()) return Fail(port.status());
   auto compactor = StartCompactor(db->get(), srv.get(), config.compaction, metrics, logger);
@@ -148,12 +207,11 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       const int sig = g_stop_signal;
       if (sig == 0) continue;
-      logger.Info("shutting down").Field("signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
-      // Stop() only reaches a listener that is running; Run may still be starting.
-      while (!done) {
-        srv->Stop();
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
+      logger.Info("shutting down")
+          .Field("signal", sig == SIGINT ? "SIGINT" : "SIGTERM")
+          .Field("grace_ms", static_cast<int64_t>(options.shutdown_grace.count()));
+      srv->Stop();  // Run drains: in-flight requests finish (or are cancelled after the grace period)
+      return;
     }
   });
 
@@ -235,9 +293,7 @@ int QueryDirect(const QueryFlags& f) {
   }
   auto request = server::QueryRequest::FromJson(body);
   if (!request.ok()) return Fail(request.status());
-  store::DatabaseOptions db_options;
-  db_options.read_only = true;
-  auto db = store::Database::Open(*store::Env::Default(), f.data, db_options);
+  auto db = store::Database::Open(*store::Env::Default(), f.data, CliDatabaseOptions(/*read_only=*/true));
   if (!db.ok()) return Fail(db.status());
   auto c = (*db)->GetCollection(f.collection);
   if (!c.ok()) return Fail(c.status());
@@ -289,6 +345,9 @@ void AddServeCommand(CLI::App& app, int* rc) {
   cmd->add_option("--config", flags->config_file, "JSON config file (docs/server.md)");
   cmd->add_option("--threads", flags->threads, "HTTP worker threads (default 8)");
   cmd->add_option("--max-body-bytes", flags->max_body_bytes, "largest request body (default 32 MiB)");
+  cmd->add_option(
+      "--shutdown-grace-ms", flags->shutdown_grace_ms,
+      "SIGTERM: how long in-flight requests may finish before they are cancelled (default 10000)");
   cmd->add_option("--llm-url", flags->llm_url, "OpenAI-compatible base URL, e.g. http://127.0.0.1:8081/v1");
   cmd->add_option("--llm-model", flags->llm_model, "model name sent to the LLM server");
   cmd->add_option("--log-level", flags->log_level, "debug | info | warn | error (default info)");

@@ -6,15 +6,16 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 #include <cmath>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
+#include <mutex>
 #include <numeric>
 #include <set>
+#include <thread>
 
 #include "core/strings.h"
 #include "store/filter.h"
@@ -36,12 +37,14 @@ class CountingEmbedder : public embed::Embedder {
   Result<Matrix> Embed(std::span<const std::string> texts) override {
     const size_t call = calls++;
     if (call >= fail_after) return absl::UnavailableError("injected embedding failure");
+    if (gate) gate(texts);
     texts_embedded += texts.size();
     return inner_.Embed(texts);
   }
   std::atomic<size_t> calls{0};
   std::atomic<size_t> texts_embedded{0};
   size_t fail_after = static_cast<size_t>(-1);
+  std::function<void(std::span<const std::string>)> gate;  // runs before each Embed (may block)
 
  private:
   embed::Embedder& inner_;
@@ -488,6 +491,105 @@ TEST_F(IngestorTest, ReportsStageTimings) {
   EXPECT_EQ(seen["chunk"], 2);
   EXPECT_GE(seen["embed"], 1);
   EXPECT_GE(seen["upsert"], 1);
+}
+
+// Issue #13 item 9: a long ingest does not hold up another one, and a
+// version committed meanwhile wins over the slower one.
+TEST_F(IngestorTest, IngestsRunSideBySideAndTheNewerVersionWins) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool slow_waiting = false, release = false;
+  counting_->gate = [&](std::span<const std::string> texts) {
+    bool slow = false;
+    for (const auto& t : texts) slow = slow || t.find("glaciers") != std::string::npos;
+    if (!slow) return;
+    std::unique_lock lock(mu);
+    slow_waiting = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+  };
+  auto slow = std::async(std::launch::async,
+                         [&] { return ingestor_->Ingest({Doc("shared", Prose("glaciers", 30))}); });
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return slow_waiting; }));
+  }
+  // While the slow call embeds: another document, and a newer version of the same one.
+  SourceDocument newer = Doc("shared", Prose("rivers", 3));
+  newer.version = 4'000'000'000'000;  // later than any "now" in ms
+  auto fast = std::async(std::launch::async, [&] {
+    return ingestor_->Ingest({Doc("other", Prose("volcanoes", 3)), newer});
+  });
+  const bool fast_done = fast.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  ASSERT_TRUE(fast_done) << "the second ingest waited for the first";
+  auto fast_report = fast.get();
+  ASSERT_TRUE(fast_report.ok()) << fast_report.status();
+  EXPECT_EQ(fast_report->documents_added, 2u);
+  auto slow_report = slow.get();
+  ASSERT_TRUE(slow_report.ok()) << slow_report.status();
+  EXPECT_EQ(slow_report->documents_superseded, 1u);
+  auto info = ingestor_->GetDocument("shared");
+  ASSERT_TRUE(info.ok() && *info);
+  EXPECT_EQ((*info)->version, newer.version);
+  EXPECT_EQ(Ids(), ExpectedIds({"shared", "other"}));  // no chunk of the slow version
+}
+
+TEST_F(IngestorTest, LimitsFailTheDocumentOrTheWholeCallBeforeEmbedding) {
+  options_.limits.max_document_chunks = 4;
+  options_.limits.max_document_bytes = 20000;
+  OpenCollection(false);
+  // Without a call limit, a document over a limit fails alone.
+  IngestReport report = MustIngest({Doc("long", Prose("deserts", 40)), Doc("short", Prose("oases", 2)),
+                                    Doc("huge", std::string(30000, 'x'))});
+  EXPECT_EQ(report.documents_added, 1u);
+  ASSERT_EQ(report.failures.size(), 2u);
+  for (const auto& f : report.failures) {
+    EXPECT_TRUE(f.error.find("max_document_chunks is 4") != std::string::npos ||
+                f.error.find("max_document_bytes is 20000") != std::string::npos)
+        << f.error;
+  }
+  // With one (the HTTP route's), the call fails whole, before any embedding.
+  options_.limits.max_call_chunks = 6;
+  OpenCollection(false);
+  counting_->calls = 0;
+  const size_t before = collection_->Stats().vector_count;
+  for (auto docs :
+       {std::vector<SourceDocument>{Doc("a", Prose("tides", 2)), Doc("long", Prose("deserts", 40))},
+        std::vector<SourceDocument>{Doc("a", Prose("tides", 6)), Doc("b", Prose("moons", 6)),
+                                    Doc("c", Prose("suns", 6))}}) {
+    auto r = ingestor_->Ingest(std::move(docs));
+    ASSERT_FALSE(r.ok());
+    EXPECT_TRUE(IsLimitExceeded(r.status())) << r.status();
+    EXPECT_NE(r.status().message().find("nothing was ingested"), std::string_view::npos) << r.status();
+  }
+  EXPECT_EQ(counting_->calls, 0u);
+  EXPECT_EQ(collection_->Stats().vector_count, before);
+}
+
+TEST_F(IngestorTest, CancellationStopsBetweenBatchesAndLeavesEveryDocumentWhole) {
+  std::vector<SourceDocument> docs;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 8; ++i) {
+    ids.push_back(StrCat("d", i));
+    docs.push_back(Doc(ids.back(), Prose(StrCat("topic ", i), 12)));
+  }
+  counting_->calls = 0;
+  auto r = ingestor_->Ingest(std::move(docs), {}, [&] { return counting_->calls >= 3; });
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(absl::IsCancelled(r.status())) << r.status();
+  EXPECT_LE(counting_->calls, 4u) << "it went on embedding after the cancel";
+  std::vector<std::string> committed;
+  for (const auto& id : ids) {
+    auto info = ingestor_->GetDocument(id);
+    if (info.ok() && *info) committed.push_back(id);
+  }
+  EXPECT_LT(committed.size(), ids.size());
+  EXPECT_EQ(Ids(), ExpectedIds(committed));  // whole documents, and nothing of the others
 }
 
 TEST_F(IngestorTest, RefusesAModelOfAnotherDimension) {

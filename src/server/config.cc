@@ -49,6 +49,24 @@ Status ServerConfig::MergeJson(const json& j) {
       RETURN_IF_ERROR(NeedUnsigned(v, key, &threads));
     } else if (key == "max_body_bytes") {
       RETURN_IF_ERROR(NeedUnsigned(v, key, &max_body_bytes));
+    } else if (key == "max_header_bytes") {
+      RETURN_IF_ERROR(NeedUnsigned(v, key, &max_header_bytes));
+    } else if (key == "shutdown_grace_ms") {
+      RETURN_IF_ERROR(NeedUnsigned(v, key, &shutdown_grace_ms));
+    } else if (key == "ingest") {
+      if (!v.is_object()) return absl::InvalidArgumentError("config: \"ingest\" must be an object");
+      for (const auto& [ik, iv] : v.items()) {
+        const std::string where = StrCat("ingest.", ik);
+        if (ik == "max_document_bytes") {
+          RETURN_IF_ERROR(NeedUnsigned(iv, where, &ingest.max_document_bytes));
+        } else if (ik == "max_document_chunks") {
+          RETURN_IF_ERROR(NeedUnsigned(iv, where, &ingest.max_document_chunks));
+        } else if (ik == "max_request_chunks") {
+          RETURN_IF_ERROR(NeedUnsigned(iv, where, &ingest.max_call_chunks));
+        } else {
+          return absl::InvalidArgumentError(StrCat("config: unknown key \"", where, "\""));
+        }
+      }
     } else if (key == "precision") {
       RETURN_IF_ERROR(NeedString(v, key, &precision));
     } else if (key == "log_level") {
@@ -132,6 +150,14 @@ Status ServerConfig::Validate() const {
   if (port < 0 || port > 65535) return absl::InvalidArgumentError(StrCat("port must be in [0, 65535], got ", port));
   if (threads < 1 || threads > 1024) return absl::InvalidArgumentError("threads must be in [1, 1024]");
   if (max_body_bytes < 1024) return absl::InvalidArgumentError("max_body_bytes must be at least 1024");
+  if (max_header_bytes < 1024) return absl::InvalidArgumentError("max_header_bytes must be at least 1024");
+  if (shutdown_grace_ms > 3'600'000)
+    return absl::InvalidArgumentError("shutdown_grace_ms must be at most 3600000");
+  if (ingest.max_document_bytes == 0 || ingest.max_document_chunks == 0 || ingest.max_call_chunks == 0) {
+    return absl::InvalidArgumentError(
+        "ingest.max_document_bytes, ingest.max_document_chunks and ingest.max_request_chunks must be at "
+        "least 1");
+  }
   RETURN_IF_ERROR(embed::ParsePrecision(precision).status());
   if (!llm.url.empty() && llm.model.empty()) {
     return absl::InvalidArgumentError("an LLM URL needs a model name (--llm-model, RAGLINE_LLM_MODEL or llm.model)");

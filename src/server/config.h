@@ -11,7 +11,10 @@
 //    "llm": {"url": "http://127.0.0.1:8081/v1", "model": "NAME", "api_key": "...",
 //            "timeout_ms": 60000, "max_tokens": 512},
 //    "api_keys": [{"key": "...", "scope": "read"|"write", "collections": ["*"]}],
-//    "compaction": {"min_segments": 4, "max_dead_fraction": 0.2, "interval_ms": 5000}}
+//    "compaction": {"min_segments": 4, "max_dead_fraction": 0.2, "interval_ms": 5000},
+//    "max_header_bytes": 32768, "shutdown_grace_ms": 10000,
+//    "ingest": {"max_document_bytes": 16777216, "max_document_chunks": 4096,
+//               "max_request_chunks": 8192}}
 //
 // Thread safety: plain values.
 #pragma once
@@ -23,6 +26,7 @@
 
 #include "core/status.h"
 #include "nlohmann/json.hpp"
+#include "pipeline/ingestor.h"
 #include "server/auth.h"
 #include "store/compactor.h"
 
@@ -44,6 +48,11 @@ struct ServerConfig {
   int port = 8080;           // 0 = any free port
   size_t threads = 8;        // HTTP worker threads
   size_t max_body_bytes = 32u << 20;
+  size_t max_header_bytes = 32u << 10;  // request line + headers; larger: 431 (414)
+  uint64_t shutdown_grace_ms = 10'000;  // SIGTERM: in-flight requests get this long, then are cancelled
+  // Bounds on POST .../documents (413 naming the bound); max_call_chunks is
+  // "max_request_chunks" in the file.
+  pipeline::IngestLimits ingest{.max_call_chunks = 8192};
   std::string log_level = "info";
   LlmConfig llm;
   std::vector<ApiKey> api_keys;

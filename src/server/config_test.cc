@@ -100,6 +100,9 @@ TEST(HttpErrorTest, MapsStatusCodesInOnePlace) {
   EXPECT_EQ(HttpStatusFor(absl::StatusCode::kUnavailable), 503);
   EXPECT_EQ(HttpStatusFor(absl::StatusCode::kDeadlineExceeded), 504);
   EXPECT_EQ(HttpStatusFor(absl::StatusCode::kDataLoss), 500);
+  EXPECT_EQ(HttpStatusFor(LimitExceededError("x")), 413);
+  EXPECT_EQ(ErrorCodeName(LimitExceededError("x")), "payload_too_large");
+  EXPECT_EQ(HttpStatusFor(absl::ResourceExhaustedError("x")), 429);
   EXPECT_EQ(ErrorBody(absl::NotFoundError("no 'x'")),
             json::parse(R"({"error": {"code": "not_found", "message": "no 'x'"}})"));
   EXPECT_EQ(DumpJson(json("caf\xC3")), "\"caf\xEF\xBF\xBD\"");  // invalid UTF-8 replaced, no throw

@@ -1,10 +1,9 @@
 #include "server/document_routes.h"
 
-#include <map>
 #include <memory>
-#include <mutex>
 #include <shared_mutex>
 
+#include "core/json_fields.h"
 #include "core/strings.h"
 
 namespace ragline::server {
@@ -33,9 +32,7 @@ class DocumentRoutes {
  private:
   Result<json> Post(RouteRequest& r) {
     ASSIGN_OR_RETURN(json body, r.JsonBody());
-    for (const auto& [key, value] : body.items()) {
-      if (key != "documents") return absl::InvalidArgumentError(StrCat("unknown field \"", key, "\""));
-    }
+    RETURN_IF_ERROR(RefuseUnknownFields(body, {"documents"}, ""));
     auto list = body.find("documents");
     if (list == body.end() || !list->is_array() || list->empty()) {
       return absl::InvalidArgumentError("\"documents\" must be a non-empty array");
@@ -46,15 +43,19 @@ class DocumentRoutes {
       ASSIGN_OR_RETURN(auto doc, pipeline::SourceDocument::FromJson((*list)[i], StrCat("documents[", i, "]"), "http"));
       docs.push_back(std::move(doc));
     }
-    const std::string wait = r.http.get_param_value("wait");
+    const std::string wait = r.http.Param("wait");
     if (!wait.empty() && wait != "true" && wait != "false" && wait != "1" && wait != "0") {
       return absl::InvalidArgumentError(StrCat("wait must be true or false, not '", wait, "'"));
     }
     const size_t n = docs.size();
     std::shared_lock catalog(server_.catalog_mutex());
     ASSIGN_OR_RETURN(store::Collection * c, Writable(r.PathParam(0)));
-    std::lock_guard writer(WriterMutex(c->config().name));
-    ASSIGN_OR_RETURN(pipeline::IngestReport report, pipeline::Ingestor(*c, embedder_, options_).Ingest(std::move(docs)));
+    // No lock across the ingest: each document commits atomically, and
+    // embedding (the long part) runs beside other requests' ingests.
+    ASSIGN_OR_RETURN(pipeline::IngestReport report,
+                     pipeline::Ingestor(*c, embedder_, options_).Ingest(std::move(docs), {}, [&r] {
+                       return r.Cancelled();
+                     }));
     if (report.documents_failed == n) {
       std::string message = StrCat(n == 1 ? "the document" : StrCat("all ", n, " documents"), " failed: ");
       for (size_t i = 0; i < report.failures.size() && i < 5; ++i) {
@@ -78,7 +79,6 @@ class DocumentRoutes {
   Result<json> Delete(RouteRequest& r) {
     std::shared_lock catalog(server_.catalog_mutex());
     ASSIGN_OR_RETURN(store::Collection * c, Writable(r.PathParam(0)));
-    std::lock_guard writer(WriterMutex(c->config().name));
     ASSIGN_OR_RETURN(auto report, pipeline::Ingestor(*c, embedder_, options_).DeleteDocument(r.PathParam(1)));
     if (report.documents_deleted == 0 && report.chunks_deleted == 0) return NotFound(r);
     return report.ToJson();
@@ -95,13 +95,6 @@ class DocumentRoutes {
     return c;
   }
 
-  std::mutex& WriterMutex(const std::string& collection) {
-    std::lock_guard lock(mu_);
-    auto& m = writers_[collection];
-    if (!m) m = std::make_unique<std::mutex>();
-    return *m;
-  }
-
   static Status NotFound(const RouteRequest& r) {
     return absl::NotFoundError(
         StrCat("document '", r.PathParam(1), "' not found in collection '", r.PathParam(0), "'"));
@@ -111,8 +104,6 @@ class DocumentRoutes {
   store::Database& db_;
   embed::LocalEmbedder& embedder_;
   pipeline::IngestOptions options_;
-  std::mutex mu_;
-  std::map<std::string, std::unique_ptr<std::mutex>> writers_;  // GUARDED_BY(mu_); never erased
 };
 
 }  // namespace

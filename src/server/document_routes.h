@@ -16,9 +16,17 @@
 // not newer than the stored one). Malformed documents (no id, bad base64, wrong
 // types) fail the whole request with 400 before anything is written.
 //
-// Thread safety: ingests into one collection take turns (the pipeline's
-// freshness protocol assumes one writer per document); other collections and
-// all reads go on meanwhile.
+// Limits (options.limits; config "ingest"): a document over
+// max_document_bytes or max_document_chunks, or a request over
+// max_call_chunks ("max_request_chunks"), gets 413 naming the limit before
+// anything is embedded or written. Each document is written atomically
+// (whole, or not at all, also across a crash). A client that goes away, or
+// a server shutting down past its grace period, stops the ingest between
+// batches: documents already committed stay, whole.
+//
+// Thread safety: ingests run side by side, into one collection too (each
+// document commits atomically under the collection's writer lock, held only
+// for that write); reads go on meanwhile.
 #pragma once
 
 #include "embed/local_embedder.h"

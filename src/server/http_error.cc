@@ -35,6 +35,14 @@ int HttpStatusFor(absl::StatusCode code) {
   }
 }
 
+int HttpStatusFor(const Status& status) {
+  return IsLimitExceeded(status) ? 413 : HttpStatusFor(status.code());
+}
+
+std::string ErrorCodeName(const Status& status) {
+  return IsLimitExceeded(status) ? "payload_too_large" : ErrorCodeName(status.code());
+}
+
 std::string ErrorCodeName(absl::StatusCode code) {
   std::string name = absl::StatusCodeToString(code);
   for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -46,7 +54,7 @@ nlohmann::json ErrorBody(std::string_view code, std::string_view message) {
 }
 
 nlohmann::json ErrorBody(const Status& status) {
-  return ErrorBody(ErrorCodeName(status.code()), std::string(status.message()));
+  return ErrorBody(ErrorCodeName(status), std::string(status.message()));
 }
 
 std::string DumpJson(const nlohmann::json& j) {

@@ -8,7 +8,7 @@
 //   InvalidArgument, OutOfRange -> 400     NotFound -> 404
 //   Unauthenticated -> 401                 PermissionDenied -> 403
 //   AlreadyExists, FailedPrecondition, Aborted -> 409
-//   ResourceExhausted -> 429 (413 "payload_too_large" comes from the HTTP layer)
+//   ResourceExhausted -> 429; a LimitExceededError (core/status.h) -> 413 "payload_too_large"
 //   Unimplemented -> 501   Unavailable, Cancelled -> 503   DeadlineExceeded -> 504
 //   DataLoss, Internal, Unknown -> 500
 // error.code is the lower-case canonical name ("not_found").
@@ -26,9 +26,11 @@ namespace ragline::server {
 
 // The HTTP status for a non-OK status (200 for OK).
 int HttpStatusFor(absl::StatusCode code);
+int HttpStatusFor(const Status& status);  // 413 for a LimitExceededError
 
 // "invalid_argument", "not_found", ... ("ok" for OK).
 std::string ErrorCodeName(absl::StatusCode code);
+std::string ErrorCodeName(const Status& status);  // "payload_too_large" for a LimitExceededError
 
 // {"error": {"code": code, "message": message}}
 nlohmann::json ErrorBody(std::string_view code, std::string_view message);

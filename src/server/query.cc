@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "core/json_fields.h"
 #include "core/strings.h"
 #include "obs/stage_timer.h"
 
@@ -56,6 +57,7 @@ std::string StringField(const json& payload, const char* key) {
 
 Result<QueryRequest> QueryRequest::FromJson(const json& j) {
   if (!j.is_object()) return absl::InvalidArgumentError("request body must be a JSON object");
+  RETURN_IF_ERROR(RefuseUnknownFields(j, {"query", "k", "mode", "filter", "generate", "stream"}, ""));
   QueryRequest r;
   auto q = j.find("query");
   if (q == j.end() || !q->is_string()) return absl::InvalidArgumentError("\"query\" (a string) is required");

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <shared_mutex>
 
+#include "core/json_fields.h"
 #include "core/strings.h"
 #include "obs/metrics.h"
 #include "server/http_error.h"
@@ -36,6 +37,10 @@ Result<std::optional<store::PayloadFilter>> ParseFilter(const json& body) {
 }
 
 Result<store::CollectionConfig> ParseCollectionConfig(const json& body, const embed::Embedder* embedder) {
+  RETURN_IF_ERROR(RefuseUnknownFields(
+      body,
+      {"name", "dim", "dimension", "metric", "index", "index_params", "seal_threshold", "fsync", "lexical"},
+      ""));
   store::CollectionConfig config;
   auto name = body.find("name");
   if (name == body.end() || !name->is_string()) return absl::InvalidArgumentError("\"name\" (a string) is required");
@@ -58,6 +63,7 @@ Result<store::CollectionConfig> ParseCollectionConfig(const json& body, const em
       if (v.is_string()) {
         kind = v.get<std::string>();
       } else if (v.is_object() && v.contains("kind") && v["kind"].is_string()) {
+        RETURN_IF_ERROR(RefuseUnknownFields(v, {"kind", "params"}, "\"index\""));
         kind = v["kind"].get<std::string>();
         if (v.contains("params")) params = &v["params"];
       } else {
@@ -95,8 +101,6 @@ Result<store::CollectionConfig> ParseCollectionConfig(const json& body, const em
       auto lexical = store::LexicalConfig::FromJson(v);
       if (!lexical.ok()) return absl::InvalidArgumentError(StrCat("\"lexical\": ", std::string(lexical.status().message())));
       config.lexical = std::move(*lexical);
-    } else {
-      return absl::InvalidArgumentError(StrCat("unknown field \"", key, "\""));
     }
   }
   RETURN_IF_ERROR(config.Validate());
@@ -111,7 +115,8 @@ class Routes {
     Add("GET", "/healthz", Access::kOpen, -1, [](RouteRequest&) -> Result<json> { return json{{"status", "ok"}}; });
     Add("GET", "/readyz", Access::kOpen, -1, [this](RouteRequest& r) { return Ready(r); });
     Add("GET", "/metrics", Access::kOpen, -1, [this](RouteRequest& r) -> Result<json> {
-      r.response.set_content(server_.deps().metrics->ExposeText(), std::string(obs::kPrometheusTextContentType));
+      r.response.SetContent(server_.deps().metrics->ExposeText(),
+                            std::string(obs::kPrometheusTextContentType));
       r.MarkResponded();
       return json();
     });
@@ -168,17 +173,34 @@ class Routes {
     const embed::Embedder* e = server_.deps().embedder;
     auto names = db_.ListCollections();
     const bool ready = e != nullptr && names.ok();
+    // Collections that serve degraded (quarantined segments) or not at all
+    // (their open failed): by name, never by path.
+    json collections = json::object();
+    for (const std::string& name : db_.OpenCollectionNames()) {
+      auto c = db_.GetCollection(name);
+      if (!c.ok() || !(*c)->degraded()) continue;
+      collections[name] = {{"status", "degraded"},
+                           {"quarantined_segments", store::QuarantineJson((*c)->quarantined())}};
+    }
+    for (const auto& [name, status] : db_.FailedOpens()) {
+      collections[name] = {{"status", "unavailable"},
+                           {"error",
+                            {{"code", ErrorCodeName(status)},
+                             {"message", server_.ClientMessage(std::string(status.message()))}}}};
+    }
     json out = {{"ready", ready},
                 {"model", e != nullptr ? json(e->model_id()) : json(nullptr)},
-                {"data_dir", server_.deps().data_dir},
                 {"data_dir_open", names.ok()},
+                {"degraded", !collections.empty()},
+                {"collections", collections},
                 {"llm", server_.deps().chat != nullptr ? json(server_.deps().chat->url()) : json(nullptr)}};
     if (!ready) {
-      out["error"] = {{"code", "unavailable"},
-                      {"message", e == nullptr ? std::string("no embedding model loaded")
-                                               : std::string(names.status().message())}};
+      out["error"] = {
+          {"code", "unavailable"},
+          {"message", e == nullptr ? std::string("no embedding model loaded")
+                                   : server_.ClientMessage(std::string(names.status().message()))}};
       r.response.status = 503;
-      r.response.set_content(DumpJson(out), "application/json");
+      r.response.SetContent(DumpJson(out), "application/json");
       r.MarkResponded();
     }
     return out;
@@ -205,6 +227,7 @@ class Routes {
 
   Result<json> PutAlias(RouteRequest& r) {
     ASSIGN_OR_RETURN(json body, r.JsonBody());
+    RETURN_IF_ERROR(RefuseUnknownFields(body, {"collection"}, ""));
     auto target = body.find("collection");
     if (target == body.end() || !target->is_string()) {
       return absl::InvalidArgumentError("\"collection\" (a string) is required");
@@ -223,6 +246,7 @@ class Routes {
 
   Result<json> Upsert(RouteRequest& r) {
     ASSIGN_OR_RETURN(json body, r.JsonBody());
+    RETURN_IF_ERROR(RefuseUnknownFields(body, {"vectors"}, ""));
     std::shared_lock lock(server_.catalog_mutex());
     ASSIGN_OR_RETURN(Collection * c, db_.GetCollection(r.PathParam(0)));
     auto vectors = body.find("vectors");
@@ -246,12 +270,19 @@ class Routes {
 
   Result<json> DeleteVectors(RouteRequest& r) {
     ASSIGN_OR_RETURN(json body, r.JsonBody());
-    const bool has_ids = body.contains("ids"), has_filter = body.contains("filter");
-    if (has_ids == has_filter) return absl::InvalidArgumentError("give exactly one of \"ids\" and \"filter\"");
+    RETURN_IF_ERROR(RefuseUnknownFields(body, {"ids", "filter", "all"}, ""));
+    const bool has_ids = body.contains("ids"), has_filter = body.contains("filter"),
+               has_all = body.contains("all");
+    if (int{has_ids} + int{has_filter} + int{has_all} != 1) {
+      return absl::InvalidArgumentError("give exactly one of \"ids\", \"filter\" and \"all\": true");
+    }
+    if (has_all && body["all"] != true) return absl::InvalidArgumentError("\"all\" must be true");
     std::shared_lock lock(server_.catalog_mutex());
     ASSIGN_OR_RETURN(Collection * c, db_.GetCollection(r.PathParam(0)));
     store::DeleteSummary s;
-    if (has_ids) {
+    if (has_all) {
+      ASSIGN_OR_RETURN(s, c->DeleteAll());
+    } else if (has_ids) {
       const json& ids = body["ids"];
       if (!ids.is_array()) return absl::InvalidArgumentError("\"ids\" must be an array of strings");
       std::vector<std::string> list;
@@ -263,6 +294,10 @@ class Routes {
     } else {
       ASSIGN_OR_RETURN(auto filter, ParseFilter(body));
       if (!filter) return absl::InvalidArgumentError("\"filter\" must be a filter object");
+      if (filter->MatchesAll()) {
+        return absl::InvalidArgumentError(
+            "\"filter\" is empty and would delete every record; send {\"all\": true} for that");
+      }
       ASSIGN_OR_RETURN(s, c->DeleteByFilter(*filter));
     }
     return json{{"deleted", s.deleted}, {"not_found", s.not_found}};
@@ -270,6 +305,7 @@ class Routes {
 
   Result<json> SearchVectors(RouteRequest& r) {
     ASSIGN_OR_RETURN(json body, r.JsonBody());
+    RETURN_IF_ERROR(RefuseUnknownFields(body, {"vector", "k", "filter", "ef_search"}, ""));
     std::shared_lock lock(server_.catalog_mutex());
     ASSIGN_OR_RETURN(Collection * c, db_.GetCollection(r.PathParam(0)));
     auto vec = body.find("vector");
@@ -320,15 +356,12 @@ class Routes {
       return QueryResponseJson(*retrieved, &answer);
     }
     // Server-sent events: hits, then answer deltas, then done.
-    r.response.set_header("Cache-Control", "no-cache");
-    r.response.set_header("X-Accel-Buffering", "no");
-    r.response.set_chunked_content_provider(
-        "text/event-stream",
-        [retrieved, request = std::move(request), chat, options, ins](size_t, httplib::DataSink& sink) {
-          auto send = [&sink](const std::string& event) {
-            return sink.is_writable() && sink.write(event.data(), event.size());
-          };
-          if (!send(SseEvent("hits", {{"hits", retrieved->hits_json}}))) return false;
+    r.response.SetHeader("Cache-Control", "no-cache");
+    r.response.SetHeader("X-Accel-Buffering", "no");
+    r.response.SetStream(
+        "text/event-stream", [retrieved, request = std::move(request), chat, options, ins](DataSink& sink) {
+          auto send = [&sink](const std::string& event) { return sink.IsWritable() && sink.Write(event); };
+          if (!send(SseEvent("hits", {{"hits", retrieved->hits_json}}))) return;
           json done;
           if (request.generate) {
             generate::DeltaCallback on_delta = [&](std::string_view delta) {
@@ -336,16 +369,15 @@ class Routes {
             };
             generate::Answer answer = RunAnswer(request.question, *retrieved, chat, options, &on_delta, ins);
             if (answer.llm_status.code() == absl::StatusCode::kCancelled && !answer.degraded) {
-              return false;  // the client went away
+              return;  // the client went away
             }
             done = QueryResponseJson(*retrieved, &answer);
           } else {
             done = QueryResponseJson(*retrieved, nullptr);
           }
           done.erase("hits");
-          if (!send(SseEvent("done", done))) return false;
-          sink.done();
-          return true;
+          if (!send(SseEvent("done", done))) return;
+          sink.Done();
         });
     r.MarkResponded();
     return json();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <random>
 #include <regex>
 
@@ -12,20 +13,8 @@
 namespace ragline::server {
 namespace {
 
+namespace fs = std::filesystem;
 using nlohmann::json;
-
-// What the log line and metrics need about the request this thread serves.
-// cpp-httplib runs the pre-routing handler, the route handler and the logger
-// of one request on one worker thread, one request at a time.
-struct RequestState {
-  bool active = false;
-  std::chrono::steady_clock::time_point start;
-  std::string request_id;
-  std::string route;
-  std::string error_code;
-  std::string error_message;
-};
-thread_local RequestState tls_request;
 
 bool ValidRequestId(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
@@ -100,14 +89,26 @@ std::string DefaultErrorCode(int status) {
     case 405: return "method_not_allowed";
     case 413: return "payload_too_large";
     case 414: return "uri_too_long";
+    case 431:
+      return "request_header_fields_too_large";
     default: return status >= 500 ? "internal" : "invalid_argument";
   }
+}
+
+// "GET, HEAD, POST": the methods of the routes whose template matched.
+std::string AllowHeader(std::vector<std::string> methods) {
+  if (std::find(methods.begin(), methods.end(), "GET") != methods.end()) methods.push_back("HEAD");
+  std::sort(methods.begin(), methods.end());
+  methods.erase(std::unique(methods.begin(), methods.end()), methods.end());
+  std::string out;
+  for (const auto& m : methods) out += StrCat(out.empty() ? "" : ", ", m);
+  return out;
 }
 
 }  // namespace
 
 std::string RouteRequest::PathParam(size_t i) const {
-  return i + 1 < http.matches.size() ? http.matches[i + 1].str() : std::string();
+  return i < path_params_.size() ? PercentDecode(path_params_[i]) : std::string();
 }
 
 Result<json> RouteRequest::JsonBody() const {
@@ -125,14 +126,6 @@ Result<json> RouteRequest::JsonBody() const {
   return j;
 }
 
-void WriteError(httplib::Response& res, const Status& status) {
-  res.status = HttpStatusFor(status.code());
-  res.set_content(DumpJson(ErrorBody(status)), "application/json");
-  tls_request.error_code = ErrorCodeName(status.code());
-  tls_request.error_message = std::string(status.message());
-  if (status.code() == absl::StatusCode::kUnauthenticated) res.set_header("WWW-Authenticate", "Bearer");
-}
-
 Server::Server(ServerDeps deps, ServerOptions options)
     : deps_(std::move(deps)), options_(std::move(options)), authorizer_(options_.api_keys) {
   obs::MetricsRegistry& m = *deps_.metrics;
@@ -146,88 +139,118 @@ Server::Server(ServerDeps deps, ServerOptions options)
   // Expose the query stages from the start so dashboards see zeros, not gaps.
   for (const char* stage : {"embed", "retrieve", "generate"}) pipeline_latency_->WithLabels({stage});
 
-  const size_t threads = options_.threads;
-  http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  http_.set_payload_max_length(options_.max_body_bytes);
-  // Without it a reply's last small write waits for the client's delayed ACK:
-  // a flat ~40 ms on every keep-alive request (bench/run_query.sh showed it).
-  http_.set_tcp_nodelay(true);
-  http_.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-    tls_request = RequestState();
-    tls_request.active = true;
-    tls_request.start = std::chrono::steady_clock::now();
-    const std::string given = req.get_header_value("X-Request-Id");
-    tls_request.request_id = ValidRequestId(given) ? given : NewRequestId();
-    tls_request.route = "unmatched";
-    res.set_header("X-Request-Id", tls_request.request_id);
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-  // Errors raised by cpp-httplib itself (no route, body too large, bad
-  // request line) get the same JSON body as ours.
-  http_.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req,
-                                                                   httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    std::string code = DefaultErrorCode(res.status);
-    std::string message;
-    if (res.status == 404) {
-      message = StrCat("no route for ", req.method, " ", req.path);
-    } else if (res.status == 413) {
-      message = "request body is larger than the server's limit (max_body_bytes)";
-    } else {
-      message = StrCat("HTTP ", res.status);
+  if (!deps_.data_dir.empty()) {
+    std::error_code ec;
+    const fs::path given(deps_.data_dir);
+    for (const fs::path& form : {given, fs::absolute(given, ec), fs::weakly_canonical(given, ec)}) {
+      std::string text = form.lexically_normal().string();
+      while (text.size() > 1 && text.back() == '/') text.pop_back();
+      if (!text.empty() && text != "." &&
+          std::find(data_dir_forms_.begin(), data_dir_forms_.end(), text) == data_dir_forms_.end()) {
+        data_dir_forms_.push_back(text);
+      }
     }
-    if (tls_request.error_code.empty()) {
-      tls_request.error_code = code;
-      tls_request.error_message = message;
-    }
-    res.set_content(DumpJson(ErrorBody(code, message)), "application/json");
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  http_.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "unknown exception";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    WriteError(res, absl::InternalError(StrCat("internal error: ", what)));
-  });
-  http_.set_logger([this](const httplib::Request& req, const httplib::Response& res) { LogAndCount(req, res); });
+    // Longest first, so "/srv/data" is not replaced inside "/srv/data2" before its own form.
+    std::sort(data_dir_forms_.begin(), data_dir_forms_.end(),
+              [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  }
+
+  HttpTransportOptions transport;
+  transport.worker_threads = options_.threads;
+  transport.max_body_bytes = options_.max_body_bytes;
+  transport.max_header_bytes = options_.max_header_bytes;
+  transport.max_header_fields = options_.max_header_fields;
+  transport.shutdown_grace = options_.shutdown_grace;
+  transport_ = std::make_unique<HttpTransport>(
+      transport, [this](HttpRequest& req, HttpResponse& res) { Handle(req, res); },
+      [this](const HttpRequest& req, const HttpResponse& res) { LogAndCount(req, res); });
 }
 
 Server::~Server() {
   Stop();
   if (background_.joinable()) background_.join();
+  transport_.reset();  // before the routes and the state they capture
 }
 
 obs::Histogram& Server::stage_latency(std::string_view stage) { return pipeline_latency_->WithLabels({stage}); }
 
 void Server::AddRoute(RouteSpec spec) {
-  const std::string pattern = TemplateToRegex(spec.path_template);
-  auto shared = std::make_shared<RouteSpec>(std::move(spec));
-  httplib::Server::Handler handler = [this, shared](const httplib::Request& req, httplib::Response& res) {
-    Dispatch(*shared, req, res);
-  };
-  const std::string& method = shared->method;
-  if (method == "GET") {
-    http_.Get(pattern, handler);
-  } else if (method == "POST") {
-    http_.Post(pattern, handler);
-  } else if (method == "PUT") {
-    http_.Put(pattern, handler);
-  } else if (method == "DELETE") {
-    http_.Delete(pattern, handler);
-  } else if (method == "PATCH") {
-    http_.Patch(pattern, handler);
-  }
+  std::regex pattern(TemplateToRegex(spec.path_template));
+  routes_.push_back(Route{std::move(spec), std::move(pattern)});
 }
 
-void Server::Dispatch(const RouteSpec& spec, const httplib::Request& req, httplib::Response& res) {
-  tls_request.route = spec.path_template;
-  RouteRequest request(req, res, tls_request.request_id);
+std::string Server::ClientMessage(std::string message) const {
+  for (const std::string& dir : data_dir_forms_) {
+    for (size_t at = message.find(dir); at != std::string::npos; at = message.find(dir, at)) {
+      const size_t end = at + dir.size();
+      if (end < message.size() && message[end] == '/') {
+        message.erase(at, dir.size() + 1);  // "DIR/collections/x" -> "collections/x"
+      } else {
+        message.replace(at, dir.size(), "the data directory");
+        at += 18;
+      }
+    }
+  }
+  return message;
+}
+
+void Server::WriteError(HttpResponse& res, int http_status, std::string_view code,
+                        std::string message) const {
+  res.status = http_status;
+  res.stream = nullptr;
+  res.SetContent(DumpJson(ErrorBody(code, ClientMessage(message))), "application/json");
+  res.log.error_code = std::string(code);
+  res.log.error_message = std::move(message);
+}
+
+void Server::WriteError(HttpResponse& res, const Status& status) const {
+  WriteError(res, HttpStatusFor(status), ErrorCodeName(status), std::string(status.message()));
+  if (status.code() == absl::StatusCode::kUnauthenticated) res.SetHeader("WWW-Authenticate", "Bearer");
+}
+
+void Server::Handle(HttpRequest& req, HttpResponse& res) {
+  const std::string given = req.Header("X-Request-Id");
+  res.log.request_id = ValidRequestId(given) ? given : NewRequestId();
+  res.SetHeader("X-Request-Id", res.log.request_id);
+  if (req.rejected_status != 0) {
+    return WriteError(res, req.rejected_status, DefaultErrorCode(req.rejected_status), req.rejected_reason);
+  }
+  if (req.path.empty() || req.path[0] != '/') {
+    return WriteError(res, 400, "invalid_argument",
+                      StrCat("request target must be a path starting with '/'"));
+  }
+  const std::string& method = req.method == "HEAD" ? std::string("GET") : req.method;
+  std::vector<std::string> allowed;
+  for (const Route& route : routes_) {
+    std::smatch m;
+    if (!std::regex_match(req.path, m, route.pattern)) continue;
+    if (route.spec.method != method) {
+      allowed.push_back(route.spec.method);
+      continue;
+    }
+    std::vector<std::string> params;
+    for (size_t i = 1; i < m.size(); ++i) params.push_back(m[i].str());
+    try {
+      Dispatch(route.spec, req, res, std::move(params));
+    } catch (const std::exception& e) {
+      WriteError(res, absl::InternalError(StrCat("internal error: ", e.what())));
+    }
+    return;
+  }
+  if (allowed.empty())
+    return WriteError(res, 404, "not_found", StrCat("no route for ", req.method, " ", req.path));
+  const std::string allow = AllowHeader(std::move(allowed));
+  WriteError(res, 405, "method_not_allowed",
+             StrCat(req.method, " is not allowed on ", req.path, " (allowed: ", allow, ")"));
+  res.SetHeader("Allow", allow);
+}
+
+void Server::Dispatch(const RouteSpec& spec, const HttpRequest& req, HttpResponse& res,
+                      std::vector<std::string> params) {
+  res.log.route = spec.path_template;
+  RouteRequest request(req, res, std::move(params));
   const std::string collection = spec.collection_param >= 0 ? request.PathParam(spec.collection_param) : "";
-  if (Status st = authorizer_.Check(req.get_header_value("Authorization"), spec.access, collection); !st.ok()) {
+  if (Status st = authorizer_.Check(req.Header("Authorization"), spec.access, collection); !st.ok()) {
     WriteError(res, st);
     return;
   }
@@ -247,54 +270,43 @@ void Server::Dispatch(const RouteSpec& spec, const httplib::Request& req, httpli
   }
   if (request.responded()) return;
   res.status = request.success_status();
-  res.set_content(DumpJson(*out), "application/json");
+  res.SetContent(DumpJson(*out), "application/json");
 }
 
-void Server::LogAndCount(const httplib::Request& req, const httplib::Response& res) {
-  RequestState state = std::move(tls_request);
-  tls_request = RequestState();
+void Server::LogAndCount(const HttpRequest& req, const HttpResponse& res) {
   const double seconds =
-      state.active ? std::chrono::duration<double>(std::chrono::steady_clock::now() - state.start).count() : 0.0;
-  const std::string route = state.route.empty() ? "unmatched" : state.route;
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - req.received).count();
+  const std::string& route = res.log.route;
   const std::string code = std::to_string(res.status);
-  requests_total_->WithLabels({route, req.method, code}).Increment();
-  request_duration_->WithLabels({route, req.method}).Observe(seconds);
+  // Methods a client invents share one label value.
+  static constexpr std::string_view kKnownMethods[] = {"GET",    "HEAD",  "POST",   "PUT",
+                                                       "DELETE", "PATCH", "OPTIONS"};
+  const std::string method =
+      std::find(std::begin(kKnownMethods), std::end(kKnownMethods), req.method) != std::end(kKnownMethods)
+          ? req.method
+          : std::string("other");
+  requests_total_->WithLabels({route, method, code}).Increment();
+  request_duration_->WithLabels({route, method}).Observe(seconds);
   const obs::LogLevel level = res.status >= 500 ? obs::LogLevel::kError : obs::LogLevel::kInfo;
   auto event = deps_.logger->Log(level, "request");
-  event.RequestId(state.request_id).DurationMs(seconds * 1e3);
+  event.RequestId(res.log.request_id).DurationMs(seconds * 1e3);
   if (res.status >= 400) {
-    event.ErrorCode(state.error_code.empty() ? DefaultErrorCode(res.status) : state.error_code);
-    if (!state.error_message.empty()) event.Field("error", state.error_message);
+    event.ErrorCode(res.log.error_code.empty() ? DefaultErrorCode(res.status) : res.log.error_code);
+    if (!res.log.error_message.empty()) event.Field("error", res.log.error_message);
   }
   event.Field("route", route).Field("method", req.method).Field("status", res.status).Field("path", req.path);
 }
 
-Result<int> Server::Bind(const std::string& host, int port) {
-  int bound_port = port;
-  if (port == 0) {
-    bound_port = http_.bind_to_any_port(host);
-    if (bound_port < 0) return absl::UnavailableError(StrCat("cannot listen on ", host, ": no free port"));
-  } else if (!http_.bind_to_port(host, port)) {
-    return absl::UnavailableError(StrCat("cannot listen on ", host, ":", port, " (in use, or not an address of this host)"));
-  }
-  bound_ = true;
-  return bound_port;
-}
+Result<int> Server::Bind(const std::string& host, int port) { return transport_->Bind(host, port); }
 
-Status Server::Run() {
-  if (!bound_) return absl::FailedPreconditionError("Server::Run before Bind");
-  if (!http_.listen_after_bind()) return absl::InternalError("the HTTP listener stopped with an error");
-  return absl::OkStatus();
-}
+Status Server::Run() { return transport_->Run(); }
 
-void Server::Stop() {
-  if (bound_) http_.stop();
-}
+void Server::Stop() { transport_->Stop(); }
 
 Result<int> Server::StartInBackground(const std::string& host, int port) {
   ASSIGN_OR_RETURN(int bound_port, Bind(host, port));
-  background_ = std::thread([this] { (void)http_.listen_after_bind(); });
-  while (!http_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  background_ = std::thread([this] { (void)transport_->Run(); });
+  while (!transport_->running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return bound_port;
 }
 

@@ -1,36 +1,44 @@
-// Server: ragline's HTTP/JSON API on cpp-httplib (docs/server.md).
+// Server: ragline's HTTP/JSON API (docs/server.md) over HttpTransport
+// (http_transport.h: Boost.Beast, which owns sockets, parsing, limits,
+// timeouts and threads).
 //
-// The server owns the HTTP listener, the route table, API-key checks, body
-// limits, per-request logs and the HTTP metrics. Routes are added with
-// AddRoute(); routes.h registers the core API (collections, aliases,
-// vectors, query, health, metrics). Other modules' routes (the documents
-// routes of pipeline/) are added the same way, before Bind().
+// The server owns the route table, API-key checks, per-request logs and the
+// HTTP metrics. Routes are added with AddRoute(); routes.h registers the
+// core API (collections, aliases, vectors, query, health, metrics). Other
+// modules' routes (the documents routes) are added the same way, before Bind().
 //
 // Per request: a request id (the client's X-Request-Id when it is 1-128
 // characters of [A-Za-z0-9._:-], else a random one) is echoed in X-Request-Id;
-// the API key is checked against the route's access; the handler runs; one
-// JSON log line (request_id, route, method, status, duration_ms, error_code)
-// is written and rag_http_requests_total{route,method,code} and
+// the route is found (no route for the path: 404; the path exists but not
+// for this method: 405 with Allow); the API key is checked against the
+// route's access; the handler runs; one JSON log line (request_id, route,
+// method, status, duration_ms, error_code) is written and
+// rag_http_requests_total{route,method,code} and
 // rag_http_request_duration_seconds{route,method} are updated, with the
 // route template (never the raw path) as the label. Requests that match no
-// route (404, and bodies over the limit: 413) are labelled route="unmatched".
-// Every error response carries {"error": {"code", "message"}} (http_error.h).
+// route (404, 405, and those the transport refused: 400/413/414/431) are
+// labelled route="unmatched". Every error response carries {"error":
+// {"code", "message"}} (http_error.h); messages name collections and files
+// relative to the data directory, never the server's absolute paths (those
+// go to the log).
 //
 // Ownership: borrows everything in ServerDeps; they must outlive the server.
 //
 // Thread safety: AddRoute and Bind before Run; Run blocks on the calling
-// thread while a pool of `threads` workers serves requests concurrently;
-// Stop may be called from any thread (e.g. a signal-waiting thread).
-// Handlers run concurrently and must be thread-safe. Handlers that use a
-// Collection* hold catalog_mutex() shared; dropping a collection holds it
-// exclusively, so no handler sees a collection destroyed under it.
+// thread while `threads` workers serve requests concurrently; Stop may be
+// called from any thread (e.g. a signal-waiting thread) and makes Run drain
+// and return (http_transport.h: in-flight requests get shutdown_grace, then
+// they are cancelled). Handlers run concurrently and must be thread-safe.
+// Handlers that use a Collection* hold catalog_mutex() shared; dropping a
+// collection holds it exclusively, so no handler sees a collection
+// destroyed under it.
 #pragma once
 
-#include <httplib.h>
-
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <regex>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -44,6 +52,8 @@
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "server/auth.h"
+#include "server/http_message.h"
+#include "server/http_transport.h"
 #include "store/database.h"
 
 namespace ragline::server {
@@ -54,12 +64,15 @@ struct ServerDeps {
   const generate::ChatClient* chat = nullptr;    // null: extractive answers (degraded)
   obs::MetricsRegistry* metrics = nullptr;       // required
   obs::Logger* logger = nullptr;                 // required
-  std::string data_dir;                          // reported by /readyz
+  std::string data_dir;  // never shown to clients (error messages are made relative to it)
 };
 
 struct ServerOptions {
-  size_t threads = 8;                  // HTTP worker threads
+  size_t threads = 8;                  // HTTP worker threads (requests handled at once)
   size_t max_body_bytes = 32u << 20;   // larger bodies get 413
+  size_t max_header_bytes = 32u << 10;               // larger request heads get 431 (414: the request line)
+  size_t max_header_fields = 100;                    // more header fields get 431
+  std::chrono::milliseconds shutdown_grace{10'000};  // Stop: in-flight requests get this long
   std::vector<ApiKey> api_keys;        // empty: no authentication
   generate::AnswerOptions answer;
 };
@@ -70,19 +83,25 @@ inline constexpr size_t kMaxJsonDepth = 64;
 // One request as a route handler sees it.
 class RouteRequest {
  public:
-  RouteRequest(const httplib::Request& http, httplib::Response& response, const std::string& request_id)
-      : http(http), response(response), request_id(request_id) {}
+  RouteRequest(const HttpRequest& http, HttpResponse& response, std::vector<std::string> path_params)
+      : http(http),
+        response(response),
+        request_id(response.log.request_id),
+        path_params_(std::move(path_params)) {}
 
-  const httplib::Request& http;
-  httplib::Response& response;
+  const HttpRequest& http;
+  HttpResponse& response;
   const std::string& request_id;
 
-  // The i-th {param} of the route template (0-based), URL-decoded.
+  // The i-th {param} of the route template (0-based), percent-decoded.
   std::string PathParam(size_t i) const;
   // The body parsed as a JSON object; InvalidArgument ("malformed JSON: ...",
   // "request body must be a JSON object", nesting deeper than kMaxJsonDepth)
   // otherwise.
   Result<nlohmann::json> JsonBody() const;
+  // True once the client went away or the server stops past its grace
+  // period: long handlers check it between units of work.
+  bool Cancelled() const { return http.IsCancelled(); }
 
   // The handler wrote the response itself (a stream, non-JSON content): the
   // JSON it returns is ignored.
@@ -93,6 +112,7 @@ class RouteRequest {
   int success_status() const { return success_status_; }
 
  private:
+  std::vector<std::string> path_params_;
   bool responded_ = false;
   int success_status_ = 200;
 };
@@ -125,7 +145,7 @@ class Server {
   Result<int> Bind(const std::string& host, int port);
   // Serves until Stop(). Call after Bind.
   Status Run();
-  // Stops accepting and returns Run once in-flight requests finish. Idempotent.
+  // Makes Run stop accepting, drain and return. Idempotent, non-blocking.
   void Stop();
 
   // Bind + Run on a background thread (tests); returns once serving.
@@ -139,15 +159,30 @@ class Server {
   std::shared_mutex& catalog_mutex() { return catalog_mu_; }
   obs::Histogram& stage_latency(std::string_view stage);
   obs::HistogramFamily& vectorstore_query_time() { return *vectorstore_time_; }
+  // `message` as a client may see it: the data directory's absolute paths
+  // made relative to it (error replies go through this already).
+  std::string ClientMessage(std::string message) const;
 
  private:
-  void Dispatch(const RouteSpec& spec, const httplib::Request& req, httplib::Response& res);
-  void LogAndCount(const httplib::Request& req, const httplib::Response& res);
+  struct Route {
+    RouteSpec spec;
+    std::regex pattern;  // over the percent-encoded path
+  };
+  void Handle(HttpRequest& req, HttpResponse& res);
+  void Dispatch(const RouteSpec& spec, const HttpRequest& req, HttpResponse& res,
+                std::vector<std::string> params);
+  void LogAndCount(const HttpRequest& req, const HttpResponse& res);
+  // Writes `status` as the JSON error reply; the client's message has the
+  // data directory's paths made relative, the log keeps the full one.
+  void WriteError(HttpResponse& res, const Status& status) const;
+  void WriteError(HttpResponse& res, int http_status, std::string_view code, std::string message) const;
 
   ServerDeps deps_;
   ServerOptions options_;
   Authorizer authorizer_;
-  httplib::Server http_;
+  std::vector<std::string> data_dir_forms_;  // the data dir as given, absolute and canonical
+  std::vector<Route> routes_;                // fixed once Run starts
+  std::unique_ptr<HttpTransport> transport_;
   std::shared_mutex catalog_mu_;
   obs::CounterFamily* requests_total_;
   obs::HistogramFamily* request_duration_;
@@ -155,10 +190,6 @@ class Server {
   obs::HistogramFamily* vectorstore_time_;
   std::vector<std::shared_ptr<void>> kept_alive_;
   std::thread background_;
-  std::atomic<bool> bound_{false};
 };
-
-// Writes `status` as the JSON error reply (and records its code for the log).
-void WriteError(httplib::Response& res, const Status& status);
 
 }  // namespace ragline::server

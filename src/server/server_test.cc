@@ -4,10 +4,16 @@
 // text queries use the real model and are skipped when models/ is absent.
 #include "server/server.h"
 
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -48,7 +54,8 @@ class ServerTest : public ::testing::Test {
     log_path_ = dir_.path() + "/server.log";
     log_file_ = std::fopen(log_path_.c_str(), "w");
     logger_ = std::make_unique<obs::Logger>(obs::LogDestination::File(log_file_));
-    auto db = store::Database::Open(*store::Env::Default(), dir_.path() + "/data", {.read_only = false, .threads = 2});
+    auto db = store::Database::Open(*store::Env::Default(), dir_.path() + "/data",
+                                    {.read_only = false, .threads = 2, .salvage = false, .on_open = {}});
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
   }
@@ -60,12 +67,13 @@ class ServerTest : public ::testing::Test {
   }
 
   void Start(ServerOptions options = {}, embed::Embedder* embedder = nullptr,
-             const generate::ChatClient* chat = nullptr, embed::LocalEmbedder* document_embedder = nullptr) {
+             const generate::ChatClient* chat = nullptr, embed::LocalEmbedder* document_embedder = nullptr,
+             pipeline::IngestOptions ingest = {}) {
     options.threads = 4;
     ServerDeps deps{db_.get(), embedder, chat, &metrics_, logger_.get(), dir_.path() + "/data"};
     server_ = std::make_unique<Server>(deps, std::move(options));
     RegisterCoreRoutes(*server_);
-    if (document_embedder != nullptr) RegisterDocumentRoutes(*server_, *document_embedder);
+    if (document_embedder != nullptr) RegisterDocumentRoutes(*server_, *document_embedder, ingest);
     auto port = server_->StartInBackground("127.0.0.1", 0);
     ASSERT_TRUE(port.ok()) << port.status();
     port_ = *port;
@@ -150,6 +158,46 @@ class ServerTest : public ::testing::Test {
 std::string Header(const httplib::Headers& headers, const std::string& name) {
   auto it = headers.find(name);
   return it == headers.end() ? std::string() : it->second;
+}
+
+// Sends `bytes` on a fresh TCP connection and returns everything the server
+// writes back until it closes the connection or `quiet` passes without a byte.
+std::string RawExchange(int port, const std::string& bytes,
+                        std::chrono::milliseconds quiet = std::chrono::milliseconds(500)) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return "<connect failed>";
+  }
+  for (size_t sent = 0; sent < bytes.size();) {
+    const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the server may close on a refused request before reading it all
+    sent += static_cast<size_t>(n);
+  }
+  std::string out;
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(quiet.count())) <= 0) break;
+    char buf[4096];
+    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) {
+      out += "<closed>";
+      break;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+size_t Count(const std::string& haystack, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++n;
+  return n;
 }
 
 std::unique_ptr<generate::ChatClient> PeerClient(const generate::testing::ChatPeer& peer) {
@@ -296,10 +344,132 @@ TEST_F(ServerTest, ClientMistakesGet4xxWithAnErrorBody) {
   expect_error(Send("POST", "/v1/collections/docs/vectors/search", deep), 400, "invalid_argument",
                "nested deeper than 64 levels");
   // Brackets inside strings (after an escaped quote too) do not count.
-  std::string brackets = "{\"vector\": [1, 0, 0, 0], \"note\": \"\\\"" + std::string(100, '[') + "\"}";
+  std::string brackets =
+      "{\"vector\": [1, 0, 0, 0], \"filter\": {\"note\": {\"$ne\": \"\\\"" + std::string(100, '[') + "\"}}}";
   EXPECT_EQ(Send("POST", "/v1/collections/docs/vectors/search", brackets).status, 200) << brackets;
   // The server is still fine.
   EXPECT_EQ(Send("GET", "/healthz").status, 200);
+}
+
+// Issue #13 item 2: no request can be parsed out of another's body.
+TEST_F(ServerTest, NoRequestIsParsedOutOfAnotherRequestsBody) {
+  ServerOptions options;
+  options.api_keys = {ApiKey{"writer", Access::kWrite, {"*"}}};
+  Start(options);
+  ASSERT_EQ(
+      Post("/v1/collections", {{"name", "docs"}, {"dim", 2}}, {{"Authorization", "Bearer writer"}}).status,
+      201);
+  const std::string smuggled =
+      "PUT /v1/aliases/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer writer\r\n"
+      "Content-Type: application/json\r\nContent-Length: 22\r\n\r\n{\"collection\": \"docs\"}";
+  for (const std::string method : {"TRACE", "GET", "OPTIONS", "FOO", "DELETE"}) {
+    SCOPED_TRACE(method);
+    const std::string reply = RawExchange(
+        port_, StrCat(method, " /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: ", smuggled.size(),
+                      "\r\n\r\n", smuggled));
+    EXPECT_EQ(Count(reply, "HTTP/1.1 "), 1u) << reply;  // one request, one reply
+  }
+  // Ambiguous framing is refused and the connection closed.
+  for (const std::string framing : {"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n",
+                                    "Content-Length: 4\r\nContent-Length: 5\r\n"}) {
+    const std::string reply = RawExchange(
+        port_, "POST /v1/collections HTTP/1.1\r\nHost: a\r\n" + framing + "\r\n0\r\n\r\n" + smuggled);
+    EXPECT_NE(reply.find("HTTP/1.1 400"), std::string::npos) << reply;
+    EXPECT_EQ(Count(reply, "HTTP/1.1 "), 1u) << reply;
+    EXPECT_NE(reply.find("<closed>"), std::string::npos) << reply;
+  }
+  EXPECT_TRUE(Send("GET", "/v1/aliases").body["aliases"].empty()) << "a smuggled PUT ran";
+  // Keep-alive still carries real pipelined requests.
+  EXPECT_EQ(
+      Count(RawExchange(port_,
+                        "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"),
+            "HTTP/1.1 200"),
+      2u);
+}
+
+// Issue #13 item 4: every refusal of the transport is an answer.
+TEST_F(ServerTest, OversizedHeadersAndUnsupportedMethodsGetAnswers) {
+  ServerOptions options;
+  options.max_body_bytes = 4096;
+  Start(options);
+  const std::string big_header =
+      "GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(1 << 20, 'a') + "\r\n\r\n";
+  std::string many_headers = "GET /healthz HTTP/1.1\r\nHost: a\r\n";
+  for (int i = 0; i < 10000; ++i) many_headers += StrCat("X-", i, ": 1\r\n");
+  many_headers += "\r\n";
+  std::string over_count = "GET /healthz HTTP/1.1\r\nHost: a\r\n";
+  for (int i = 0; i < 150; ++i) over_count += StrCat("X-", i, ": 1\r\n");
+  over_count += "\r\n";
+  for (const std::string& request : {big_header, many_headers, over_count}) {
+    const std::string reply = RawExchange(port_, request);
+    EXPECT_EQ(reply.rfind("HTTP/1.1 431 ", 0), 0u) << reply.substr(0, 200);
+    EXPECT_NE(reply.find("request_header_fields_too_large"), std::string::npos);
+  }
+  const std::string long_uri =
+      RawExchange(port_, "GET /" + std::string(100000, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(long_uri.rfind("HTTP/1.1 414 ", 0), 0u) << long_uri.substr(0, 200);
+  // A declared body over the limit: 413 before it is read, connection closed.
+  const std::string big_body =
+      RawExchange(port_, "POST /v1/collections HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999\r\n\r\n" +
+                             std::string(8192, 'x'));
+  EXPECT_EQ(big_body.rfind("HTTP/1.1 413 ", 0), 0u) << big_body.substr(0, 200);
+  EXPECT_NE(big_body.find("max_body_bytes = 4096"), std::string::npos);
+  EXPECT_NE(big_body.find("<closed>"), std::string::npos);
+  // TRACE and unknown methods: 405 naming what the path allows.
+  for (const std::string method : {"TRACE", "FOO"}) {
+    const std::string reply = RawExchange(port_, method + " /v1/collections HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_EQ(reply.rfind("HTTP/1.1 405 ", 0), 0u) << reply;
+    EXPECT_NE(reply.find("Allow: GET, HEAD, POST\r\n"), std::string::npos) << reply;
+    EXPECT_NE(reply.find("method_not_allowed"), std::string::npos) << reply;
+  }
+  EXPECT_EQ(RawExchange(port_, "TRACE /nothing HTTP/1.1\r\nHost: a\r\n\r\n").rfind("HTTP/1.1 404 ", 0), 0u);
+  EXPECT_EQ(RawExchange(port_, "\x01\x02 nonsense\r\n\r\n").rfind("HTTP/1.1 400 ", 0), 0u);
+  EXPECT_EQ(Send("GET", "/healthz").status, 200);  // still serving
+}
+
+// Issue #13 items 3, 6, 11, 13: what the API refuses, and what it never says.
+TEST_F(ServerTest, StrictBodiesAndErrorsThatNameNoPaths) {
+  Start();
+  CreateDocs();
+  for (const auto& [path, body, field] : std::vector<std::tuple<std::string, json, std::string>>{
+           {"/v1/collections/docs/query", {{"query", "x"}, {"filters", {{"lang", "en"}}}}, "filters"},
+           {"/v1/collections/docs/query", {{"query", "x"}, {"top_k", 3}}, "top_k"},
+           {"/v1/collections/docs/vectors/search", {{"vector", {1, 0, 0, 0}}, {"topk", 3}}, "topk"},
+           {"/v1/collections/docs/vectors",
+            {{"vectors", {{{"id", "a"}, {"vector", {1, 0, 0, 0}}, {"metadata", json::object()}}}}},
+            "metadata"},
+           {"/v1/collections/docs/vectors/delete", {{"ids", {"a"}}, {"dry_run", true}}, "dry_run"},
+       }) {
+    Reply r = Post(path, body);
+    EXPECT_EQ(r.status, 400) << path << " " << body.dump();
+    EXPECT_THAT(r.body["error"]["message"].get<std::string>(), HasSubstr("unknown field \"" + field + "\""));
+  }
+  // An empty filter deletes nothing; everything takes {"all": true}.
+  Reply empty = Post("/v1/collections/docs/vectors/delete", {{"filter", json::object()}});
+  EXPECT_EQ(empty.status, 400);
+  EXPECT_THAT(empty.body["error"]["message"].get<std::string>(), HasSubstr("\"all\": true"));
+  EXPECT_EQ(Send("GET", "/v1/collections/docs/stats").body["vector_count"], 3);
+  // A zero query vector is refused like a zero upsert.
+  EXPECT_EQ(Post("/v1/collections/docs/vectors/search", {{"vector", {0, 0, 0, 0}}}).status, 400);
+  EXPECT_EQ(
+      Post("/v1/collections/docs/vectors", {{"vectors", {{{"id", "z"}, {"vector", {0, 0, 0, 0}}}}}}).status,
+      400);
+  // Alias targets outside the name rule never reach the file system.
+  Reply evil = Send("PUT", "/v1/aliases/evil", R"({"collection": "../../victim/collections/secret"})");
+  EXPECT_EQ(evil.status, 400);
+  EXPECT_EQ(Send("PUT", "/v1/aliases/evil", R"({"collection": "docs/."})").status, 400);
+  // Errors and /readyz name collections and files, never the server's paths.
+  Reply ready = Send("GET", "/readyz");
+  EXPECT_EQ(ready.raw.find(dir_.path()), std::string::npos) << ready.raw;
+  EXPECT_FALSE(ready.body.contains("data_dir"));
+  std::filesystem::create_directories(dir_.path() + "/data/collections/broken");
+  std::ofstream(dir_.path() + "/data/collections/broken/collection.json") << "{not json";
+  Reply broken = Send("GET", "/v1/collections/broken/stats");
+  EXPECT_EQ(broken.status, 500);
+  EXPECT_EQ(broken.raw.find(dir_.path()), std::string::npos) << broken.raw;
+  EXPECT_THAT(broken.body["error"]["message"].get<std::string>(),
+              HasSubstr("collections/broken/collection.json"));
+  EXPECT_EQ(Post("/v1/collections/docs/vectors/delete", {{"all", true}}).body["deleted"], 3);
 }
 
 TEST_F(ServerTest, LexicalQueryWithoutAnLlmGivesADegradedExtractiveAnswer) {
@@ -537,9 +707,27 @@ TEST_F(ServerTest, DocumentsAreChunkedEmbeddedReplacedAndDeleted) {
   ThreadPool pool(2);
   auto embedder = embed::LocalEmbedder::Open(ModelDir(), {}, &pool);
   ASSERT_TRUE(embedder.ok()) << embedder.status();
-  Start({}, embedder->get(), nullptr, embedder->get());
+  pipeline::IngestOptions ingest;
+  ingest.limits.max_call_chunks = 4;
+  Start({}, embedder->get(), nullptr, embedder->get(), ingest);
   ASSERT_EQ(Post("/v1/collections", {{"name", "kb"}}).status, 201);
   const std::string path = "/v1/collections/kb/documents";
+
+  // Over a limit: 413 naming it, before anything is embedded or written.
+  std::string long_text;
+  for (int i = 0; i < 400; ++i) long_text += StrCat("Sentence ", i, " is about the tides and the moon. ");
+  auto over =
+      Post(path, {{"documents", {{{"id", "long"}, {"text", long_text}}, {{"id", "fine"}, {"text", "ok"}}}}});
+  EXPECT_EQ(over.status, 413) << over.raw;
+  EXPECT_EQ(over.body["error"]["code"], "payload_too_large");
+  EXPECT_THAT(over.body["error"]["message"].get<std::string>(), HasSubstr("max_request_chunks"));
+  std::string deep = "<html><body>";
+  for (int i = 0; i < 1000; ++i) deep += "<div>";
+  over = Post(path,
+              {{"documents", {{{"id", "deep.html"}, {"text", deep + "x"}, {"content_type", "text/html"}}}}});
+  EXPECT_EQ(over.status, 413) << over.raw;
+  EXPECT_THAT(over.body["error"]["message"].get<std::string>(), HasSubstr("max_html_depth"));
+  EXPECT_EQ(Send("GET", path + "/fine").status, 404);
 
   // Text and a base64 HTML file, one request; then searchable at once.
   const json html = {{"id", "page.html"},
