@@ -189,4 +189,27 @@ kill -INT $PID
 rc=0
 wait $PID || rc=$?
 check "clean exit on SIGINT" "$rc" "0"
+
+# --- damage (issue #13 item 8): a corrupt segment is quarantined, the rest served,
+# and said everywhere an operator looks; ragline check / repair
+seg=$(ls "$DATA/collections/small/segments/"*.seg | head -n 1)
+printf '\x5a' | dd of="$seg" bs=1 seek=200 conv=notrunc status=none
+start_serve serve3 --data "$DATA" --model "$MODEL" --port 0
+check "readyz still 200" "$(call GET /readyz)" "200"
+check "readyz names the degraded collection" "$(body | jq -c '[.degraded, .collections.small.status]')" '[true,"degraded"]'
+check "readyz names no path" "$(body | grep -c "$DATA" || true)" "0"
+check "stats: degraded" "$(call GET /v1/collections/small/stats >/dev/null; body | jq -c '[.degraded, .quarantined_segments[0].reason]')" '[true,"segment file segments/'"$(basename "$seg")"': checksum mismatch"]'
+check "the rest is served" "$(call GET /v1/collections/kb/stats)" "200"
+check_contains "degraded metric" "$(curl -s "$URL/metrics")" 'rag_collection_degraded{collection="small"} 1'
+check "degraded log line" "$(grep '"msg":"collection degraded"' "$WORK/serve3.log" | head -1 | jq -c '[.collection, .error_code]')" '["small","data_loss"]'
+rc=0; "$RAGLINE" check small --data "$DATA" > "$WORK/check.json" 2>/dev/null || rc=$?
+check "check beside the server: exit 1" "$rc" "1"
+check "check names the segment" "$(jq -r '.quarantined_segments[0].file' "$WORK/check.json")" "segments/$(basename "$seg")"
+expect_fail "repair needs the server stopped" "open for writing by another process" "$RAGLINE" repair small --data "$DATA"
+kill -TERM $PID; wait $PID || true
+"$RAGLINE" repair small --data "$DATA" > "$WORK/repair.json" 2>/dev/null
+check "repair moves the segment aside" "$(jq -c '[.removed_segments[0].file, .removed_segments_moved_to]' "$WORK/repair.json")" '["segments/'"$(basename "$seg")"'","quarantine/"]'
+check "the file is kept for inspection" "$(ls "$DATA/collections/small/quarantine/")" "$(basename "$seg")"
+rc=0; "$RAGLINE" check small --data "$DATA" > "$WORK/check.json" 2>/dev/null || rc=$?
+check "check after repair: healthy" "$rc:$(jq .healthy "$WORK/check.json")" "0:true"
 finish
