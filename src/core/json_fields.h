@@ -1,4 +1,4 @@
-// RefuseUnknownFields: strict JSON objects at the edges.
+// Strict JSON at the edges: RefuseUnknownFields, JsonUnsigned.
 //
 // Request bodies, vector records and document objects name their fields; a
 // field the reader does not know is a client's mistake ("filters" for
@@ -8,7 +8,10 @@
 // Thread safety: a pure function.
 #pragma once
 
+#include <cmath>
+#include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string_view>
 
 #include "core/status.h"
@@ -33,6 +36,23 @@ inline Status RefuseUnknownFields(const nlohmann::json& object,
                                              "\" (expected one of ", expected, ")"));
   }
   return absl::OkStatus();
+}
+
+// A JSON number that is a non-negative integer: 5, or 5.0 (JSON Schema's
+// "integer" counts both, and so do clients that only have doubles). Nullopt
+// for anything else: negative, fractional, not a number, or a float past
+// 2^53 (where doubles stop counting by one).
+inline std::optional<uint64_t> JsonUnsigned(const nlohmann::json& v) {
+  if (v.is_number_unsigned()) return v.get<uint64_t>();
+  if (v.is_number_integer()) {
+    const int64_t i = v.get<int64_t>();
+    return i >= 0 ? std::optional<uint64_t>(static_cast<uint64_t>(i)) : std::nullopt;
+  }
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (d >= 0 && d <= 9007199254740992.0 && std::floor(d) == d) return static_cast<uint64_t>(d);
+  }
+  return std::nullopt;
 }
 
 }  // namespace ragline

@@ -72,14 +72,16 @@ Result<SourceDocument> SourceDocument::FromJson(const nlohmann::json& j, std::st
     doc.metadata = j["metadata"];
   }
   if (j.contains("version") && !j["version"].is_null()) {
-    const json& v = j["version"];
-    if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0)) {
-      return absl::InvalidArgumentError(StrCat(where, ": \"version\" must be a non-negative integer"));
-    }
-    doc.version = v.get<uint64_t>();
+    const auto v = JsonUnsigned(j["version"]);
+    if (!v) return absl::InvalidArgumentError(StrCat(where, ": \"version\" must be a non-negative integer"));
+    doc.version = *v;
   }
   doc.source = std::string(default_source);
-  if (j.contains("source") && j["source"].is_string()) doc.source = j["source"].get<std::string>();
+  if (auto source = j.find("source"); source != j.end() && !source->is_null()) {
+    if (!source->is_string())
+      return absl::InvalidArgumentError(StrCat(where, ": \"source\" must be a string"));
+    doc.source = source->get<std::string>();
+  }
   return doc;
 }
 

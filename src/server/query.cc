@@ -67,10 +67,10 @@ Result<QueryRequest> QueryRequest::FromJson(const json& j) {
   }
   if (!ValidUtf8(r.question)) return absl::InvalidArgumentError("\"query\" is not valid UTF-8");
   if (auto k = j.find("k"); k != j.end() && !k->is_null()) {
-    if (!k->is_number_unsigned() || k->get<uint64_t>() == 0 || k->get<uint64_t>() > 1000) {
+    const auto value = JsonUnsigned(*k);
+    if (!value || *value == 0 || *value > 1000)
       return absl::InvalidArgumentError("\"k\" must be an integer in [1, 1000]");
-    }
-    r.k = k->get<size_t>();
+    r.k = static_cast<size_t>(*value);
   }
   if (auto m = j.find("mode"); m != j.end() && !m->is_null()) {
     if (!m->is_string()) return absl::InvalidArgumentError("\"mode\" must be \"dense\", \"lexical\" or \"hybrid\"");
@@ -129,9 +129,10 @@ Result<RetrievedHits> RunRetrieval(const store::Collection& collection, embed::E
                                            " queries cannot run; use \"mode\": \"lexical\""));
     }
     if (embedder->dim() != collection.config().dim) {
-      return absl::InvalidArgumentError(StrCat("the server's model ", embedder->model_id(), " embeds to ",
-                                               embedder->dim(), " dimensions, collection '", collection.config().name,
-                                               "' has ", collection.config().dim));
+      // The collection's state, not the request: 409, as for documents.
+      return absl::FailedPreconditionError(
+          StrCat("the server's model ", embedder->model_id(), " embeds to ", embedder->dim(),
+                 " dimensions, collection '", collection.config().name, "' has ", collection.config().dim));
     }
     obs::StageTimer timer(ins.embed_latency, ins.logger, "embed", ins.request_id);
     std::vector<std::string> texts = {request.question};

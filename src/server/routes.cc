@@ -22,10 +22,10 @@ using store::Collection;
 Result<size_t> ParseK(const json& body, size_t default_k) {
   auto k = body.find("k");
   if (k == body.end() || k->is_null()) return default_k;
-  if (!k->is_number_unsigned() || k->get<uint64_t>() == 0 || k->get<uint64_t>() > 10000) {
+  const auto value = JsonUnsigned(*k);
+  if (!value || *value == 0 || *value > 10000)
     return absl::InvalidArgumentError("\"k\" must be an integer in [1, 10000]");
-  }
-  return k->get<size_t>();
+  return static_cast<size_t>(*value);
 }
 
 Result<std::optional<store::PayloadFilter>> ParseFilter(const json& body) {
@@ -34,6 +34,17 @@ Result<std::optional<store::PayloadFilter>> ParseFilter(const json& body) {
   auto filter = store::PayloadFilter::Parse(*f);
   if (!filter.ok()) return absl::InvalidArgumentError(StrCat("\"filter\": ", std::string(filter.status().message())));
   return std::optional<store::PayloadFilter>(std::move(*filter));
+}
+
+// {"M": 16, ...}: each a non-negative integer the index knows.
+Status SetIndexParams(const json& params, index::IndexParams* out) {
+  for (const auto& [key, value] : params.items()) {
+    const auto v = JsonUnsigned(value);
+    if (!v)
+      return absl::InvalidArgumentError(StrCat("index parameter '", key, "' must be a non-negative integer"));
+    RETURN_IF_ERROR(out->Set(key, std::to_string(*v)));
+  }
+  return absl::OkStatus();
 }
 
 Result<store::CollectionConfig> ParseCollectionConfig(const json& body, const embed::Embedder* embedder) {
@@ -49,10 +60,11 @@ Result<store::CollectionConfig> ParseCollectionConfig(const json& body, const em
   for (const auto& [key, v] : body.items()) {
     if (key == "name") continue;
     if (key == "dim" || key == "dimension") {
-      if (!v.is_number_unsigned() || v.get<uint64_t>() > 65536) {
-        return absl::InvalidArgumentError("\"dim\" must be an integer in [1, 65536]");
+      const auto dim = JsonUnsigned(v);
+      if (!dim || *dim == 0 || *dim > 65536) {
+        return absl::InvalidArgumentError(StrCat("\"", key, "\" must be an integer in [1, 65536]"));
       }
-      config.dim = v.get<uint32_t>();
+      config.dim = static_cast<uint32_t>(*dim);
     } else if (key == "metric") {
       if (!v.is_string()) return absl::InvalidArgumentError("\"metric\" must be \"cosine\", \"dot\" or \"l2\"");
       ASSIGN_OR_RETURN(config.metric, store::ParseMetric(v.get<std::string>()));
@@ -72,26 +84,17 @@ Result<store::CollectionConfig> ParseCollectionConfig(const json& body, const em
       ASSIGN_OR_RETURN(config.index_kind, index::ParseIndexKind(kind));
       if (params != nullptr) {
         if (!params->is_object()) return absl::InvalidArgumentError("\"index.params\" must be an object");
-        for (const auto& [pk, pv] : params->items()) {
-          if (!pv.is_number_unsigned()) {
-            return absl::InvalidArgumentError(StrCat("index parameter '", pk, "' must be a non-negative integer"));
-          }
-          RETURN_IF_ERROR(config.index_params.Set(pk, std::to_string(pv.get<uint64_t>())));
-        }
+        RETURN_IF_ERROR(SetIndexParams(*params, &config.index_params));
       }
     } else if (key == "index_params") {
       if (!v.is_object()) return absl::InvalidArgumentError("\"index_params\" must be an object");
-      for (const auto& [pk, pv] : v.items()) {
-        if (!pv.is_number_unsigned()) {
-          return absl::InvalidArgumentError(StrCat("index parameter '", pk, "' must be a non-negative integer"));
-        }
-        RETURN_IF_ERROR(config.index_params.Set(pk, std::to_string(pv.get<uint64_t>())));
-      }
+      RETURN_IF_ERROR(SetIndexParams(v, &config.index_params));
     } else if (key == "seal_threshold") {
-      if (!v.is_number_unsigned() || v.get<uint64_t>() > (1u << 24)) {
+      const auto threshold = JsonUnsigned(v);
+      if (!threshold || *threshold == 0 || *threshold > (1u << 24)) {
         return absl::InvalidArgumentError("\"seal_threshold\" must be an integer in [1, 16777216]");
       }
-      config.seal_threshold = v.get<uint32_t>();
+      config.seal_threshold = static_cast<uint32_t>(*threshold);
     } else if (key == "fsync") {
       if (!v.is_string() || (v != "batch" && v != "none")) {
         return absl::InvalidArgumentError("\"fsync\" must be \"batch\" or \"none\"");
@@ -315,10 +318,10 @@ class Routes {
     ASSIGN_OR_RETURN(auto filter, ParseFilter(body));
     index::SearchOptions options;
     if (auto ef = body.find("ef_search"); ef != body.end()) {
-      if (!ef->is_number_unsigned() || ef->get<uint64_t>() > 100000) {
+      const auto value = JsonUnsigned(*ef);
+      if (!value || *value > 100000)
         return absl::InvalidArgumentError("\"ef_search\" must be an integer in [0, 100000]");
-      }
-      options.ef_search = ef->get<uint32_t>();
+      options.ef_search = static_cast<uint32_t>(*value);
     }
     const auto start = std::chrono::steady_clock::now();
     auto hits = c->Search(query, k, filter ? &*filter : nullptr, options);

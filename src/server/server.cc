@@ -176,7 +176,9 @@ obs::Histogram& Server::stage_latency(std::string_view stage) { return pipeline_
 
 void Server::AddRoute(RouteSpec spec) {
   std::regex pattern(TemplateToRegex(spec.path_template));
-  routes_.push_back(Route{std::move(spec), std::move(pattern)});
+  const size_t params =
+      static_cast<size_t>(std::count(spec.path_template.begin(), spec.path_template.end(), '{'));
+  routes_.push_back(Route{std::move(spec), std::move(pattern), params});
 }
 
 std::string Server::ClientMessage(std::string message) const {
@@ -220,10 +222,17 @@ void Server::Handle(HttpRequest& req, HttpResponse& res) {
                       StrCat("request target must be a path starting with '/'"));
   }
   const std::string& method = req.method == "HEAD" ? std::string("GET") : req.method;
+  // The most specific templates that match own the path: ".../vectors/search"
+  // is the search resource (405 for GET), not a vector named "search" (that
+  // one is ".../vectors/%73earch": templates match the path as sent).
+  size_t fewest_params = SIZE_MAX;
+  for (const Route& route : routes_) {
+    if (std::regex_match(req.path, route.pattern)) fewest_params = std::min(fewest_params, route.params);
+  }
   std::vector<std::string> allowed;
   for (const Route& route : routes_) {
     std::smatch m;
-    if (!std::regex_match(req.path, m, route.pattern)) continue;
+    if (route.params != fewest_params || !std::regex_match(req.path, m, route.pattern)) continue;
     if (route.spec.method != method) {
       allowed.push_back(route.spec.method);
       continue;

@@ -9,8 +9,9 @@
 //
 // Per request: a request id (the client's X-Request-Id when it is 1-128
 // characters of [A-Za-z0-9._:-], else a random one) is echoed in X-Request-Id;
-// the route is found (no route for the path: 404; the path exists but not
-// for this method: 405 with Allow); the API key is checked against the
+// the route is found among the most specific templates that match the path
+// (no route for the path: 404; the path exists but not for this method: 405
+// with Allow); the API key is checked against the
 // route's access; the handler runs; one JSON log line (request_id, route,
 // method, status, duration_ms, error_code) is written and
 // rag_http_requests_total{route,method,code} and
@@ -167,6 +168,7 @@ class Server {
   struct Route {
     RouteSpec spec;
     std::regex pattern;  // over the percent-encoded path
+    size_t params;       // {x} in the template: fewer = more specific
   };
   void Handle(HttpRequest& req, HttpResponse& res);
   void Dispatch(const RouteSpec& spec, const HttpRequest& req, HttpResponse& res,

@@ -50,8 +50,8 @@ Result<Record> RecordFromJson(const json& j, size_t dim, std::string_view where)
     r.version = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                           std::chrono::system_clock::now().time_since_epoch())
                                           .count());
-  } else if (version->is_number_unsigned() || (version->is_number_integer() && version->get<int64_t>() >= 0)) {
-    r.version = version->get<uint64_t>();
+  } else if (const auto v = JsonUnsigned(*version)) {
+    r.version = *v;
   } else {
     return absl::InvalidArgumentError(StrCat(at, ": \"version\" must be a non-negative integer"));
   }

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <unordered_map>
 
+#include "core/json_fields.h"
 #include "core/strings.h"
 
 namespace ragline::text {
@@ -224,8 +225,8 @@ Result<AnalyzerOptions> AnalyzerOptions::FromJson(const json& j) {
       o.lowercase = value.get<bool>();
     } else if ((key == "stemmer" || key == "stop_words") && value.is_string()) {
       (key == "stemmer" ? o.stemmer : o.stop_words) = value.get<std::string>();
-    } else if (key == "max_token_chars" && value.is_number_unsigned()) {
-      o.max_token_chars = value.get<size_t>();
+    } else if (key == "max_token_chars" && JsonUnsigned(value)) {
+      o.max_token_chars = static_cast<size_t>(std::min<uint64_t>(*JsonUnsigned(value), SIZE_MAX));
     } else if (key == "lowercase" || key == "stemmer" || key == "stop_words" || key == "max_token_chars") {
       return absl::InvalidArgumentError(StrCat("analyzer option '", key, "' has the wrong type"));
     } else {
