@@ -72,6 +72,9 @@ check "nothing lost after all the bad input" "$(r stats docs --data "$DATA" | jq
 check "delete by id" "$(r delete docs --id e --id nope --data "$DATA" | jq -c .)" '{"deleted":1,"not_found":1}'
 check "delete by filter" "$(r delete docs --filter '{"lang":"fr"}' --data "$DATA" | jq .deleted)" "1"
 check "deleted records are gone" "$(echo '{"vector":[0.9,0.1,0,0]}' | r search docs --data "$DATA" --k 10 | jq -c '[.hits[].id] | sort')" '["a","b","c","ok1"]'
+expect_fail "an empty filter deletes nothing" "empty filter" r delete docs --filter '{}' --data "$DATA"
+expect_fail "one way to delete at a time" "give exactly one of" r delete docs --all --filter '{"lang":"en"}' --data "$DATA"
+check "nothing was deleted by them" "$(r stats docs --data "$DATA" | jq .vector_count)" "4"
 
 # --- compaction drops dead rows
 stats=$(r compact docs --data "$DATA")

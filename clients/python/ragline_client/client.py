@@ -111,10 +111,14 @@ class Client:
         """vectors: [{"id", "version"?, "vector", "payload"?}]; returns the upsert counts."""
         return self._call("POST", f"/v1/collections/{_quote(name)}/vectors", {"vectors": list(vectors)})
 
-    def delete_vectors(self, name, ids=None, filter=None):
-        if (ids is None) == (filter is None):
-            raise ValueError("give exactly one of ids or filter")
-        body = {"ids": list(ids)} if ids is not None else {"filter": filter}
+    def delete_vectors(self, name, ids=None, filter=None, all=False):
+        """Deletes by ids, by a non-empty payload filter, or every record (all=True)."""
+        if (ids is not None) + (filter is not None) + bool(all) != 1:
+            raise ValueError("give exactly one of ids, filter or all=True")
+        if all:
+            body = {"all": True}
+        else:
+            body = {"ids": list(ids)} if ids is not None else {"filter": filter}
         return self._call("POST", f"/v1/collections/{_quote(name)}/vectors/delete", body)
 
     def search_vectors(self, name, vector, k=10, filter=None):

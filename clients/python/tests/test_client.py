@@ -116,6 +116,10 @@ class ClientTest(unittest.TestCase):
         with self.assertRaises(RaglineError) as e:
             self.c.get_vector("vecs", "a")
         self.assertEqual(e.exception.status, 404)
+        with self.assertRaises(RaglineError) as e:  # an empty filter would delete everything
+            self.c.delete_vectors("vecs", filter={})
+        self.assertEqual(e.exception.status, 400)
+        self.assertEqual(self.c.delete_vectors("vecs", all=True)["deleted"], 1)
         self.c.delete_alias("live")
         self.c.drop_collection("vecs")
         self.assertNotIn("vecs", self.c.list_collections()["collections"])
