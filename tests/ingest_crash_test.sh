@@ -98,10 +98,26 @@ echo "ingest_crash_test: a one-document ingest took ${small_ms} ms beside a long
 wait "$long" || true
 check "small deleted again" "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$URL/v1/collections/kb/documents/small")" "200"
 
+# --- 2b. a client that goes away stops its ingest at the next batch
+make_body C 2000
+curl -s -o /dev/null -X POST -H 'Content-Type: application/json' --data-binary @"$WORK/body-C.json" \
+  "$URL/v1/collections/kb/documents" &
+client=$!
+sleep 1.5
+kill "$client" 2>/dev/null || true
+wait "$client" 2>/dev/null || true
+stopped=""
+for _ in $(seq 1 100); do  # an embedding batch (~1 s) at most, then the request's log line
+  stopped=$(grep '"route":"/v1/collections/{name}/documents"' "$WORK/s$ROUNDS.log" | grep '"status":503' | tail -1 || true)
+  [ -n "$stopped" ] && break
+  sleep 0.1
+done
+check_contains "the abandoned ingest stopped (503, cancelled)" "$stopped" '"error_code":"cancelled"'
+verify abandoned
+
 # --- 3. SIGTERM with an ingest in flight: stops within the grace period
 kill -TERM "$PID"; wait "$PID" || true
 serve sterm --shutdown-grace-ms 500
-make_body C 2000
 post_docs "$WORK/body-C.json" > "$WORK/term.code" &
 poster=$!
 sleep 1
