@@ -30,6 +30,14 @@ class CollectionFixture : public ::testing::Test {
     return c.ok() ? std::move(*c) : nullptr;
   }
 
+  // What `ragline repair` does: open read-write with salvage, Repair, close.
+  Result<RepairReport> SalvageAndRepair() {
+    OpenOptions salvage;
+    salvage.salvage = true;
+    ASSIGN_OR_RETURN(auto c, Collection::Open(*Env::Default(), Dir(), pool_, salvage));
+    return c->Repair();
+  }
+
   TempDir tmp_{"ragline_collection_test"};
   ThreadPool pool_{2};
 };

@@ -484,6 +484,16 @@ TEST_F(CollectionTest, TornWalTailIsCutBackAndReported) {
   EXPECT_EQ(c->Stats().vector_count, 6u);
 }
 
+// The files in `dir` whose names start with `prefix`, sorted.
+std::vector<std::string> SortedFiles(const std::string& dir, std::string_view prefix) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().filename().string().starts_with(prefix)) out.push_back(e.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 // Issue #13 item 8: one bad segment no longer takes the collection down.
 TEST_F(CollectionTest, ACorruptOrMissingSegmentIsQuarantinedAndTheRestServed) {
   auto c = Create(Config("seg", 4, index::IndexKind::kHnsw, 50));
@@ -498,9 +508,7 @@ TEST_F(CollectionTest, ACorruptOrMissingSegmentIsQuarantinedAndTheRestServed) {
   for (int i = 100; i < 110; ++i) tail.push_back(MakeRecord(StrCat("r", i), 1, RandomVector(rng_, 4)));
   ASSERT_TRUE(c->Upsert(std::move(tail)).ok());
   c.reset();
-  std::vector<std::string> segs;
-  for (const auto& e : fs::directory_iterator(Dir() + "/segments")) segs.push_back(e.path().string());
-  std::sort(segs.begin(), segs.end());
+  const std::vector<std::string> segs = SortedFiles(Dir() + "/segments", "seg-");
   ASSERT_EQ(segs.size(), 2u);
   {
     std::fstream f(segs[0], std::ios::in | std::ios::out | std::ios::binary);
@@ -556,21 +564,14 @@ TEST_F(CollectionTest, RepairKeepsWhatTheLogStillHoldsAndSaysWhatWasLost) {
   ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
   ASSERT_TRUE(c->WaitForIndexing().ok());
   c.reset();
-  std::vector<std::string> segs;
-  for (const auto& e : fs::directory_iterator(Dir() + "/segments")) segs.push_back(e.path().string());
-  std::sort(segs.begin(), segs.end());
+  const std::vector<std::string> segs = SortedFiles(Dir() + "/segments", "seg-");
   ASSERT_EQ(segs.size(), 2u);
   fs::resize_file(segs[1], 20);  // truncated
-  OpenOptions salvage;
-  salvage.salvage = true;
-  auto opened = Collection::Open(*Env::Default(), Dir(), pool_, salvage);
-  ASSERT_TRUE(opened.ok()) << opened.status();
-  auto report = (*opened)->Repair();
+  auto report = SalvageAndRepair();
   ASSERT_TRUE(report.ok()) << report.status();
   ASSERT_EQ(report->removed_segments.size(), 1u);
   EXPECT_TRUE(report->lost_log_ranges.empty());
   EXPECT_EQ(report->vector_count, 120u);  // the truncated segment's 50 rows came back from the log
-  opened->reset();
   EXPECT_TRUE(fs::exists(Dir() + "/quarantine/" + fs::path(segs[1]).filename().string()));
   c = Reopen();  // an ordinary open: nothing quarantined, nothing lost
   EXPECT_FALSE(c->degraded());
@@ -585,11 +586,7 @@ TEST_F(CollectionTest, AMissingLogFileRefusesTheOpenUntilRepairAcceptsTheLoss) {
   ASSERT_TRUE(c->WaitForIndexing().ok());
   ASSERT_TRUE(c->Upsert({MakeRecord("b", 1, {0, 1, 0, 0})}).ok());
   c.reset();
-  std::vector<std::string> logs;
-  for (const auto& e : fs::directory_iterator(Dir() + "/wal")) {
-    if (e.path().filename().string().starts_with("wal-")) logs.push_back(e.path().string());
-  }
-  std::sort(logs.begin(), logs.end());
+  const std::vector<std::string> logs = SortedFiles(Dir() + "/wal", "wal-");
   ASSERT_FALSE(logs.empty());
   fs::remove(logs.back());  // the file holding "b", acknowledged
   auto refused = Collection::Open(*Env::Default(), Dir(), pool_);
@@ -598,15 +595,10 @@ TEST_F(CollectionTest, AMissingLogFileRefusesTheOpenUntilRepairAcceptsTheLoss) {
   EXPECT_NE(refused.status().message().find(fs::path(logs.back()).filename().string() + " is missing"),
             std::string_view::npos)
       << refused.status();
-  OpenOptions salvage;
-  salvage.salvage = true;
-  auto opened = Collection::Open(*Env::Default(), Dir(), pool_, salvage);
-  ASSERT_TRUE(opened.ok()) << opened.status();
-  auto report = (*opened)->Repair();
+  auto report = SalvageAndRepair();
   ASSERT_TRUE(report.ok()) << report.status();
   ASSERT_EQ(report->lost_log_ranges.size(), 1u);
   EXPECT_NE(report->lost_log_ranges[0].cause.find("is missing"), std::string::npos);
-  opened->reset();
   c = Reopen();
   EXPECT_TRUE(c->Get("a"));
   EXPECT_FALSE(c->Get("b"));
