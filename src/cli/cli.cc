@@ -21,6 +21,7 @@
 #include "cli/eval_command.h"
 #include "cli/ingest_command.h"
 #include "cli/io.h"
+#include "cli/query_command.h"
 #include "cli/serve_command.h"
 #include "core/strings.h"
 #include "nlohmann/json.hpp"

@@ -17,12 +17,11 @@
 #include "core/strings.h"
 #include "core/thread_pool.h"
 #include "embed/local_embedder.h"
-#include "generate/chat_client.h"
+#include "generate/llm_config.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "server/config.h"
 #include "server/document_routes.h"
-#include "server/query.h"
 #include "server/routes.h"
 #include "server/server.h"
 #include "store/compactor.h"
@@ -42,17 +41,6 @@ struct ServeFlags {
   size_t threads = 0, max_body_bytes = 0;
   uint64_t shutdown_grace_ms = 0;
 };
-
-Result<std::unique_ptr<generate::ChatClient>> MakeChatClient(const server::LlmConfig& llm) {
-  if (llm.url.empty()) return std::unique_ptr<generate::ChatClient>();
-  generate::ChatClientOptions options;
-  options.base_url = llm.url;
-  options.model = llm.model;
-  options.api_key = llm.api_key;
-  options.timeout = std::chrono::milliseconds(llm.timeout_ms);
-  options.max_tokens = llm.max_tokens;
-  return generate::ChatClient::Create(options);
-}
 
 // Background compaction (store/compactor.h) with a log line and
 // rag_compactions_total{collection,result} / rag_compaction_duration_seconds
@@ -159,7 +147,7 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
 
   obs::Logger logger(obs::LogDestination::Stderr(), *level);
   obs::MetricsRegistry metrics;
-  auto chat = MakeChatClient(config.llm);
+  auto chat = generate::MakeChatClient(config.llm);
   if (!chat.ok()) return Fail(StrCat("LLM: ", std::string(chat.status().message())));
 
   store::DatabaseOptions db_options;
@@ -235,101 +223,6 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
   return 0;
 }
 
-// ---------------------------------------------------------------- query
-
-struct QueryFlags {
-  std::string question, collection, data, server_url, mode = "hybrid", filter, model, api_key, llm_url, llm_model;
-  size_t k = 5;
-  bool no_generate = false, json_out = false;
-};
-
-void PrintQueryResult(const json& out, bool json_out) {
-  if (json_out) {
-    PrintJson(out);
-    return;
-  }
-  const json& hits = out["hits"];
-  if (out.contains("answer") && out["answer"].is_string()) {
-    std::printf("%s\n\nSources:\n", out["answer"].get<std::string>().c_str());
-    for (const auto& c : out["citations"]) {
-      std::printf("  [%d] %s (%s)\n", c["n"].get<int>(), c["doc_id"].get<std::string>().c_str(),
-                  c["id"].get<std::string>().c_str());
-    }
-    if (out.value("degraded", false)) {
-      std::fprintf(stderr, "note: extractive answer (%s)\n", out["degraded_reason"].get<std::string>().c_str());
-    }
-    return;
-  }
-  int n = 0;
-  for (const auto& h : hits) {
-    std::string text = h["text"].get<std::string>();
-    if (text.size() > 160) text = text.substr(0, 157) + "...";
-    std::printf("%d. %s (%s) score %.4f\n   %s\n", ++n, h["id"].get<std::string>().c_str(),
-                h["doc_id"].get<std::string>().c_str(), h["score"].get<double>(), text.c_str());
-  }
-}
-
-int QueryOverHttp(const QueryFlags& f) {
-  json body = {{"query", f.question}, {"k", f.k}, {"mode", f.mode}, {"generate", !f.no_generate}};
-  if (!f.filter.empty()) {
-    json filter = json::parse(f.filter, nullptr, false);
-    if (filter.is_discarded()) return Fail("--filter: malformed JSON");
-    body["filter"] = filter;
-  }
-  auto client = ApiClient::Create(f.server_url, f.api_key);
-  if (!client.ok()) return Fail(client.status());
-  auto reply = (*client)->Call("POST", StrCat("/v1/collections/", UrlSegment(f.collection), "/query"), &body);
-  if (!reply.ok()) return Fail(reply.status());
-  PrintQueryResult(reply->body, f.json_out);
-  return 0;
-}
-
-int QueryDirect(const QueryFlags& f) {
-  json body = {{"query", f.question}, {"k", f.k}, {"mode", f.mode}, {"generate", !f.no_generate}};
-  if (!f.filter.empty()) {
-    json filter = json::parse(f.filter, nullptr, false);
-    if (filter.is_discarded()) return Fail("--filter: malformed JSON");
-    body["filter"] = filter;
-  }
-  auto request = server::QueryRequest::FromJson(body);
-  if (!request.ok()) return Fail(request.status());
-  auto db = store::Database::Open(*store::Env::Default(), f.data, CliDatabaseOptions(/*read_only=*/true));
-  if (!db.ok()) return Fail(db.status());
-  auto c = (*db)->GetCollection(f.collection);
-  if (!c.ok()) return Fail(c.status());
-  std::unique_ptr<embed::LocalEmbedder> embedder;
-  search::Query probe;
-  probe.mode = request->mode;
-  probe.text = request->question;
-  if (search::Retriever::NeedsEmbedding(probe)) {
-    auto opened = embed::LocalEmbedder::Open(f.model.empty() ? DefaultModelDir() : f.model, {}, nullptr);
-    if (!opened.ok()) {
-      return Fail(StrCat("the embedding model is needed for --mode ", f.mode,
-                         " (or use --mode lexical): ", std::string(opened.status().message())));
-    }
-    embedder = std::move(*opened);
-  }
-  server::ServerConfig config;
-  config.MergeEnvironment();
-  if (!f.llm_url.empty()) config.llm.url = f.llm_url;
-  if (!f.llm_model.empty()) config.llm.model = f.llm_model;
-  if (!config.llm.url.empty() && config.llm.model.empty()) return Fail("--llm-url needs --llm-model (or RAGLINE_LLM_MODEL)");
-  auto chat = MakeChatClient(config.llm);
-  if (!chat.ok()) return Fail(chat.status());
-  server::QueryInstruments none;
-  auto retrieved = server::RunRetrieval(**c, embedder.get(), *request, none);
-  if (!retrieved.ok()) return Fail(retrieved.status());
-  json out;
-  if (request->generate) {
-    generate::Answer answer = server::RunAnswer(request->question, *retrieved, chat->get(), {}, nullptr, none);
-    out = server::QueryResponseJson(*retrieved, &answer);
-  } else {
-    out = server::QueryResponseJson(*retrieved, nullptr);
-  }
-  PrintQueryResult(out, f.json_out);
-  return 0;
-}
-
 }  // namespace
 
 void AddServeCommand(CLI::App& app, int* rc) {
@@ -354,32 +247,6 @@ void AddServeCommand(CLI::App& app, int* rc) {
   cmd->add_option("--precision", flags->precision,
                   "encoder precision for queries and documents: fp32 | int8 (default fp32; docs/embedding.md)");
   cmd->callback([flags, cmd, rc] { *rc = RunServe(*flags, cmd); });
-}
-
-void AddQueryCommand(CLI::App& app, int* rc) {
-  auto f = std::make_shared<QueryFlags>();
-  auto* cmd = app.add_subcommand("query", "answer a question with citations from a collection");
-  cmd->add_option("question", f->question, "the question")->required();
-  cmd->add_option("--collection,-c", f->collection, "collection or alias")->required();
-  auto* data = cmd->add_option("--data", f->data, "data directory (query it directly, read-only)");
-  auto* server = cmd->add_option("--server", f->server_url, "server URL, e.g. http://127.0.0.1:8080");
-  data->excludes(server);
-  cmd->add_option("--k", f->k, "passages to retrieve")->capture_default_str()->check(CLI::Range(1, 1000));
-  cmd->add_option("--mode", f->mode, "dense | lexical | hybrid")->capture_default_str();
-  cmd->add_option("--filter", f->filter, "payload filter JSON");
-  cmd->add_flag("--no-generate", f->no_generate, "retrieve only; print the hits");
-  cmd->add_flag("--json", f->json_out, "print the response JSON");
-  cmd->add_option("--model", f->model, "embedding model directory (--data only)");
-  cmd->add_option("--llm-url", f->llm_url, "OpenAI-compatible base URL (--data only; or RAGLINE_LLM_URL)");
-  cmd->add_option("--llm-model", f->llm_model, "LLM model name (--data only; or RAGLINE_LLM_MODEL)");
-  cmd->add_option("--api-key", f->api_key, "API key for --server (or RAGLINE_API_KEY)");
-  cmd->callback([f, rc] {
-    if (f->data.empty() == f->server_url.empty()) {
-      *rc = Fail("give either --data DIR or --server URL");
-    } else {
-      *rc = f->data.empty() ? QueryOverHttp(*f) : QueryDirect(*f);
-    }
-  });
 }
 
 }  // namespace ragline::cli

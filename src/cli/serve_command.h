@@ -1,5 +1,4 @@
-// `ragline serve` (the HTTP server, server/) and `ragline query` (one RAG
-// query, run directly on a data directory or sent to a server).
+// `ragline serve`: the HTTP server (server/) on a data directory.
 //
 // Thread safety: registration and the commands run on the CLI's one thread;
 // `serve` starts the server's worker threads and one signal-waiting thread.
@@ -11,7 +10,5 @@ namespace ragline::cli {
 
 // Adds the `serve` subcommand to `app`; its exit code goes to *rc.
 void AddServeCommand(CLI::App& app, int* rc);
-// Adds the `query` subcommand to `app`; its exit code goes to *rc.
-void AddQueryCommand(CLI::App& app, int* rc);
 
 }  // namespace ragline::cli

@@ -27,11 +27,6 @@ Status NeedUnsigned(const json& v, std::string_view key, T* out) {
   return absl::OkStatus();
 }
 
-const char* Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : nullptr;
-}
-
 }  // namespace
 
 Status ServerConfig::MergeJson(const json& j) {
@@ -135,15 +130,7 @@ Status ServerConfig::MergeFile(const std::string& path) {
   return absl::OkStatus();
 }
 
-void ServerConfig::MergeEnvironment() {
-  if (const char* v = Env("RAGLINE_LLM_URL")) llm.url = v;
-  if (const char* v = Env("RAGLINE_LLM_MODEL")) llm.model = v;
-  if (const char* v = Env("RAGLINE_LLM_API_KEY")) {
-    llm.api_key = v;
-  } else if (const char* o = Env("OPENAI_API_KEY"); o != nullptr && llm.api_key.empty()) {
-    llm.api_key = o;
-  }
-}
+void ServerConfig::MergeEnvironment() { llm.MergeEnvironment(); }
 
 Status ServerConfig::Validate() const {
   if (data_dir.empty()) return absl::InvalidArgumentError("no data directory: give --data DIR (or \"data\" in the config)");

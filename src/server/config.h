@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "generate/llm_config.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/ingestor.h"
 #include "server/auth.h"
@@ -32,13 +33,7 @@
 
 namespace ragline::server {
 
-struct LlmConfig {
-  std::string url;  // OpenAI-compatible base URL ("http://host:port/v1"); empty = no LLM
-  std::string model;
-  std::string api_key;
-  int64_t timeout_ms = 60'000;
-  int max_tokens = 512;
-};
+using generate::LlmConfig;
 
 struct ServerConfig {
   std::string data_dir;

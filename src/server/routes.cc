@@ -9,7 +9,7 @@
 #include "core/strings.h"
 #include "obs/metrics.h"
 #include "server/http_error.h"
-#include "server/query.h"
+#include "query/query.h"
 #include "store/record_json.h"
 
 namespace ragline::server {
@@ -337,26 +337,26 @@ class Routes {
 
   Result<json> Query(RouteRequest& r) {
     ASSIGN_OR_RETURN(json body, r.JsonBody());
-    ASSIGN_OR_RETURN(QueryRequest request, QueryRequest::FromJson(body));
-    QueryInstruments ins;
+    ASSIGN_OR_RETURN(query::QueryRequest request, query::QueryRequest::FromJson(body));
+    query::QueryInstruments ins;
     ins.embed_latency = &server_.stage_latency("embed");
     ins.retrieve_latency = &server_.stage_latency("retrieve");
     ins.generate_latency = &server_.stage_latency("generate");
     ins.vectorstore_time = &server_.vectorstore_query_time();
     ins.logger = server_.deps().logger;
     ins.request_id = r.request_id;
-    auto retrieved = std::make_shared<RetrievedHits>();
+    auto retrieved = std::make_shared<query::RetrievedHits>();
     {
       std::shared_lock lock(server_.catalog_mutex());
       ASSIGN_OR_RETURN(Collection * c, db_.GetCollection(r.PathParam(0)));
-      ASSIGN_OR_RETURN(*retrieved, RunRetrieval(*c, server_.deps().embedder, request, ins));
+      ASSIGN_OR_RETURN(*retrieved, query::RunRetrieval(*c, server_.deps().embedder, request, ins));
     }
     const generate::ChatClient* chat = server_.deps().chat;
     const generate::AnswerOptions& options = server_.options().answer;
     if (!request.stream) {
-      if (!request.generate) return QueryResponseJson(*retrieved, nullptr);
-      generate::Answer answer = RunAnswer(request.question, *retrieved, chat, options, nullptr, ins);
-      return QueryResponseJson(*retrieved, &answer);
+      if (!request.generate) return query::QueryResponseJson(*retrieved, nullptr);
+      generate::Answer answer = query::RunAnswer(request.question, *retrieved, chat, options, nullptr, ins);
+      return query::QueryResponseJson(*retrieved, &answer);
     }
     // Server-sent events: hits, then answer deltas, then done.
     r.response.SetHeader("Cache-Control", "no-cache");
@@ -370,13 +370,13 @@ class Routes {
             generate::DeltaCallback on_delta = [&](std::string_view delta) {
               return send(SseEvent("delta", {{"text", std::string(delta)}}));
             };
-            generate::Answer answer = RunAnswer(request.question, *retrieved, chat, options, &on_delta, ins);
+            generate::Answer answer = query::RunAnswer(request.question, *retrieved, chat, options, &on_delta, ins);
             if (answer.llm_status.code() == absl::StatusCode::kCancelled && !answer.degraded) {
               return;  // the client went away
             }
-            done = QueryResponseJson(*retrieved, &answer);
+            done = query::QueryResponseJson(*retrieved, &answer);
           } else {
-            done = QueryResponseJson(*retrieved, nullptr);
+            done = query::QueryResponseJson(*retrieved, nullptr);
           }
           done.erase("hits");
           if (!send(SseEvent("done", done))) return;

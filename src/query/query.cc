@@ -1,12 +1,13 @@
-#include "server/query.h"
+#include "query/query.h"
 
 #include <chrono>
 
 #include "core/json_fields.h"
 #include "core/strings.h"
 #include "obs/stage_timer.h"
+#include "pipeline/chunk_payload.h"
 
-namespace ragline::server {
+namespace ragline::query {
 namespace {
 
 using nlohmann::json;
@@ -92,28 +93,41 @@ Result<QueryRequest> QueryRequest::FromJson(const json& j) {
   return r;
 }
 
-json HitJson(const store::SearchHit& hit, const std::string& text_field) {
-  const json& p = hit.payload;
-  json metadata;
-  if (p.is_object() && p.contains("metadata") && p["metadata"].is_object()) {
-    metadata = p["metadata"];
-  } else {
-    metadata = json::object();
-    if (p.is_object()) {
-      for (const auto& [key, value] : p.items()) {
-        if (key != text_field && key != "doc_id" && key != "offsets") metadata[key] = value;
-      }
+HitFields HitFields::Of(const json& payload, const std::string& text_field) {
+  HitFields f;
+  if (auto chunk = pipeline::ChunkPayload::FromJson(payload); chunk.ok()) {
+    f.doc_id = std::move(chunk->doc_id);
+    f.text = std::move(chunk->text);
+    f.offsets = {chunk->begin, chunk->end};
+    f.metadata = std::move(chunk->metadata);
+    f.title = std::move(chunk->title);
+    if (f.title.empty()) f.title = StringField(f.metadata, "title");
+    return f;
+  }
+  // Not a chunk the pipeline wrote (the vectors API): read what is there.
+  f.text = StringField(payload, text_field.c_str());
+  f.doc_id = StringField(payload, "doc_id");
+  if (payload.is_object() && payload.contains("offsets")) f.offsets = payload["offsets"];
+  if (payload.is_object() && payload.contains("metadata") && payload["metadata"].is_object()) {
+    f.metadata = payload["metadata"];
+  } else if (payload.is_object()) {
+    for (const auto& [key, value] : payload.items()) {
+      if (key != text_field && key != "doc_id" && key != "offsets") f.metadata[key] = value;
     }
   }
-  std::string doc_id = StringField(p, "doc_id");
-  json offsets = p.is_object() && p.contains("offsets") ? p["offsets"] : json(nullptr);
+  f.title = StringField(payload, "title");
+  if (f.title.empty()) f.title = StringField(f.metadata, "title");
+  return f;
+}
+
+json HitJson(const store::SearchHit& hit, const HitFields& f) {
   return {{"id", hit.id},
-          {"doc_id", doc_id.empty() ? hit.id : doc_id},
+          {"doc_id", f.doc_id.empty() ? hit.id : f.doc_id},
           {"score", hit.score},
           {"version", hit.version},
-          {"text", StringField(p, text_field.c_str())},
-          {"offsets", offsets},
-          {"metadata", metadata}};
+          {"text", f.text},
+          {"offsets", f.offsets},
+          {"metadata", f.metadata}};
 }
 
 Result<RetrievedHits> RunRetrieval(const store::Collection& collection, embed::Embedder* embedder,
@@ -162,17 +176,16 @@ Result<RetrievedHits> RunRetrieval(const store::Collection& collection, embed::E
   const std::string& text_field = collection.config().lexical.text_field;
   out.hits_json = json::array();
   for (const auto& h : out.hits) {
-    json hj = HitJson(h, text_field);
-    if (!hj["text"].get_ref<const std::string&>().empty()) {
+    HitFields f = HitFields::Of(h.payload, text_field);
+    out.hits_json.push_back(HitJson(h, f));
+    if (!f.text.empty()) {
       generate::Passage p;
       p.chunk_id = h.id;
-      p.doc_id = hj["doc_id"].get<std::string>();
-      p.title = StringField(h.payload, "title");
-      if (p.title.empty()) p.title = StringField(hj["metadata"], "title");
-      p.text = hj["text"].get<std::string>();
+      p.doc_id = f.doc_id.empty() ? h.id : f.doc_id;
+      p.title = std::move(f.title);
+      p.text = std::move(f.text);
       out.passages.push_back(std::move(p));
     }
-    out.hits_json.push_back(std::move(hj));
   }
   return out;
 }
@@ -224,4 +237,4 @@ json QueryResponseJson(const RetrievedHits& retrieved, const generate::Answer* a
   return out;
 }
 
-}  // namespace ragline::server
+}  // namespace ragline::query

@@ -1,14 +1,17 @@
-// The query path shared by POST /v1/collections/{name}/query and
-// `ragline query --data`: embed the question, retrieve (dense, lexical or
-// hybrid), shape the hits, and answer with citations (LLM, or the extractive
-// fallback marked degraded).
+// The query service (DESIGN.md §4 query/): the one query path shared by
+// POST /v1/collections/{name}/query, `ragline query --data` and, later, the
+// router's shards: parse the request, embed the question once, retrieve
+// (dense, lexical or hybrid), shape the hits, and answer with citations (LLM,
+// or the extractive fallback marked degraded). It knows no HTTP.
 //
 // Hit shape (what clients see):
 //   {"id", "doc_id", "score", "version", "text", "offsets", "metadata"}
-// taken from the chunk payload's "text" (the collection's lexical text
-// field), "doc_id", "offsets" and "metadata"; absent fields fall back:
-// doc_id = id, text = "", offsets = null, metadata = the payload minus the
-// fields above.
+// A chunk the pipeline wrote is read as its typed pipeline::ChunkPayload
+// (text, doc_id, offsets, the caller's metadata; title for citations). Any
+// other payload (records upserted through the vectors API) is read field by
+// field: "text" is the collection's lexical text field, absent fields fall
+// back to doc_id = id, text = "", offsets = null, metadata = the payload
+// minus the fields above.
 //
 // Thread safety: RunRetrieval and RunAnswer are re-entrant; the collection,
 // embedder and chat client they borrow must allow concurrent use (they do).
@@ -29,7 +32,7 @@
 #include "store/collection.h"
 #include "store/filter.h"
 
-namespace ragline::server {
+namespace ragline::query {
 
 struct QueryRequest {
   std::string question;
@@ -65,8 +68,20 @@ struct RetrievedHits {
 Result<RetrievedHits> RunRetrieval(const store::Collection& collection, embed::Embedder* embedder,
                                    const QueryRequest& request, const QueryInstruments& instruments);
 
-// The hit object for one search hit; `text_field` is the collection's.
-nlohmann::json HitJson(const store::SearchHit& hit, const std::string& text_field);
+// What a hit shows of its payload (see the file comment).
+struct HitFields {
+  std::string doc_id;  // "" when the payload has none
+  std::string text;
+  nlohmann::json offsets;  // [begin, end], or null
+  nlohmann::json metadata = nlohmann::json::object();
+  std::string title;  // for citations; "" when none
+
+  // `text_field` is the collection's lexical text field.
+  static HitFields Of(const nlohmann::json& payload, const std::string& text_field);
+};
+
+// The hit object for one search hit.
+nlohmann::json HitJson(const store::SearchHit& hit, const HitFields& fields);
 
 // Answers over the retrieved passages (`on_delta` non-null: streamed).
 generate::Answer RunAnswer(const std::string& question, const RetrievedHits& retrieved,
@@ -81,4 +96,4 @@ nlohmann::json CitationsJson(const generate::Answer& answer, const RetrievedHits
 // null and citations empty when generation was not asked for).
 nlohmann::json QueryResponseJson(const RetrievedHits& retrieved, const generate::Answer* answer);
 
-}  // namespace ragline::server
+}  // namespace ragline::query

@@ -1,0 +1,142 @@
+#include "cli/query_command.h"
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "cli/api_client.h"
+#include "cli/io.h"
+#include "core/strings.h"
+#include "embed/local_embedder.h"
+#include "generate/llm_config.h"
+#include "query/query.h"
+#include "search/retriever.h"
+#include "store/database.h"
+
+namespace ragline::cli {
+namespace {
+
+using nlohmann::json;
+
+struct QueryFlags {
+  std::string question, collection, data, server_url, mode = "hybrid", filter, model, api_key, llm_url, llm_model;
+  size_t k = 5;
+  bool no_generate = false, json_out = false;
+};
+
+void PrintQueryResult(const json& out, bool json_out) {
+  if (json_out) {
+    PrintJson(out);
+    return;
+  }
+  const json& hits = out["hits"];
+  if (out.contains("answer") && out["answer"].is_string()) {
+    std::printf("%s\n\nSources:\n", out["answer"].get<std::string>().c_str());
+    for (const auto& c : out["citations"]) {
+      std::printf("  [%d] %s (%s)\n", c["n"].get<int>(), c["doc_id"].get<std::string>().c_str(),
+                  c["id"].get<std::string>().c_str());
+    }
+    if (out.value("degraded", false)) {
+      std::fprintf(stderr, "note: extractive answer (%s)\n", out["degraded_reason"].get<std::string>().c_str());
+    }
+    return;
+  }
+  int n = 0;
+  for (const auto& h : hits) {
+    std::string text = h["text"].get<std::string>();
+    if (text.size() > 160) text = text.substr(0, 157) + "...";
+    std::printf("%d. %s (%s) score %.4f\n   %s\n", ++n, h["id"].get<std::string>().c_str(),
+                h["doc_id"].get<std::string>().c_str(), h["score"].get<double>(), text.c_str());
+  }
+}
+
+int QueryOverHttp(const QueryFlags& f) {
+  json body = {{"query", f.question}, {"k", f.k}, {"mode", f.mode}, {"generate", !f.no_generate}};
+  if (!f.filter.empty()) {
+    json filter = json::parse(f.filter, nullptr, false);
+    if (filter.is_discarded()) return Fail("--filter: malformed JSON");
+    body["filter"] = filter;
+  }
+  auto client = ApiClient::Create(f.server_url, f.api_key);
+  if (!client.ok()) return Fail(client.status());
+  auto reply = (*client)->Call("POST", StrCat("/v1/collections/", UrlSegment(f.collection), "/query"), &body);
+  if (!reply.ok()) return Fail(reply.status());
+  PrintQueryResult(reply->body, f.json_out);
+  return 0;
+}
+
+int QueryDirect(const QueryFlags& f) {
+  json body = {{"query", f.question}, {"k", f.k}, {"mode", f.mode}, {"generate", !f.no_generate}};
+  if (!f.filter.empty()) {
+    json filter = json::parse(f.filter, nullptr, false);
+    if (filter.is_discarded()) return Fail("--filter: malformed JSON");
+    body["filter"] = filter;
+  }
+  auto request = query::QueryRequest::FromJson(body);
+  if (!request.ok()) return Fail(request.status());
+  auto db = store::Database::Open(*store::Env::Default(), f.data, CliDatabaseOptions(/*read_only=*/true));
+  if (!db.ok()) return Fail(db.status());
+  auto c = (*db)->GetCollection(f.collection);
+  if (!c.ok()) return Fail(c.status());
+  std::unique_ptr<embed::LocalEmbedder> embedder;
+  search::Query probe;
+  probe.mode = request->mode;
+  probe.text = request->question;
+  if (search::Retriever::NeedsEmbedding(probe)) {
+    auto opened = embed::LocalEmbedder::Open(f.model.empty() ? DefaultModelDir() : f.model, {}, nullptr);
+    if (!opened.ok()) {
+      return Fail(StrCat("the embedding model is needed for --mode ", f.mode,
+                         " (or use --mode lexical): ", std::string(opened.status().message())));
+    }
+    embedder = std::move(*opened);
+  }
+  generate::LlmConfig llm;
+  llm.MergeEnvironment();
+  if (!f.llm_url.empty()) llm.url = f.llm_url;
+  if (!f.llm_model.empty()) llm.model = f.llm_model;
+  if (!llm.url.empty() && llm.model.empty()) return Fail("--llm-url needs --llm-model (or RAGLINE_LLM_MODEL)");
+  auto chat = generate::MakeChatClient(llm);
+  if (!chat.ok()) return Fail(chat.status());
+  query::QueryInstruments none;
+  auto retrieved = query::RunRetrieval(**c, embedder.get(), *request, none);
+  if (!retrieved.ok()) return Fail(retrieved.status());
+  json out;
+  if (request->generate) {
+    generate::Answer answer = query::RunAnswer(request->question, *retrieved, chat->get(), {}, nullptr, none);
+    out = query::QueryResponseJson(*retrieved, &answer);
+  } else {
+    out = query::QueryResponseJson(*retrieved, nullptr);
+  }
+  PrintQueryResult(out, f.json_out);
+  return 0;
+}
+
+}  // namespace
+
+void AddQueryCommand(CLI::App& app, int* rc) {
+  auto f = std::make_shared<QueryFlags>();
+  auto* cmd = app.add_subcommand("query", "answer a question with citations from a collection");
+  cmd->add_option("question", f->question, "the question")->required();
+  cmd->add_option("--collection,-c", f->collection, "collection or alias")->required();
+  auto* data = cmd->add_option("--data", f->data, "data directory (query it directly, read-only)");
+  auto* server = cmd->add_option("--server", f->server_url, "server URL, e.g. http://127.0.0.1:8080");
+  data->excludes(server);
+  cmd->add_option("--k", f->k, "passages to retrieve")->capture_default_str()->check(CLI::Range(1, 1000));
+  cmd->add_option("--mode", f->mode, "dense | lexical | hybrid")->capture_default_str();
+  cmd->add_option("--filter", f->filter, "payload filter JSON");
+  cmd->add_flag("--no-generate", f->no_generate, "retrieve only; print the hits");
+  cmd->add_flag("--json", f->json_out, "print the response JSON");
+  cmd->add_option("--model", f->model, "embedding model directory (--data only)");
+  cmd->add_option("--llm-url", f->llm_url, "OpenAI-compatible base URL (--data only; or RAGLINE_LLM_URL)");
+  cmd->add_option("--llm-model", f->llm_model, "LLM model name (--data only; or RAGLINE_LLM_MODEL)");
+  cmd->add_option("--api-key", f->api_key, "API key for --server (or RAGLINE_API_KEY)");
+  cmd->callback([f, rc] {
+    if (f->data.empty() == f->server_url.empty()) {
+      *rc = Fail("give either --data DIR or --server URL");
+    } else {
+      *rc = f->data.empty() ? QueryOverHttp(*f) : QueryDirect(*f);
+    }
+  });
+}
+
+}  // namespace ragline::cli
