@@ -37,9 +37,12 @@ Status ValidateName(std::string_view what, std::string_view name) {
 
 std::string_view MetricName(DistanceMetric metric) {
   switch (metric) {
-    case DistanceMetric::kCosine: return "cosine";
-    case DistanceMetric::kDot: return "dot";
-    case DistanceMetric::kL2: return "l2";
+    case DistanceMetric::kCosine:
+      return "cosine";
+    case DistanceMetric::kDot:
+      return "dot";
+    case DistanceMetric::kL2:
+      return "l2";
   }
   return "unknown";
 }
@@ -54,7 +57,9 @@ Result<DistanceMetric> ParseMetric(std::string_view name) {
 // ---------------------------------------------------------------- config
 
 json LexicalConfig::ToJson() const {
-  return {{"text_field", text_field}, {"analyzer", analyzer.ToJson()}, {"bm25", {{"k1", bm25.k1}, {"b", bm25.b}}}};
+  return {{"text_field", text_field},
+          {"analyzer", analyzer.ToJson()},
+          {"bm25", {{"k1", bm25.k1}, {"b", bm25.b}}}};
 }
 
 Result<LexicalConfig> LexicalConfig::FromJson(const json& j) {
@@ -70,7 +75,8 @@ Result<LexicalConfig> LexicalConfig::FromJson(const json& j) {
       if (!value.is_object()) return absl::InvalidArgumentError("lexical.bm25 must be an object");
       for (const auto& [param, v] : value.items()) {
         if ((param != "k1" && param != "b") || !v.is_number()) {
-          return absl::InvalidArgumentError(StrCat("lexical.bm25: unknown or non-numeric parameter '", param, "'"));
+          return absl::InvalidArgumentError(
+              StrCat("lexical.bm25: unknown or non-numeric parameter '", param, "'"));
         }
         (param == "k1" ? c.bm25.k1 : c.bm25.b) = v.get<double>();
       }
@@ -135,8 +141,7 @@ Status CollectionConfig::Validate() const {
     return absl::InvalidArgumentError("seal_threshold must be in [1, 16777216]");
   }
   if (index_kind == index::IndexKind::kIvfPq && index_params.pq_m != 0 && dim % index_params.pq_m != 0) {
-    return absl::InvalidArgumentError(
-        StrCat("ivf_pq: pq_m=", index_params.pq_m, " must divide dim=", dim));
+    return absl::InvalidArgumentError(StrCat("ivf_pq: pq_m=", index_params.pq_m, " must divide dim=", dim));
   }
   return lexical.Validate();
 }
@@ -154,8 +159,9 @@ Collection::Collection(Env& env, std::string dir, CollectionConfig config, Threa
 
 Collection::~Collection() {
   Status st = Close();
-  if (!st.ok()) std::fprintf(stderr, "ragline: closing collection %s: %s\n", config_.name.c_str(),
-                             std::string(st.message()).c_str());
+  if (!st.ok())
+    std::fprintf(stderr, "ragline: closing collection %s: %s\n", config_.name.c_str(),
+                 std::string(st.message()).c_str());
 }
 
 Result<std::unique_ptr<Collection>> Collection::Create(Env& env, const std::string& dir,
@@ -190,8 +196,8 @@ Result<std::unique_ptr<Collection>> Collection::Open(Env& env, const std::string
   if (!options.read_only) {
     auto lock = env.LockFile(dir + "/" + kLockFile);
     if (!lock.ok()) {
-      return absl::FailedPreconditionError(StrCat("collection '", c->config_.name,
-                                                        "' is open for writing by another process"));
+      return absl::FailedPreconditionError(
+          StrCat("collection '", c->config_.name, "' is open for writing by another process"));
     }
     c->lock_ = std::move(*lock);
   }
@@ -238,11 +244,17 @@ Status Collection::Recover(const OpenOptions& options) {
   if (manifest_bytes.ok()) {
     json m = json::parse(*manifest_bytes, nullptr, false);
     try {
-      if (m.is_discarded() || m.at("format").get<int>() != kManifestFormat) throw std::runtime_error("bad format");
+      if (m.is_discarded() || m.at("format").get<int>() != kManifestFormat)
+        throw std::runtime_error("bad format");
       checkpoint_lsn_ = m.at("checkpoint_lsn").get<uint64_t>();
       next_segment_id_ = m.at("next_segment_id").get<uint64_t>();
       sealed_ids = m.at("segments").get<std::vector<uint64_t>>();
-      for (const auto& g : m.at("graveyard")) graveyard_[g.at(0).get<std::string>()] = g.at(1).get<uint64_t>();
+      for (const auto& g : m.at("graveyard"))
+        graveyard_[g.at(0).get<std::string>()] = g.at(1).get<uint64_t>();
+      if (auto p = m.find("source_positions"); p != m.end()) {  // absent before positions existed
+        for (const auto& [key, position] : p->items()) source_positions_[key] = position.get<uint64_t>();
+      }
+      checkpoint_positions_ = source_positions_;
     } catch (const std::exception& e) {
       return absl::DataLossError(StrCat(dir_, "/", kManifestFile, ": unreadable manifest (", e.what(), ")"));
     }
@@ -251,8 +263,8 @@ Status Collection::Recover(const OpenOptions& options) {
   }
   // 2. Sealed segments, oldest first; the newest version of an id wins.
   for (uint64_t id : sealed_ids) {
-    auto loaded = SealedSegment::Load(env_, SegmentPath(id), id, config_.dim, IndexMetric(), config_.index_kind,
-                                      config_.index_params,
+    auto loaded = SealedSegment::Load(env_, SegmentPath(id), id, config_.dim, IndexMetric(),
+                                      config_.index_kind, config_.index_params,
                                       [this](const json& payload) { return AnalyzePayload(payload); });
     if (!loaded.ok()) {
       const bool missing = absl::IsNotFound(loaded.status());
@@ -317,8 +329,9 @@ Status Collection::Recover(const OpenOptions& options) {
   wal_options.read_only = read_only_;
   wal_options.salvage = salvage_;
   state_lock.unlock();  // ApplyWalEntry takes it per record
-  ASSIGN_OR_RETURN(wal_, Wal::Open(env_, dir_ + "/wal", wal_options, checkpoint_lsn_,
-                                   [this](const WalEntry& e) { return ApplyWalEntry(e); }, &recovery_report_));
+  ASSIGN_OR_RETURN(wal_, Wal::Open(
+                             env_, dir_ + "/wal", wal_options, checkpoint_lsn_,
+                             [this](const WalEntry& e) { return ApplyWalEntry(e); }, &recovery_report_));
   state_lock.lock();
   PublishSnapshot();
   state_lock.unlock();
@@ -343,6 +356,10 @@ Status Collection::ApplyWalEntry(const WalEntry& e) {
       ASSIGN_OR_RETURN(batch, DecodeBatch(e.payload));
       break;
     }
+    case RecordType::kPositionedBatch: {
+      ASSIGN_OR_RETURN(batch, DecodePositionedBatch(e.payload));
+      break;
+    }
     default:
       return absl::DataLossError(StrCat("WAL record ", e.lsn, " has unknown type ", int{e.type}));
   }
@@ -355,7 +372,7 @@ Status Collection::ApplyWalEntry(const WalEntry& e) {
     json payload = json::parse(r.payload, nullptr, false);
     terms.push_back(payload.is_object() ? AnalyzePayload(payload) : index::TermVector{});
   }
-  ApplyBatch(batch.deletes, std::move(batch.upserts), std::move(terms), e.lsn);
+  ApplyBatch(batch.deletes, std::move(batch.upserts), std::move(terms), e.lsn, batch.positions);
   return absl::OkStatus();
 }
 
@@ -363,14 +380,14 @@ Status Collection::ApplyWalEntry(const WalEntry& e) {
 
 Status Collection::ValidateRecord(const Record& r, size_t position) const {
   auto bad = [&](std::string_view what) {
-    return absl::InvalidArgumentError(StrCat("record ", position, r.id.empty() ? "" : " (id '" + r.id + "')",
-                                                   ": ", what));
+    return absl::InvalidArgumentError(
+        StrCat("record ", position, r.id.empty() ? "" : " (id '" + r.id + "')", ": ", what));
   };
   if (r.id.empty()) return bad("missing or empty id");
   if (r.id.size() > 1024) return bad("id longer than 1024 bytes");
   if (r.vector.size() != config_.dim) {
-    return bad(StrCat("vector has dimension ", r.vector.size(), ", collection '", config_.name,
-                            "' expects ", config_.dim));
+    return bad(StrCat("vector has dimension ", r.vector.size(), ", collection '", config_.name, "' expects ",
+                      config_.dim));
   }
   for (size_t i = 0; i < r.vector.size(); ++i) {
     if (!std::isfinite(r.vector[i])) return bad(StrCat("vector[", i, "] is not a finite number"));
@@ -406,7 +423,8 @@ Status Collection::PrepareUpsert(Record& r, size_t position, index::TermVector* 
   return absl::OkStatus();
 }
 
-Result<WriteSummary> Collection::Write(std::vector<WriteGroup> groups, const GroupCheck& check) {
+Result<WriteSummary> Collection::Write(std::vector<WriteGroup> groups, const GroupCheck& check,
+                                       const SourcePositions* positions) {
   if (read_only_) return absl::FailedPreconditionError("collection is open read-only");
   // Validate, canonicalise and analyse here, not under the writer's locks.
   std::vector<std::vector<index::TermVector>> terms(groups.size());
@@ -419,12 +437,12 @@ Result<WriteSummary> Collection::Write(std::vector<WriteGroup> groups, const Gro
   }
   std::lock_guard<std::mutex> write_lock(write_mu_);
   if (closed_) return absl::FailedPreconditionError("collection is closed");
-  return WriteLocked(std::move(groups), std::move(terms), check);
+  return WriteLocked(std::move(groups), std::move(terms), check, positions);
 }
 
 Result<WriteSummary> Collection::WriteLocked(std::vector<WriteGroup> groups,
                                              std::vector<std::vector<index::TermVector>> terms,
-                                             const GroupCheck& check) {
+                                             const GroupCheck& check, const SourcePositions* positions) {
   WriteSummary summary;
   summary.dropped.assign(groups.size(), false);
   for (size_t g = 0; check && g < groups.size(); ++g) {
@@ -487,16 +505,25 @@ Result<WriteSummary> Collection::WriteLocked(std::vector<WriteGroup> groups,
   }
   summary.deletes.deleted = deletes.size();
   stale_discarded_.fetch_add(summary.upserts.stale, std::memory_order_relaxed);
-  if (deletes.empty() && upserts.empty()) return summary;
+  const bool has_positions = positions != nullptr && !positions->empty();
+  if (deletes.empty() && upserts.empty() && !has_positions) return summary;
   // One WAL record: recovery replays all of it or none of it.
   std::vector<const Record*> upsert_ptrs;
   upsert_ptrs.reserve(upserts.size());
   for (const Record& r : upserts) upsert_ptrs.push_back(&r);
   std::string encoded;
   EncodeBatch(deletes, upsert_ptrs, &encoded);
-  const WalRecordRef ref{static_cast<uint8_t>(RecordType::kBatch), encoded};
+  RecordType type = RecordType::kBatch;
+  if (has_positions) {
+    std::string batch = std::move(encoded);
+    encoded.clear();
+    EncodePositionedBatch(batch, *positions, &encoded);
+    type = RecordType::kPositionedBatch;
+  }
+  const WalRecordRef ref{static_cast<uint8_t>(type), encoded};
   ASSIGN_OR_RETURN(uint64_t lsn, wal_->AppendBatch(std::span<const WalRecordRef>(&ref, 1)));
-  ApplyBatch(deletes, std::move(upserts), std::move(upsert_terms), lsn);
+  ApplyBatch(deletes, std::move(upserts), std::move(upsert_terms), lsn,
+             has_positions ? *positions : SourcePositions());
   return summary;
 }
 
@@ -517,9 +544,11 @@ index::TermVector Collection::AnalyzePayload(const json& payload) const {
 }
 
 void Collection::ApplyBatch(std::span<const DeleteEntry> deletes, std::vector<Record> upserts,
-                            std::vector<index::TermVector> terms, uint64_t lsn) {
+                            std::vector<index::TermVector> terms, uint64_t lsn,
+                            const SourcePositions& positions) {
   // One exclusive section: Get and Stats see the whole batch or none of it.
   std::unique_lock<std::shared_mutex> state_lock(state_mu_);
+  MergePositions(positions, &source_positions_);
   for (const DeleteEntry& d : deletes) ApplyDeleteLocked(d.id, d.version);
   for (size_t i = 0; i < upserts.size(); ++i) ApplyUpsertLocked(std::move(upserts[i]), std::move(terms[i]));
   // Only now: a segment frozen part-way through the batch is checkpointed
@@ -587,7 +616,7 @@ Result<DeleteSummary> Collection::DeleteMatching(const PayloadFilter* filter) {
   }
   std::vector<WriteGroup> groups(1);
   groups[0].deletes = std::move(ids);
-  ASSIGN_OR_RETURN(WriteSummary summary, WriteLocked(std::move(groups), {{}}, {}));
+  ASSIGN_OR_RETURN(WriteSummary summary, WriteLocked(std::move(groups), {{}}, {}, nullptr));
   return summary.deletes;
 }
 
@@ -599,7 +628,8 @@ std::vector<StoredRecord> Collection::ListRecords(const PayloadFilter* filter) {
     for (Row r = 0; r < n; ++r) {
       if (!seg->IsAlive(r)) continue;
       const RowMeta& meta = seg->meta(r);
-      if (filter == nullptr || filter->Matches(meta.payload)) out.push_back({meta.id, meta.version, {}, meta.payload});
+      if (filter == nullptr || filter->Matches(meta.payload))
+        out.push_back({meta.id, meta.version, {}, meta.payload});
     }
   }
   return out;
@@ -608,7 +638,7 @@ std::vector<StoredRecord> Collection::ListRecords(const PayloadFilter* filter) {
 // ---------------------------------------------------------------- segments
 
 void Collection::FreezeGrowing() {
-  frozen_.push_back(Frozen{growing_, applied_lsn_, graveyard_});
+  frozen_.push_back(Frozen{growing_, applied_lsn_, graveyard_, source_positions_});
   growing_ = std::make_shared<GrowingSegment>(next_segment_id_++, config_.dim, IndexMetric(),
                                               config_.seal_threshold);
   segments_[growing_->id()] = growing_;
@@ -672,8 +702,9 @@ void Collection::SealLoop() {
         frozen_.pop_front();
         PublishSnapshot();
       }
-      RETURN_IF_ERROR(WriteManifest(frozen.checkpoint_lsn, frozen.graveyard));
+      RETURN_IF_ERROR(WriteManifest(frozen.checkpoint_lsn, frozen.graveyard, frozen.positions));
       checkpoint_lsn_ = frozen.checkpoint_lsn;
+      checkpoint_positions_ = frozen.positions;
       return wal_->RemoveObsolete(checkpoint_lsn_);
     }();
     if (!st.ok()) {
@@ -686,7 +717,8 @@ void Collection::SealLoop() {
 }
 
 Status Collection::WriteManifest(uint64_t checkpoint_lsn,
-                                 const absl::flat_hash_map<std::string, uint64_t>& graveyard) {
+                                 const absl::flat_hash_map<std::string, uint64_t>& graveyard,
+                                 const SourcePositions& positions) {
   json m;
   m["format"] = kManifestFormat;
   m["checkpoint_lsn"] = checkpoint_lsn;
@@ -710,6 +742,7 @@ Status Collection::WriteManifest(uint64_t checkpoint_lsn,
   std::sort(sorted.begin(), sorted.end());
   for (const auto& [id, v] : sorted) graves.push_back({id, v});
   m["graveyard"] = std::move(graves);
+  if (!positions.empty()) m["source_positions"] = positions;
   return env_.WriteFileAtomically(dir_ + "/" + kManifestFile, m.dump() + "\n");
 }
 
@@ -746,7 +779,8 @@ Status Collection::Compact() {
   // its graph grows by the others' rows instead of being rebuilt.
   std::stable_sort(inputs.begin(), inputs.end(),
                    [](const auto& a, const auto& b) { return a->size() > b->size(); });
-  const auto* base = inputs[0]->dead_count() == 0 ? static_cast<const SealedSegment*>(inputs[0].get()) : nullptr;
+  const auto* base =
+      inputs[0]->dead_count() == 0 ? static_cast<const SealedSegment*>(inputs[0].get()) : nullptr;
   // Copy the live rows (all of the base's: a row a writer kills meanwhile is
   // killed again below); remember where each came from.
   struct Origin {
@@ -769,8 +803,8 @@ Status Collection::Compact() {
     }
   }
   ASSIGN_OR_RETURN(auto merged, SealedSegment::Build(new_id, config_.dim, IndexMetric(), config_.index_kind,
-                                                     config_.index_params, std::move(vectors), std::move(metas),
-                                                     std::move(terms), &pool_, base));
+                                                     config_.index_params, std::move(vectors),
+                                                     std::move(metas), std::move(terms), &pool_, base));
   RETURN_IF_ERROR(merged->Write(env_, SegmentPath(new_id)));
   {
     std::lock_guard<std::mutex> write_lock(write_mu_);
@@ -793,7 +827,7 @@ Status Collection::Compact() {
       PublishSnapshot();
       graveyard = graveyard_;
     }
-    RETURN_IF_ERROR(WriteManifest(checkpoint_lsn_, graveyard));
+    RETURN_IF_ERROR(WriteManifest(checkpoint_lsn_, graveyard, checkpoint_positions_));
   }
   for (const auto& seg : inputs) RETURN_IF_ERROR(env_.RemoveFile(SegmentPath(seg->id())));
   return absl::OkStatus();
@@ -836,7 +870,7 @@ Result<std::vector<SearchHit>> Collection::Search(std::span<const float> query, 
                                                   const index::SearchOptions& options) const {
   if (query.size() != config_.dim) {
     return absl::InvalidArgumentError(StrCat("query vector has dimension ", query.size(), ", collection '",
-                                                   config_.name, "' expects ", config_.dim));
+                                             config_.name, "' expects ", config_.dim));
   }
   std::vector<float> q(query.begin(), query.end());
   for (size_t i = 0; i < q.size(); ++i) {
@@ -880,9 +914,15 @@ Result<std::vector<SearchHit>> Collection::LexicalSearch(std::string_view query_
   std::vector<Candidate> candidates;
   for (size_t i = 0; i < segments->size(); ++i) {
     const Segment* seg = (*segments)[i].get();
-    for (const auto& n : seg->LexicalSearch(bm25, k, rows[i], filter)) candidates.push_back({n.distance, seg, n.label});
+    for (const auto& n : seg->LexicalSearch(bm25, k, rows[i], filter))
+      candidates.push_back({n.distance, seg, n.label});
   }
   return MergeSegmentHits(std::move(candidates), k, /*negate=*/true);
+}
+
+SourcePositions Collection::source_positions() const {
+  std::shared_lock<std::shared_mutex> state_lock(state_mu_);
+  return source_positions_;
 }
 
 std::optional<StoredRecord> Collection::Get(const std::string& id) const {
@@ -949,11 +989,13 @@ Result<RepairReport> Collection::Repair() {
   RETURN_IF_ERROR(wal_->Rotate());
   std::vector<QuarantinedSegment> removed;
   absl::flat_hash_map<std::string, uint64_t> graveyard;
+  SourcePositions positions;
   {
     std::unique_lock<std::shared_mutex> state_lock(state_mu_);
     removed = std::move(quarantined_);
     quarantined_.clear();
     graveyard = graveyard_;
+    positions = source_positions_;
   }
   if (!removed.empty()) RETURN_IF_ERROR(env_.CreateDirs(dir_ + "/quarantine"));
   for (const auto& q : removed) {
@@ -962,8 +1004,9 @@ Result<RepairReport> Collection::Repair() {
           env_.RenameFile(SegmentPath(q.id), StrCat(dir_, "/quarantine/", SegmentFileName(q.id))));
     }
   }
-  RETURN_IF_ERROR(WriteManifest(applied_lsn_, graveyard));
+  RETURN_IF_ERROR(WriteManifest(applied_lsn_, graveyard, positions));
   checkpoint_lsn_ = applied_lsn_;
+  checkpoint_positions_ = positions;
   RETURN_IF_ERROR(wal_->RemoveObsolete(checkpoint_lsn_));
   report.removed_segments = std::move(removed);
   report.vector_count = Stats().vector_count;
@@ -1014,6 +1057,7 @@ nlohmann::json StatsJson(const Collection& c) {
                 {"bm25_terms", s.lexical.bm25_terms},
                 {"memory_bytes", s.lexical.memory_bytes}}}};
   if (json recovery = RecoveryJson(c); !recovery.is_null()) out["wal_recovery"] = std::move(recovery);
+  if (auto positions = c.source_positions(); !positions.empty()) out["source_positions"] = positions;
   return out;
 }
 

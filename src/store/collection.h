@@ -167,9 +167,9 @@ struct QuarantinedSegment {
 
 struct CollectionStats {
   std::vector<QuarantinedSegment> quarantined;  // non-empty: degraded
-  size_t vector_count = 0;       // live records
-  size_t deleted = 0;            // dead rows not yet compacted away
-  size_t unindexed = 0;          // live rows not yet covered by an ANN index
+  size_t vector_count = 0;                      // live records
+  size_t deleted = 0;                           // dead rows not yet compacted away
+  size_t unindexed = 0;                         // live rows not yet covered by an ANN index
   size_t memory_bytes = 0;
   uint64_t wal_bytes = 0;
   uint64_t last_lsn = 0;
@@ -234,7 +234,14 @@ class Collection {
   // apply before upserts; an id both deleted and upserted is refused.
   // InvalidArgument (naming the record's position and id) if any record is
   // malformed; then nothing is applied.
-  Result<WriteSummary> Write(std::vector<WriteGroup> groups, const GroupCheck& check = {});
+  //
+  // `positions` (optional): how far an outside source (Kafka offsets) has
+  // been consumed once this write is in. They are logged in the same WAL
+  // record as the data and checkpointed with the segments that cover it, so
+  // after any crash SourcePositions() and the data agree (exactly once). A
+  // write with positions but no data changes (all superseded) still logs them.
+  Result<WriteSummary> Write(std::vector<WriteGroup> groups, const GroupCheck& check = {},
+                             const SourcePositions* positions = nullptr);
   // Write of one group: the records in order, per the version rules; or
   // deletes of the ids' stored versions. All-or-nothing like Write.
   Result<UpsertSummary> Upsert(std::vector<Record> records);
@@ -254,12 +261,17 @@ class Collection {
   // term with the query match; a query with no terms left after analysis
   // (empty, all stop words) returns no hits.
   // `bm25`: parameters for this query only; null = the collection's.
-  Result<std::vector<SearchHit>> LexicalSearch(std::string_view query_text, size_t k, const PayloadFilter* filter,
+  Result<std::vector<SearchHit>> LexicalSearch(std::string_view query_text, size_t k,
+                                               const PayloadFilter* filter,
                                                const index::Bm25Params* bm25 = nullptr) const;
   // The analyzer records and queries go through (for callers that fuse
   // lexical results with others and want the same terms).
   const text::Analyzer& analyzer() const { return *analyzer_; }
   std::optional<StoredRecord> Get(const std::string& id) const;
+  // The source positions every acknowledged Write carried, merged (the
+  // largest per key); empty when no write carried any. Where a consumer
+  // resumes after a restart.
+  SourcePositions source_positions() const;
   // Every live record that passes `filter` (null = all): id, version and
   // payload, vectors left empty; in no particular order. Holds the writer
   // lock while it scans (like DeleteByFilter), so the list is consistent:
@@ -290,6 +302,7 @@ class Collection {
     std::shared_ptr<GrowingSegment> segment;
     uint64_t checkpoint_lsn;
     absl::flat_hash_map<std::string, uint64_t> graveyard;
+    SourcePositions positions;  // as of checkpoint_lsn
   };
   using SegmentList = std::vector<std::shared_ptr<Segment>>;
 
@@ -304,12 +317,12 @@ class Collection {
   Status PrepareUpsert(Record& r, size_t position, index::TermVector* terms) const;
   // Write with write_mu_ held; `terms` parallel to the groups' upserts.
   Result<WriteSummary> WriteLocked(std::vector<WriteGroup> groups,
-                                   std::vector<std::vector<index::TermVector>> terms,
-                                   const GroupCheck& check);
+                                   std::vector<std::vector<index::TermVector>> terms, const GroupCheck& check,
+                                   const SourcePositions* positions);
   // Applies one logged batch to memory under one exclusive state lock.
   // Caller holds write_mu_.
   void ApplyBatch(std::span<const DeleteEntry> deletes, std::vector<Record> upserts,
-                  std::vector<index::TermVector> terms, uint64_t lsn);
+                  std::vector<index::TermVector> terms, uint64_t lsn, const SourcePositions& positions);
   // Caller holds state_mu_ exclusively.
   void ApplyUpsertLocked(Record record, index::TermVector terms);
   void ApplyDeleteLocked(const std::string& id, uint64_t version);
@@ -322,7 +335,8 @@ class Collection {
   std::shared_ptr<const SegmentList> snapshot() const;
   void ScheduleSeal();
   void SealLoop();
-  Status WriteManifest(uint64_t checkpoint_lsn, const absl::flat_hash_map<std::string, uint64_t>& graveyard);
+  Status WriteManifest(uint64_t checkpoint_lsn, const absl::flat_hash_map<std::string, uint64_t>& graveyard,
+                       const SourcePositions& positions);
   Result<DeleteSummary> DeleteMatching(const PayloadFilter* filter);  // null: every record
   std::string SegmentPath(uint64_t id) const;
   index::Metric IndexMetric() const;
@@ -342,14 +356,16 @@ class Collection {
 
   std::mutex write_mu_;  // serialises writers and WAL use; taken before state_mu_
   mutable std::shared_mutex state_mu_;
-  absl::flat_hash_map<std::string, Location> id_map_;          // GUARDED_BY(state_mu_)
-  absl::flat_hash_map<std::string, uint64_t> graveyard_;       // GUARDED_BY(state_mu_)
-  std::map<uint64_t, std::shared_ptr<Segment>> segments_;     // GUARDED_BY(state_mu_)
-  std::shared_ptr<GrowingSegment> growing_;                    // GUARDED_BY(state_mu_)
-  std::deque<Frozen> frozen_;                                  // GUARDED_BY(state_mu_)
-  uint64_t next_segment_id_ = 1;                               // GUARDED_BY(state_mu_)
-  uint64_t applied_lsn_ = 0;                                   // GUARDED_BY(write_mu_)
-  std::atomic<uint64_t> checkpoint_lsn_{0};  // written under write_mu_
+  absl::flat_hash_map<std::string, Location> id_map_;      // GUARDED_BY(state_mu_)
+  absl::flat_hash_map<std::string, uint64_t> graveyard_;   // GUARDED_BY(state_mu_)
+  SourcePositions source_positions_;                       // GUARDED_BY(state_mu_): as applied
+  SourcePositions checkpoint_positions_;                   // GUARDED_BY(write_mu_): as of checkpoint_lsn_
+  std::map<uint64_t, std::shared_ptr<Segment>> segments_;  // GUARDED_BY(state_mu_)
+  std::shared_ptr<GrowingSegment> growing_;                // GUARDED_BY(state_mu_)
+  std::deque<Frozen> frozen_;                              // GUARDED_BY(state_mu_)
+  uint64_t next_segment_id_ = 1;                           // GUARDED_BY(state_mu_)
+  uint64_t applied_lsn_ = 0;                               // GUARDED_BY(write_mu_)
+  std::atomic<uint64_t> checkpoint_lsn_{0};                // written under write_mu_
 
   mutable std::mutex snapshot_mu_;
   std::shared_ptr<const SegmentList> snapshot_;  // GUARDED_BY(snapshot_mu_)

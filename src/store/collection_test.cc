@@ -1,4 +1,3 @@
-#include "store/collection_fixture_for_test.h"
 #include "store/collection.h"
 
 #include <gtest/gtest.h>
@@ -14,6 +13,7 @@
 
 #include "core/strings.h"
 #include "index/distance.h"
+#include "store/collection_fixture_for_test.h"
 #include "store/database.h"
 #include "store/fault_injection_env.h"
 
@@ -56,7 +56,8 @@ TEST_F(CollectionTest, NewerVersionReplacesOlderIsDiscardedEqualIsNoop) {
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->inserted, 1u);
 
-  s = c->Upsert({MakeRecord("a", 4, {0, 1, 0, 0}, {{"v", 4}}), MakeRecord("a", 5, {0, 1, 0, 0}, {{"v", 55}})});
+  s = c->Upsert(
+      {MakeRecord("a", 4, {0, 1, 0, 0}, {{"v", 4}}), MakeRecord("a", 5, {0, 1, 0, 0}, {{"v", 55}})});
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->stale, 1u);
   EXPECT_EQ(s->unchanged, 1u);
@@ -205,7 +206,8 @@ TEST_F(CollectionTest, SelectiveFilterStillReturnsKHitsInsideTheIndexWalk) {
 TEST_F(CollectionTest, DeleteByFilterRemovesOnlyMatchingRecords) {
   auto c = Create(Config("df", 2, index::IndexKind::kFlat, 4));
   std::vector<Record> batch;
-  for (int i = 0; i < 10; ++i) batch.push_back(MakeRecord(StrCat("r", i), 1, {1, float(i)}, {{"even", i % 2 == 0}}));
+  for (int i = 0; i < 10; ++i)
+    batch.push_back(MakeRecord(StrCat("r", i), 1, {1, float(i)}, {{"even", i % 2 == 0}}));
   ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
   auto d = c->DeleteByFilter(*PayloadFilter::Parse({{"even", true}}));
   ASSERT_TRUE(d.ok());
@@ -218,7 +220,8 @@ TEST_F(CollectionTest, DeleteByFilterRemovesOnlyMatchingRecords) {
 TEST_F(CollectionTest, ListRecordsReturnsEachLiveMatchingRecordOnce) {
   auto c = Create(Config("lr", 2, index::IndexKind::kFlat, 4));
   std::vector<Record> batch;
-  for (int i = 0; i < 10; ++i) batch.push_back(MakeRecord(StrCat("r", i), 1, {1, float(i)}, {{"even", i % 2 == 0}}));
+  for (int i = 0; i < 10; ++i)
+    batch.push_back(MakeRecord(StrCat("r", i), 1, {1, float(i)}, {{"even", i % 2 == 0}}));
   ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
   ASSERT_TRUE(c->WaitForIndexing().ok());  // rows now in sealed and growing segments
   batch.clear();
@@ -228,7 +231,8 @@ TEST_F(CollectionTest, ListRecordsReturnsEachLiveMatchingRecordOnce) {
   ASSERT_TRUE(c->Delete(gone).ok());
 
   std::set<std::string> all;
-  for (const auto& r : c->ListRecords(nullptr)) EXPECT_TRUE(all.insert(r.id).second) << r.id << " listed twice";
+  for (const auto& r : c->ListRecords(nullptr))
+    EXPECT_TRUE(all.insert(r.id).second) << r.id << " listed twice";
   EXPECT_EQ(all.size(), 9u);
   EXPECT_FALSE(all.count("r4"));
 
@@ -300,7 +304,8 @@ class CompactionMergeTest : public CollectionFixture, public ::testing::WithPara
   std::mt19937 rng_{7};
 };
 
-INSTANTIATE_TEST_SUITE_P(Kinds, CompactionMergeTest, ::testing::Values(index::IndexKind::kHnsw, index::IndexKind::kFlat),
+INSTANTIATE_TEST_SUITE_P(Kinds, CompactionMergeTest,
+                         ::testing::Values(index::IndexKind::kHnsw, index::IndexKind::kFlat),
                          [](const auto& info) { return std::string(index::IndexKindName(info.param)); });
 
 TEST_P(CompactionMergeTest, MergesEverySealedSegmentIntoOne) {
@@ -367,7 +372,8 @@ TEST_F(CollectionTest, ClosingWhileASealFinishesLeavesTheNextOpenUsable) {
   int next = 0;
   for (int cycle = 0; cycle < 60; ++cycle) {
     std::vector<Record> batch;
-    for (int i = 0; i < 25; ++i) batch.push_back(MakeRecord(StrCat("r", next++), 1, RandomVector(rng_, kDim)));
+    for (int i = 0; i < 25; ++i)
+      batch.push_back(MakeRecord(StrCat("r", next++), 1, RandomVector(rng_, kDim)));
     ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
     c.reset();
     c = Reopen();
@@ -409,7 +415,8 @@ TEST_F(CollectionTest, AWriteLargerThanASegmentIsCheckpointedBeforeItAndReplayed
   constexpr size_t kDim = 8;
   auto c = Create(Config("big", kDim, index::IndexKind::kHnsw, 100));
   std::vector<Record> batch;
-  for (int i = 0; i < 250; ++i) batch.push_back(MakeRecord(StrCat("r", i), 7, RandomVector(rng_, kDim), {{"i", i}}));
+  for (int i = 0; i < 250; ++i)
+    batch.push_back(MakeRecord(StrCat("r", i), 7, RandomVector(rng_, kDim), {{"i", i}}));
   ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
   ASSERT_TRUE(c->WaitForIndexing().ok());
   auto before = c->Stats();
@@ -436,7 +443,8 @@ TEST_F(CollectionTest, AckedRecordsSurviveLossOfUnsyncedData) {
   auto c = Create(Config("crash", 4, index::IndexKind::kFlat, 1 << 20), &env);
   for (int b = 0; b < 20; ++b) {
     std::vector<Record> batch;
-    for (int i = 0; i < 10; ++i) batch.push_back(MakeRecord(StrCat("r", b * 10 + i), 1, {1, float(b), float(i), 1}));
+    for (int i = 0; i < 10; ++i)
+      batch.push_back(MakeRecord(StrCat("r", b * 10 + i), 1, {1, float(b), float(i), 1}));
     ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
   }
   // Simulated power loss: whatever was not synced is gone; the process "dies"
@@ -636,7 +644,8 @@ TEST_F(CollectionTest, SearchesRunWhileUpsertsIndexBuildsAndCompactionGoOn) {
   }
   for (int round = 0; round < 6; ++round) {
     std::vector<Record> batch;
-    for (int i = 0; i < 300; ++i) batch.push_back(MakeRecord(StrCat("r", i), round + 1, RandomVector(rng_, kDim)));
+    for (int i = 0; i < 300; ++i)
+      batch.push_back(MakeRecord(StrCat("r", i), round + 1, RandomVector(rng_, kDim)));
     ASSERT_TRUE(c->Upsert(std::move(batch)).ok());
     if (round == 3) {
       ASSERT_TRUE(c->WaitForIndexing().ok());
@@ -698,7 +707,8 @@ TEST(DatabaseTest, AliasesCreateFlipAndDeleteAtomically) {
 TEST(DatabaseTest, RejectsBadNamesAndDuplicateCollections) {
   TempDir tmp;
   auto db = Database::Open(*Env::Default(), tmp.path());
-  EXPECT_EQ((*db)->CreateCollection(Config("../evil", 2)).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*db)->CreateCollection(Config("../evil", 2)).status().code(),
+            absl::StatusCode::kInvalidArgument);
   ASSERT_TRUE((*db)->CreateCollection(Config("ok", 2)).ok());
   EXPECT_EQ((*db)->CreateCollection(Config("ok", 2)).status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ((*db)->GetCollection("missing").status().code(), absl::StatusCode::kNotFound);
@@ -774,6 +784,66 @@ TEST_F(CollectionTest, AWriteIsAllOrNothingAcrossATornLogWrite) {
   c = Reopen(&env);
   EXPECT_EQ(c->Stats().vector_count, 1u);  // "keep", and none of the torn write's 50
   for (int i = 0; i < 50; ++i) EXPECT_FALSE(c->Get(StrCat("doc#", i))) << i;
+}
+
+// Kafka offsets (any outside source's positions) ride in the write they
+// cover: after any crash, the data and the positions agree.
+TEST_F(CollectionTest, SourcePositionsAreDurableWithTheDataTheyCover) {
+  auto c = Create(Config("positions", 2, index::IndexKind::kFlat, /*seal_threshold=*/4));
+  EXPECT_TRUE(c->source_positions().empty());
+  auto write = [&](const std::string& id, uint64_t version, const SourcePositions& positions) {
+    std::vector<WriteGroup> groups(1);
+    groups[0].upserts = {MakeRecord(id, version, {1, 0})};
+    auto s = c->Write(std::move(groups), {}, &positions);
+    ASSERT_TRUE(s.ok()) << s.status();
+  };
+  write("a", 1, {{"rag.embeddings.upserts/0", 5}});
+  c.reset();
+  c = Reopen();  // from the log
+  EXPECT_EQ(c->source_positions(), (SourcePositions{{"rag.embeddings.upserts/0", 5}}));
+  EXPECT_TRUE(c->Get("a"));
+  // Positions only move forward; each key on its own.
+  write("b", 1, {{"rag.embeddings.upserts/0", 3}, {"rag.embeddings.upserts/1", 7}});
+  EXPECT_EQ(c->source_positions(),
+            (SourcePositions{{"rag.embeddings.upserts/0", 5}, {"rag.embeddings.upserts/1", 7}}));
+  // A write whose data changes nothing (a replayed message) still moves them.
+  write("b", 1, {{"rag.embeddings.upserts/1", 9}});
+  EXPECT_EQ(c->source_positions().at("rag.embeddings.upserts/1"), 9u);
+  // Sealed: the checkpoint carries them once the log below it is gone.
+  for (int i = 0; i < 6; ++i) write(StrCat("r", i), 1, {{"rag.embeddings.upserts/0", 10u + i}});
+  ASSERT_TRUE(c->Seal().ok());
+  ASSERT_TRUE(c->WaitForIndexing().ok());
+  ASSERT_TRUE(c->Compact().ok());
+  const SourcePositions expected = {{"rag.embeddings.upserts/0", 15}, {"rag.embeddings.upserts/1", 9}};
+  EXPECT_EQ(c->source_positions(), expected);
+  c.reset();
+  c = Reopen();
+  EXPECT_EQ(c->source_positions(), expected);
+  EXPECT_EQ(c->Stats().vector_count, 8u);
+  EXPECT_EQ(StatsJson(*c)["source_positions"], nlohmann::json(expected));  // ragline stats, HTTP stats
+  // Read-only opens (ragline check, query --data) see them too.
+  c.reset();
+  c = Reopen(nullptr, /*read_only=*/true);
+  EXPECT_EQ(c->source_positions(), expected);
+}
+
+TEST_F(CollectionTest, ATornWriteLosesItsPositionsWithItsData) {
+  FaultInjectionEnv env(*Env::Default());
+  auto c = Create(Config("torn-positions", 4, index::IndexKind::kFlat, 1 << 20), &env);
+  const SourcePositions first = {{"t/0", 1}};
+  std::vector<WriteGroup> one(1);
+  one[0].upserts = {MakeRecord("keep", 1, {1, 0, 0, 0})};
+  ASSERT_TRUE(c->Write(std::move(one), {}, &first).ok());
+  std::vector<WriteGroup> big(1);
+  for (int i = 0; i < 50; ++i)
+    big[0].upserts.push_back(MakeRecord(StrCat("doc#", i), 1, {1, float(i), 0, 1}));
+  const SourcePositions second = {{"t/0", 51}};
+  env.FailNextAppends(1, /*torn_bytes=*/1200);
+  EXPECT_FALSE(c->Write(std::move(big), {}, &second).ok());
+  c.reset();
+  c = Reopen(&env);
+  EXPECT_EQ(c->source_positions(), first);  // a consumer re-reads offsets 1..50
+  EXPECT_EQ(c->Stats().vector_count, 1u);
 }
 
 TEST_F(CollectionTest, WriteGroupsCommitTogetherAndAChecksRefusalDropsOneGroup) {

@@ -1,5 +1,6 @@
 #include "store/record.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/byte_io.h"
@@ -8,9 +9,7 @@
 namespace ragline::store {
 namespace {
 
-Status Corrupt(std::string_view what) {
-  return absl::DataLossError(StrCat("corrupt record: ", what));
-}
+Status Corrupt(std::string_view what) { return absl::DataLossError(StrCat("corrupt record: ", what)); }
 
 }  // namespace
 
@@ -95,6 +94,39 @@ Result<BatchEntry> DecodeBatch(std::string_view bytes) {
     batch.upserts.push_back(std::move(rec));
   }
   if (!r.AtEnd()) return Corrupt("trailing bytes after batch");
+  return batch;
+}
+
+void MergePositions(const SourcePositions& from, SourcePositions* into) {
+  for (const auto& [key, position] : from) {
+    auto [it, inserted] = into->emplace(key, position);
+    if (!inserted) it->second = std::max(it->second, position);
+  }
+}
+
+void EncodePositionedBatch(std::string_view batch, const SourcePositions& positions, std::string* out) {
+  ByteWriter w(out);
+  w.String(batch);
+  w.U32(static_cast<uint32_t>(positions.size()));
+  for (const auto& [key, position] : positions) {
+    w.String(key);
+    w.U64(position);
+  }
+}
+
+Result<BatchEntry> DecodePositionedBatch(std::string_view bytes) {
+  ByteReader r(bytes);
+  std::string_view batch_bytes, key;
+  if (!r.String(&batch_bytes)) return Corrupt("positioned batch");
+  ASSIGN_OR_RETURN(BatchEntry batch, DecodeBatch(batch_bytes));
+  uint32_t n = 0;
+  if (!r.U32(&n) || n > r.remaining()) return Corrupt("batch position count");
+  for (uint32_t i = 0; i < n; ++i) {
+    uint64_t position = 0;
+    if (!r.String(&key) || !r.U64(&position)) return Corrupt("batch position");
+    batch.positions[std::string(key)] = position;
+  }
+  if (!r.AtEnd()) return Corrupt("trailing bytes after positioned batch");
   return batch;
 }
 
