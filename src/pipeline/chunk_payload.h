@@ -22,6 +22,10 @@
 namespace ragline::pipeline {
 
 struct ChunkPayload {
+  // Bump when what is written changes: it is part of every fingerprint, so
+  // every document is re-ingested once by the next run.
+  static constexpr int kSchema = 1;
+
   // The document's.
   std::string doc_id;
   std::string title;         // "" if the document has none

@@ -10,93 +10,20 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <thread>
 #include <unordered_set>
 
-#include "absl/strings/escaping.h"
-#include "core/json_fields.h"
 #include "core/strings.h"
-#include "pipeline/bounded_queue.h"
+#include "pipeline/channel.h"
+#include "pipeline/chunk_payload.h"
 
 namespace ragline::pipeline {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-// Bump when the payload written for a chunk changes, so every document is
-// re-ingested once by the next run.
-constexpr int kPayloadSchema = 1;
-
-Result<SourceDocument> SourceDocument::FromJson(const nlohmann::json& j, std::string_view where,
-                                              std::string_view default_source) {
-  using nlohmann::json;
-  if (!j.is_object()) return absl::InvalidArgumentError(StrCat(where, ": must be a JSON object"));
-  RETURN_IF_ERROR(RefuseUnknownFields(
-      j, {"id", "text", "content_base64", "content_type", "metadata", "version", "source"}, where));
-  SourceDocument doc;
-  auto id = j.find("id");
-  if (id == j.end() || !id->is_string() || id->get<std::string>().empty()) {
-    return absl::InvalidArgumentError(StrCat(where, ": missing \"id\" (a non-empty string)"));
-  }
-  doc.id = id->get<std::string>();
-  const bool has_text = j.contains("text"), has_b64 = j.contains("content_base64");
-  if (has_text == has_b64) return absl::InvalidArgumentError(StrCat(where, ": give either \"text\" or \"content_base64\""));
-  if (has_text) {
-    if (!j["text"].is_string()) return absl::InvalidArgumentError(StrCat(where, ": \"text\" must be a string"));
-    doc.content = j["text"].get<std::string>();
-    doc.content_type = "text/plain";
-  } else {
-    if (!j["content_base64"].is_string()) {
-      return absl::InvalidArgumentError(StrCat(where, ": \"content_base64\" must be a string"));
-    }
-    const std::string b64 = j["content_base64"].get<std::string>();
-    if (!absl::Base64Unescape(absl::string_view(b64.data(), b64.size()), &doc.content)) {
-      return absl::InvalidArgumentError(StrCat(where, ": \"content_base64\" is not valid base64"));
-    }
-  }
-  if (j.contains("content_type")) {
-    if (!j["content_type"].is_string()) {
-      return absl::InvalidArgumentError(StrCat(where, ": \"content_type\" must be a string"));
-    }
-    doc.content_type = j["content_type"].get<std::string>();
-  } else if (has_b64) {
-    return absl::InvalidArgumentError(StrCat(where, ": \"content_base64\" needs a \"content_type\""));
-  }
-  if (j.contains("metadata") && !j["metadata"].is_null()) {
-    if (!j["metadata"].is_object()) return absl::InvalidArgumentError(StrCat(where, ": \"metadata\" must be an object"));
-    doc.metadata = j["metadata"];
-  }
-  if (j.contains("version") && !j["version"].is_null()) {
-    const auto v = JsonUnsigned(j["version"]);
-    if (!v) return absl::InvalidArgumentError(StrCat(where, ": \"version\" must be a non-negative integer"));
-    doc.version = *v;
-  }
-  doc.source = std::string(default_source);
-  if (auto source = j.find("source"); source != j.end() && !source->is_null()) {
-    if (!source->is_string())
-      return absl::InvalidArgumentError(StrCat(where, ": \"source\" must be a string"));
-    doc.source = source->get<std::string>();
-  }
-  return doc;
-}
-
-std::string ContentHash(std::string_view bytes) {
-  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
-
-std::string ChunkId(std::string_view doc_id, size_t ordinal) { return StrCat(doc_id, "#", ordinal); }
 
 Status IngestOptions::Validate(size_t special_tokens) const {
   RETURN_IF_ERROR(chunker.Validate(special_tokens));
@@ -152,79 +79,123 @@ json DocumentInfo::ToJson() const {
 
 namespace {
 
-uint64_t NowMs() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
+// A finished call's counts, progress and stop, shared by its stage threads.
+class CallLedger final : public StageEvents {
+ public:
+  CallLedger(size_t total, const ProgressCallback& progress, const CancelCheck& cancelled,
+             const std::function<void(std::string_view, double)>& observer)
+      : total_(total), progress_(progress), cancelled_(cancelled), observer_(observer) {}
 
-template <typename T>
-T PayloadValue(const json& payload, const char* key, T fallback) {
-  auto it = payload.find(key);
-  if (it == payload.end()) return fallback;
-  try {
-    return it->get<T>();
-  } catch (const json::exception&) {
-    return fallback;
+  // Run when the call stops early (closes the channels, so every stage wakes).
+  void OnAbort(std::function<void()> f) { on_abort_.push_back(std::move(f)); }
+
+  void Unchanged(const std::string&) override {
+    std::lock_guard<std::mutex> l(mu_);
+    report_.documents_unchanged++;
+    FinishLocked();
   }
-}
+  void Failed(const std::string& doc_id, const std::string& error, bool over_limit) override {
+    std::lock_guard<std::mutex> l(mu_);
+    report_.documents_failed++;
+    report_.failures.push_back({doc_id, error});
+    if (over_limit) limit_failures_.push_back(StrCat("document '", doc_id, "' ", error));
+    FinishLocked();
+  }
+  void Committed(const std::string&, CommitOutcome outcome, size_t chunks) override {
+    std::lock_guard<std::mutex> l(mu_);
+    switch (outcome) {
+      case CommitOutcome::kAdded:
+        report_.documents_added++;
+        break;
+      case CommitOutcome::kReplaced:
+        report_.documents_replaced++;
+        break;
+      case CommitOutcome::kSuperseded:
+        report_.documents_superseded++;
+        break;
+    }
+    report_.chunks_upserted += chunks;
+    FinishLocked();
+  }
+  void ChunksDeleted(size_t n) override {
+    std::lock_guard<std::mutex> l(mu_);
+    report_.chunks_deleted += n;
+  }
+  void StageTime(std::string_view stage, double seconds) override {
+    if (!observer_) return;
+    std::lock_guard<std::mutex> l(mu_);
+    observer_(stage, seconds);
+  }
+  bool ShouldStop() override {
+    if (stopped_) return true;
+    if (cancelled_ && cancelled_()) {
+      Abort(absl::CancelledError("ingest cancelled (the client went away, or the server is shutting down)"));
+    }
+    return stopped_;
+  }
 
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+  // Stops every stage; the first status wins.
+  void Abort(const Status& st) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (fatal_.ok()) fatal_ = st;
+    }
+    stopped_ = true;
+    for (auto& f : on_abort_) f();
+  }
+  bool stopped() const { return stopped_; }
+  Status fatal() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return fatal_;
+  }
+  // The first document over a limit ("document 'x' has N bytes; ..."), or "".
+  std::string FirstLimitFailure() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return limit_failures_.empty() ? std::string() : limit_failures_.front();
+  }
+  IngestReport report() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return report_;
+  }
 
-Result<std::string> ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(StrCat("cannot open ", path.string(), ": ", std::strerror(errno)));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(StrCat("reading ", path.string(), " failed"));
-  return ss.str();
-}
+ private:
+  void FinishLocked() {
+    ++docs_done_;
+    if (progress_) progress_(docs_done_, total_, report_.chunks_upserted);
+  }
+
+  const size_t total_;
+  const ProgressCallback& progress_;
+  const CancelCheck& cancelled_;
+  const std::function<void(std::string_view, double)>& observer_;
+  std::vector<std::function<void()>> on_abort_;  // set before the stages start
+  mutable std::mutex mu_;                        // also serialises the callbacks
+  IngestReport report_;                          // GUARDED_BY(mu_)
+  size_t docs_done_ = 0;                         // GUARDED_BY(mu_)
+  Status fatal_;                                 // GUARDED_BY(mu_)
+  std::vector<std::string> limit_failures_;      // GUARDED_BY(mu_)
+  std::atomic<bool> stopped_{false};
+};
+
+// Embedded mode knows where its input ends: an embed batch waits to fill up
+// rather than leave after a pause.
+constexpr std::chrono::milliseconds kNoLinger = std::chrono::hours(24);
 
 bool IsIngestibleFile(const fs::path& path) {
   std::string ext = path.extension().string();
   if (ext.empty()) return false;
   for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   static const std::set<std::string> kExtensions = {".txt",  ".text", ".md",    ".markdown",
-                                                     ".html", ".htm",  ".xhtml", ".pdf"};
+                                                    ".html", ".htm",  ".xhtml", ".pdf"};
   return kExtensions.count(ext) > 0;
 }
 
-// A document on its way through the stages. Written by one extract worker,
-// then read by the embed and upsert stages (handed over through the queues).
-struct PreparedDoc {
-  size_t index = 0;  // position in the call's input
-  std::string id;
-  uint64_t version = 0;
-  bool had_commit = false;  // a chunk #0 existed when it was prepared
-  std::string text;         // extracted text
-  std::vector<text::Chunk> chunks;
-  json common;                      // payload fields shared by every chunk
-  std::atomic<bool> failed{false};  // set by the embed stage
-};
-using DocPtr = std::shared_ptr<PreparedDoc>;
-
-constexpr size_t kEmptyDocument = static_cast<size_t>(-1);
-
-// One chunk to write (ordinal), or an empty document to commit (kEmptyDocument).
-struct ChunkRef {
-  DocPtr doc;
-  size_t ordinal;
-};
-
-struct EmbeddedBatch {
-  std::vector<ChunkRef> chunks;
-  Matrix vectors;  // one row per chunk, in order; no row for kEmptyDocument refs
-};
+std::string DocIdOf(const store::StoredRecord& r) {
+  auto payload = ChunkPayload::FromJson(r.payload);
+  return payload.ok() ? payload->doc_id : std::string();
+}
 
 }  // namespace
-
-struct Ingestor::WorkItem {
-  SourceDocument doc;
-  fs::path file;     // non-empty: the content is read from this file
-  std::string root;  // payload "root": the directory the file was found under
-};
 
 Ingestor::Ingestor(store::Collection& collection, embed::LocalEmbedder& embedder, IngestOptions options)
     : collection_(collection),
@@ -233,383 +204,109 @@ Ingestor::Ingestor(store::Collection& collection, embed::LocalEmbedder& embedder
       tokenizer_(*owned_tokenizer_),
       options_(std::move(options)) {}
 
-Ingestor::Ingestor(store::Collection& collection, embed::Embedder& embedder, const text::ChunkTokenizer& tokenizer,
-                   IngestOptions options)
+Ingestor::Ingestor(store::Collection& collection, embed::Embedder& embedder,
+                   const text::ChunkTokenizer& tokenizer, IngestOptions options)
     : collection_(collection), embedder_(embedder), tokenizer_(tokenizer), options_(std::move(options)) {}
 
 std::string Ingestor::Signature() const {
   const auto& c = options_.chunker;
-  return StrCat("schema=", kPayloadSchema, ";model=", embedder_.model_id(), ";max_tokens=", c.max_tokens,
+  return StrCat("schema=", ChunkPayload::kSchema, ";model=", embedder_.model_id(), ";max_tokens=", c.max_tokens,
                 ";overlap=", c.overlap_tokens, ";lookback=", c.lookback_tokens);
-}
-
-std::vector<std::string> Ingestor::ExistingChunkIds(const std::string& doc_id, size_t from,
-                                                    size_t known_count) const {
-  std::vector<std::string> ids;
-  for (size_t k = from;; ++k) {
-    std::string id = ChunkId(doc_id, k);
-    const bool exists = collection_.Get(id).has_value();
-    if (exists) {
-      ids.push_back(std::move(id));
-    } else if (k >= known_count) {
-      break;
-    }
-  }
-  return ids;
 }
 
 Result<IngestReport> Ingestor::Ingest(std::vector<SourceDocument> docs, const ProgressCallback& progress,
                                       const CancelCheck& cancelled) {
-  std::vector<WorkItem> items;
-  items.reserve(docs.size());
-  for (auto& d : docs) items.push_back(WorkItem{std::move(d), {}, {}});
-  return IngestItems(std::move(items), progress, cancelled);
+  std::vector<RawDocument> raw;
+  raw.reserve(docs.size());
+  for (auto& d : docs) raw.push_back(RawDocument{std::move(d), {}, {}});
+  return IngestRaw(std::move(raw), progress, cancelled);
 }
 
-Result<IngestReport> Ingestor::IngestItems(std::vector<WorkItem> items, const ProgressCallback& progress,
-                                           const CancelCheck& cancelled_by_caller) {
+Result<IngestReport> Ingestor::IngestRaw(std::vector<RawDocument> docs, const ProgressCallback& progress,
+                                         const CancelCheck& cancelled) {
   RETURN_IF_ERROR(options_.Validate(tokenizer_.special_tokens()));
-  if (embedder_.dim() != collection_.config().dim) {
+  const size_t dim = collection_.config().dim;
+  if (embedder_.dim() != dim) {
     return absl::InvalidArgumentError(StrCat("model ", embedder_.model_id(), " embeds to ", embedder_.dim(),
                                              " dimensions, collection '", collection_.config().name, "' has ",
-                                             collection_.config().dim));
+                                             dim));
   }
-  const std::string signature = Signature();
-  const size_t total = items.size();
   const IngestLimits& limits = options_.limits;
-  // A call limit needs the call's whole chunk count before anything is
-  // embedded: extract and chunk every document first.
-  const bool plan_first = limits.max_call_chunks > 0;
-
-  // Shared by the stages. report_mu_ also serialises the callbacks.
-  std::mutex report_mu;
-  IngestReport report;
-  size_t docs_done = 0;
-  Status fatal;                             // GUARDED_BY(report_mu): the first error that stops the call
-  std::vector<std::string> limit_failures;  // GUARDED_BY(report_mu): documents over a limit (plan_first)
-
-  auto observe = [&](std::string_view stage, double seconds) {
-    if (!options_.stage_observer) return;
-    std::lock_guard<std::mutex> l(report_mu);
-    options_.stage_observer(stage, seconds);
-  };
-  // Caller holds report_mu.
-  auto finish_locked = [&]() {
-    ++docs_done;
-    if (progress) progress(docs_done, total, report.chunks_upserted);
-  };
-  auto fail_doc = [&](const std::string& id, const std::string& error) {
-    std::lock_guard<std::mutex> l(report_mu);
-    report.documents_failed++;
-    report.failures.push_back({id, error});
-    finish_locked();
-  };
-  auto fail_limit = [&](const std::string& id, const std::string& error) {
-    {
-      std::lock_guard<std::mutex> l(report_mu);
-      limit_failures.push_back(StrCat("document '", id, "' ", error));
-    }
-    fail_doc(id, error);
-  };
+  CallLedger ledger(docs.size(), progress, cancelled, options_.stage_observer);
 
   // Ids must be unique within a call: two in-flight versions of one document
   // would race each other's commit.
-  std::vector<bool> duplicate(items.size(), false);
   {
     std::unordered_set<std::string> seen;
-    for (size_t i = 0; i < items.size(); ++i) duplicate[i] = !seen.insert(items[i].doc.id).second;
+    std::vector<RawDocument> unique;
+    unique.reserve(docs.size());
+    for (auto& d : docs) {
+      if (!d.doc.id.empty() && !seen.insert(d.doc.id).second) {
+        ledger.Failed(d.doc.id, "duplicate document id in this batch", false);
+      } else {
+        unique.push_back(std::move(d));
+      }
+    }
+    docs = std::move(unique);
   }
 
-  BoundedQueue<size_t> todo(options_.queue_capacity);
-  BoundedQueue<DocPtr> prepared(plan_first ? std::max<size_t>(items.size(), 1) : options_.queue_capacity);
-  BoundedQueue<EmbeddedBatch> embedded(options_.queue_capacity);
-  std::atomic<bool> stopped{false};
-  auto abort_all = [&](const Status& st) {
-    stopped = true;
-    {
-      std::lock_guard<std::mutex> l(report_mu);
-      if (fatal.ok()) fatal = st;
-    }
-    todo.Close();
-    prepared.Close();
+  const ChunkStage chunk_stage(tokenizer_, {limits, options_.chunker, options_.extract, Signature()},
+                               CollectionHeads(collection_));
+  const EmbedStage embed_stage(embedder_, dim, options_.embed_batch_chunks, kNoLinger);
+  const IndexStage index_stage(collection_);
+  const size_t channel_chunks = options_.queue_capacity * options_.embed_batch_chunks;
+  VectorSource<RawDocument> input(std::move(docs));
+  Channel<ChunkMessage> chunks(channel_chunks);
+  Channel<EmbeddedChunk> embedded(channel_chunks);
+  ledger.OnAbort([&] {
+    chunks.Close();
     embedded.Close();
-  };
-  // Checked before each unit of work (a document, a batch, a commit).
-  auto should_stop = [&]() -> bool {
-    if (stopped) return true;
-    if (cancelled_by_caller && cancelled_by_caller()) {
-      abort_all(
-          absl::CancelledError("ingest cancelled (the client went away, or the server is shutting down)"));
-      return true;
-    }
-    return false;
-  };
+  });
 
-  // ---- read + hash + freshness check + limits + extract + chunk
-  auto prepare = [&](size_t index) -> void {
-    WorkItem& item = items[index];
-    SourceDocument& doc = item.doc;
-    if (doc.id.empty()) return fail_doc(doc.id, "document id is empty");
-    if (duplicate[index]) return fail_doc(doc.id, "duplicate document id in this batch");
-    if (!item.file.empty()) {
-      const auto t = Clock::now();
-      auto bytes = ReadFile(item.file);
-      observe("read", SecondsSince(t));
-      if (!bytes.ok()) return fail_doc(doc.id, std::string(bytes.status().message()));
-      doc.content = std::move(*bytes);
+  // Chunk-stage workers into `sink`; returns once all have finished.
+  auto run_chunkers = [&](Sink<ChunkMessage>& sink) {
+    std::vector<std::thread> workers;
+    for (size_t w = 0; w < options_.extract_threads; ++w) {
+      workers.emplace_back([&] { chunk_stage.Run(input, sink, ledger); });
     }
-    if (!doc.metadata.is_object()) return fail_doc(doc.id, "metadata must be a JSON object");
-    if (doc.content.size() > limits.max_document_bytes) {
-      return fail_limit(doc.id, StrCat("has ", doc.content.size(), " bytes; the limit max_document_bytes is ",
-                                       limits.max_document_bytes));
-    }
-    const std::string content_hash = ContentHash(doc.content);
-    const std::string fingerprint =
-        ContentHash(StrCat(signature, ";hash=", content_hash, ";type=", doc.content_type, ";source=", doc.source,
-                           ";root=", item.root, ";metadata=", doc.metadata.dump()));
-
-    auto head = collection_.Get(ChunkId(doc.id, 0));
-    auto out = std::make_shared<PreparedDoc>();
-    out->index = index;
-    out->id = doc.id;
-    if (head) {
-      out->had_commit = true;
-      if (PayloadValue<std::string>(head->payload, "fingerprint", "") == fingerprint) {
-        std::lock_guard<std::mutex> l(report_mu);
-        report.documents_unchanged++;
-        finish_locked();
-        return;
-      }
-    }
-    if (doc.version) {
-      if (head && *doc.version <= head->version) {
-        return fail_doc(doc.id, StrCat("version ", *doc.version, " is not newer than the stored version ",
-                                       head->version, " of a different content"));
-      }
-      out->version = *doc.version;
-    } else {
-      out->version = std::max(NowMs(), head ? head->version + 1 : 0);
-    }
-
-    auto t = Clock::now();
-    auto extracted = text::Extract(doc.content, doc.content_type, options_.extract);
-    observe("extract", SecondsSince(t));
-    if (!extracted.ok()) {
-      if (IsLimitExceeded(extracted.status()))
-        return fail_limit(doc.id, std::string(extracted.status().message()));
-      return fail_doc(doc.id, std::string(extracted.status().message()));
-    }
-    doc.content.clear();
-    doc.content.shrink_to_fit();
-    t = Clock::now();
-    auto chunks = text::ChunkDocument(*extracted, tokenizer_, options_.chunker);
-    observe("chunk", SecondsSince(t));
-    if (!chunks.ok()) return fail_doc(doc.id, std::string(chunks.status().message()));
-    if (chunks->size() > limits.max_document_chunks) {
-      return fail_limit(doc.id, StrCat("makes ", chunks->size(), " chunks; the limit max_document_chunks is ",
-                                       limits.max_document_chunks));
-    }
-
-    json extracted_meta = json::object();
-    for (const auto& [k, v] : extracted->metadata) extracted_meta[k] = v;
-    out->common = {{"doc_id", doc.id},
-                   {"title", extracted->title},
-                   {"source", doc.source},
-                   {"content_type", doc.content_type},
-                   {"content_hash", content_hash},
-                   {"fingerprint", fingerprint},
-                   {"chunk_count", chunks->size()},
-                   {"extracted", std::move(extracted_meta)},
-                   {"metadata", doc.metadata}};
-    if (!item.root.empty()) out->common["root"] = item.root;
-    out->text = std::move(extracted->text);
-    out->chunks = std::move(*chunks);
-    if (!prepared.Push(std::move(out))) todo.Close();
+    for (auto& w : workers) w.join();
   };
 
-  std::vector<std::thread> extract_workers;
-  std::atomic<size_t> extract_running{options_.extract_threads};
-  for (size_t w = 0; w < options_.extract_threads; ++w) {
-    extract_workers.emplace_back([&] {
-      while (auto index = todo.Pop()) {
-        if (!should_stop()) prepare(*index);
-      }
-      if (--extract_running == 0) prepared.Close();
+  std::unique_ptr<Source<ChunkMessage>> planned;
+  std::thread chunkers;
+  if (limits.max_call_chunks > 0) {
+    // A call limit needs the call's whole chunk count before anything is
+    // embedded: every document is extracted and chunked first.
+    VectorSink<ChunkMessage> plan;
+    run_chunkers(plan);
+    std::vector<ChunkMessage> all = plan.Take();
+    if (ledger.stopped()) return ledger.fatal();
+    size_t call_chunks = 0;
+    for (const auto& m : all) call_chunks += m.chunk.chunk_count > 0 ? 1 : 0;
+    std::string over = ledger.FirstLimitFailure();
+    if (over.empty() && call_chunks > limits.max_call_chunks) {
+      over = StrCat("the documents make ", call_chunks,
+                    " chunks; the limit per request (max_request_chunks) is ", limits.max_call_chunks);
+    }
+    if (!over.empty()) return LimitExceededError(StrCat(over, "; nothing was ingested"));
+    planned = std::make_unique<VectorSource<ChunkMessage>>(std::move(all));
+  } else {
+    chunkers = std::thread([&] {
+      run_chunkers(chunks);
+      chunks.Close();
     });
   }
-
-  // ---- embed: chunks of consecutive documents, in batches
-  std::thread embed_stage([&] {
-    std::vector<DocPtr> planned;
-    if (plan_first) {
-      // Every document is extracted and chunked (the queue holds them all)
-      // before one is embedded: a call over a limit fails whole.
-      while (auto doc = prepared.Pop()) planned.push_back(std::move(*doc));
-      size_t call_chunks = 0;
-      for (const auto& d : planned) call_chunks += d->chunks.size();
-      std::string over;
-      {
-        std::lock_guard<std::mutex> l(report_mu);
-        if (!limit_failures.empty()) over = limit_failures.front();
-      }
-      if (over.empty() && call_chunks > limits.max_call_chunks) {
-        over = StrCat("the documents make ", call_chunks,
-                      " chunks; the limit per request (max_request_chunks) is ", limits.max_call_chunks);
-      }
-      if (!over.empty()) {
-        abort_all(LimitExceededError(StrCat(over, "; nothing was ingested")));
-        return;
-      }
-    }
-    size_t next_planned = 0;
-    auto next_doc = [&]() -> std::optional<DocPtr> {
-      if (!plan_first) return prepared.Pop();
-      if (next_planned == planned.size()) return std::nullopt;
-      return std::move(planned[next_planned++]);
-    };
-    std::vector<ChunkRef> pending;
-    auto flush = [&]() -> bool {
-      // Drop chunks of documents an earlier batch failed.
-      std::erase_if(pending, [](const ChunkRef& c) { return c.doc->failed.load(); });
-      if (pending.empty()) return true;
-      if (should_stop()) return false;
-      EmbeddedBatch batch;
-      std::vector<std::string> texts;
-      for (const auto& c : pending) {
-        if (c.ordinal != kEmptyDocument) texts.emplace_back(c.doc->chunks[c.ordinal].TextIn(c.doc->text));
-      }
-      if (!texts.empty()) {
-        const auto t = Clock::now();
-        auto vectors = embedder_.Embed(texts);
-        observe("embed", SecondsSince(t));
-        if (!vectors.ok() || vectors->rows() != texts.size() || vectors->cols() != collection_.config().dim) {
-          const std::string why = vectors.ok() ? "embedder returned a matrix of the wrong shape"
-                                               : std::string(vectors.status().message());
-          std::set<PreparedDoc*> hit;
-          for (const auto& c : pending) {
-            if (c.ordinal != kEmptyDocument && hit.insert(c.doc.get()).second) {
-              c.doc->failed = true;
-              fail_doc(c.doc->id, StrCat("embedding failed: ", why));
-            }
-          }
-          // Empty documents in the batch need no vectors: pass them on.
-          std::erase_if(pending, [](const ChunkRef& c) { return c.ordinal != kEmptyDocument; });
-          if (pending.empty()) return true;
-          texts.clear();
-        }
-        if (!texts.empty()) batch.vectors = std::move(*vectors);
-      }
-      batch.chunks = std::move(pending);
-      pending.clear();
-      return embedded.Push(std::move(batch));
-    };
-    bool ok = true;
-    while (ok) {
-      auto doc = next_doc();
-      if (!doc) break;
-      const size_t n = (*doc)->chunks.size();
-      if (n == 0) {
-        pending.push_back({*doc, kEmptyDocument});
-      } else {
-        for (size_t k = 0; k < n && ok; ++k) {
-          pending.push_back({*doc, k});
-          if (pending.size() >= options_.embed_batch_chunks) ok = flush();
-        }
-      }
-    }
-    if (ok) ok = flush();
-    if (!ok) prepared.Close();
+  std::thread embedder([&] {
+    embed_stage.Run(planned ? *planned : static_cast<Source<ChunkMessage>&>(chunks), embedded, ledger);
     embedded.Close();
   });
+  Status indexed = index_stage.Run(embedded, ledger);
+  if (!indexed.ok()) ledger.Abort(indexed);
+  embedder.join();
+  if (chunkers.joinable()) chunkers.join();
 
-  // ---- commit: each complete document in one atomic write (its chunks,
-  // and the deletes of its old chunks past the new count), the documents of
-  // a batch together.
-  std::thread commit_stage([&] {
-    std::map<PreparedDoc*, std::vector<store::Record>> open_docs;  // chunks embedded so far
-    std::vector<DocPtr> ready;
-    std::vector<std::vector<store::Record>> ready_records;
-    auto commit = [&]() -> Status {
-      if (ready.empty()) return absl::OkStatus();
-      if (should_stop()) return absl::OkStatus();  // abort_all recorded why
-      std::vector<store::WriteGroup> groups(ready.size());
-      for (size_t g = 0; g < ready.size(); ++g) groups[g].upserts = std::move(ready_records[g]);
-      // Under the collection's writer lock: a newer version committed
-      // meanwhile (another call) wins; else the old chunks past the new
-      // count go in the same write.
-      auto check = [&](const store::Collection& c, size_t g, std::vector<std::string>* deletes) -> Status {
-        const PreparedDoc& d = *ready[g];
-        auto head = c.Get(ChunkId(d.id, 0));
-        if (head && head->version >= d.version) return absl::AbortedError("superseded");
-        const size_t old_count = head ? PayloadValue<size_t>(head->payload, "chunk_count", 0) : 0;
-        *deletes = ExistingChunkIds(d.id, d.chunks.size(), old_count);
-        return absl::OkStatus();
-      };
-      const auto t = Clock::now();
-      auto summary = collection_.Write(std::move(groups), check);
-      observe("upsert", SecondsSince(t));
-      if (!summary.ok()) return summary.status();
-      std::lock_guard<std::mutex> l(report_mu);
-      report.chunks_deleted += summary->deletes.deleted;
-      for (size_t g = 0; g < ready.size(); ++g) {
-        if (summary->dropped[g]) {
-          report.documents_superseded++;
-        } else {
-          report.chunks_upserted += ready[g]->chunks.size();
-          (ready[g]->had_commit ? report.documents_replaced : report.documents_added)++;
-        }
-        finish_locked();
-      }
-      ready.clear();
-      ready_records.clear();
-      return absl::OkStatus();
-    };
-    Status st;
-    while (st.ok()) {
-      auto batch = embedded.Pop();
-      if (!batch) break;
-      size_t row = 0;
-      for (auto& c : batch->chunks) {
-        PreparedDoc& d = *c.doc;
-        if (c.ordinal == kEmptyDocument) {
-          ready.push_back(c.doc);
-          ready_records.emplace_back();
-          continue;
-        }
-        auto vec = batch->vectors.row(row++);
-        if (d.failed) continue;  // an embedding batch of this document failed
-        const text::Chunk& chunk = d.chunks[c.ordinal];
-        json payload = d.common;
-        payload["text"] = std::string(chunk.TextIn(d.text));
-        payload["ordinal"] = c.ordinal;
-        payload["offsets"] = {chunk.begin, chunk.end};
-        payload["token_count"] = chunk.token_count;
-        payload["heading_path"] = chunk.heading_path;
-        auto& records = open_docs[&d];
-        records.push_back(store::Record{ChunkId(d.id, c.ordinal), d.version,
-                                        std::vector<float>(vec.begin(), vec.end()), payload.dump()});
-        if (records.size() == d.chunks.size()) {
-          ready.push_back(c.doc);
-          ready_records.push_back(std::move(records));
-          open_docs.erase(&d);
-        }
-      }
-      // Documents whose later chunks failed to embed never complete: drop them.
-      std::erase_if(open_docs, [](const auto& entry) { return entry.first->failed.load(); });
-      st = commit();
-    }
-    if (!st.ok()) abort_all(st);
-  });
-
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (!todo.Push(i)) break;
-  }
-  todo.Close();
-  for (auto& w : extract_workers) w.join();
-  embed_stage.join();
-  commit_stage.join();
-
-  if (!fatal.ok()) {
+  const IngestReport report = ledger.report();
+  if (Status fatal = ledger.fatal(); !fatal.ok()) {
     if (absl::IsCancelled(fatal)) {
       return absl::CancelledError(
           StrCat(std::string(fatal.message()), "; ", report.documents_added + report.documents_replaced,
@@ -625,13 +322,12 @@ Result<IngestReport> Ingestor::IngestPath(const fs::path& root, const ProgressCa
   return IngestPathLocked(root, progress);
 }
 
-Result<std::string> ReadSourceFile(const fs::path& path) { return ReadFile(path); }
-
 Result<SourceFiles> ListSourceFiles(const fs::path& path) {
   std::error_code ec;
   SourceFiles out;
   out.root = fs::weakly_canonical(fs::absolute(path, ec), ec);
-  if (ec || !fs::exists(out.root)) return absl::NotFoundError(StrCat(path.string(), ": no such file or directory"));
+  if (ec || !fs::exists(out.root))
+    return absl::NotFoundError(StrCat(path.string(), ": no such file or directory"));
   if (!fs::is_directory(out.root)) {
     out.files.push_back({out.root.filename().string(), out.root});
     out.root = out.root.parent_path();
@@ -658,10 +354,10 @@ Result<SourceFiles> ListSourceFiles(const fs::path& path) {
 Result<IngestReport> Ingestor::IngestPathLocked(const fs::path& root_arg, const ProgressCallback& progress) {
   ASSIGN_OR_RETURN(SourceFiles listed, ListSourceFiles(root_arg));
   const fs::path& root = listed.root;
-  std::vector<WorkItem> items;
+  std::vector<RawDocument> items;
   std::set<std::string> present;
   for (const auto& f : listed.files) {
-    WorkItem item;
+    RawDocument item;
     item.doc.id = f.id;
     item.doc.content_type = f.path.extension().string();
     item.doc.source = f.path.string();
@@ -670,14 +366,14 @@ Result<IngestReport> Ingestor::IngestPathLocked(const fs::path& root_arg, const 
     present.insert(item.doc.id);
     items.push_back(std::move(item));
   }
-  if (!listed.directory) return IngestItems(std::move(items), progress, {});
-  ASSIGN_OR_RETURN(IngestReport report, IngestItems(std::move(items), progress, {}));
+  if (!listed.directory) return IngestRaw(std::move(items), progress, {});
+  ASSIGN_OR_RETURN(IngestReport report, IngestRaw(std::move(items), progress, {}));
 
   // Documents of this root whose file is gone: every chunk, committed or not.
   ASSIGN_OR_RETURN(auto filter, store::PayloadFilter::Parse({{"root", root.string()}}));
   std::map<std::string, std::vector<std::string>> gone;  // doc_id -> chunk ids
   for (auto& r : collection_.ListRecords(&filter)) {
-    std::string doc_id = PayloadValue<std::string>(r.payload, "doc_id", "");
+    std::string doc_id = DocIdOf(r);
     if (!present.count(doc_id)) gone[doc_id].push_back(std::move(r.id));
   }
   if (gone.empty()) return report;
@@ -698,7 +394,12 @@ Result<IngestReport> Ingestor::DeleteDocument(const std::string& doc_id) {
   std::vector<store::WriteGroup> groups(1);
   auto check = [&](const store::Collection& c, size_t, std::vector<std::string>* deletes) -> Status {
     auto head = c.Get(ChunkId(doc_id, 0));
-    *deletes = ExistingChunkIds(doc_id, 0, head ? PayloadValue<size_t>(head->payload, "chunk_count", 0) : 0);
+    size_t count = 0;
+    if (head) {
+      auto payload = ChunkPayload::FromJson(head->payload);
+      if (payload.ok()) count = payload->chunk_count;
+    }
+    *deletes = ExistingChunkIds(c, doc_id, 0, count);
     return absl::OkStatus();
   };
   ASSIGN_OR_RETURN(auto deleted, collection_.Write(std::move(groups), check));
@@ -710,18 +411,21 @@ Result<IngestReport> Ingestor::DeleteDocument(const std::string& doc_id) {
 Result<std::optional<DocumentInfo>> Ingestor::GetDocument(const std::string& doc_id) {
   auto head = collection_.Get(ChunkId(doc_id, 0));
   if (!head) return std::optional<DocumentInfo>();
-  const json& p = head->payload;
+  // A record under that id that the pipeline did not write (the vectors
+  // API) is no document.
+  auto payload = ChunkPayload::FromJson(head->payload);
+  if (!payload.ok()) return std::optional<DocumentInfo>();
   DocumentInfo info;
   info.id = doc_id;
   info.version = head->version;
-  info.content_hash = PayloadValue<std::string>(p, "content_hash", "");
-  info.fingerprint = PayloadValue<std::string>(p, "fingerprint", "");
-  info.chunk_count = PayloadValue<size_t>(p, "chunk_count", 0);
+  info.content_hash = payload->content_hash;
+  info.fingerprint = payload->fingerprint;
+  info.chunk_count = payload->chunk_count;
   for (size_t k = 0; k < info.chunk_count; ++k) info.chunk_ids.push_back(ChunkId(doc_id, k));
-  info.title = PayloadValue<std::string>(p, "title", "");
-  info.source = PayloadValue<std::string>(p, "source", "");
-  info.content_type = PayloadValue<std::string>(p, "content_type", "");
-  if (auto m = p.find("metadata"); m != p.end() && m->is_object()) info.metadata = *m;
+  info.title = payload->title;
+  info.source = payload->source;
+  info.content_type = payload->content_type;
+  info.metadata = std::move(payload->metadata);
   return std::optional<DocumentInfo>(std::move(info));
 }
 
@@ -790,7 +494,8 @@ class TreeWatcher {
 Status Ingestor::Watch(const fs::path& root, std::stop_token stop,
                        const std::function<void(const IngestReport&)>& on_batch) {
   std::error_code ec;
-  if (!fs::is_directory(root, ec)) return absl::InvalidArgumentError(StrCat(root.string(), " is not a directory"));
+  if (!fs::is_directory(root, ec))
+    return absl::InvalidArgumentError(StrCat(root.string(), " is not a directory"));
   ASSIGN_OR_RETURN(auto watcher, TreeWatcher::Open());
   constexpr int kPollMs = 200, kSettleMs = 300;
   bool dirty = true;  // the first pass ingests everything
@@ -811,7 +516,8 @@ Status Ingestor::Watch(const fs::path& root, std::stop_token stop,
     // Let a burst of writes settle before rescanning.
     auto quiet_since = Clock::now();
     while (!stop.stop_requested() &&
-           std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - quiet_since).count() < kSettleMs) {
+           std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - quiet_since).count() <
+               kSettleMs) {
       ASSIGN_OR_RETURN(bool more, watcher->Wait(50));
       if (more) quiet_since = Clock::now();
     }

@@ -1,12 +1,13 @@
-// Ingestor: the ingestion pipeline (issue #4). Documents in, one store record
-// per chunk out: extract → chunk → embed (batched across documents) → upsert,
-// stages joined by bounded queues (pipeline/bounded_queue.h) so a slow stage
-// holds the others back instead of letting work pile up in memory.
+// Ingestor: the ingestion pipeline of embedded mode (issue #4). Documents in,
+// one store record per chunk out: the stages of pipeline/stages.h (chunk →
+// embed, batched across documents → index), wired over bounded in-process
+// Channels (pipeline/channel.h) so a slow stage holds the others back
+// instead of letting work pile up in memory. The CLI, the HTTP documents
+// route and directory watching all ingest through it.
 //
-// Records: chunk `doc_id#ordinal` carries the chunk's embedding and a payload
-// (docs/ingestion.md "Payload schema"): text, doc_id, ordinal, offsets, title,
-// heading_path, source, content_type, content_hash, fingerprint, chunk_count,
-// token_count, extracted, metadata (the caller's), and root for files.
+// Records: chunk `doc_id#ordinal` carries the chunk's embedding and its
+// ChunkPayload (pipeline/chunk_payload.h; docs/ingestion.md "Payload
+// schema").
 //
 // Freshness and crash safety (docs/ingestion.md "Freshness protocol"):
 //   - content_hash = FNV-1a 64 of the source bytes, 16 hex digits. The
@@ -47,9 +48,9 @@
 // atomically, see above). IngestPath and Watch are serialised with each
 // other by a mutex (a directory pass deletes documents whose files are
 // gone). Each Ingest starts its stage threads (options.extract_threads
-// extract+chunk workers, one embed, one commit) and joins them before
-// returning; the embedder may use its own pool. Progress and stage callbacks
-// run on those threads, one at a time.
+// chunk-stage workers and one embed-stage thread; the index stage runs on
+// the caller's thread) and joins them before returning; the embedder may use its own pool. Progress and stage
+// callbacks run on those threads, one at a time.
 #pragma once
 
 #include <cstddef>
@@ -68,6 +69,8 @@
 #include "embed/embedder.h"
 #include "embed/local_embedder.h"
 #include "nlohmann/json.hpp"
+#include "pipeline/messages.h"
+#include "pipeline/stages.h"
 #include "pipeline/wordpiece_chunk_tokenizer.h"
 #include "store/collection.h"
 #include "text/chunker.h"
@@ -75,35 +78,12 @@
 
 namespace ragline::pipeline {
 
-struct SourceDocument {
-  std::string id;            // doc_id; for files: path relative to the ingested root
-  std::string content;       // raw bytes (text, or file bytes)
-  std::string content_type;  // MIME type or extension accepted by text::Extract ("text/plain", "pdf", ...)
-  nlohmann::json metadata = nlohmann::json::object();  // caller's metadata, kept on every chunk
-  std::optional<uint64_t> version;                     // caller's; else ingestion time in ms
-  std::string source;        // file path or "http" etc., kept as payload "source"
-
-  // The JSON form shared by the JSONL input of `ragline ingest` and the HTTP
-  // documents route: {"id", "text" | "content_base64" + "content_type",
-  // "metadata"?, "version"?, "source"?}. "text" is text/plain unless a
-  // "content_type" says otherwise. Errors start with `where` ("line 3").
-  static Result<SourceDocument> FromJson(const nlohmann::json& j, std::string_view where,
-                                         std::string_view default_source);
-};
-
-// Bounds on one document and one call (each has a 413 over HTTP).
-struct IngestLimits {
-  size_t max_document_bytes = 16u << 20;  // a document's source (text, or file bytes)
-  size_t max_document_chunks = 4096;      // chunks one document may make
-  size_t max_call_chunks = 0;  // chunks one Ingest call may make; 0 = no bound (plans first when set)
-};
-
 struct IngestOptions {
   IngestLimits limits;
   text::ChunkerOptions chunker;  // 256 tokens incl. specials, overlap 32
   text::ExtractOptions extract;
   size_t embed_batch_chunks = 64;  // chunks per Embed call, taken across documents
-  size_t queue_capacity = 8;       // items per stage queue (documents, then batches)
+  size_t queue_capacity = 8;       // batches of embed_batch_chunks chunks each channel holds
   size_t extract_threads = 1;      // extract+chunk workers
   // Observes each unit of stage work: stage is "read", "extract", "chunk",
   // "embed" or "upsert", seconds its wall time (for
@@ -165,19 +145,11 @@ struct SourceFiles {
   std::vector<SourceFile> files;
 };
 Result<SourceFiles> ListSourceFiles(const std::filesystem::path& path);
-// A source file's bytes; errors name the file.
-Result<std::string> ReadSourceFile(const std::filesystem::path& path);
 
 using ProgressCallback = std::function<void(size_t docs_done, size_t docs_total, size_t chunks_done)>;
 // True when the call should stop (its client went away, the server is
 // shutting down). Polled before each document, batch and commit.
 using CancelCheck = std::function<bool()>;
-
-// The 16-hex-digit FNV-1a 64 hash the pipeline stores as content_hash.
-std::string ContentHash(std::string_view bytes);
-
-// The record id of a document's chunk: "doc_id#ordinal".
-std::string ChunkId(std::string_view doc_id, size_t ordinal);
 
 class Ingestor {
  public:
@@ -220,14 +192,9 @@ class Ingestor {
                const std::function<void(const IngestReport&)>& on_batch);
 
  private:
-  struct WorkItem;
-  Result<IngestReport> IngestItems(std::vector<WorkItem> items, const ProgressCallback& progress,
-                                   const CancelCheck& cancelled);
+  Result<IngestReport> IngestRaw(std::vector<RawDocument> docs, const ProgressCallback& progress,
+                                 const CancelCheck& cancelled);
   Result<IngestReport> IngestPathLocked(const std::filesystem::path& root, const ProgressCallback& progress);
-  // The ids of a document's chunks with ordinal >= `from` that exist:
-  // ordinals below `known_count`, then on while they exist (a crash of a
-  // version before atomic writes left a contiguous range past the count).
-  std::vector<std::string> ExistingChunkIds(const std::string& doc_id, size_t from, size_t known_count) const;
   std::string Signature() const;
 
   store::Collection& collection_;

@@ -1,4 +1,5 @@
-// BoundedQueue<T>: a fixed-capacity FIFO that joins two pipeline stages.
+// BoundedQueue<T>: a fixed-capacity FIFO that joins two stages (the
+// in-process transport of the ingestion pipeline, pipeline/channel.h).
 // Push blocks while the queue is full (back-pressure: a fast producer waits
 // for a slow consumer instead of buffering without limit); Pop blocks while
 // it is empty. Close() ends the stream: pending Push calls return false and
@@ -8,6 +9,7 @@
 // Thread safety: every method may be called from any number of threads.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -15,7 +17,7 @@
 #include <optional>
 #include <utility>
 
-namespace ragline::pipeline {
+namespace ragline {
 
 template <typename T>
 class BoundedQueue {
@@ -46,6 +48,20 @@ class BoundedQueue {
     return item;
   }
 
+  // Waits up to `timeout` for an item: kItem (moved to *out), kTimeout
+  // (nothing arrived in time), or kClosed (closed and drained).
+  enum class Wait { kItem, kTimeout, kClosed };
+  Wait PopFor(std::chrono::nanoseconds timeout, T* out) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!not_empty_.wait_for(lock, timeout, [&] { return closed_ || !items_.empty(); }))
+      return Wait::kTimeout;
+    if (items_.empty()) return Wait::kClosed;
+    *out = std::move(items_.front());
+    items_.pop_front();
+    not_full_.notify_one();
+    return Wait::kItem;
+  }
+
   // No more items will be accepted; wakes every waiter. Idempotent.
   void Close() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -69,4 +85,4 @@ class BoundedQueue {
   bool closed_ = false;  // GUARDED_BY(mu_)
 };
 
-}  // namespace ragline::pipeline
+}  // namespace ragline

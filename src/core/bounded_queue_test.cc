@@ -1,4 +1,4 @@
-#include "pipeline/bounded_queue.h"
+#include "core/bounded_queue.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-namespace ragline::pipeline {
+namespace ragline {
 namespace {
 
 using namespace std::chrono_literals;
@@ -63,6 +63,24 @@ TEST(BoundedQueueTest, CloseWakesBlockedProducersAndConsumers) {
   consumer.join();
 }
 
+TEST(BoundedQueueTest, PopForTellsATimeoutFromTheEnd) {
+  BoundedQueue<int> q(2);
+  int out = 0;
+  EXPECT_EQ(q.PopFor(5ms, &out), BoundedQueue<int>::Wait::kTimeout);
+  std::thread producer([&] {
+    std::this_thread::sleep_for(20ms);
+    q.Push(7);
+  });
+  EXPECT_EQ(q.PopFor(10s, &out), BoundedQueue<int>::Wait::kItem);
+  EXPECT_EQ(out, 7);
+  producer.join();
+  q.Push(8);
+  q.Close();
+  EXPECT_EQ(q.PopFor(0ms, &out), BoundedQueue<int>::Wait::kItem);  // drains after Close
+  EXPECT_EQ(out, 8);
+  EXPECT_EQ(q.PopFor(10s, &out), BoundedQueue<int>::Wait::kClosed);  // at once, not after 10 s
+}
+
 TEST(BoundedQueueTest, ManyProducersAndConsumersLoseNothing) {
   BoundedQueue<int> q(8);
   constexpr int kPerProducer = 5000, kProducers = 4, kConsumers = 3;
@@ -96,4 +114,4 @@ TEST(BoundedQueueTest, ManyProducersAndConsumersLoseNothing) {
 }
 
 }  // namespace
-}  // namespace ragline::pipeline
+}  // namespace ragline
