@@ -12,6 +12,8 @@ packages=(
   libgumbo-dev libpoppler-cpp-dev
   python3 python3-venv
   prometheus  # promtool: validates the /metrics exposition (src/obs); ~19 MB download
+  librdkafka-dev  # the Kafka client of distributed mode (DESIGN.md §5)
+  openjdk-17-jre-headless maven  # the Kafka broker the tests start (scripts/kafka.sh; jars from Maven Central)
 )
 
 missing=()

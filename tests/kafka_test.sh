@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# scripts/kafka.sh: a real KRaft broker starts, reports ready from its log, comes
+# back at once after SIGKILL (broker.session.timeout.ms), and stops. The groundwork
+# of distributed mode (issue 14 step 2); its clients come with the Kafka transport.
+#   tests/kafka_test.sh RAGLINE
+RAGLINE=${1:?usage: kafka_test.sh RAGLINE}
+. "$(dirname "$0")/lib.sh"
+KAFKA=$ROOT/scripts/kafka.sh
+K=$WORK/kafka
+trap '"$KAFKA" stop "$K" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+
+"$KAFKA" start "$K" 2>"$WORK/start.log" || { cat "$WORK/start.log" >&2; exit 1; }
+check "bootstrap is one 127.0.0.1 address" "$(grep -cE '^127\.0\.0\.1:[0-9]+$' "$K/bootstrap")" "1"
+port=$(cut -d: -f2 "$K/bootstrap")
+if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then pass; else fail "nothing listens on $port"; fi
+"$KAFKA" status "$K" >/dev/null && pass || fail "status of a running broker is not 0"
+"$KAFKA" start "$K" 2>/dev/null && pass || fail "start of a running cluster is not idempotent"
+expect_fail "a second start with another size is refused" "stop it" "$KAFKA" start "$K" --brokers 3
+
+# SIGKILL, then start again: ready without waiting out the old registration.
+pid=$(cat "$K/broker-1.pid")
+kill -KILL "$pid"
+while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+if "$KAFKA" status "$K" >/dev/null; then fail "status says running after SIGKILL"; else pass; fi
+t0=$SECONDS
+"$KAFKA" start "$K" 2>"$WORK/restart.log" && pass || { fail "restart after SIGKILL"; cat "$WORK/restart.log" >&2; }
+echo "restart after SIGKILL: ready in $((SECONDS - t0)) s"
+check "the same address after a restart" "$(cut -d: -f2 "$K/bootstrap")" "$port"
+
+"$KAFKA" stop "$K"
+if "$KAFKA" status "$K" >/dev/null; then fail "status says running after stop"; else pass; fi
+expect_fail "an unknown command is refused" "usage" "$KAFKA" frobnicate
+finish
