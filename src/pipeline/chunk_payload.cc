@@ -1,5 +1,6 @@
 #include "pipeline/chunk_payload.h"
 
+#include "core/json_fields.h"
 #include "core/strings.h"
 
 namespace ragline::pipeline {
@@ -41,8 +42,9 @@ Status ReadString(const json& j, const char* key, std::string* out) {
 template <typename T>
 Status ReadUnsigned(const json& j, const char* key, T* out) {
   auto it = j.find(key);
-  if (it == j.end() || !it->is_number_unsigned()) return Missing(key, "a non-negative integer");
-  *out = it->get<T>();
+  const std::optional<uint64_t> v = it == j.end() ? std::nullopt : JsonUnsigned(*it);
+  if (!v) return Missing(key, "a non-negative integer");
+  *out = static_cast<T>(*v);
   return absl::OkStatus();
 }
 
@@ -70,12 +72,12 @@ Result<ChunkPayload> ChunkPayload::FromJson(const json& j) {
   RETURN_IF_ERROR(ReadString(j, "text", &p.text));
   RETURN_IF_ERROR(ReadUnsigned(j, "ordinal", &p.ordinal));
   auto offsets = j.find("offsets");
-  if (offsets == j.end() || !offsets->is_array() || offsets->size() != 2 || !(*offsets)[0].is_number_unsigned() ||
-      !(*offsets)[1].is_number_unsigned()) {
+  if (offsets == j.end() || !offsets->is_array() || offsets->size() != 2 || !JsonUnsigned((*offsets)[0]) ||
+      !JsonUnsigned((*offsets)[1])) {
     return Missing("offsets", "[begin, end]");
   }
-  p.begin = (*offsets)[0].get<uint64_t>();
-  p.end = (*offsets)[1].get<uint64_t>();
+  p.begin = *JsonUnsigned((*offsets)[0]);
+  p.end = *JsonUnsigned((*offsets)[1]);
   RETURN_IF_ERROR(ReadUnsigned(j, "token_count", &p.token_count));
   RETURN_IF_ERROR(ReadString(j, "heading_path", &p.heading_path));
   if (j.contains("root")) RETURN_IF_ERROR(ReadString(j, "root", &p.root));

@@ -1,5 +1,6 @@
 #include "pipeline/messages.h"
 
+#include <cmath>
 #include <cstdio>
 
 #include "absl/strings/escaping.h"
@@ -76,5 +77,101 @@ std::string ContentHash(std::string_view bytes) {
 }
 
 std::string ChunkId(std::string_view doc_id, size_t ordinal) { return StrCat(doc_id, "#", ordinal); }
+
+namespace {
+
+using nlohmann::json;
+
+Status Bad(std::string_view field, std::string_view what) {
+  return absl::InvalidArgumentError(StrCat("\"", field, "\" ", what));
+}
+
+}  // namespace
+
+json RawDocumentToJson(const RawDocument& raw) {
+  const SourceDocument& d = raw.doc;
+  json j = {{"id", d.id}, {"metadata", d.metadata}, {"source", d.source}, {"content_type", d.content_type}};
+  if (d.content_type == "text/plain") {
+    j["text"] = d.content;
+  } else {
+    j["content_base64"] = absl::Base64Escape(absl::string_view(d.content.data(), d.content.size()));
+  }
+  if (d.version) j["version"] = *d.version;
+  if (!raw.root.empty()) j["root"] = raw.root;
+  return j;
+}
+
+Result<RawDocument> RawDocumentFromJson(const json& j) {
+  if (!j.is_object()) return absl::InvalidArgumentError("not a JSON object");
+  json fields = j;
+  RawDocument raw;
+  if (auto root = j.find("root"); root != j.end()) {
+    if (!root->is_string()) return Bad("root", "must be a string");
+    raw.root = root->get<std::string>();
+    fields.erase("root");
+  }
+  ASSIGN_OR_RETURN(raw.doc, SourceDocument::FromJson(fields, "document", ""));
+  return raw;
+}
+
+json ChunkMessageToJson(const ChunkMessage& m) {
+  json j = m.chunk.ToJson();
+  j["version"] = m.version;
+  return j;
+}
+
+Result<ChunkMessage> ChunkMessageFromJson(const json& j) {
+  ChunkMessage m;
+  auto version = j.is_object() ? j.find("version") : j.end();
+  const std::optional<uint64_t> v = version == j.end() ? std::nullopt : JsonUnsigned(*version);
+  if (!v) return Bad("version", "must be a non-negative integer");
+  m.version = *v;
+  ASSIGN_OR_RETURN(m.chunk, ChunkPayload::FromJson(j));
+  if (m.chunk.doc_id.empty()) return Bad("doc_id", "must not be empty");
+  if (m.chunk.chunk_count > 0 && m.chunk.ordinal >= m.chunk.chunk_count) {
+    return Bad("ordinal", StrCat("is ", m.chunk.ordinal, ", past chunk_count ", m.chunk.chunk_count));
+  }
+  return m;
+}
+
+json EmbeddedChunkToJson(const EmbeddedChunk& e, std::string_view vector_store, uint64_t timestamp_ms) {
+  json j = ChunkMessageToJson(e.message);
+  j["vector_store"] = vector_store;
+  j["timestamp"] = timestamp_ms;
+  if (!e.error.empty()) {
+    j["error"] = e.error;
+  } else {
+    j["embedding"] = e.embedding;
+  }
+  return j;
+}
+
+Result<EmbeddedChunk> EmbeddedChunkFromJson(const json& j, size_t dim) {
+  EmbeddedChunk e;
+  ASSIGN_OR_RETURN(e.message, ChunkMessageFromJson(j));
+  auto error = j.find("error");
+  auto embedding = j.find("embedding");
+  if ((error == j.end()) == (embedding == j.end()))
+    return Bad("embedding", "or \"error\" is required, not both");
+  if (error != j.end()) {
+    if (!error->is_string() || error->get_ref<const std::string&>().empty()) {
+      return Bad("error", "must be a non-empty string");
+    }
+    e.error = error->get<std::string>();
+    return e;
+  }
+  const size_t expected = e.message.chunk.chunk_count == 0 ? 0 : dim;  // a chunkless document has none
+  if (!embedding->is_array() || embedding->size() != expected) {
+    return Bad("embedding", StrCat("must be an array of ", expected, " numbers"));
+  }
+  e.embedding.reserve(expected);
+  for (const json& x : *embedding) {
+    if (!x.is_number()) return Bad("embedding", "must hold numbers only");
+    const double v = x.get<double>();
+    if (!std::isfinite(v)) return Bad("embedding", "must hold finite numbers");
+    e.embedding.push_back(static_cast<float>(v));
+  }
+  return e;
+}
 
 }  // namespace ragline::pipeline

@@ -67,6 +67,30 @@ struct EmbeddedChunk {
   std::optional<SourceOffset> from;  // set by a transport that has positions (Kafka)
 };
 
+// ---- Wire form (docs/formats/messages.md): one JSON object per message
+// value, flat, as distributed mode carries them on Kafka. Parsing is strict
+// about the fields it needs (InvalidArgument naming the field: the reason a
+// bad message goes to the dead-letter topic) and ignores fields it does not
+// know (a newer writer).
+
+// rag.documents.raw: the documents route's form (SourceDocument::FromJson),
+// "text" for text/plain, else "content_base64" + "content_type". A file's
+// bytes travel inline; `root` as "root" when set.
+nlohmann::json RawDocumentToJson(const RawDocument& doc);
+Result<RawDocument> RawDocumentFromJson(const nlohmann::json& j);
+
+// rag.documents.chunks: the ChunkPayload's fields plus "version".
+nlohmann::json ChunkMessageToJson(const ChunkMessage& m);
+Result<ChunkMessage> ChunkMessageFromJson(const nlohmann::json& j);
+
+// rag.embeddings.upserts: a chunk message plus "embedding" (`dim` finite
+// numbers), "vector_store" (the collection) and "timestamp" (ms since the
+// epoch, when it was embedded); or "error" instead of "embedding".
+nlohmann::json EmbeddedChunkToJson(const EmbeddedChunk& e, std::string_view vector_store,
+                                   uint64_t timestamp_ms);
+// `dim`: the collection's; an embedding of another length is refused.
+Result<EmbeddedChunk> EmbeddedChunkFromJson(const nlohmann::json& j, size_t dim);
+
 // The record id of a document's chunk: "doc_id#ordinal".
 std::string ChunkId(std::string_view doc_id, size_t ordinal);
 
