@@ -1,0 +1,129 @@
+// Kafka clients for distributed mode (DESIGN.md §5), on Debian's librdkafka
+// (C API; librdkafka++ has no Admin API). Thin RAII wrappers that speak in
+// Status, plus KafkaUpsertSource: rag.embeddings.upserts seen as the
+// Source<EmbeddedChunk> an IndexStage reads, each message carrying its
+// SourceOffset so the stage stores offsets atomically with the data.
+//
+// Guarantees taken here: producers are idempotent (enable.idempotence=true:
+// no duplicates or reordering on retries); consumers read committed data only
+// (isolation.level=read_committed), never commit offsets to Kafka
+// (enable.auto.commit=false: an index node's offsets live in its collection
+// checkpoint) and start from offsets the caller assigns.
+//
+// Thread safety: a KafkaProducer may be used from any thread; a
+// KafkaConsumer and a KafkaUpsertSource from one thread at a time.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "pipeline/channel.h"
+#include "pipeline/messages.h"
+#include "store/record.h"
+
+struct rd_kafka_s;
+
+namespace ragline::pipeline {
+
+// librdkafka configuration properties beyond bootstrap.servers.
+using KafkaConfig = std::map<std::string, std::string>;
+
+// "topic/partition": the key of a partition in store::SourcePositions.
+std::string PositionKey(const std::string& topic, int32_t partition);
+
+// Creates `topic` (a no-op when it exists with any settings). Errors name
+// the broker's reason.
+Status CreateKafkaTopic(const std::string& bootstrap, const std::string& topic, int partitions,
+                        int replication_factor, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// The partition count of `topic`; NotFound when it does not exist.
+Result<int> KafkaPartitionCount(const std::string& bootstrap, const std::string& topic,
+                                std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+struct KafkaMessage {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string key;
+  std::string value;
+};
+
+class KafkaProducer {
+ public:
+  static Result<std::unique_ptr<KafkaProducer>> Create(const std::string& bootstrap,
+                                                       const KafkaConfig& extra = {});
+  ~KafkaProducer();
+
+  // Queues one message: `partition` >= 0 puts it there, -1 lets the
+  // partitioner choose by `key`. The delivery outcome shows in Flush.
+  Status Produce(const std::string& topic, int32_t partition, const std::string& key,
+                 const std::string& value);
+  // Waits until every queued message is acknowledged by the in-sync
+  // replicas; the first delivery error since the last Flush, if any.
+  Status Flush(std::chrono::milliseconds timeout);
+
+ private:
+  struct Impl;
+  explicit KafkaProducer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+struct PartitionStart {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;  // the first offset to read
+};
+
+class KafkaConsumer {
+ public:
+  // `group_id` names the consumer (it commits nothing to Kafka).
+  static Result<std::unique_ptr<KafkaConsumer>> Create(const std::string& bootstrap,
+                                                       const std::string& group_id,
+                                                       const KafkaConfig& extra = {});
+  ~KafkaConsumer();
+
+  // Reads exactly these partitions, each from its offset.
+  Status Assign(const std::vector<PartitionStart>& partitions);
+  // The next message, or nullopt when none arrived within `wait`.
+  Result<std::optional<KafkaMessage>> Poll(std::chrono::milliseconds wait);
+
+ private:
+  explicit KafkaConsumer(rd_kafka_s* rk);
+  rd_kafka_s* rk_;
+};
+
+// rag.embeddings.upserts as an IndexStage's source: every partition of
+// `topic` from the collection's stored positions (offset 0 where none),
+// values parsed by EmbeddedChunkFromJson(dim). A message that does not parse
+// goes to `on_bad` with the reason and is skipped (the dead-letter topic
+// will receive it). Pull never ends the stream by itself (a topic has no
+// end); it reports kIdle when nothing arrived, and kEnd after a consumer
+// error, which last_error() then holds.
+class KafkaUpsertSource final : public Source<EmbeddedChunk> {
+ public:
+  using BadMessage = std::function<void(const KafkaMessage& message, const Status& why)>;
+  static Result<std::unique_ptr<KafkaUpsertSource>> Open(const std::string& bootstrap,
+                                                         const std::string& group_id,
+                                                         const std::string& topic, size_t dim,
+                                                         const store::SourcePositions& positions,
+                                                         BadMessage on_bad);
+  Pulled Pull(EmbeddedChunk* out, std::chrono::milliseconds wait) override;
+  const Status& last_error() const { return last_error_; }
+
+ private:
+  KafkaUpsertSource(std::unique_ptr<KafkaConsumer> consumer, size_t dim, BadMessage on_bad)
+      : consumer_(std::move(consumer)), dim_(dim), on_bad_(std::move(on_bad)) {}
+  std::unique_ptr<KafkaConsumer> consumer_;
+  size_t dim_;
+  BadMessage on_bad_;
+  Status last_error_;
+};
+
+}  // namespace ragline::pipeline

@@ -1,0 +1,181 @@
+// The Kafka clients against a real broker. scripts/kafka.sh starts one and
+// tests/kafka_test.sh runs these with RAGLINE_KAFKA_BOOTSTRAP set; without it
+// (the unit runs) they are skipped, since a unit run starts no broker.
+#include "pipeline/kafka.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <map>
+
+#include "core/strings.h"
+#include "core/temp_dir_for_test.h"
+#include "core/thread_pool.h"
+#include "pipeline/stages.h"
+
+namespace ragline::pipeline {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+std::string Bootstrap() {
+  const char* b = std::getenv("RAGLINE_KAFKA_BOOTSTRAP");
+  return b ? b : "";
+}
+
+std::string UniqueTopic(const std::string& base) {
+  return StrCat(base, "-", ::testing::UnitTest::GetInstance()->current_test_info()->name(), "-", ::getpid());
+}
+
+class KafkaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    bootstrap_ = Bootstrap();
+    if (bootstrap_.empty())
+      GTEST_SKIP() << "no broker: tests/kafka_test.sh runs these with RAGLINE_KAFKA_BOOTSTRAP";
+  }
+  std::string bootstrap_;
+};
+
+TEST_F(KafkaTest, ProducedMessagesAreReadBackFromAssignedOffsets) {
+  const std::string topic = UniqueTopic("rag.test");
+  ASSERT_TRUE(CreateKafkaTopic(bootstrap_, topic, 2, 1).ok());
+  ASSERT_TRUE(CreateKafkaTopic(bootstrap_, topic, 2, 1).ok()) << "creating an existing topic is not a no-op";
+  auto partitions = KafkaPartitionCount(bootstrap_, topic);
+  ASSERT_TRUE(partitions.ok()) << partitions.status();
+  EXPECT_EQ(*partitions, 2);
+  EXPECT_TRUE(absl::IsNotFound(KafkaPartitionCount(bootstrap_, topic + "-absent").status()));
+
+  auto producer = KafkaProducer::Create(bootstrap_);
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE((*producer)->Produce(topic, i % 2, StrCat("k", i), StrCat("v", i)).ok());
+  }
+  ASSERT_TRUE((*producer)->Flush(30s).ok());
+
+  auto consumer = KafkaConsumer::Create(bootstrap_, "rag.test.reader");
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  ASSERT_TRUE((*consumer)->Assign({{topic, 0, 5}, {topic, 1, 0}}).ok());  // partition 0 from offset 5
+  std::map<std::string, KafkaMessage> seen;
+  for (int polls = 0; polls < 100 && seen.size() < 35; ++polls) {
+    auto m = (*consumer)->Poll(200ms);
+    ASSERT_TRUE(m.ok()) << m.status();
+    if (*m) seen[(*m)->key] = **m;
+  }
+  ASSERT_EQ(seen.size(), 35u);  // 20 of partition 1, 15 of partition 0
+  EXPECT_EQ(seen["k1"].partition, 1);
+  EXPECT_EQ(seen["k1"].value, "v1");
+  EXPECT_FALSE(seen.count("k8")) << "offset 4 of partition 0 was read, before the assigned start";
+  EXPECT_EQ(seen["k10"].offset, 5);
+}
+
+// Ends the stream after `idle_limit` consecutive idle pulls (a topic never ends).
+class UntilQuiet final : public Source<EmbeddedChunk> {
+ public:
+  UntilQuiet(Source<EmbeddedChunk>& inner, int idle_limit) : inner_(inner), idle_limit_(idle_limit) {}
+  Pulled Pull(EmbeddedChunk* out, std::chrono::milliseconds wait) override {
+    const Pulled p = inner_.Pull(out, std::max(wait, std::chrono::milliseconds(100)));
+    if (p == Pulled::kItem) {
+      idle_ = 0;
+      ++items;
+      return p;
+    }
+    if (p == Pulled::kEnd || ++idle_ >= idle_limit_) return Pulled::kEnd;
+    return Pulled::kIdle;
+  }
+  size_t items = 0;
+
+ private:
+  Source<EmbeddedChunk>& inner_;
+  int idle_limit_;
+  int idle_ = 0;
+};
+
+class NullEvents final : public StageEvents {
+ public:
+  void Unchanged(const std::string&) override {}
+  void Failed(const std::string& id, const std::string&, bool) override { failed.push_back(id); }
+  void Committed(const std::string& id, CommitOutcome, size_t) override { committed.push_back(id); }
+  void ChunksDeleted(size_t) override {}
+  void StageTime(std::string_view, double) override {}
+  bool ShouldStop() override { return false; }
+  std::vector<std::string> committed, failed;
+};
+
+// An index node that dies mid-document resumes from the offsets it stored
+// with its data: every document lands once, whole, and nothing is re-read
+// that is already in the store.
+TEST_F(KafkaTest, AnIndexNodeResumesFromTheOffsetsStoredWithItsData) {
+  const std::string topic = UniqueTopic("rag.embeddings.upserts");
+  ASSERT_TRUE(CreateKafkaTopic(bootstrap_, topic, 2, 1).ok());
+  auto producer = KafkaProducer::Create(bootstrap_);
+  ASSERT_TRUE(producer.ok());
+  // Every chunk of a document on one partition (by document), in order.
+  auto produce_doc = [&](const std::string& doc, int32_t partition, size_t chunks, size_t from, size_t to) {
+    for (size_t k = from; k < to; ++k) {
+      ChunkMessage m;
+      m.version = 1;
+      m.chunk.doc_id = doc;
+      m.chunk.ordinal = k;
+      m.chunk.chunk_count = chunks;
+      m.chunk.text = StrCat(doc, " chunk ", k);
+      EmbeddedChunk e{m, {1.0f, float(k), 0.5f, 0.25f}, {}, std::nullopt};
+      ASSERT_TRUE((*producer)
+                      ->Produce(topic, partition, ChunkId(doc, k), EmbeddedChunkToJson(e, "docs", 1).dump())
+                      .ok());
+    }
+  };
+  produce_doc("a", 0, 3, 0, 3);
+  produce_doc("b", 1, 4, 0, 2);  // b's last two chunks are not produced yet
+  ASSERT_TRUE((*producer)->Produce(topic, 1, "junk", "{not json").ok());
+  ASSERT_TRUE((*producer)->Flush(30s).ok());
+
+  TempDir dir("ragline_kafka_test");
+  ThreadPool pool(1);
+  store::CollectionConfig config;
+  config.name = "docs";
+  config.dim = 4;
+  config.index_kind = index::IndexKind::kFlat;
+  auto c = store::Collection::Create(*store::Env::Default(), dir.path() + "/c", config, pool);
+  ASSERT_TRUE(c.ok()) << c.status();
+  std::vector<std::string> bad;
+  auto run = [&](std::unique_ptr<store::Collection>& collection) -> std::pair<NullEvents, size_t> {
+    auto source = KafkaUpsertSource::Open(
+        bootstrap_, "rag.index.test", topic, 4, collection->source_positions(),
+        [&](const KafkaMessage& m, const Status& why) { bad.push_back(StrCat(m.key, ": ", std::string(why.message()))); });
+    EXPECT_TRUE(source.ok()) << source.status();
+    NullEvents events;
+    UntilQuiet quiet(**source, 30);
+    EXPECT_TRUE(IndexStage(*collection).Run(quiet, events).ok());
+    return {events, quiet.items};
+  };
+
+  auto [first, first_items] = run(*c);
+  EXPECT_EQ(first.committed, std::vector<std::string>{"a"});
+  EXPECT_EQ(first_items, 5u);
+  EXPECT_FALSE((*c)->Get("b#0")) << "b was written before all its chunks arrived";
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_THAT(bad[0], HasSubstr("not JSON"));
+  // Partition 0 is past a; partition 1 waits at b's first chunk (offset 0).
+  EXPECT_EQ((*c)->source_positions(),
+            (store::SourcePositions{{PositionKey(topic, 0), 3}, {PositionKey(topic, 1), 0}}));
+
+  // The node dies; b's producer finishes; the node comes back from disk.
+  ASSERT_TRUE((*c)->Close().ok());
+  c->reset();
+  produce_doc("b", 1, 4, 2, 4);
+  ASSERT_TRUE((*producer)->Flush(30s).ok());
+  auto reopened = store::Collection::Open(*store::Env::Default(), dir.path() + "/c", pool);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  auto [second, second_items] = run(*reopened);
+  EXPECT_EQ(second.committed, std::vector<std::string>{"b"});
+  EXPECT_EQ(second_items, 4u) << "a was read again, or b not whole";
+  EXPECT_EQ((*reopened)->Stats().vector_count, 7u);                          // a's 3 and b's 4, once each
+  EXPECT_EQ((*reopened)->source_positions().at(PositionKey(topic, 1)), 5u);  // past the junk and b
+}
+
+}  // namespace
+}  // namespace ragline::pipeline
