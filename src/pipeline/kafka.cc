@@ -51,6 +51,22 @@ Status KafkaError(std::string_view what, rd_kafka_resp_err_t err) {
   }
 }
 
+// Takes `error` (may be null: OK).
+Status TxnError(std::string_view what, rd_kafka_error_t* error) {
+  if (error == nullptr) return absl::OkStatus();
+  const std::string message = StrCat(what, ": ", rd_kafka_error_string(error));
+  Status st;
+  if (rd_kafka_error_txn_requires_abort(error)) {
+    st = absl::AbortedError(message);
+  } else if (rd_kafka_error_is_fatal(error)) {
+    st = absl::FailedPreconditionError(message);
+  } else {
+    st = absl::UnavailableError(message);
+  }
+  rd_kafka_error_destroy(error);
+  return st;
+}
+
 }  // namespace
 
 std::string PositionKey(const std::string& topic, int32_t partition) { return StrCat(topic, "/", partition); }
@@ -146,7 +162,42 @@ Result<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(const std::string& 
   rd_kafka_conf_set_opaque(conf.get(), impl.get());
   ASSIGN_OR_RETURN(rd_kafka_t * rk, NewClient(RD_KAFKA_PRODUCER, std::move(conf)));
   impl->rk.reset(rk);
+  if (extra.count("transactional.id")) {
+    RETURN_IF_ERROR(TxnError("initialising transactions", rd_kafka_init_transactions(rk, 30'000)));
+  }
   return std::unique_ptr<KafkaProducer>(new KafkaProducer(std::move(impl)));
+}
+
+Status KafkaProducer::BeginTransaction() {
+  return TxnError("beginning a transaction", rd_kafka_begin_transaction(impl_->rk.get()));
+}
+
+Status KafkaProducer::CommitTransaction(const KafkaConsumer& consumer,
+                                        const std::vector<PartitionStart>& next,
+                                        std::chrono::milliseconds timeout) {
+  const int ms = static_cast<int>(timeout.count());
+  if (!next.empty()) {
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(next.size()));
+    for (const auto& p : next) {
+      rd_kafka_topic_partition_list_add(list, p.topic.c_str(), p.partition)->offset = p.offset;
+    }
+    rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata(consumer.rk_);
+    Status st = TxnError("sending offsets to the transaction",
+                         rd_kafka_send_offsets_to_transaction(impl_->rk.get(), list, group, ms));
+    rd_kafka_consumer_group_metadata_destroy(group);
+    rd_kafka_topic_partition_list_destroy(list);
+    RETURN_IF_ERROR(st);
+  }
+  RETURN_IF_ERROR(TxnError("committing the transaction", rd_kafka_commit_transaction(impl_->rk.get(), ms)));
+  return Flush(timeout);  // delivered with the commit; clears their reports
+}
+
+Status KafkaProducer::AbortTransaction(std::chrono::milliseconds timeout) {
+  Status st = TxnError("aborting the transaction",
+                       rd_kafka_abort_transaction(impl_->rk.get(), static_cast<int>(timeout.count())));
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->first_error = absl::OkStatus();  // purged messages report errors; they were never to land
+  return st;
 }
 
 Status KafkaProducer::Produce(const std::string& topic, int32_t partition, const std::string& key,
@@ -190,6 +241,7 @@ Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const std::string& 
   settings.emplace("enable.auto.offset.store", "false");
   settings.emplace("isolation.level", "read_committed");
   settings.emplace("enable.partition.eof", "false");
+  settings.emplace("auto.offset.reset", "earliest");  // a new group reads a topic from its start
   ASSIGN_OR_RETURN(Conf conf, MakeConf(bootstrap, settings));
   ASSIGN_OR_RETURN(rd_kafka_t * rk, NewClient(RD_KAFKA_CONSUMER, std::move(conf)));
   rd_kafka_poll_set_consumer(rk);
@@ -205,6 +257,15 @@ Status KafkaConsumer::Assign(const std::vector<PartitionStart>& partitions) {
   const rd_kafka_resp_err_t err = rd_kafka_assign(rk_, list);
   rd_kafka_topic_partition_list_destroy(list);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError("assigning partitions", err);
+  return absl::OkStatus();
+}
+
+Status KafkaConsumer::Subscribe(const std::vector<std::string>& topics) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(topics.size()));
+  for (const auto& t : topics) rd_kafka_topic_partition_list_add(list, t.c_str(), RD_KAFKA_PARTITION_UA);
+  const rd_kafka_resp_err_t err = rd_kafka_subscribe(rk_, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError("subscribing", err);
   return absl::OkStatus();
 }
 

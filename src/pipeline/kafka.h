@@ -55,11 +55,33 @@ struct KafkaMessage {
   std::string value;
 };
 
+struct PartitionStart {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;  // the first offset to read
+};
+
+class KafkaConsumer;
+
 class KafkaProducer {
  public:
+  // With "transactional.id" in `extra`, a transactional producer: Create
+  // initialises its transactions (fencing off an older producer with that
+  // id, whose open transaction is aborted).
   static Result<std::unique_ptr<KafkaProducer>> Create(const std::string& bootstrap,
                                                        const KafkaConfig& extra = {});
   ~KafkaProducer();
+
+  // Consume-transform-produce, exactly once (transactional producers only):
+  // Begin; Produce the outputs; Commit with the consumer's next offsets,
+  // which the group coordinator stores in the same transaction. Errors:
+  // Aborted when the transaction must be aborted (then Abort and redo from
+  // the group's committed offsets), FailedPrecondition when this producer
+  // was fenced or failed for good (create a new one), Unavailable otherwise.
+  Status BeginTransaction();
+  Status CommitTransaction(const KafkaConsumer& consumer, const std::vector<PartitionStart>& next_offsets,
+                           std::chrono::milliseconds timeout);
+  Status AbortTransaction(std::chrono::milliseconds timeout);
 
   // Queues one message: `partition` >= 0 puts it there, -1 lets the
   // partitioner choose by `key`. The delivery outcome shows in Flush.
@@ -75,12 +97,6 @@ class KafkaProducer {
   std::unique_ptr<Impl> impl_;
 };
 
-struct PartitionStart {
-  std::string topic;
-  int32_t partition = 0;
-  int64_t offset = 0;  // the first offset to read
-};
-
 class KafkaConsumer {
  public:
   // `group_id` names the consumer (it commits nothing to Kafka).
@@ -91,10 +107,15 @@ class KafkaConsumer {
 
   // Reads exactly these partitions, each from its offset.
   Status Assign(const std::vector<PartitionStart>& partitions);
+  // Joins the group for `topics`: partitions are shared among the group's
+  // members (rebalanced as members come and go), each read from the
+  // group's committed offset (the earliest where none).
+  Status Subscribe(const std::vector<std::string>& topics);
   // The next message, or nullopt when none arrived within `wait`.
   Result<std::optional<KafkaMessage>> Poll(std::chrono::milliseconds wait);
 
  private:
+  friend class KafkaProducer;  // group metadata for transactions
   explicit KafkaConsumer(rd_kafka_s* rk);
   rd_kafka_s* rk_;
 };

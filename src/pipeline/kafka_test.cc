@@ -72,6 +72,82 @@ TEST_F(KafkaTest, ProducedMessagesAreReadBackFromAssignedOffsets) {
   EXPECT_EQ(seen["k10"].offset, 5);
 }
 
+// Consume-transform-produce in transactions, the chunk and embed workers'
+// loop: a worker that dies with a transaction open leaves nothing of it
+// visible to read_committed readers, and its successor (same transactional
+// id, same group) redoes exactly that part.
+TEST_F(KafkaTest, ATransformThatDiesMidTransactionIsRedoneExactlyOnce) {
+  const std::string in = UniqueTopic("rag.test.in"), out = UniqueTopic("rag.test.out");
+  const std::string group = UniqueTopic("rag.test.upper"), txn_id = UniqueTopic("rag.test.upper-0");
+  ASSERT_TRUE(CreateKafkaTopic(bootstrap_, in, 2, 1).ok());
+  ASSERT_TRUE(CreateKafkaTopic(bootstrap_, out, 2, 1).ok());
+  auto source = KafkaProducer::Create(bootstrap_);
+  ASSERT_TRUE(source.ok());
+  constexpr int kMessages = 60, kPerTransaction = 10;
+  for (int i = 0; i < kMessages; ++i)
+    ASSERT_TRUE((*source)->Produce(in, i % 2, StrCat("k", i), StrCat("m", i)).ok());
+  ASSERT_TRUE((*source)->Flush(30s).ok());
+
+  // Transforms until `limit` input messages are done; with `die_after`
+  // commits it dies instead, its next transaction open.
+  auto worker = [&](int limit, int die_after) {
+    auto consumer = KafkaConsumer::Create(bootstrap_, group, {{"session.timeout.ms", "6000"}});
+    ASSERT_TRUE(consumer.ok()) << consumer.status();
+    ASSERT_TRUE((*consumer)->Subscribe({in}).ok());
+    auto producer = KafkaProducer::Create(bootstrap_, {{"transactional.id", txn_id}});
+    ASSERT_TRUE(producer.ok()) << producer.status();
+    int done = 0, commits = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (done < limit && std::chrono::steady_clock::now() < deadline) {
+      ASSERT_TRUE((*producer)->BeginTransaction().ok());
+      std::map<int32_t, int64_t> next;
+      int n = 0;
+      while (n < kPerTransaction && done + n < limit && std::chrono::steady_clock::now() < deadline) {
+        auto m = (*consumer)->Poll(200ms);
+        ASSERT_TRUE(m.ok()) << m.status();
+        if (!*m) continue;
+        std::string upper = (*m)->value;
+        for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        ASSERT_TRUE((*producer)->Produce(out, (*m)->partition, (*m)->key, upper).ok());
+        next[(*m)->partition] = (*m)->offset + 1;
+        ++n;
+      }
+      if (commits == die_after) return;  // dies: produced, never committed
+      std::vector<PartitionStart> offsets;
+      for (const auto& [partition, offset] : next) offsets.push_back({in, partition, offset});
+      Status st = (*producer)->CommitTransaction(**consumer, offsets, 30s);
+      ASSERT_TRUE(st.ok()) << st;
+      ++commits;
+      done += n;
+    }
+    EXPECT_EQ(done, limit);
+  };
+  worker(kMessages, /*die_after=*/2);  // commits 20, dies with 10 more produced
+  worker(kMessages - 2 * kPerTransaction, /*die_after=*/-1);
+
+  auto reader = KafkaConsumer::Create(bootstrap_, UniqueTopic("rag.test.check"));
+  ASSERT_TRUE(reader.ok());
+  ASSERT_TRUE((*reader)->Assign({{out, 0, 0}, {out, 1, 0}}).ok());
+  std::map<std::string, int> copies;
+  int total = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  auto quiet_since = std::chrono::steady_clock::now();
+  // Until every message is in and 2 s more passed without another (a duplicate would show).
+  while (std::chrono::steady_clock::now() < deadline &&
+         (total < kMessages || std::chrono::steady_clock::now() - quiet_since < 2s)) {
+    auto m = (*reader)->Poll(200ms);
+    ASSERT_TRUE(m.ok()) << m.status();
+    if (!*m) continue;
+    ++copies[(*m)->value];
+    ++total;
+    quiet_since = std::chrono::steady_clock::now();
+  }
+  EXPECT_EQ(total, kMessages) << "the dead worker's open transaction is visible, or something was lost";
+  EXPECT_EQ(copies.size(), static_cast<size_t>(kMessages));
+  for (const auto& [value, n] : copies) EXPECT_EQ(n, 1) << value;
+  EXPECT_EQ(copies.count("M0") + copies.count("M59"), 2u);
+}
+
 // Ends the stream after `idle_limit` consecutive idle pulls (a topic never ends).
 class UntilQuiet final : public Source<EmbeddedChunk> {
  public:
@@ -143,9 +219,11 @@ TEST_F(KafkaTest, AnIndexNodeResumesFromTheOffsetsStoredWithItsData) {
   ASSERT_TRUE(c.ok()) << c.status();
   std::vector<std::string> bad;
   auto run = [&](std::unique_ptr<store::Collection>& collection) -> std::pair<NullEvents, size_t> {
-    auto source = KafkaUpsertSource::Open(
-        bootstrap_, "rag.index.test", topic, 4, collection->source_positions(),
-        [&](const KafkaMessage& m, const Status& why) { bad.push_back(StrCat(m.key, ": ", std::string(why.message()))); });
+    auto source =
+        KafkaUpsertSource::Open(bootstrap_, "rag.index.test", topic, 4, collection->source_positions(),
+                                [&](const KafkaMessage& m, const Status& why) {
+                                  bad.push_back(StrCat(m.key, ": ", std::string(why.message())));
+                                });
     EXPECT_TRUE(source.ok()) << source.status();
     NullEvents events;
     UntilQuiet quiet(**source, 30);
