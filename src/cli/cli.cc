@@ -23,6 +23,7 @@
 #include "cli/io.h"
 #include "cli/query_command.h"
 #include "cli/serve_command.h"
+#include "cli/worker_command.h"
 #include "core/strings.h"
 #include "nlohmann/json.hpp"
 #include "embed/local_embedder.h"
@@ -619,6 +620,7 @@ int RunCli(int argc, char** argv) {
   AddIngestCommand(app, &rc);
   AddServeCommand(app, &rc);
   AddQueryCommand(app, &rc);
+  AddWorkerCommand(app, &rc);
 
   try {
     app.parse(argc, argv);

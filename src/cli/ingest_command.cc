@@ -20,6 +20,7 @@
 #include "core/strings.h"
 #include "embed/local_embedder.h"
 #include "pipeline/ingestor.h"
+#include "pipeline/workers.h"
 #include "store/database.h"
 
 namespace ragline::cli {
@@ -42,9 +43,11 @@ struct IngestArgs {
   std::string precision = "fp32";
   size_t batch_docs = 64;
   size_t embed_batch = 64;
+  std::string kafka, topic_prefix;
 };
 
-Result<pipeline::IngestReport> IngestJsonl(pipeline::Ingestor& ingestor, const IngestArgs& args, Progress& progress) {
+Result<pipeline::IngestReport> IngestJsonl(pipeline::Ingestor& ingestor, const IngestArgs& args,
+                                           Progress& progress) {
   ASSIGN_OR_RETURN(int fd, OpenInput(args.jsonl));
   pipeline::IngestReport total;
   std::vector<pipeline::SourceDocument> batch;
@@ -65,8 +68,8 @@ Result<pipeline::IngestReport> IngestJsonl(pipeline::Ingestor& ingestor, const I
     if (line.find_first_not_of(" \t\r") == std::string::npos) return absl::OkStatus();
     const std::string where = StrCat("line ", line_no);
     const json j = json::parse(line, nullptr, false);
-    auto doc = j.is_discarded() ? Result<pipeline::SourceDocument>(absl::InvalidArgumentError(
-                                      StrCat(where, ": malformed JSON object")))
+    auto doc = j.is_discarded() ? Result<pipeline::SourceDocument>(
+                                      absl::InvalidArgumentError(StrCat(where, ": malformed JSON object")))
                                 : pipeline::SourceDocument::FromJson(j, where, "jsonl");
     if (doc.ok()) {
       batch.push_back(std::move(*doc));
@@ -76,50 +79,12 @@ Result<pipeline::IngestReport> IngestJsonl(pipeline::Ingestor& ingestor, const I
     }
     return absl::OkStatus();
   };
-  const Status st = PumpLines(fd, 200, on_line, [&] { return batch.size() >= args.batch_docs; }, flush);
+  const Status st = PumpLines(
+      fd, 200, on_line, [&] { return batch.size() >= args.batch_docs; }, flush);
   if (fd != 0) ::close(fd);
   if (!st.ok()) return st;
   return total;
 }
-
-std::atomic<bool> g_stop_signal{false};
-extern "C" void OnStopSignal(int) { g_stop_signal.store(true); }
-
-// Stops `source` when SIGINT or SIGTERM arrives, until destroyed. A handler
-// (not a blocked mask + sigwait): libraries such as OpenBLAS start threads
-// before main, which would otherwise take the signal and die of it. An
-// inherited "ignore" for SIGINT (background jobs) is respected.
-class SignalStopper {
- public:
-  explicit SignalStopper(std::stop_source source) {
-    struct sigaction action {};
-    action.sa_handler = OnStopSignal;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, nullptr, &old_int_);
-    if (old_int_.sa_handler != SIG_IGN) sigaction(SIGINT, &action, nullptr);
-    sigaction(SIGTERM, &action, &old_term_);
-    thread_ = std::thread([this, source]() mutable {
-      while (!done_) {
-        if (g_stop_signal) {
-          source.request_stop();
-          return;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
-    });
-  }
-  ~SignalStopper() {
-    done_ = true;
-    thread_.join();
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-
- private:
-  struct sigaction old_int_ {}, old_term_ {};
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
 
 // Adds a documents reply (an ingest report) into `total`.
 void AddReport(const json& reply, json& total) {
@@ -186,13 +151,55 @@ int IngestOverHttp(const IngestArgs& args) {
   progress.Finish();
   PrintJson(total);
   for (const auto& f : total["failures"]) {
-    std::fprintf(stderr, "failed: %s: %s\n", f["id"].get<std::string>().c_str(), f["error"].get<std::string>().c_str());
+    std::fprintf(stderr, "failed: %s: %s\n", f["id"].get<std::string>().c_str(),
+                 f["error"].get<std::string>().c_str());
   }
   return total.value("documents_failed", uint64_t{0}) > 0 ? kExitError : 0;
 }
 
+// Publishes the files of PATH to rag.documents.raw (distributed mode: the
+// chunk workers take it from there), --batch-docs at a time.
+int IngestOverKafka(const IngestArgs& args) {
+  if (args.path.empty()) return Fail("--kafka publishes the files of PATH");
+  auto listed = pipeline::ListSourceFiles(args.path);
+  if (!listed.ok()) return Fail(listed.status());
+  pipeline::WorkerOptions options;
+  options.bootstrap = args.kafka;
+  options.topics = pipeline::Topics::WithPrefix(args.topic_prefix);
+  std::vector<pipeline::RawDocument> batch;
+  size_t published = 0;
+  Progress progress("publish", listed->files.size());
+  for (const auto& f : listed->files) {
+    pipeline::RawDocument raw;
+    raw.doc.id = f.id;
+    raw.doc.content_type = f.path.extension().string();
+    raw.doc.source = f.path.string();
+    if (listed->directory) raw.root = listed->root.string();
+    auto bytes = pipeline::ReadSourceFile(f.path);
+    if (!bytes.ok()) return Fail(bytes.status());
+    raw.doc.content = std::move(*bytes);
+    batch.push_back(std::move(raw));
+    if (batch.size() >= args.batch_docs || &f == &listed->files.back()) {
+      if (Status st = pipeline::PublishDocuments(options, batch); !st.ok()) return Fail(st);
+      published += batch.size();
+      batch.clear();
+      progress.Update(published);
+    }
+  }
+  progress.Finish();
+  PrintJson({{"documents_published", published}, {"topic", options.topics.raw}});
+  return 0;
+}
+
 int CmdIngest(const IngestArgs& args) {
-  if (args.server.empty() == args.data.empty()) return Fail("give either --data DIR or --server URL");
+  if (!args.kafka.empty()) {
+    if (!args.data.empty() || !args.server.empty())
+      return Fail("--kafka goes alone, without --data or --server");
+    return IngestOverKafka(args);
+  }
+  if (args.server.empty() == args.data.empty())
+    return Fail("give either --data DIR, --server URL or --kafka BROKERS");
+  if (args.collection.empty()) return Fail("--collection is required (with --data or --server)");
   if (!args.server.empty()) return IngestOverHttp(args);
   if (args.path.empty() == args.jsonl.empty()) return Fail("give either PATH or --jsonl FILE|-");
   if (args.watch && args.path.empty()) return Fail("--watch needs a directory PATH");
@@ -266,7 +273,8 @@ int CmdIngest(const IngestArgs& args) {
   if (!report.ok()) return Fail(report.status());
   if (!closed.ok()) return Fail(closed);
   PrintJson(report->ToJson());
-  for (const auto& f : report->failures) std::fprintf(stderr, "failed: %s: %s\n", f.id.c_str(), f.error.c_str());
+  for (const auto& f : report->failures)
+    std::fprintf(stderr, "failed: %s: %s\n", f.id.c_str(), f.error.c_str());
   return report->documents_failed > 0 ? kExitError : 0;
 }
 
@@ -277,14 +285,19 @@ void AddIngestCommand(CLI::App& app, int* rc) {
   auto* cmd = app.add_subcommand(
       "ingest",
       "extract, chunk, embed and upsert files, a directory tree (txt, md, html, pdf) or JSONL documents "
-      "{\"id\",\"text\"|\"content_base64\"+\"content_type\",\"metadata\",\"version\"}; unchanged documents are "
+      "{\"id\",\"text\"|\"content_base64\"+\"content_type\",\"metadata\",\"version\"}; unchanged documents "
+      "are "
       "skipped, deleted files removed; prints a JSON report");
   cmd->add_option("path", args->path, "file or directory to ingest");
-  cmd->add_option("--collection", args->collection, "collection (or alias) to write")->required();
+  cmd->add_option("--collection", args->collection, "collection (or alias) to write (not with --kafka)");
   cmd->add_option("--data", args->data, "data directory (ingest in process)");
   cmd->add_option("--server", args->server,
                   "send the files to a running `ragline serve` at http://HOST:PORT instead (PATH only)");
   cmd->add_option("--api-key", args->api_key, "API key for --server (default $RAGLINE_API_KEY)");
+  cmd->add_option(
+      "--kafka", args->kafka,
+      "publish the files to rag.documents.raw at these brokers instead (distributed mode; PATH only)");
+  cmd->add_option("--topic-prefix", args->topic_prefix, "with --kafka: put before the topic name");
   cmd->add_option("--model", args->model,
                   "model directory (default $RAGLINE_MODEL_DIR or models/all-MiniLM-L6-v2)");
   cmd->add_option("--precision", args->precision, "encoder precision: fp32 | int8 (with --data)")
@@ -295,9 +308,11 @@ void AddIngestCommand(CLI::App& app, int* rc) {
   cmd->add_option("--overlap", args->overlap, "tokens shared by consecutive chunks")->capture_default_str();
   cmd->add_option("--threads", args->threads, "threads for extraction and the encoder (0 = all cores)")
       ->capture_default_str();
-  cmd->add_flag("--watch", args->watch, "after ingesting, watch the directory and re-ingest changes until ^C");
+  cmd->add_flag("--watch", args->watch,
+                "after ingesting, watch the directory and re-ingest changes until ^C");
   cmd->add_option("--jsonl", args->jsonl, "read JSONL documents from FILE or - (stdin) instead of PATH");
-  cmd->add_option("--batch-docs", args->batch_docs, "documents per pipeline batch (JSONL) or per request (--server)")
+  cmd->add_option("--batch-docs", args->batch_docs,
+                  "documents per pipeline batch (JSONL) or per request (--server)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
   cmd->add_option("--embed-batch", args->embed_batch, "chunks per embedding call")

@@ -2,10 +2,13 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -137,6 +140,36 @@ store::DatabaseOptions CliDatabaseOptions(bool read_only) {
     }
   };
   return options;
+}
+
+namespace {
+std::atomic<bool> g_stop_signal{false};
+extern "C" void OnStopSignal(int) { g_stop_signal.store(true); }
+}  // namespace
+
+SignalStopper::SignalStopper(std::stop_source source) {
+  struct sigaction action {};
+  action.sa_handler = OnStopSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, nullptr, &old_int_);
+  if (old_int_.sa_handler != SIG_IGN) sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, &old_term_);
+  thread_ = std::thread([this, source]() mutable {
+    while (!done_) {
+      if (g_stop_signal) {
+        source.request_stop();
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+}
+
+SignalStopper::~SignalStopper() {
+  done_ = true;
+  thread_.join();
+  sigaction(SIGINT, &old_int_, nullptr);
+  sigaction(SIGTERM, &old_term_, nullptr);
 }
 
 }  // namespace ragline::cli

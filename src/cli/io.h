@@ -5,14 +5,18 @@
 #pragma once
 
 #include <poll.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <stop_token>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "core/status.h"
 #include "embed/local_embedder.h"
@@ -107,6 +111,22 @@ std::string DefaultModelDir();
 
 // Opens --file or stdin; returns the fd (caller closes unless it is 0).
 Result<int> OpenInput(const std::string& file);
+
+// Stops `source` when SIGINT or SIGTERM arrives, until destroyed. A handler
+// (not a blocked mask + sigwait): libraries such as OpenBLAS start threads
+// before main, which would otherwise take the signal and die of it. An
+// inherited "ignore" for SIGINT (background jobs) is respected.
+class SignalStopper {
+ public:
+  explicit SignalStopper(std::stop_source source);
+  ~SignalStopper();
+
+ private:
+  struct sigaction old_int_ {
+  }, old_term_{};
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
 
 // Progress of a long command on stderr: "LABEL: done/total docs  rate  ETA",
 // a `\r`-updated line on a terminal, otherwise a line every 10 s and one at

@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <mutex>
+#include <thread>
 
 #include "core/strings.h"
 #include "nlohmann/json.hpp"
@@ -114,19 +115,26 @@ Result<int> KafkaPartitionCount(const std::string& bootstrap, const std::string&
   ASSIGN_OR_RETURN(Conf conf, MakeConf(bootstrap, {}));
   ASSIGN_OR_RETURN(rd_kafka_t * raw, NewClient(RD_KAFKA_PRODUCER, std::move(conf)));
   Client rk(raw, &rd_kafka_destroy);
-  rd_kafka_topic_t* handle = rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr);
-  const rd_kafka_metadata_t* metadata = nullptr;
-  const rd_kafka_resp_err_t err =
-      rd_kafka_metadata(rk.get(), 0, handle, &metadata, static_cast<int>(timeout.count()));
-  rd_kafka_topic_destroy(handle);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(StrCat("metadata of ", topic), err);
-  Result<int> count = absl::NotFoundError(StrCat("topic ", topic, " does not exist"));
-  for (int i = 0; i < metadata->topic_cnt; ++i) {
-    const rd_kafka_metadata_topic_t& t = metadata->topics[i];
-    if (topic == t.topic && t.err == RD_KAFKA_RESP_ERR_NO_ERROR) count = t.partition_cnt;
+  // A topic created a moment ago may not be in every broker's metadata yet:
+  // ask again until the deadline.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const rd_kafka_metadata_t* metadata = nullptr;
+    const rd_kafka_resp_err_t err =
+        rd_kafka_metadata(rk.get(), 1, nullptr, &metadata, static_cast<int>(timeout.count()));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(StrCat("metadata of ", topic), err);
+    int count = 0;
+    for (int i = 0; i < metadata->topic_cnt; ++i) {
+      const rd_kafka_metadata_topic_t& t = metadata->topics[i];
+      if (topic == t.topic && t.err == RD_KAFKA_RESP_ERR_NO_ERROR) count = t.partition_cnt;
+    }
+    rd_kafka_metadata_destroy(metadata);
+    if (count > 0) return count;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return absl::NotFoundError(StrCat("topic ", topic, " does not exist"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  rd_kafka_metadata_destroy(metadata);
-  return count;
 }
 
 // ---------------------------------------------------------------- producer
@@ -289,15 +297,17 @@ Result<std::optional<KafkaMessage>> KafkaConsumer::Poll(std::chrono::millisecond
 
 // ---------------------------------------------------------------- upserts source
 
-Result<std::unique_ptr<KafkaUpsertSource>> KafkaUpsertSource::Open(const std::string& bootstrap,
-                                                                   const std::string& group_id,
-                                                                   const std::string& topic, size_t dim,
-                                                                   const store::SourcePositions& positions,
-                                                                   BadMessage on_bad) {
-  ASSIGN_OR_RETURN(int partitions, KafkaPartitionCount(bootstrap, topic));
+Result<std::unique_ptr<KafkaUpsertSource>> KafkaUpsertSource::Open(
+    const std::string& bootstrap, const std::string& group_id, const std::string& topic, size_t dim,
+    const store::SourcePositions& positions, const std::vector<int32_t>& partitions, BadMessage on_bad) {
+  std::vector<int32_t> read = partitions;
+  if (read.empty()) {
+    ASSIGN_OR_RETURN(int count, KafkaPartitionCount(bootstrap, topic));
+    for (int p = 0; p < count; ++p) read.push_back(p);
+  }
   ASSIGN_OR_RETURN(auto consumer, KafkaConsumer::Create(bootstrap, group_id));
   std::vector<PartitionStart> starts;
-  for (int p = 0; p < partitions; ++p) {
+  for (int32_t p : read) {
     auto it = positions.find(PositionKey(topic, p));
     starts.push_back({topic, p, it == positions.end() ? 0 : static_cast<int64_t>(it->second)});
   }
@@ -314,7 +324,7 @@ Pulled KafkaUpsertSource::Pull(EmbeddedChunk* out, std::chrono::milliseconds wai
     auto polled = consumer_->Poll(std::max(left, std::chrono::milliseconds(0)));
     if (!polled.ok()) {
       last_error_ = polled.status();
-      return Pulled::kEnd;
+      return Pulled::kIdle;
     }
     if (!polled->has_value()) return Pulled::kIdle;
     KafkaMessage& m = **polled;

@@ -43,7 +43,8 @@ std::string PositionKey(const std::string& topic, int32_t partition);
 Status CreateKafkaTopic(const std::string& bootstrap, const std::string& topic, int partitions,
                         int replication_factor, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
-// The partition count of `topic`; NotFound when it does not exist.
+// The partition count of `topic`; NotFound when it does not exist by the
+// end of `timeout` (a topic just created takes a moment to show).
 Result<int> KafkaPartitionCount(const std::string& bootstrap, const std::string& topic,
                                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
@@ -124,18 +125,18 @@ class KafkaConsumer {
 // `topic` from the collection's stored positions (offset 0 where none),
 // values parsed by EmbeddedChunkFromJson(dim). A message that does not parse
 // goes to `on_bad` with the reason and is skipped (the dead-letter topic
-// will receive it). Pull never ends the stream by itself (a topic has no
-// end); it reports kIdle when nothing arrived, and kEnd after a consumer
-// error, which last_error() then holds.
+// will receive it). Pull never ends the stream (a topic has no end): it
+// reports kIdle when nothing arrived, also after a consumer error (a broker
+// restarting), which last_error() then holds.
 class KafkaUpsertSource final : public Source<EmbeddedChunk> {
  public:
   using BadMessage = std::function<void(const KafkaMessage& message, const Status& why)>;
-  static Result<std::unique_ptr<KafkaUpsertSource>> Open(const std::string& bootstrap,
-                                                         const std::string& group_id,
-                                                         const std::string& topic, size_t dim,
-                                                         const store::SourcePositions& positions,
-                                                         BadMessage on_bad);
+  // `partitions`: those of `topic` to read (empty = all of them).
+  static Result<std::unique_ptr<KafkaUpsertSource>> Open(
+      const std::string& bootstrap, const std::string& group_id, const std::string& topic, size_t dim,
+      const store::SourcePositions& positions, const std::vector<int32_t>& partitions, BadMessage on_bad);
   Pulled Pull(EmbeddedChunk* out, std::chrono::milliseconds wait) override;
+  // The last consumer error (a broker away, say); Pull went on past it.
   const Status& last_error() const { return last_error_; }
 
  private:

@@ -9,11 +9,14 @@
 #include <atomic>
 #include <cstdlib>
 #include <map>
+#include <set>
+#include <thread>
 
 #include "core/strings.h"
 #include "core/temp_dir_for_test.h"
 #include "core/thread_pool.h"
 #include "pipeline/stages.h"
+#include "pipeline/workers.h"
 
 namespace ragline::pipeline {
 namespace {
@@ -47,7 +50,7 @@ TEST_F(KafkaTest, ProducedMessagesAreReadBackFromAssignedOffsets) {
   auto partitions = KafkaPartitionCount(bootstrap_, topic);
   ASSERT_TRUE(partitions.ok()) << partitions.status();
   EXPECT_EQ(*partitions, 2);
-  EXPECT_TRUE(absl::IsNotFound(KafkaPartitionCount(bootstrap_, topic + "-absent").status()));
+  EXPECT_TRUE(absl::IsNotFound(KafkaPartitionCount(bootstrap_, topic + "-absent", 1s).status()));
 
   auto producer = KafkaProducer::Create(bootstrap_);
   ASSERT_TRUE(producer.ok()) << producer.status();
@@ -148,6 +151,106 @@ TEST_F(KafkaTest, ATransformThatDiesMidTransactionIsRedoneExactlyOnce) {
   EXPECT_EQ(copies.count("M0") + copies.count("M59"), 2u);
 }
 
+// Reads `topic` (every partition, read_committed) until `want` messages or 60 s.
+std::vector<KafkaMessage> ReadAll(const std::string& bootstrap, const std::string& topic, size_t want) {
+  std::vector<KafkaMessage> out;
+  auto partitions = KafkaPartitionCount(bootstrap, topic);
+  auto reader = KafkaConsumer::Create(bootstrap, StrCat("rag.test.read.", topic));
+  if (!partitions.ok() || !reader.ok()) return out;
+  std::vector<PartitionStart> starts;
+  for (int p = 0; p < *partitions; ++p) starts.push_back({topic, p, 0});
+  if (!(*reader)->Assign(starts).ok()) return out;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (out.size() < want && std::chrono::steady_clock::now() < deadline) {
+    auto m = (*reader)->Poll(200ms);
+    if (m.ok() && *m) out.push_back(std::move(**m));
+  }
+  return out;
+}
+
+class CountingEvents final : public StageEvents {
+ public:
+  void Unchanged(const std::string&) override {}
+  void Failed(const std::string&, const std::string&, bool) override { ++failed; }
+  void Committed(const std::string&, CommitOutcome, size_t) override {}
+  void ChunksDeleted(size_t) override {}
+  void StageTime(std::string_view, double) override {}
+  bool ShouldStop() override { return false; }
+  std::atomic<int> failed{0};
+};
+
+// Bad input of each kind goes to the dead-letter topic with its reason, in
+// the worker's transaction, and the good documents around it go on.
+TEST_F(KafkaTest, TheChunkWorkerSendsBadMessagesToTheDeadLetterTopic) {
+  WorkerOptions o;
+  o.bootstrap = bootstrap_;
+  o.topics = Topics::WithPrefix(UniqueTopic("dl") + ".");
+  o.group = o.topics.raw + ".chunkers";
+  o.partitions = 2;
+  ASSERT_TRUE(CreateTopics(o).ok());
+  auto producer = KafkaProducer::Create(bootstrap_);
+  ASSERT_TRUE(producer.ok());
+  auto raw = [](std::string id, std::string text, std::string type) {
+    RawDocument r;
+    r.doc.id = std::move(id);
+    r.doc.content = std::move(text);
+    r.doc.content_type = std::move(type);
+    return RawDocumentToJson(r).dump();
+  };
+  ASSERT_TRUE(
+      (*producer)->Produce(o.topics.raw, 0, "good", raw("good", "one two three four", "text/plain")).ok());
+  ASSERT_TRUE((*producer)->Produce(o.topics.raw, 0, "junk", "{not json").ok());
+  ASSERT_TRUE((*producer)->Produce(o.topics.raw, 1, "typo", R"({"id": "typo", "txet": "x"})").ok());
+  ASSERT_TRUE((*producer)->Produce(o.topics.raw, 1, "odd", raw("odd", "x", "application/x-unknown")).ok());
+  ASSERT_TRUE((*producer)->Produce(o.topics.raw, 1, "good2", raw("good2", "five six", "text/plain")).ok());
+  ASSERT_TRUE((*producer)->Flush(30s).ok());
+
+  struct Words : text::ChunkTokenizer {
+    std::vector<text::TokenSpan> Tokenize(std::string_view s) const override {
+      std::vector<text::TokenSpan> out;
+      for (size_t i = 0; i < s.size();) {
+        while (i < s.size() && s[i] == ' ') ++i;
+        const size_t b = i;
+        while (i < s.size() && s[i] != ' ') ++i;
+        if (i > b) out.push_back({static_cast<uint32_t>(b), static_cast<uint32_t>(i)});
+      }
+      return out;
+    }
+    size_t special_tokens() const override { return 2; }
+  } words;
+  ChunkStageOptions chunking;
+  chunking.chunker.max_tokens = 10;
+  chunking.chunker.overlap_tokens = 2;
+  chunking.chunker.lookback_tokens = 4;
+  ChunkStage stage(words, chunking, {});
+  CountingEvents events;
+  std::stop_source stop;
+  Status result;
+  std::thread worker([&] { result = RunChunkWorker(o, stage, events, stop.get_token()); });
+  auto dead = ReadAll(bootstrap_, o.topics.deadletter, 3);
+  auto chunks = ReadAll(bootstrap_, o.topics.chunks, 2);
+  stop.request_stop();
+  worker.join();
+  EXPECT_TRUE(result.ok()) << result;
+
+  std::map<std::string, std::string> reasons;
+  for (const auto& m : dead) {
+    auto j = nlohmann::json::parse(m.value);
+    reasons[j["key"].get<std::string>()] = j["reason"].get<std::string>();
+    EXPECT_EQ(j["topic"], o.topics.raw);
+  }
+  EXPECT_THAT(reasons["junk"], HasSubstr("not JSON"));
+  EXPECT_THAT(reasons["typo"], HasSubstr("txet"));
+  EXPECT_THAT(reasons["odd"], HasSubstr("application/x-unknown"));
+  EXPECT_EQ(events.failed.load(), 1);  // the one that parsed but failed to extract
+  ASSERT_EQ(chunks.size(), 2u);
+  std::set<std::string> keys;
+  for (const auto& m : chunks) keys.insert(m.key);
+  EXPECT_EQ(keys, (std::set<std::string>{"good#0", "good2#0"}));
+  // Each document on its partition: the same function for every topic.
+  for (const auto& m : chunks) EXPECT_EQ(m.partition, DocumentPartition(m.key.substr(0, m.key.find('#')), 2));
+}
+
 // Ends the stream after `idle_limit` consecutive idle pulls (a topic never ends).
 class UntilQuiet final : public Source<EmbeddedChunk> {
  public:
@@ -220,7 +323,7 @@ TEST_F(KafkaTest, AnIndexNodeResumesFromTheOffsetsStoredWithItsData) {
   std::vector<std::string> bad;
   auto run = [&](std::unique_ptr<store::Collection>& collection) -> std::pair<NullEvents, size_t> {
     auto source =
-        KafkaUpsertSource::Open(bootstrap_, "rag.index.test", topic, 4, collection->source_positions(),
+        KafkaUpsertSource::Open(bootstrap_, "rag.index.test", topic, 4, collection->source_positions(), {},
                                 [&](const KafkaMessage& m, const Status& why) {
                                   bad.push_back(StrCat(m.key, ": ", std::string(why.message())));
                                 });

@@ -1,0 +1,224 @@
+#include "cli/worker_command.h"
+
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "cli/io.h"
+#include "core/strings.h"
+#include "embed/local_embedder.h"
+#include "embed/tokenizer.h"
+#include "pipeline/wordpiece_chunk_tokenizer.h"
+#include "pipeline/workers.h"
+#include "store/database.h"
+
+namespace ragline::cli {
+namespace {
+
+using nlohmann::json;
+
+struct WorkerArgs {
+  std::string kafka, topic_prefix, instance = "0", group;
+  int partitions = 4, replication = 1;
+  size_t batch = 64;
+  std::string model, precision = "fp32";
+  size_t chunk_tokens = 256, overlap = 32;
+  std::string vector_store = "default";
+  std::string data, collection, shard;
+  bool create = false;
+  uint32_t dim = 384;
+};
+
+// Counts outcomes; failures go to stderr as they happen. Stops with the process.
+class WorkerEvents final : public pipeline::StageEvents {
+ public:
+  explicit WorkerEvents(const char* role) : role_(role) {}
+  void Unchanged(const std::string&) override {}
+  void Failed(const std::string& id, const std::string& error, bool) override {
+    std::lock_guard<std::mutex> l(mu_);
+    ++failed_;
+    std::fprintf(stderr, "ragline worker %s: document '%s' failed: %s\n", role_, id.c_str(), error.c_str());
+  }
+  void Committed(const std::string&, pipeline::CommitOutcome outcome, size_t chunks) override {
+    std::lock_guard<std::mutex> l(mu_);
+    ++(outcome == pipeline::CommitOutcome::kSuperseded ? superseded_ : committed_);
+    chunks_ += chunks;
+  }
+  void ChunksDeleted(size_t) override {}
+  void StageTime(std::string_view, double) override {}
+  bool ShouldStop() override { return false; }
+  json Summary() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return {{"role", role_},
+            {"documents_failed", failed_},
+            {"documents_committed", committed_},
+            {"documents_superseded", superseded_},
+            {"chunks_upserted", chunks_}};
+  }
+
+ private:
+  const char* role_;
+  mutable std::mutex mu_;
+  size_t failed_ = 0, committed_ = 0, superseded_ = 0, chunks_ = 0;  // GUARDED_BY(mu_)
+};
+
+pipeline::WorkerOptions Options(const WorkerArgs& a, const std::string& default_group) {
+  pipeline::WorkerOptions o;
+  o.bootstrap = a.kafka;
+  o.topics = pipeline::Topics::WithPrefix(a.topic_prefix);
+  o.group = a.group.empty() ? StrCat(a.topic_prefix, default_group) : a.group;
+  o.instance = a.instance;
+  o.batch = a.batch;
+  o.partitions = a.partitions;
+  o.replication = a.replication;
+  return o;
+}
+
+Result<std::vector<int32_t>> ParsePartitions(const std::string& list) {
+  std::vector<int32_t> out;
+  if (list.empty()) return out;
+  std::stringstream ss(list);
+  std::string part;
+  while (std::getline(ss, part, ',')) {
+    char* end = nullptr;
+    const long p = std::strtol(part.c_str(), &end, 10);
+    if (part.empty() || *end != '\0' || p < 0 || p > 100000) {
+      return absl::InvalidArgumentError(
+          StrCat("--partitions-of-shard: '", part, "' is not a partition number"));
+    }
+    out.push_back(static_cast<int32_t>(p));
+  }
+  return out;
+}
+
+int Finish(const Status& st, const WorkerEvents& events) {
+  PrintJson(events.Summary());
+  if (!st.ok()) return Fail(st);
+  return 0;
+}
+
+int RunChunk(const WorkerArgs& a) {
+  auto vocab = embed::WordPieceTokenizer::Load(a.model.empty() ? DefaultModelDir() : a.model);
+  if (!vocab.ok()) return Fail(vocab.status());
+  pipeline::WordPieceChunkTokenizer tokenizer(*vocab);
+  pipeline::ChunkStageOptions options;
+  options.chunker.max_tokens = a.chunk_tokens;
+  options.chunker.overlap_tokens = a.overlap;
+  if (Status st = options.chunker.Validate(tokenizer.special_tokens()); !st.ok()) return Fail(st);
+  // No store here: no freshness check (index nodes apply the version rules).
+  options.signature = StrCat("schema=", pipeline::ChunkPayload::kSchema, ";max_tokens=", a.chunk_tokens,
+                             ";overlap=", a.overlap);
+  pipeline::ChunkStage stage(tokenizer, options, {});
+  std::stop_source stop;
+  SignalStopper stopper(stop);
+  WorkerEvents events("chunk");
+  std::fprintf(stderr, "ragline worker chunk: consuming %s\n", Options(a, "").topics.raw.c_str());
+  return Finish(pipeline::RunChunkWorker(Options(a, "rag.workers.chunk"), stage, events, stop.get_token()),
+                events);
+}
+
+int RunEmbed(const WorkerArgs& a) {
+  auto model_options = EncoderOptions(a.precision);
+  if (!model_options.ok()) return Fail(model_options.status());
+  auto model =
+      embed::LocalEmbedder::Open(a.model.empty() ? DefaultModelDir() : a.model, *model_options, nullptr);
+  if (!model.ok()) return Fail(model.status());
+  pipeline::EmbedStage stage(**model, (*model)->dim(), a.batch, std::chrono::milliseconds(50));
+  std::stop_source stop;
+  SignalStopper stopper(stop);
+  WorkerEvents events("embed");
+  std::fprintf(stderr, "ragline worker embed: consuming %s\n", Options(a, "").topics.chunks.c_str());
+  return Finish(pipeline::RunEmbedWorker(Options(a, "rag.workers.embed"), stage, a.vector_store, events,
+                                         stop.get_token()),
+                events);
+}
+
+int RunIndex(const WorkerArgs& a) {
+  auto partitions = ParsePartitions(a.shard);
+  if (!partitions.ok()) return Fail(partitions.status());
+  store::DatabaseOptions db_options = CliDatabaseOptions(/*read_only=*/false);
+  db_options.threads = 1;
+  auto db = store::Database::Open(*store::Env::Default(), a.data, db_options);
+  if (!db.ok()) return Fail(db.status());
+  auto c = (*db)->GetCollection(a.collection);
+  if (!c.ok() && absl::IsNotFound(c.status()) && a.create) {
+    store::CollectionConfig config;
+    config.name = a.collection;
+    config.dim = a.dim;
+    config.metric = store::DistanceMetric::kCosine;
+    config.index_kind = index::IndexKind::kHnsw;
+    c = (*db)->CreateCollection(config);
+  }
+  if (!c.ok()) return Fail(c.status());
+  std::stop_source stop;
+  SignalStopper stopper(stop);
+  WorkerEvents events("index");
+  std::fprintf(stderr, "ragline worker index: consuming %s into '%s'\n",
+               Options(a, "").topics.upserts.c_str(), a.collection.c_str());
+  Status st = pipeline::RunIndexNode(Options(a, StrCat("rag.index.", a.collection)), **c, *partitions, events,
+                                     stop.get_token());
+  Status closed = (*c)->Close();
+  if (st.ok()) st = closed;
+  return Finish(st, events);
+}
+
+void AddCommon(CLI::App* cmd, WorkerArgs* a) {
+  cmd->add_option("--kafka", a->kafka, "bootstrap servers, host:port[,host:port...]")->required();
+  cmd->add_option("--topic-prefix", a->topic_prefix, "put before every topic and group name");
+  cmd->add_option("--group", a->group, "consumer group (default per role)");
+  cmd->add_option("--instance", a->instance, "this process within its group: keep it across restarts")
+      ->capture_default_str();
+  cmd->add_option("--topic-partitions", a->partitions, "partitions of topics this creates")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+  cmd->add_option("--replication", a->replication, "replication factor of topics this creates")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  cmd->add_option("--batch", a->batch, "input messages per transaction (chunks per embedding call)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+}
+
+}  // namespace
+
+void AddWorkerCommand(CLI::App& app, int* rc) {
+  auto args = std::make_shared<WorkerArgs>();
+  auto* worker =
+      app.add_subcommand("worker", "run a role of distributed mode over Kafka (docs/distributed.md)");
+  worker->require_subcommand(1);
+
+  auto* chunk = worker->add_subcommand("chunk", "rag.documents.raw -> rag.documents.chunks (extract, chunk)");
+  AddCommon(chunk, args.get());
+  chunk->add_option("--model", args->model,
+                    "model directory, for its tokenizer (default $RAGLINE_MODEL_DIR)");
+  chunk->add_option("--chunk-tokens", args->chunk_tokens, "tokens per chunk")->capture_default_str();
+  chunk->add_option("--overlap", args->overlap, "tokens shared by consecutive chunks")->capture_default_str();
+  chunk->callback([args, rc] { *rc = RunChunk(*args); });
+
+  auto* embed = worker->add_subcommand("embed", "rag.documents.chunks -> rag.embeddings.upserts (embed)");
+  AddCommon(embed, args.get());
+  embed->add_option("--model", args->model, "model directory (default $RAGLINE_MODEL_DIR)");
+  embed->add_option("--precision", args->precision, "fp32 | int8")->capture_default_str();
+  embed->add_option("--vector-store", args->vector_store, "collection named in each upsert message")
+      ->capture_default_str();
+  embed->callback([args, rc] { *rc = RunEmbed(*args); });
+
+  auto* index =
+      worker->add_subcommand("index", "rag.embeddings.upserts -> a collection (offsets stored with it)");
+  AddCommon(index, args.get());
+  index->add_option("--data", args->data, "data directory")->required();
+  index->add_option("--collection", args->collection, "collection to write")->required();
+  index->add_flag("--create", args->create, "create it if absent (cosine, hnsw)");
+  index->add_option("--dim", args->dim, "dimension of a collection --create makes (the model's)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65536));
+  index->add_option("--partitions-of-shard", args->shard,
+                    "partitions of the upserts topic to read, e.g. 0,1 (default all)");
+  index->callback([args, rc] { *rc = RunIndex(*args); });
+}
+
+}  // namespace ragline::cli
