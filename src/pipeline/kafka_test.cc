@@ -15,6 +15,7 @@
 #include "core/strings.h"
 #include "core/temp_dir_for_test.h"
 #include "core/thread_pool.h"
+#include "pipeline/stage_doubles_for_test.h"
 #include "pipeline/stages.h"
 #include "pipeline/workers.h"
 
@@ -168,17 +169,6 @@ std::vector<KafkaMessage> ReadAll(const std::string& bootstrap, const std::strin
   return out;
 }
 
-class CountingEvents final : public StageEvents {
- public:
-  void Unchanged(const std::string&) override {}
-  void Failed(const std::string&, const std::string&, bool) override { ++failed; }
-  void Committed(const std::string&, CommitOutcome, size_t) override {}
-  void ChunksDeleted(size_t) override {}
-  void StageTime(std::string_view, double) override {}
-  bool ShouldStop() override { return false; }
-  std::atomic<int> failed{0};
-};
-
 // Bad input of each kind goes to the dead-letter topic with its reason, in
 // the worker's transaction, and the good documents around it go on.
 TEST_F(KafkaTest, TheChunkWorkerSendsBadMessagesToTheDeadLetterTopic) {
@@ -205,25 +195,13 @@ TEST_F(KafkaTest, TheChunkWorkerSendsBadMessagesToTheDeadLetterTopic) {
   ASSERT_TRUE((*producer)->Produce(o.topics.raw, 1, "good2", raw("good2", "five six", "text/plain")).ok());
   ASSERT_TRUE((*producer)->Flush(30s).ok());
 
-  struct Words : text::ChunkTokenizer {
-    std::vector<text::TokenSpan> Tokenize(std::string_view s) const override {
-      std::vector<text::TokenSpan> out;
-      for (size_t i = 0; i < s.size();) {
-        while (i < s.size() && s[i] == ' ') ++i;
-        const size_t b = i;
-        while (i < s.size() && s[i] != ' ') ++i;
-        if (i > b) out.push_back({static_cast<uint32_t>(b), static_cast<uint32_t>(i)});
-      }
-      return out;
-    }
-    size_t special_tokens() const override { return 2; }
-  } words;
+  WordTokenizer words;
   ChunkStageOptions chunking;
   chunking.chunker.max_tokens = 10;
   chunking.chunker.overlap_tokens = 2;
   chunking.chunker.lookback_tokens = 4;
   ChunkStage stage(words, chunking, {});
-  CountingEvents events;
+  RecordingEvents events;
   std::stop_source stop;
   Status result;
   std::thread worker([&] { result = RunChunkWorker(o, stage, events, stop.get_token()); });
@@ -242,7 +220,7 @@ TEST_F(KafkaTest, TheChunkWorkerSendsBadMessagesToTheDeadLetterTopic) {
   EXPECT_THAT(reasons["junk"], HasSubstr("not JSON"));
   EXPECT_THAT(reasons["typo"], HasSubstr("txet"));
   EXPECT_THAT(reasons["odd"], HasSubstr("application/x-unknown"));
-  EXPECT_EQ(events.failed.load(), 1);  // the one that parsed but failed to extract
+  EXPECT_EQ(events.failed.size(), 1u);  // the one that parsed but failed to extract
   ASSERT_EQ(chunks.size(), 2u);
   std::set<std::string> keys;
   for (const auto& m : chunks) keys.insert(m.key);
@@ -271,17 +249,6 @@ class UntilQuiet final : public Source<EmbeddedChunk> {
   Source<EmbeddedChunk>& inner_;
   int idle_limit_;
   int idle_ = 0;
-};
-
-class NullEvents final : public StageEvents {
- public:
-  void Unchanged(const std::string&) override {}
-  void Failed(const std::string& id, const std::string&, bool) override { failed.push_back(id); }
-  void Committed(const std::string& id, CommitOutcome, size_t) override { committed.push_back(id); }
-  void ChunksDeleted(size_t) override {}
-  void StageTime(std::string_view, double) override {}
-  bool ShouldStop() override { return false; }
-  std::vector<std::string> committed, failed;
 };
 
 // An index node that dies mid-document resumes from the offsets it stored
@@ -321,21 +288,23 @@ TEST_F(KafkaTest, AnIndexNodeResumesFromTheOffsetsStoredWithItsData) {
   auto c = store::Collection::Create(*store::Env::Default(), dir.path() + "/c", config, pool);
   ASSERT_TRUE(c.ok()) << c.status();
   std::vector<std::string> bad;
-  auto run = [&](std::unique_ptr<store::Collection>& collection) -> std::pair<NullEvents, size_t> {
+  auto run = [&](std::unique_ptr<store::Collection>& collection)
+      -> std::pair<std::map<std::string, std::pair<CommitOutcome, size_t>>, size_t> {
     auto source =
         KafkaUpsertSource::Open(bootstrap_, "rag.index.test", topic, 4, collection->source_positions(), {},
                                 [&](const KafkaMessage& m, const Status& why) {
                                   bad.push_back(StrCat(m.key, ": ", std::string(why.message())));
                                 });
     EXPECT_TRUE(source.ok()) << source.status();
-    NullEvents events;
+    RecordingEvents events;
     UntilQuiet quiet(**source, 30);
     EXPECT_TRUE(IndexStage(*collection).Run(quiet, events).ok());
-    return {events, quiet.items};
+    return {events.committed, quiet.items};
   };
 
   auto [first, first_items] = run(*c);
-  EXPECT_EQ(first.committed, std::vector<std::string>{"a"});
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first.count("a"), 1u);
   EXPECT_EQ(first_items, 5u);
   EXPECT_FALSE((*c)->Get("b#0")) << "b was written before all its chunks arrived";
   ASSERT_EQ(bad.size(), 1u);
@@ -352,7 +321,8 @@ TEST_F(KafkaTest, AnIndexNodeResumesFromTheOffsetsStoredWithItsData) {
   auto reopened = store::Collection::Open(*store::Env::Default(), dir.path() + "/c", pool);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   auto [second, second_items] = run(*reopened);
-  EXPECT_EQ(second.committed, std::vector<std::string>{"b"});
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second["b"].first, CommitOutcome::kAdded);
   EXPECT_EQ(second_items, 4u) << "a was read again, or b not whole";
   EXPECT_EQ((*reopened)->Stats().vector_count, 7u);                          // a's 3 and b's 4, once each
   EXPECT_EQ((*reopened)->source_positions().at(PositionKey(topic, 1)), 5u);  // past the junk and b

@@ -37,38 +37,39 @@ Result<T> ParseValue(const KafkaMessage& m, FromJson from_json) {
 
 std::string Reason(const Status& st) { return std::string(st.message()); }
 
-// Forwards to `inner`, remembering the last failure reason.
-class FailureCatcher final : public StageEvents {
+// Passes everything to `inner`.
+class ForwardingEvents : public StageEvents {
  public:
-  explicit FailureCatcher(StageEvents& inner) : inner_(inner) {}
-  void Unchanged(const std::string& id) override { inner_.Unchanged(id); }
-  void Failed(const std::string& id, const std::string& error, bool over_limit) override {
-    failure = error;
-    inner_.Failed(id, error, over_limit);
-  }
-  void Committed(const std::string& id, CommitOutcome o, size_t n) override { inner_.Committed(id, o, n); }
-  void ChunksDeleted(size_t n) override { inner_.ChunksDeleted(n); }
-  void StageTime(std::string_view stage, double s) override { inner_.StageTime(stage, s); }
-  bool ShouldStop() override { return inner_.ShouldStop(); }
-  std::string failure;
-
- private:
-  StageEvents& inner_;
-};
-
-// Stops when `stop` is requested, else asks `inner`.
-class StopEvents final : public StageEvents {
- public:
-  StopEvents(StageEvents& inner, std::stop_token stop) : inner_(inner), stop_(std::move(stop)) {}
+  explicit ForwardingEvents(StageEvents& inner) : inner_(inner) {}
   void Unchanged(const std::string& id) override { inner_.Unchanged(id); }
   void Failed(const std::string& id, const std::string& e, bool l) override { inner_.Failed(id, e, l); }
   void Committed(const std::string& id, CommitOutcome o, size_t n) override { inner_.Committed(id, o, n); }
   void ChunksDeleted(size_t n) override { inner_.ChunksDeleted(n); }
   void StageTime(std::string_view stage, double s) override { inner_.StageTime(stage, s); }
-  bool ShouldStop() override { return stop_.stop_requested() || inner_.ShouldStop(); }
+  bool ShouldStop() override { return inner_.ShouldStop(); }
 
  private:
   StageEvents& inner_;
+};
+
+// Remembers the last failure reason.
+class FailureCatcher final : public ForwardingEvents {
+ public:
+  using ForwardingEvents::ForwardingEvents;
+  void Failed(const std::string& id, const std::string& error, bool over_limit) override {
+    failure = error;
+    ForwardingEvents::Failed(id, error, over_limit);
+  }
+  std::string failure;
+};
+
+// Also stops when `stop` is requested.
+class StopEvents final : public ForwardingEvents {
+ public:
+  StopEvents(StageEvents& inner, std::stop_token stop) : ForwardingEvents(inner), stop_(std::move(stop)) {}
+  bool ShouldStop() override { return stop_.stop_requested() || ForwardingEvents::ShouldStop(); }
+
+ private:
   std::stop_token stop_;
 };
 
