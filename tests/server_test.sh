@@ -114,7 +114,7 @@ check "ingest --server: a broken file fails the run" "$rc" "1"
 check_contains "ingest --server: the broken file is named" "$(cat "$WORK/ing3.err")" "failed: broken.pdf"
 check "ingest --server: the others are untouched" "$(jq -c '[.documents_unchanged, .documents_failed]' "$WORK/ing3.json")" '[2,1]'
 expect_fail "ingest --server: unknown collection" "server answered 404" "$RAGLINE" ingest "$WORK/docs" --server "$URL" --collection nope
-expect_fail "ingest: --data or --server" "give either --data DIR or --server URL" "$RAGLINE" ingest "$WORK/docs" --collection books
+expect_fail "ingest: --data, --server or --kafka" "give either --data DIR, --server URL or --kafka BROKERS" "$RAGLINE" ingest "$WORK/docs" --collection books
 
 # --- metrics: valid exposition with route counters and stage histograms
 curl -s "$URL/metrics" > "$WORK/metrics.txt"
