@@ -277,6 +277,14 @@ Status KafkaConsumer::Subscribe(const std::vector<std::string>& topics) {
   return absl::OkStatus();
 }
 
+bool KafkaConsumer::Owns(const std::string& topic, int32_t partition) const {
+  rd_kafka_topic_partition_list_t* list = nullptr;
+  if (rd_kafka_assignment(rk_, &list) != RD_KAFKA_RESP_ERR_NO_ERROR) return false;
+  const bool owned = rd_kafka_topic_partition_list_find(list, topic.c_str(), partition) != nullptr;
+  rd_kafka_topic_partition_list_destroy(list);
+  return owned;
+}
+
 Result<std::optional<KafkaMessage>> KafkaConsumer::Poll(std::chrono::milliseconds wait) {
   rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, static_cast<int>(wait.count()));
   if (m == nullptr) return std::optional<KafkaMessage>();

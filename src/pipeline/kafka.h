@@ -112,6 +112,9 @@ class KafkaConsumer {
   // members (rebalanced as members come and go), each read from the
   // group's committed offset (the earliest where none).
   Status Subscribe(const std::vector<std::string>& topics);
+  // Whether this consumer is assigned `partition` of `topic` now (a
+  // rebalance can take it away between a poll and a commit).
+  bool Owns(const std::string& topic, int32_t partition) const;
   // The next message, or nullopt when none arrived within `wait`.
   Result<std::optional<KafkaMessage>> Poll(std::chrono::milliseconds wait);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <set>
@@ -260,8 +261,9 @@ Status IndexStage::Run(Source<EmbeddedChunk>& in, StageEvents& events) const {
     std::string id;
     uint64_t version = 0;
     size_t chunk_count = 0;
-    size_t expected = 0;  // messages: chunk_count, or 1 for a chunkless document
-    size_t arrived = 0;
+    size_t expected = 0;     // messages: chunk_count, or 1 for a chunkless document
+    size_t arrived = 0;      // distinct ordinals
+    std::vector<bool> seen;  // per ordinal: arrived (a redelivered message is ignored)
     bool failed = false;
     std::vector<store::Record> records;
     std::map<std::string, uint64_t> first_offset;  // per source key: its earliest message
@@ -271,6 +273,11 @@ Status IndexStage::Run(Source<EmbeddedChunk>& in, StageEvents& events) const {
   constexpr size_t kMaxReady = 256;           // documents per write at most
   std::map<std::string, uint64_t> read_past;  // per source key: one past the last offset read
   store::SourcePositions written;             // what the last write carried
+  // Documents finished lately, so that a late redelivery of one of their
+  // messages (at-least-once transports) does not open them again.
+  std::set<std::pair<std::string, uint64_t>> finished;
+  std::deque<std::pair<std::string, uint64_t>> finished_order;
+  constexpr size_t kFinishedMemory = 1 << 16;
 
   // Per key: the first offset of a document still open, else past the last read.
   auto positions_now = [&]() {
@@ -325,19 +332,27 @@ Status IndexStage::Run(Source<EmbeddedChunk>& in, StageEvents& events) const {
       continue;
     }
     ChunkPayload& chunk = e.message.chunk;
-    OpenDocument& d = open[{chunk.doc_id, e.message.version}];
-    if (d.arrived == 0) {
+    const std::pair<std::string, uint64_t> key{chunk.doc_id, e.message.version};
+    if (e.from) {
+      uint64_t& past = read_past[e.from->key];
+      past = std::max(past, e.from->offset + 1);
+    }
+    if (finished.count(key)) continue;  // a redelivery of a document already written or failed
+    OpenDocument& d = open[key];
+    if (d.seen.empty()) {
       d.id = chunk.doc_id;
       d.version = e.message.version;
       d.chunk_count = chunk.chunk_count;
       d.expected = std::max<size_t>(chunk.chunk_count, 1);
+      d.seen.assign(d.expected, false);
     }
+    const size_t slot = chunk.chunk_count == 0 ? 0 : chunk.ordinal;
+    if (slot >= d.expected || d.seen[slot]) continue;  // redelivered (or not of this version's shape)
+    d.seen[slot] = true;
     ++d.arrived;
     if (e.from) {
       auto [it, inserted] = d.first_offset.emplace(e.from->key, e.from->offset);
       if (!inserted) it->second = std::min(it->second, e.from->offset);
-      uint64_t& past = read_past[e.from->key];
-      past = std::max(past, e.from->offset + 1);
     }
     if (!e.error.empty()) {
       if (!d.failed) events.Failed(d.id, StrCat("embedding failed: ", e.error), false);
@@ -349,8 +364,14 @@ Status IndexStage::Run(Source<EmbeddedChunk>& in, StageEvents& events) const {
           store::Record{std::move(id), d.version, std::move(e.embedding), chunk.ToJson().dump()});
     }
     if (d.arrived == d.expected) {
-      auto node = open.extract({chunk.doc_id, e.message.version});
+      auto node = open.extract(key);
       if (!node.mapped().failed) ready.push_back(std::move(node.mapped()));
+      finished.insert(key);
+      finished_order.push_back(key);
+      if (finished_order.size() > kFinishedMemory) {
+        finished.erase(finished_order.front());
+        finished_order.pop_front();
+      }
     }
     if (ready.size() >= kMaxReady) RETURN_IF_ERROR(commit());
   }

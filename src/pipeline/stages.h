@@ -21,6 +21,9 @@
 //     arrived, in one store::Collection::Write group with the deletes of its
 //     old chunks past the new count; under the writer lock, a version at
 //     least as new committed meanwhile wins (superseded).
+//   - A message delivered twice (at-least-once transports, a consumer
+//     group's rebalance) is ignored: documents are assembled by ordinal,
+//     and documents finished lately are remembered (the last 65,536).
 //   - Messages that carry a SourceOffset (Kafka) move the collection's
 //     source positions in the same atomic write: per key, up to the first
 //     message of a document still incomplete, else past the last message

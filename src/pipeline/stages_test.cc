@@ -298,6 +298,35 @@ TEST_F(IndexStageTest, SourcePositionsAdvanceWithTheDocumentsTheyCoverAndNoFurth
   EXPECT_EQ(Count(), log.size() - c_chunks);  // a once, b once, nothing of c
 }
 
+// A consumer group's rebalance can deliver a message twice: a document is
+// complete when every ordinal arrived, not when enough messages did, and a
+// late copy does not open a written document again.
+TEST_F(IndexStageTest, RedeliveredMessagesNeitherCompleteNorReopenADocument) {
+  auto d = Embedded({Raw("d", Words("d", 30), 1)});
+  ASSERT_GT(d.size(), 2u);
+  for (size_t i = 0; i < d.size(); ++i) d[i].from = SourceOffset{"t/0", i};
+  std::vector<EmbeddedChunk> messages(d.begin(), d.end() - 1);  // the last ordinal held back
+  messages.push_back(d[0]);                                     // and the first one twice
+  RecordingEvents events;
+  {
+    VectorSource<EmbeddedChunk> in(messages);
+    ASSERT_TRUE(IndexStage(*collection_).Run(in, events).ok());
+  }
+  EXPECT_FALSE(events.committed.count("d")) << "written with an ordinal missing";
+  EXPECT_EQ(Count(), 0u);
+  // All of d, then a late copy of one of its chunks, through one stage.
+  std::vector<EmbeddedChunk> all(d.begin(), d.end());
+  all.push_back(d[1]);
+  all.back().from = SourceOffset{"t/0", d.size()};
+  VectorSource<EmbeddedChunk> whole(all);
+  IndexStage stage(*collection_);
+  RecordingEvents events2;
+  ASSERT_TRUE(stage.Run(whole, events2).ok());
+  EXPECT_EQ(events2.committed["d"].second, d.size());
+  EXPECT_EQ(Count(), d.size());
+  EXPECT_EQ(collection_->source_positions().at("t/0"), d.size() + 1) << "a late copy held the position back";
+}
+
 TEST(ChunkPayloadTest, RefusesPayloadsThePipelineDidNotWrite) {
   EXPECT_THAT(std::string(ChunkPayload::FromJson({{"text", "x"}}).status().message()),
               HasSubstr("\"doc_id\""));

@@ -123,6 +123,12 @@ Status RunTransactions(const WorkerOptions& o, const std::string& input, const T
     if (st.ok()) st = transform(batch, *producer);
     // Stopped part-way: the batch is not done; leave it to whoever reads it next.
     if (st.ok() && stop.stop_requested()) st = absl::AbortedError("stopping");
+    // A rebalance took one of the batch's partitions: its new owner reads
+    // from the committed offset, so this batch must not commit (it would
+    // move that partition's offset under the new owner's feet).
+    for (const auto& p : offsets) {
+      if (st.ok() && !consumer->Owns(p.topic, p.partition)) st = absl::AbortedError("partition reassigned");
+    }
     if (st.ok()) st = producer->CommitTransaction(*consumer, offsets, kTxnTimeout);
     if (!st.ok()) {
       (void)producer->AbortTransaction(kTxnTimeout);
