@@ -1,6 +1,5 @@
 #include "cli/api_client.h"
 
-#include <cctype>
 #include <cstdlib>
 
 #include "core/http_peer.h"
@@ -52,19 +51,6 @@ Result<ApiReply> ApiClient::Call(const std::string& method, const std::string& p
     case 409: return absl::AlreadyExistsError(message);
     default: return absl::UnavailableError(message);
   }
-}
-
-std::string UrlSegment(const std::string& segment) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : segment) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += {'%', kHex[c >> 4], kHex[c & 15]};
-    }
-  }
-  return out;
 }
 
 }  // namespace ragline::cli

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "core/http_peer.h"
 #include "core/status.h"
 #include "nlohmann/json.hpp"
 
@@ -37,8 +38,5 @@ class ApiClient {
   httplib::Headers headers_;
   httplib::Client client_;
 };
-
-// A path segment, percent-encoded ("a#1" -> "a%231").
-std::string UrlSegment(const std::string& segment);
 
 }  // namespace ragline::cli

@@ -24,6 +24,7 @@
 #include "cli/query_command.h"
 #include "cli/serve_command.h"
 #include "cli/worker_command.h"
+#include "cli/cluster_command.h"
 #include "core/strings.h"
 #include "nlohmann/json.hpp"
 #include "embed/local_embedder.h"
@@ -621,6 +622,7 @@ int RunCli(int argc, char** argv) {
   AddServeCommand(app, &rc);
   AddQueryCommand(app, &rc);
   AddWorkerCommand(app, &rc);
+  AddClusterCommand(app, &rc);
 
   try {
     app.parse(argc, argv);

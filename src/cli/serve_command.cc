@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -24,6 +25,8 @@
 #include "server/document_routes.h"
 #include "server/routes.h"
 #include "server/server.h"
+#include "server/shard_routes.h"
+#include "router/router.h"
 #include "store/compactor.h"
 #include "store/database.h"
 
@@ -35,7 +38,9 @@ using nlohmann::json;
 volatile std::sig_atomic_t g_stop_signal = 0;
 
 struct ServeFlags {
-  std::string config_file;
+  std::string config_file, role;
+  std::vector<std::string> shards;
+  uint64_t shard_deadline_ms = 0;
   std::string data, model, host, llm_url, llm_model, log_level, precision;
   int port = 0;
   size_t threads = 0, max_body_bytes = 0;
@@ -131,6 +136,9 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
   if (given("--llm-model")) config.llm.model = flags.llm_model;
   if (given("--log-level")) config.log_level = flags.log_level;
   if (given("--precision")) config.precision = flags.precision;
+  if (given("--role")) config.role = flags.role;
+  if (given("--shard")) config.shards = flags.shards;
+  if (given("--shard-deadline-ms")) config.shard_deadline_ms = flags.shard_deadline_ms;
   if (Status st = config.Validate(); !st.ok()) return Fail(st);
   auto level = obs::ParseLogLevel(config.log_level);
   if (!level.ok()) return Fail(StrCat("log level: ", std::string(level.status().message())));
@@ -150,11 +158,30 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
   auto chat = generate::MakeChatClient(config.llm);
   if (!chat.ok()) return Fail(StrCat("LLM: ", std::string(chat.status().message())));
 
-  store::DatabaseOptions db_options;
-  db_options.on_open = CollectionHealthReporter(metrics, logger);
-  auto db = store::Database::Open(*store::Env::Default(), config.data_dir, db_options);
-  if (!db.ok()) return Fail(db.status());
-  OpenEveryCollection(**db, logger);
+  // A node serves a data directory; a router, the shards' (router/router.h).
+  const bool router = config.role == "router";
+  std::unique_ptr<store::Database> db;
+  std::unique_ptr<router::ShardSet> shards;
+  if (router) {
+    router::ShardSetOptions shard_options;
+    for (const auto& spec : config.shards) {
+      auto replicas = router::ShardSetOptions::ParseShard(spec);
+      if (!replicas.ok()) return Fail(replicas.status());
+      shard_options.shards.push_back(std::move(*replicas));
+    }
+    shard_options.deadline = std::chrono::milliseconds(config.shard_deadline_ms);
+    if (const char* key = std::getenv("RAGLINE_SHARD_API_KEY")) shard_options.api_key = key;
+    auto created = router::ShardSet::Create(std::move(shard_options), &metrics);
+    if (!created.ok()) return Fail(created.status());
+    shards = std::move(*created);
+  } else {
+    store::DatabaseOptions db_options;
+    db_options.on_open = CollectionHealthReporter(metrics, logger);
+    auto opened_db = store::Database::Open(*store::Env::Default(), config.data_dir, db_options);
+    if (!opened_db.ok()) return Fail(opened_db.status());
+    db = std::move(*opened_db);
+    OpenEveryCollection(*db, logger);
+  }
 
   ThreadPool embed_pool(0);
   std::unique_ptr<embed::LocalEmbedder> embedder;
@@ -177,17 +204,23 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
   options.max_header_bytes = config.max_header_bytes;
   options.shutdown_grace = std::chrono::milliseconds(config.shutdown_grace_ms);
   options.api_keys = config.api_keys;
-  server::ServerDeps deps{db->get(), embedder.get(), chat->get(), &metrics, &logger, config.data_dir};
+  server::ServerDeps deps{db.get(), embedder.get(), chat->get(), &metrics, &logger, config.data_dir};
   auto srv = std::make_unique<server::Server>(deps, options);
-  server::RegisterCoreRoutes(*srv);
-  if (embedder) {
-    pipeline::IngestOptions ingest;
-    ingest.limits = config.ingest;
-    server::RegisterDocumentRoutes(*srv, *embedder, ingest);
+  if (router) {
+    router::RegisterRouterRoutes(*srv, *shards);
+  } else {
+    server::RegisterCoreRoutes(*srv);
+    server::RegisterShardRoutes(*srv);
+    if (embedder) {
+      pipeline::IngestOptions ingest;
+      ingest.limits = config.ingest;
+      server::RegisterDocumentRoutes(*srv, *embedder, ingest);
+    }
   }
   auto port = srv->Bind(config.host, config.port);
   if (!port.ok()) return Fail(port.status());
-  auto compactor = StartCompactor(db->get(), srv.get(), config.compaction, metrics, logger);
+  auto compactor =
+      router ? nullptr : StartCompactor(db.get(), srv.get(), config.compaction, metrics, logger);
 
   std::atomic<bool> done{false};
   std::thread signal_thread([&] {
@@ -207,7 +240,8 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
   std::fflush(stdout);
   logger.Info("listening")
       .Field("address", StrCat("http://", config.host, ":", *port))
-      .Field("data", config.data_dir)
+      .Field("role", config.role)
+      .Field("data", router ? StrCat(config.shards.size(), " shards") : config.data_dir)
       .Field("model", embedder ? embedder->model_id() : std::string("none"))
       .Field("llm", config.llm.url.empty() ? std::string("none (extractive answers)") : config.llm.url)
       .Field("threads", config.threads)
@@ -217,7 +251,7 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
   signal_thread.join();
   compactor.reset();  // waits for a merge in progress
   srv.reset();
-  db->reset();  // closes the collections
+  db.reset();  // closes the collections
   logger.Info("stopped");
   if (!run.ok()) return Fail(run);
   return 0;
@@ -230,7 +264,13 @@ void AddServeCommand(CLI::App& app, int* rc) {
   auto* cmd = app.add_subcommand(
       "serve",
       "run the HTTP API (docs/server.md); settings: flags > RAGLINE_LLM_* environment > --config file > defaults");
-  cmd->add_option("--data", flags->data, "data directory");
+  cmd->add_option("--data", flags->data, "data directory (a node)");
+  cmd->add_option("--role", flags->role,
+                  "node (serve --data) | router (fan out to --shard index nodes; docs/distributed.md)");
+  cmd->add_option("--shard", flags->shards,
+                  "router: one shard's index nodes, http://HOST:PORT[,http://HOST:PORT...]; repeat per shard");
+  cmd->add_option("--shard-deadline-ms", flags->shard_deadline_ms,
+                  "router: how long a shard may take to answer, over its replicas (default 2000)");
   cmd->add_option("--model", flags->model,
                   "embedding model directory (default $RAGLINE_MODEL_DIR or models/all-MiniLM-L6-v2)");
   cmd->add_option("--host", flags->host, "listen address (default 127.0.0.1)");

@@ -14,6 +14,9 @@
 #include "embed/tokenizer.h"
 #include "pipeline/wordpiece_chunk_tokenizer.h"
 #include "pipeline/workers.h"
+#include "server/routes.h"
+#include "server/server.h"
+#include "server/shard_routes.h"
 #include "store/database.h"
 
 namespace ragline::cli {
@@ -31,6 +34,8 @@ struct WorkerArgs {
   std::string data, collection, shard;
   bool create = false;
   uint32_t dim = 384;
+  std::string host = "127.0.0.1";
+  int port = -1;  // index: serve the shard's reads here; -1 = no HTTP
 };
 
 // Counts outcomes; failures go to stderr as they happen. Stops with the process.
@@ -154,6 +159,21 @@ int RunIndex(const WorkerArgs& a) {
     c = (*db)->CreateCollection(config);
   }
   if (!c.ok()) return Fail(c.status());
+  // The shard's reads (core read routes + the shard protocol) for a router.
+  obs::MetricsRegistry metrics;
+  obs::Logger logger(obs::LogDestination::Stderr(), obs::LogLevel::kWarn);
+  std::unique_ptr<server::Server> http;
+  if (a.port >= 0) {
+    server::ServerDeps deps{db->get(), nullptr, nullptr, &metrics, &logger, a.data};
+    server::ServerOptions options;
+    options.threads = 4;
+    http = std::make_unique<server::Server>(deps, options);
+    server::RegisterCoreRoutes(*http, /*writable=*/false);
+    server::RegisterShardRoutes(*http);
+    auto port = http->StartInBackground(a.host, a.port);
+    if (!port.ok()) return Fail(port.status());
+    std::fprintf(stderr, "ragline worker index: serving reads on http://%s:%d\n", a.host.c_str(), *port);
+  }
   std::stop_source stop;
   SignalStopper stopper(stop);
   WorkerEvents events("index");
@@ -161,6 +181,8 @@ int RunIndex(const WorkerArgs& a) {
                Options(a, "").topics.upserts.c_str(), a.collection.c_str());
   Status st = pipeline::RunIndexNode(Options(a, StrCat("rag.index.", a.collection)), **c, *partitions, events,
                                      stop.get_token());
+  if (http) http->Stop();
+  http.reset();
   Status closed = (*c)->Close();
   if (st.ok()) st = closed;
   return Finish(st, events);
@@ -218,6 +240,9 @@ void AddWorkerCommand(CLI::App& app, int* rc) {
       ->check(CLI::Range(1, 65536));
   index->add_option("--partitions-of-shard", args->shard,
                     "partitions of the upserts topic to read, e.g. 0,1 (default all)");
+  index->add_option("--port", args->port, "serve the shard's reads for a router on this port (0 = any free)")
+      ->check(CLI::Range(0, 65535));
+  index->add_option("--host", args->host, "address --port listens on")->capture_default_str();
   index->callback([args, rc] { *rc = RunIndex(*args); });
 }
 

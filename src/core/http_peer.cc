@@ -1,5 +1,7 @@
 #include "core/http_peer.h"
 
+#include <cctype>
+
 #include <nlohmann/json.hpp>
 
 #include "core/strings.h"
@@ -40,6 +42,19 @@ std::string PeerErrorMessage(const std::string& body) {
     return doc["message"].get<std::string>();
   }
   return body.size() > 300 ? body.substr(0, 300) + "..." : body;
+}
+
+std::string UrlSegment(const std::string& segment) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : segment) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  return out;
 }
 
 }  // namespace ragline

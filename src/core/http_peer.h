@@ -26,4 +26,7 @@ Result<BaseUrl> SplitBaseUrl(std::string_view url, std::string_view what);
 // or plain text (cut to 300 bytes).
 std::string PeerErrorMessage(const std::string& body);
 
+// A path segment, percent-encoded ("a#1" -> "a%231").
+std::string UrlSegment(const std::string& segment);
+
 }  // namespace ragline

@@ -173,7 +173,12 @@ Result<RetrievedHits> RunRetrieval(const store::Collection& collection, embed::E
     }
     out.hits = std::move(*hits);
   }
-  const std::string& text_field = collection.config().lexical.text_field;
+  return ShapeHits(std::move(out.hits), collection.config().lexical.text_field);
+}
+
+RetrievedHits ShapeHits(std::vector<store::SearchHit> hits, const std::string& text_field) {
+  RetrievedHits out;
+  out.hits = std::move(hits);
   out.hits_json = json::array();
   for (const auto& h : out.hits) {
     HitFields f = HitFields::Of(h.payload, text_field);

@@ -68,6 +68,10 @@ struct RetrievedHits {
 Result<RetrievedHits> RunRetrieval(const store::Collection& collection, embed::Embedder* embedder,
                                    const QueryRequest& request, const QueryInstruments& instruments);
 
+// Hits as clients see them (hits_json) and as the answer reads them
+// (passages). `text_field` is the collection's lexical text field.
+RetrievedHits ShapeHits(std::vector<store::SearchHit> hits, const std::string& text_field);
+
 // What a hit shows of its payload (see the file comment).
 struct HitFields {
   std::string doc_id;  // "" when the payload has none

@@ -61,19 +61,29 @@ Result<std::vector<store::SearchHit>> Retriever::Search(const Query& query) cons
   }
   if (!query.text) return absl::InvalidArgumentError("hybrid search needs a \"text\"");
   RETURN_IF_ERROR(query.fusion.Validate());
-  const size_t depth = query.candidates > 0 ? query.candidates : std::max<size_t>(query.k, 100);
+  const size_t depth = HybridDepth(query);
   ASSIGN_OR_RETURN(auto vec, QueryVector(query));
   ASSIGN_OR_RETURN(auto dense, collection_.Search(vec, depth, query.filter, query.index_options));
   ASSIGN_OR_RETURN(auto lexical, collection_.LexicalSearch(*query.text, depth, query.filter, query.bm25 ? &*query.bm25 : nullptr));
-  const bool distances = collection_.config().metric == store::DistanceMetric::kL2;
-  if (query.fusion.method == FusionMethod::kRrf) {
-    const std::array<RankedList, 2> lists = {RankedList{dense, query.fusion.dense_weight, distances},
-                                             RankedList{lexical, query.fusion.lexical_weight, false}};
-    return FuseRrf(lists, query.fusion.rrf_k, query.k);
+  return FuseHybrid(dense, lexical, query.fusion, collection_.config().metric == store::DistanceMetric::kL2,
+                    query.k);
+}
+
+size_t HybridDepth(const Query& query) {
+  return query.candidates > 0 ? query.candidates : std::max<size_t>(query.k, 100);
+}
+
+std::vector<store::SearchHit> FuseHybrid(std::span<const store::SearchHit> dense,
+                                         std::span<const store::SearchHit> lexical, const FusionOptions& fusion,
+                                         bool dense_distances, size_t k) {
+  if (fusion.method == FusionMethod::kRrf) {
+    const std::array<RankedList, 2> lists = {RankedList{dense, fusion.dense_weight, dense_distances},
+                                             RankedList{lexical, fusion.lexical_weight, false}};
+    return FuseRrf(lists, fusion.rrf_k, k);
   }
-  const std::array<RankedList, 2> lists = {RankedList{dense, query.fusion.alpha, distances},
-                                           RankedList{lexical, 1.0 - query.fusion.alpha, false}};
-  return FuseConvex(lists, query.k);
+  const std::array<RankedList, 2> lists = {RankedList{dense, fusion.alpha, dense_distances},
+                                           RankedList{lexical, 1.0 - fusion.alpha, false}};
+  return FuseConvex(lists, k);
 }
 
 }  // namespace ragline::search

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,5 +70,16 @@ class Retriever {
   const store::Collection& collection_;
   embed::Embedder* embedder_;
 };
+
+// Hybrid mode's depth: hits fetched per list before fusion.
+size_t HybridDepth(const Query& query);
+
+// Hybrid mode's last step: fuses a dense and a lexical list (each best first,
+// fetched at HybridDepth) into the best `k`. `dense_distances`: the dense
+// scores are l2 distances (lower is better). A router calls it on lists merged
+// over shards, so that a sharded collection fuses as one would.
+std::vector<store::SearchHit> FuseHybrid(std::span<const store::SearchHit> dense,
+                                         std::span<const store::SearchHit> lexical, const FusionOptions& fusion,
+                                         bool dense_distances, size_t k);
 
 }  // namespace ragline::search

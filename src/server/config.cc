@@ -62,6 +62,19 @@ Status ServerConfig::MergeJson(const json& j) {
           return absl::InvalidArgumentError(StrCat("config: unknown key \"", where, "\""));
         }
       }
+    } else if (key == "role") {
+      RETURN_IF_ERROR(NeedString(v, key, &role));
+    } else if (key == "shard_deadline_ms") {
+      RETURN_IF_ERROR(NeedUnsigned(v, key, &shard_deadline_ms));
+    } else if (key == "shards") {
+      if (!v.is_array()) return absl::InvalidArgumentError("config: \"shards\" must be an array of strings");
+      shards.clear();
+      for (const auto& shard : v) {
+        if (!shard.is_string() || shard.get<std::string>().empty()) {
+          return absl::InvalidArgumentError("config: \"shards\" must be an array of non-empty strings");
+        }
+        shards.push_back(shard.get<std::string>());
+      }
     } else if (key == "precision") {
       RETURN_IF_ERROR(NeedString(v, key, &precision));
     } else if (key == "log_level") {
@@ -133,7 +146,18 @@ Status ServerConfig::MergeFile(const std::string& path) {
 void ServerConfig::MergeEnvironment() { llm.MergeEnvironment(); }
 
 Status ServerConfig::Validate() const {
-  if (data_dir.empty()) return absl::InvalidArgumentError("no data directory: give --data DIR (or \"data\" in the config)");
+  if (role == "router") {
+    if (shards.empty()) {
+      return absl::InvalidArgumentError("a router needs shards: give --shard URL[,URL...] once per shard");
+    }
+    if (!data_dir.empty()) return absl::InvalidArgumentError("a router holds no data: leave out --data");
+    if (shard_deadline_ms < 1 || shard_deadline_ms > 600'000)
+      return absl::InvalidArgumentError("shard_deadline_ms must be in [1, 600000]");
+  } else if (role != "node") {
+    return absl::InvalidArgumentError(StrCat("role must be \"node\" or \"router\", got \"", role, "\""));
+  } else if (data_dir.empty()) {
+    return absl::InvalidArgumentError("no data directory: give --data DIR (or \"data\" in the config)");
+  }
   if (port < 0 || port > 65535) return absl::InvalidArgumentError(StrCat("port must be in [0, 65535], got ", port));
   if (threads < 1 || threads > 1024) return absl::InvalidArgumentError("threads must be in [1, 1024]");
   if (max_body_bytes < 1024) return absl::InvalidArgumentError("max_body_bytes must be at least 1024");

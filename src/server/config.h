@@ -14,7 +14,11 @@
 //    "compaction": {"min_segments": 4, "max_dead_fraction": 0.2, "interval_ms": 5000},
 //    "max_header_bytes": 32768, "shutdown_grace_ms": 10000,
 //    "ingest": {"max_document_bytes": 16777216, "max_document_chunks": 4096,
-//               "max_request_chunks": 8192}}
+//               "max_request_chunks": 8192},
+//    "role": "node"|"router", "shards": ["http://h:p[,http://h:p...]", ...],
+//    "shard_deadline_ms": 2000}
+// A router (docs/distributed.md) needs "shards" (each entry one shard, its
+// replicas separated by commas) and no data directory.
 //
 // Thread safety: plain values.
 #pragma once
@@ -36,7 +40,10 @@ namespace ragline::server {
 using generate::LlmConfig;
 
 struct ServerConfig {
-  std::string data_dir;
+  std::string data_dir;      // required unless role is "router"
+  std::string role = "node";  // "node": serve a data directory; "router": fan out to "shards"
+  std::vector<std::string> shards;  // router: one "URL[,URL...]" per shard (its replicas)
+  uint64_t shard_deadline_ms = 2000;  // router: per request to a shard, over its replicas
   std::string model_dir;  // empty: the CLI's default model directory
   std::string precision = "fp32";  // the encoder's: fp32 | int8 (docs/embedding.md)
   std::string host = "127.0.0.1";

@@ -71,6 +71,25 @@ TEST(ServerConfigTest, EnvironmentOverridesTheFileAndValidationNamesProblems) {
   EXPECT_THAT(std::string(int8.Validate().message()), HasSubstr("precision must be fp32 or int8, not 'int4'"));
 }
 
+TEST(ServerConfigTest, ARouterNeedsShardsAndNoDataDirectory) {
+  ServerConfig router;
+  ASSERT_TRUE(router.MergeJson(json{{"role", "router"},
+                                    {"shards", json::array({"http://a:1,http://b:1", "http://c:1"})},
+                                    {"shard_deadline_ms", 500u}})
+                  .ok());
+  EXPECT_TRUE(router.Validate().ok()) << router.Validate();
+  EXPECT_EQ(router.shards.size(), 2u);
+  EXPECT_EQ(router.shard_deadline_ms, 500u);
+  router.data_dir = "/d";
+  EXPECT_THAT(std::string(router.Validate().message()), HasSubstr("leave out --data"));
+  ServerConfig empty;
+  empty.role = "router";
+  EXPECT_THAT(std::string(empty.Validate().message()), HasSubstr("--shard URL"));
+  empty.role = "coordinator";
+  EXPECT_THAT(std::string(empty.Validate().message()), HasSubstr("role must be"));
+  EXPECT_FALSE(ServerConfig().MergeJson(json{{"shards", json::array({1})}}).ok());
+}
+
 TEST(AuthorizerTest, ChecksKeysScopesAndCollections) {
   Authorizer open({});
   EXPECT_TRUE(open.Check("", Access::kWrite, "x").ok());

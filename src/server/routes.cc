@@ -112,7 +112,7 @@ Result<store::CollectionConfig> ParseCollectionConfig(const json& body, const em
 
 class Routes {
  public:
-  explicit Routes(Server& server) : server_(server), db_(*server.deps().db) {}
+  Routes(Server& server, bool writable) : server_(server), db_(*server.deps().db), writable_(writable) {}
 
   void Register() {
     Add("GET", "/healthz", Access::kOpen, -1, [](RouteRequest&) -> Result<json> { return json{{"status", "ok"}}; });
@@ -169,6 +169,7 @@ class Routes {
 
  private:
   void Add(std::string method, std::string path, Access access, int collection_param, RouteHandler handler) {
+    if (access == Access::kWrite && !writable_) return;
     server_.AddRoute({std::move(method), std::move(path), access, collection_param, std::move(handler)});
   }
 
@@ -351,54 +352,70 @@ class Routes {
       ASSIGN_OR_RETURN(Collection * c, db_.GetCollection(r.PathParam(0)));
       ASSIGN_OR_RETURN(*retrieved, query::RunRetrieval(*c, server_.deps().embedder, request, ins));
     }
-    const generate::ChatClient* chat = server_.deps().chat;
-    const generate::AnswerOptions& options = server_.options().answer;
-    if (!request.stream) {
-      if (!request.generate) return query::QueryResponseJson(*retrieved, nullptr);
-      generate::Answer answer = query::RunAnswer(request.question, *retrieved, chat, options, nullptr, ins);
-      return query::QueryResponseJson(*retrieved, &answer);
-    }
-    // Server-sent events: hits, then answer deltas, then done.
-    r.response.SetHeader("Cache-Control", "no-cache");
-    r.response.SetHeader("X-Accel-Buffering", "no");
-    r.response.SetStream(
-        "text/event-stream", [retrieved, request = std::move(request), chat, options, ins](DataSink& sink) {
-          auto send = [&sink](const std::string& event) { return sink.IsWritable() && sink.Write(event); };
-          if (!send(SseEvent("hits", {{"hits", retrieved->hits_json}}))) return;
-          json done;
-          if (request.generate) {
-            generate::DeltaCallback on_delta = [&](std::string_view delta) {
-              return send(SseEvent("delta", {{"text", std::string(delta)}}));
-            };
-            generate::Answer answer = query::RunAnswer(request.question, *retrieved, chat, options, &on_delta, ins);
-            if (answer.llm_status.code() == absl::StatusCode::kCancelled && !answer.degraded) {
-              return;  // the client went away
-            }
-            done = query::QueryResponseJson(*retrieved, &answer);
-          } else {
-            done = query::QueryResponseJson(*retrieved, nullptr);
-          }
-          done.erase("hits");
-          if (!send(SseEvent("done", done))) return;
-          sink.Done();
-        });
-    r.MarkResponded();
-    return json();
+    return RespondToQuery(r, std::move(retrieved), std::move(request), server_.deps().chat,
+                          server_.options().answer, ins, json::object());
   }
 
   Server& server_;
   store::Database& db_;
+  const bool writable_;
 };
 
 }  // namespace
+
+Result<json> RespondToQuery(RouteRequest& r, std::shared_ptr<const query::RetrievedHits> retrieved,
+                            query::QueryRequest request, const generate::ChatClient* chat,
+                            const generate::AnswerOptions& options, const query::QueryInstruments& ins,
+                            json extra) {
+  if (!request.stream) {
+    json out;
+    if (request.generate) {
+      generate::Answer answer = query::RunAnswer(request.question, *retrieved, chat, options, nullptr, ins);
+      out = query::QueryResponseJson(*retrieved, &answer);
+    } else {
+      out = query::QueryResponseJson(*retrieved, nullptr);
+    }
+    out.update(extra);
+    return out;
+  }
+  // Server-sent events: hits, then answer deltas, then done.
+  r.response.SetHeader("Cache-Control", "no-cache");
+  r.response.SetHeader("X-Accel-Buffering", "no");
+  r.response.SetStream("text/event-stream", [retrieved, request = std::move(request), chat, options, ins,
+                                             extra = std::move(extra)](DataSink& sink) {
+    auto send = [&sink](const std::string& event) { return sink.IsWritable() && sink.Write(event); };
+    json hits = {{"hits", retrieved->hits_json}};
+    hits.update(extra);
+    if (!send(SseEvent("hits", hits))) return;
+    json done;
+    if (request.generate) {
+      generate::DeltaCallback on_delta = [&](std::string_view delta) {
+        return send(SseEvent("delta", {{"text", std::string(delta)}}));
+      };
+      generate::Answer answer = query::RunAnswer(request.question, *retrieved, chat, options, &on_delta, ins);
+      if (answer.llm_status.code() == absl::StatusCode::kCancelled && !answer.degraded) {
+        return;  // the client went away
+      }
+      done = query::QueryResponseJson(*retrieved, &answer);
+    } else {
+      done = query::QueryResponseJson(*retrieved, nullptr);
+    }
+    done.erase("hits");
+    done.update(extra);
+    if (!send(SseEvent("done", done))) return;
+    sink.Done();
+  });
+  r.MarkResponded();
+  return json();
+}
 
 std::string SseEvent(std::string_view name, const json& data) {
   return StrCat("event: ", name, "\ndata: ", DumpJson(data), "\n\n");
 }
 
-void RegisterCoreRoutes(Server& server) {
+void RegisterCoreRoutes(Server& server, bool writable) {
   // The handlers capture the Routes object; the server keeps it alive.
-  auto routes = std::make_shared<Routes>(server);
+  auto routes = std::make_shared<Routes>(server, writable);
   routes->Register();
   server.KeepAlive(std::move(routes));
 }

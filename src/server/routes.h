@@ -24,12 +24,26 @@
 // are thread-safe (see server.h).
 #pragma once
 
+#include <memory>
+
+#include "query/query.h"
 #include "server/server.h"
 
 namespace ragline::server {
 
-// Adds every route listed above to `server`.
-void RegisterCoreRoutes(Server& server);
+// Adds every route listed above to `server`; only the read and open ones when
+// not `writable` (an index node, whose collection only its Kafka partitions write).
+void RegisterCoreRoutes(Server& server, bool writable = true);
+
+// The reply to a query whose hits are retrieved (the query route's, and the
+// router's): JSON {"hits", "answer", "citations", "degraded",
+// "degraded_reason"} with `extra`'s fields added, or, when the request asks to
+// stream, server-sent events "hits", "delta"..., "done" (`extra`'s fields in
+// "hits" and "done").
+Result<nlohmann::json> RespondToQuery(RouteRequest& r, std::shared_ptr<const query::RetrievedHits> retrieved,
+                                      query::QueryRequest request, const generate::ChatClient* chat,
+                                      const generate::AnswerOptions& options,
+                                      const query::QueryInstruments& ins, nlohmann::json extra);
 
 // Server-sent event framing: "event: NAME\ndata: JSON\n\n".
 std::string SseEvent(std::string_view name, const nlohmann::json& data);

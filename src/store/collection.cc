@@ -893,7 +893,8 @@ Result<std::vector<SearchHit>> Collection::Search(std::span<const float> query, 
 
 Result<std::vector<SearchHit>> Collection::LexicalSearch(std::string_view query_text, size_t k,
                                                          const PayloadFilter* filter,
-                                                         const index::Bm25Params* bm25_params) const {
+                                                         const index::Bm25Params* bm25_params,
+                                                         const LexicalTermStats* global) const {
   if (bm25_params != nullptr) RETURN_IF_ERROR(bm25_params->Validate());
   const std::vector<std::string> query_terms = analyzer_->Analyze(query_text);
   const index::TermVector query = index::TermVector::FromTerms(query_terms);
@@ -908,7 +909,15 @@ Result<std::vector<SearchHit>> Collection::LexicalSearch(std::string_view query_
   stats.doc_freq.assign(terms.size(), 0);
   for (size_t i = 0; i < segments->size(); ++i) {
     rows[i] = (*segments)[i]->size();
-    (*segments)[i]->AddBm25Stats(terms, rows[i], &stats);
+    if (global == nullptr) (*segments)[i]->AddBm25Stats(terms, rows[i], &stats);
+  }
+  if (global != nullptr) {
+    stats.doc_count = global->doc_count;
+    stats.total_doc_length = global->total_doc_length;
+    for (size_t i = 0; i < terms.size(); ++i) {
+      auto it = global->doc_freq.find(terms[i]);
+      if (it != global->doc_freq.end()) stats.doc_freq[i] = it->second;
+    }
   }
   const index::Bm25Query bm25(query, stats, bm25_params != nullptr ? *bm25_params : config_.lexical.bm25);
   std::vector<Candidate> candidates;
@@ -918,6 +927,21 @@ Result<std::vector<SearchHit>> Collection::LexicalSearch(std::string_view query_
       candidates.push_back({n.distance, seg, n.label});
   }
   return MergeSegmentHits(std::move(candidates), k, /*negate=*/true);
+}
+
+LexicalTermStats Collection::LexicalQueryStats(std::string_view query_text) const {
+  const index::TermVector query = index::TermVector::FromTerms(analyzer_->Analyze(query_text));
+  std::vector<index::TermHash> terms;
+  for (const auto& e : query.entries) terms.push_back(e.term);
+  index::Bm25Stats stats;
+  stats.doc_freq.assign(terms.size(), 0);
+  auto segments = snapshot();
+  for (const auto& seg : *segments) seg->AddBm25Stats(terms, seg->size(), &stats);
+  LexicalTermStats out;
+  out.doc_count = stats.doc_count;
+  out.total_doc_length = stats.total_doc_length;
+  for (size_t i = 0; i < terms.size(); ++i) out.doc_freq[terms[i]] = stats.doc_freq[i];
+  return out;
 }
 
 SourcePositions Collection::source_positions() const {

@@ -148,6 +148,14 @@ struct SegmentStats {
   size_t memory_bytes;
 };
 
+// BM25 statistics for one query's terms: summed over shards by a router.
+struct LexicalTermStats {
+  uint64_t doc_count = 0;         // documents with at least one term (BM25's N)
+  uint64_t total_doc_length = 0;  // Σ their lengths
+  // Each unique query term's hash (index::HashTerm) and document frequency.
+  std::map<index::TermHash, uint64_t> doc_freq;
+};
+
 struct LexicalStats {
   size_t documents = 0;         // live records with at least one term
   uint64_t bm25_documents = 0;  // rows counted in BM25's N (dead rows until compaction)
@@ -261,9 +269,15 @@ class Collection {
   // term with the query match; a query with no terms left after analysis
   // (empty, all stop words) returns no hits.
   // `bm25`: parameters for this query only; null = the collection's.
+  // `global`: N, Σ lengths and document frequencies to score with instead of
+  // this collection's own (a router sums them over shards, so that scores from
+  // different shards are comparable); null = this collection's.
   Result<std::vector<SearchHit>> LexicalSearch(std::string_view query_text, size_t k,
                                                const PayloadFilter* filter,
-                                               const index::Bm25Params* bm25 = nullptr) const;
+                                               const index::Bm25Params* bm25 = nullptr,
+                                               const LexicalTermStats* global = nullptr) const;
+  // The BM25 statistics LexicalSearch would score `query_text` with here.
+  LexicalTermStats LexicalQueryStats(std::string_view query_text) const;
   // The analyzer records and queries go through (for callers that fuse
   // lexical results with others and want the same terms).
   const text::Analyzer& analyzer() const { return *analyzer_; }

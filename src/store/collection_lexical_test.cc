@@ -162,6 +162,46 @@ TEST_F(CollectionLexicalTest, ResultsAcrossGrowingAndSealedSegmentsEqualBruteFor
   EXPECT_TRUE((*hits)[0].payload.contains("text"));
 }
 
+TEST_F(CollectionLexicalTest, ShardsScoringWithSummedStatisticsRankLikeOneCollection) {
+  // Two shards of one corpus (what a router fans out to): each scores with the
+  // statistics summed over both, so their merged hits are one collection's.
+  auto shard0 = Create(Config(100));
+  auto docs = Fill(*shard0, 230);
+  TempDir other("ragline_collection_test_shard1");
+  auto shard1 = Collection::Create(*Env::Default(), other.path() + "/c", Config(100), pool_);
+  ASSERT_TRUE(shard1.ok()) << shard1.status();
+  auto more = Fill(**shard1, 170, 230);
+  docs.insert(more.begin(), more.end());
+  for (const auto& q : queries_) {
+    LexicalTermStats global = shard0->LexicalQueryStats(q);
+    const LexicalTermStats s1 = (*shard1)->LexicalQueryStats(q);
+    global.doc_count += s1.doc_count;
+    global.total_doc_length += s1.total_doc_length;
+    for (const auto& [term, df] : s1.doc_freq) global.doc_freq[term] += df;
+    std::vector<SearchHit> merged;
+    for (const Collection* c : {shard0.get(), shard1->get()}) {
+      auto hits = c->LexicalSearch(q, 10, nullptr, nullptr, &global);
+      ASSERT_TRUE(hits.ok()) << hits.status();
+      merged.insert(merged.end(), hits->begin(), hits->end());
+    }
+    std::stable_sort(merged.begin(), merged.end(),
+                     [](const SearchHit& a, const SearchHit& b) { return a.score > b.score; });
+    merged.resize(std::min<size_t>(merged.size(), 10));
+    const auto expected = BruteForceBm25(shard0->analyzer(), docs, q, 10);
+    ASSERT_EQ(merged.size(), expected.size()) << q;
+    for (size_t i = 0; i < merged.size(); ++i) {
+      EXPECT_NEAR(merged[i].score, expected[i].second, 1e-3 * std::max(1.0, expected[i].second)) << q << " #" << i;
+    }
+    // Each shard's own statistics give different scores: the point of summing.
+    auto local = shard0->LexicalSearch(q, 1, nullptr);
+    auto with_global = shard0->LexicalSearch(q, 1, nullptr, nullptr, &global);
+    ASSERT_TRUE(local.ok() && with_global.ok());
+    if (!local->empty()) {
+      EXPECT_NE((*local)[0].score, (*with_global)[0].score) << q;
+    }
+  }
+}
+
 TEST_F(CollectionLexicalTest, GrowingSegmentChunkIndexesGiveTheSameAnswersAsTheScan) {
   // 2600 rows stay in the growing segment: two full 1024-row chunks are read
   // through their inverted indexes, the rest is scanned.

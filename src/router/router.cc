@@ -1,0 +1,331 @@
+#include "router/router.h"
+
+#include <optional>
+#include <set>
+
+#include "core/http_peer.h"
+#include "core/strings.h"
+#include "obs/stage_timer.h"
+#include "query/query.h"
+#include "query/shard_protocol.h"
+#include "search/retriever.h"
+#include "server/http_error.h"
+#include "server/routes.h"
+
+namespace ragline::router {
+namespace {
+
+using nlohmann::json;
+using server::RouteRequest;
+
+std::string CollectionPath(const std::string& name, const std::string& rest = "") {
+  return StrCat("/v1/collections/", UrlSegment(name), rest);
+}
+
+// What the fan-out left out: shards whose every replica failed.
+struct Missing {
+  json list = json::array();
+  std::vector<bool> answered;
+
+  explicit Missing(size_t shards) : answered(shards, true) {}
+  bool any() const { return !list.empty(); }
+  void Add(size_t shard, const Status& st) {
+    answered[shard] = false;
+    list.push_back({{"shard", shard}, {"error", std::string(st.message())}});
+  }
+  json Extra() const {
+    json out = {{"partial", any()}};
+    if (any()) out["missing_shards"] = list;
+    return out;
+  }
+};
+
+// Sorts replies into answers (returned, in shard order, with their shard) and
+// missing shards; a reply that is the request's fault is returned as the
+// error; Unavailable when no shard answered.
+Result<std::vector<std::pair<size_t, json>>> Answers(std::vector<ShardReply> replies, Missing* missing) {
+  std::vector<std::pair<size_t, json>> out;
+  for (size_t i = 0; i < replies.size(); ++i) {
+    if (!missing->answered[i]) continue;  // left out already
+    Result<json>& body = replies[i].body;
+    if (body.ok()) {
+      out.emplace_back(i, std::move(*body));
+    } else if (ReplicaFault(body.status())) {
+      missing->Add(i, body.status());
+    } else {
+      return body.status();
+    }
+  }
+  if (out.empty()) {
+    return absl::UnavailableError(StrCat("no shard answered: ", missing->list.dump()));
+  }
+  return out;
+}
+
+uint64_t Count(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+}
+
+class RouterRoutes {
+ public:
+  RouterRoutes(server::Server& server, const ShardSet& shards) : server_(server), shards_(shards) {
+    partial_ =
+        &server.deps().metrics->Counter("rag_router_partial_answers_total",
+                                        "Router answers that left out a shard no replica of answered.", {});
+  }
+
+  void Register() {
+    Add("GET", "/healthz", -1, [](RouteRequest&) -> Result<json> { return json{{"status", "ok"}}; });
+    Add("GET", "/readyz", -1, [this](RouteRequest& r) { return Ready(r); });
+    Add("GET", "/metrics", -1, [this](RouteRequest& r) -> Result<json> {
+      r.response.SetContent(server_.deps().metrics->ExposeText(),
+                            std::string(obs::kPrometheusTextContentType));
+      r.MarkResponded();
+      return json();
+    });
+    Add("GET", "/v1/cluster", -1, [this](RouteRequest&) { return Cluster(); });
+    Add("GET", "/v1/collections", -1, [this](RouteRequest&) { return ListCollections(); });
+    Add("GET", "/v1/collections/{name}", 0, [this](RouteRequest& r) { return Describe(r, ""); });
+    Add("GET", "/v1/collections/{name}/stats", 0, [this](RouteRequest& r) { return Describe(r, "/stats"); });
+    Add("GET", "/v1/collections/{name}/vectors/{id...}", 0, [this](RouteRequest& r) { return GetVector(r); });
+    Add("POST", "/v1/collections/{name}/query", 0, [this](RouteRequest& r) { return Query(r); });
+  }
+
+ private:
+  void Add(std::string method, std::string path, int collection_param, server::RouteHandler handler) {
+    const server::Access access = path.starts_with("/v1/") ? server::Access::kRead : server::Access::kOpen;
+    server_.AddRoute({std::move(method), std::move(path), access, collection_param, std::move(handler)});
+  }
+
+  Result<json> Ready(RouteRequest& r) {
+    const json health = Cluster().value();
+    bool shards_up = true;
+    for (const auto& shard : health["shards"]) {
+      bool any = false;
+      for (const auto& replica : shard["replicas"]) any = any || replica["up"].get<bool>();
+      shards_up = shards_up && any;
+    }
+    const embed::Embedder* e = server_.deps().embedder;
+    json out = {{"ready", e != nullptr && shards_up},
+                {"role", "router"},
+                {"model", e != nullptr ? json(e->model_id()) : json(nullptr)},
+                {"shards_up", shards_up}};
+    if (!out["ready"].get<bool>()) {
+      r.response.status = 503;
+      r.response.SetContent(server::DumpJson(out), "application/json");
+      r.MarkResponded();
+    }
+    return out;
+  }
+
+  // Every replica, asked directly (not through failover): up, and per
+  // collection its record count and the Kafka offsets it holds.
+  Result<json> Cluster() {
+    json shards = json::array();
+    const auto& spec = shards_.options().shards;
+    for (size_t i = 0; i < spec.size(); ++i) {
+      json replicas = json::array();
+      for (const auto& url : spec[i]) {
+        json replica = {{"url", url}, {"up", false}, {"collections", json::object()}};
+        auto names = shards_.Get(url, "/v1/collections");
+        if (!names.ok()) {
+          replica["error"] = std::string(names.status().message());
+        } else {
+          replica["up"] = true;
+          for (const auto& name : (*names)["collections"]) {
+            auto stats = shards_.Get(url, CollectionPath(name.get<std::string>(), "/stats"));
+            if (!stats.ok()) continue;
+            replica["collections"][name.get<std::string>()] = {
+                {"vector_count", (*stats)["vector_count"]},
+                {"source_positions", stats->value("source_positions", json::object())}};
+          }
+        }
+        replicas.push_back(std::move(replica));
+      }
+      shards.push_back({{"shard", i}, {"replicas", std::move(replicas)}});
+    }
+    return json{{"role", "router"}, {"shards", std::move(shards)}};
+  }
+
+  Result<json> ListCollections() {
+    Missing missing(shards_.size());
+    ASSIGN_OR_RETURN(auto answers, Answers(shards_.FanOut("GET", "/v1/collections", nullptr), &missing));
+    std::set<std::string> names;
+    json aliases = json::object();
+    for (const auto& [shard, body] : answers) {
+      for (const auto& n : body["collections"]) names.insert(n.get<std::string>());
+      if (body["aliases"].is_object()) aliases.update(body["aliases"]);
+    }
+    json out = {{"collections", names}, {"aliases", aliases}};
+    out.update(missing.Extra());
+    return out;
+  }
+
+  // The first answering shard's description with the counts summed over
+  // shards; per shard its own under "shards".
+  Result<json> Describe(RouteRequest& r, const std::string& rest) {
+    Missing missing(shards_.size());
+    ASSIGN_OR_RETURN(auto answers,
+                     Answers(shards_.FanOut("GET", CollectionPath(r.PathParam(0), rest), nullptr), &missing));
+    json out = answers.front().second;
+    json per_shard = json::array();
+    for (const char* key : {"vector_count", "deleted", "unindexed", "memory_bytes", "wal_bytes"}) {
+      if (!out.contains(key)) continue;
+      uint64_t sum = 0;
+      for (const auto& [shard, body] : answers) sum += Count(body, key);
+      out[key] = sum;
+    }
+    if (out.contains("lexical")) {
+      for (const char* key : {"documents", "bm25_documents", "bm25_terms", "memory_bytes"}) {
+        uint64_t sum = 0;
+        for (const auto& [shard, body] : answers) sum += Count(body["lexical"], key);
+        out["lexical"][key] = sum;
+      }
+    }
+    // Per-shard details that do not sum (segments, LSNs, offsets) stay per shard.
+    for (const char* key : {"segments", "segment_count", "last_lsn", "checkpoint_lsn", "source_positions"})
+      out.erase(key);
+    for (auto& [shard, body] : answers) {
+      body["shard"] = shard;
+      per_shard.push_back(std::move(body));
+    }
+    out["shards"] = std::move(per_shard);
+    out.update(missing.Extra());
+    return out;
+  }
+
+  // The record lives on one shard: its answer; 404 when every shard says so;
+  // 503 when the shards that answered do not have it and another did not answer.
+  Result<json> GetVector(RouteRequest& r) {
+    const auto replies = shards_.FanOut(
+        "GET", CollectionPath(r.PathParam(0), StrCat("/vectors/", UrlSegment(r.PathParam(1)))), nullptr);
+    std::optional<Status> fault;
+    for (const auto& reply : replies) {
+      if (reply.body.ok()) return *reply.body;
+      if (ReplicaFault(reply.body.status())) {
+        fault = reply.body.status();
+      } else if (!absl::IsNotFound(reply.body.status())) {
+        return reply.body.status();
+      }
+    }
+    if (fault)
+      return absl::UnavailableError(
+          StrCat("not found on the shards that answered; ", std::string(fault->message())));
+    return absl::NotFoundError(
+        StrCat("vector '", r.PathParam(1), "' not found in collection '", r.PathParam(0), "'"));
+  }
+
+  Result<json> Query(RouteRequest& r) {
+    ASSIGN_OR_RETURN(json body, r.JsonBody());
+    ASSIGN_OR_RETURN(query::QueryRequest request, query::QueryRequest::FromJson(body));
+    query::QueryInstruments ins;
+    ins.embed_latency = &server_.stage_latency("embed");
+    ins.retrieve_latency = &server_.stage_latency("retrieve");
+    ins.generate_latency = &server_.stage_latency("generate");
+    ins.logger = server_.deps().logger;
+    ins.request_id = r.request_id;
+    const std::string name = r.PathParam(0);
+    const bool dense = request.mode != search::Mode::kLexical;
+    const bool lexical = request.mode != search::Mode::kDense;
+    search::Query shape;
+    shape.k = request.k;
+    const size_t depth = request.mode == search::Mode::kHybrid ? search::HybridDepth(shape) : request.k;
+
+    json search = {{"k", depth}};
+    if (body.contains("filter") && !body["filter"].is_null()) search["filter"] = body["filter"];
+    if (dense) {
+      ASSIGN_OR_RETURN(search["vector"], EmbedQuestion(request.question, ins));
+    }
+
+    Missing missing(shards_.size());
+    obs::StageTimer timer(ins.retrieve_latency, ins.logger, "retrieve", ins.request_id);
+    if (lexical) {
+      // Round 1: BM25 statistics summed over shards.
+      const json ask = {{"query", request.question}};
+      ASSIGN_OR_RETURN(
+          auto answers,
+          Answers(shards_.FanOut("POST", CollectionPath(name, "/shard/lexical-stats"), &ask), &missing));
+      store::LexicalTermStats total;
+      for (const auto& [shard, stats] : answers) {
+        ASSIGN_OR_RETURN(store::LexicalTermStats part, query::LexicalStatsFromWire(stats));
+        query::AddLexicalStats(part, &total);
+      }
+      search["query"] = request.question;
+      search["lexical_stats"] = query::LexicalStatsToWire(total);
+    }
+    // Round 2: each shard's top hits (the shards that answered round 1).
+    ASSIGN_OR_RETURN(auto answers, Answers(shards_.FanOut("POST", CollectionPath(name, "/shard/search"),
+                                                          &search, &missing.answered),
+                                           &missing));
+    std::vector<std::vector<store::SearchHit>> dense_lists, lexical_lists;
+    for (const auto& [shard, reply] : answers) {
+      if (dense) {
+        ASSIGN_OR_RETURN(
+            auto hits, query::HitsFromWire(reply.value("dense", json()), StrCat("shard ", shard, " dense")));
+        dense_lists.push_back(std::move(hits));
+      }
+      if (lexical) {
+        ASSIGN_OR_RETURN(auto hits, query::HitsFromWire(reply.value("lexical", json()),
+                                                        StrCat("shard ", shard, " lexical")));
+        lexical_lists.push_back(std::move(hits));
+      }
+    }
+    const json& first = answers.front().second;
+    const bool distances = first.value("metric", "") == "l2";
+    std::vector<store::SearchHit> hits;
+    if (request.mode == search::Mode::kDense) {
+      hits = query::MergeShardHits(std::move(dense_lists), request.k, distances);
+    } else if (request.mode == search::Mode::kLexical) {
+      hits = query::MergeShardHits(std::move(lexical_lists), request.k, false);
+    } else {
+      const auto d = query::MergeShardHits(std::move(dense_lists), depth, distances);
+      const auto l = query::MergeShardHits(std::move(lexical_lists), depth, false);
+      hits = search::FuseHybrid(d, l, search::FusionOptions{}, distances, request.k);
+    }
+    timer.Stop();
+    if (missing.any()) {
+      partial_->WithLabels({}).Increment();
+      ins.logger->Warn("partial answer")
+          .RequestId(r.request_id)
+          .Field("collection", name)
+          .Field("missing_shards", missing.list.dump());
+    }
+    auto retrieved = std::make_shared<query::RetrievedHits>(
+        query::ShapeHits(std::move(hits), first.value("text_field", std::string("text"))));
+    return server::RespondToQuery(r, std::move(retrieved), std::move(request), server_.deps().chat,
+                                  server_.options().answer, ins, missing.Extra());
+  }
+
+  Result<json> EmbedQuestion(const std::string& question, const query::QueryInstruments& ins) {
+    embed::Embedder* embedder = server_.deps().embedder;
+    if (embedder == nullptr) {
+      return absl::UnavailableError(
+          "no embedding model is loaded on the router, so dense and hybrid queries cannot run; use \"mode\": "
+          "\"lexical\"");
+    }
+    obs::StageTimer timer(ins.embed_latency, ins.logger, "embed", ins.request_id);
+    std::vector<std::string> texts = {question};
+    auto m = embedder->Embed(texts);
+    if (!m.ok()) {
+      timer.SetError(m.status());
+      return m.status();
+    }
+    auto row = m->row(0);
+    return json(std::vector<float>(row.begin(), row.end()));
+  }
+
+  server::Server& server_;
+  const ShardSet& shards_;
+  obs::CounterFamily* partial_;
+};
+
+}  // namespace
+
+void RegisterRouterRoutes(server::Server& server, const ShardSet& shards) {
+  auto routes = std::make_shared<RouterRoutes>(server, shards);
+  routes->Register();
+  server.KeepAlive(std::move(routes));
+}
+
+}  // namespace ragline::router

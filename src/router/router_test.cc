@@ -1,0 +1,304 @@
+// The router end to end in process: two shards (shard 0 with two replicas
+// over one database), one node holding everything, and the router in front of
+// the shards, all real servers on free ports. The router must answer as the
+// whole node does, and leave out (flagged) a shard that is down or late.
+#include "router/router.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <random>
+
+#include "core/strings.h"
+#include "core/temp_dir_for_test.h"
+#include "server/routes.h"
+#include "server/shard_routes.h"
+#include "store/database.h"
+
+namespace ragline::router {
+namespace {
+
+using nlohmann::json;
+
+// 8 dimensions from the text's bytes: deterministic, few ties.
+class SeededEmbedder : public embed::Embedder {
+ public:
+  size_t dim() const override { return 8; }
+  const std::string& model_id() const override { return id_; }
+  Result<Matrix> Embed(std::span<const std::string> texts) override {
+    Matrix m(texts.size(), 8);
+    for (size_t i = 0; i < texts.size(); ++i) {
+      std::mt19937 rng(static_cast<uint32_t>(std::hash<std::string>()(texts[i])));
+      std::normal_distribution<float> normal;
+      for (size_t d = 0; d < 8; ++d) m.row(i)[d] = normal(rng);
+    }
+    return m;
+  }
+
+ private:
+  std::string id_ = "seeded-8";
+};
+
+const std::vector<std::string> kWords = {
+    "kafka",  "shard",   "router", "replica", "index",   "vector", "token",  "merge",  "deadline", "offset",
+    "broker", "segment", "query",  "answer",  "lexical", "dense",  "hybrid", "fusion", "score",    "partial"};
+
+// A node: a database and the servers over it (replicas share the database).
+struct Node {
+  std::unique_ptr<store::Database> db;
+  std::vector<std::unique_ptr<server::Server>> servers;
+  std::vector<int> ports;
+};
+
+class RouterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    whole_ = OpenNode("whole");
+    shards_.push_back(OpenNode("shard0"));
+    shards_.push_back(OpenNode("shard1"));
+    store::CollectionConfig config;
+    config.name = "docs";
+    config.dim = 8;
+    config.index_kind = index::IndexKind::kFlat;
+    for (Node* n : {&whole_, &shards_[0], &shards_[1]}) ASSERT_TRUE(n->db->CreateCollection(config).ok());
+    std::mt19937 rng(5);
+    std::vector<store::Record> all, part[2];
+    for (int i = 0; i < 300; ++i) {
+      std::string text;
+      const int n = 4 + static_cast<int>(rng() % 10);
+      for (int w = 0; w < n; ++w)
+        text += (w ? " " : "") + kWords[std::min(rng() % kWords.size(), rng() % kWords.size())];
+      const std::string id = StrCat("c", i);
+      auto v = *embedder_.Embed(std::vector<std::string>{id});
+      store::Record r{id, 1, std::vector<float>(v.row(0).begin(), v.row(0).end()),
+                      json{{"text", text}, {"doc_id", StrCat("d", i / 3)}, {"group", i % 4}}.dump()};
+      all.push_back(r);
+      part[(i / 3) % 2].push_back(std::move(r));
+    }
+    ASSERT_TRUE((*whole_.db->GetCollection("docs"))->Upsert(std::move(all)).ok());
+    for (int s = 0; s < 2; ++s)
+      ASSERT_TRUE((*shards_[s].db->GetCollection("docs"))->Upsert(std::move(part[s])).ok());
+    StartServer(&whole_);
+    StartServer(&shards_[0]);
+    StartServer(&shards_[0]);  // a replica
+    StartServer(&shards_[1]);
+  }
+
+  void TearDown() override {
+    router_.reset();
+    for (Node* n : {&whole_, &shards_[0], &shards_[1]}) n->servers.clear();
+  }
+
+  Node OpenNode(const std::string& name) {
+    Node n;
+    auto db = store::Database::Open(*store::Env::Default(), tmp_.path() + "/" + name,
+                                    {.read_only = false, .threads = 1, .salvage = false, .on_open = {}});
+    EXPECT_TRUE(db.ok()) << db.status();
+    n.db = std::move(*db);
+    return n;
+  }
+
+  // Starts (or, with `port`, restarts on that port) a server over the node's database.
+  void StartServer(Node* node, int port = 0, size_t slot = SIZE_MAX) {
+    server::ServerDeps deps{node->db.get(), &embedder_, nullptr, &metrics_, &logger_, ""};
+    auto s = std::make_unique<server::Server>(deps, server::ServerOptions{});
+    server::RegisterCoreRoutes(*s);
+    server::RegisterShardRoutes(*s);
+    auto bound = s->StartInBackground("127.0.0.1", port);
+    ASSERT_TRUE(bound.ok()) << bound.status();
+    if (slot == SIZE_MAX) {
+      node->servers.push_back(std::move(s));
+      node->ports.push_back(*bound);
+    } else {
+      node->servers[slot] = std::move(s);
+    }
+  }
+
+  static std::string Url(int port) { return StrCat("http://127.0.0.1:", port); }
+
+  void StartRouter(std::vector<std::vector<std::string>> shards,
+                   std::chrono::milliseconds deadline = std::chrono::milliseconds(2000)) {
+    ShardSetOptions options;
+    options.shards = std::move(shards);
+    options.deadline = deadline;
+    auto set = ShardSet::Create(options, &metrics_);
+    ASSERT_TRUE(set.ok()) << set.status();
+    shard_set_ = std::move(*set);
+    server::ServerDeps deps{nullptr, &embedder_, nullptr, &metrics_, &logger_, ""};
+    router_ = std::make_unique<server::Server>(deps, server::ServerOptions{});
+    RegisterRouterRoutes(*router_, *shard_set_);
+    auto port = router_->StartInBackground("127.0.0.1", 0);
+    ASSERT_TRUE(port.ok()) << port.status();
+    router_port_ = *port;
+  }
+
+  void StartRouterOverBothShards(std::chrono::milliseconds deadline = std::chrono::milliseconds(2000)) {
+    StartRouter({{Url(shards_[0].ports[0]), Url(shards_[0].ports[1])}, {Url(shards_[1].ports[0])}}, deadline);
+  }
+
+  static std::pair<int, json> Call(int port, const std::string& method, const std::string& path,
+                                   const json& body = json()) {
+    httplib::Client client("127.0.0.1", port);
+    client.set_read_timeout(30, 0);
+    auto res = method == "POST" ? client.Post(path.c_str(), body.dump(), "application/json")
+                                : client.Get(path.c_str());
+    if (!res) return {0, json()};
+    return {res->status, json::parse(res->body, nullptr, false)};
+  }
+
+  json Query(int port, const json& body, int expect_status = 200) {
+    auto [status, reply] = Call(port, "POST", "/v1/collections/docs/query", body);
+    EXPECT_EQ(status, expect_status) << reply.dump();
+    return reply;
+  }
+
+  // Same scores rank by rank, and the same ids wherever a score is not tied
+  // (`want` may hold one hit more than `got`, to see a tie at the cut).
+  static void ExpectSameHits(const json& got, const json& want, const std::string& context) {
+    ASSERT_TRUE(got.size() == want.size() || got.size() + 1 == want.size()) << context;
+    for (size_t i = 0; i < got.size(); ++i) {
+      const double a = got[i]["score"].get<double>(), b = want[i]["score"].get<double>();
+      EXPECT_NEAR(a, b, 1e-4 * std::max(1.0, std::abs(b))) << context << " rank " << i;
+      const bool tied = (i > 0 && std::abs(want[i - 1]["score"].get<double>() - b) < 1e-6) ||
+                        (i + 1 < want.size() && std::abs(want[i + 1]["score"].get<double>() - b) < 1e-6);
+      if (!tied) {
+        EXPECT_EQ(got[i]["id"], want[i]["id"]) << context << " rank " << i;
+      }
+    }
+  }
+
+  TempDir tmp_{"ragline_router_test"};
+  SeededEmbedder embedder_;
+  obs::MetricsRegistry metrics_;
+  obs::Logger logger_{obs::LogDestination::Stderr(), obs::LogLevel::kError};
+  Node whole_;
+  std::vector<Node> shards_;
+  std::unique_ptr<ShardSet> shard_set_;
+  std::unique_ptr<server::Server> router_;
+  int router_port_ = 0;
+};
+
+TEST_F(RouterTest, AnswersEveryModeAsOneNodeHoldingEverything) {
+  StartRouterOverBothShards();
+  for (const char* mode : {"dense", "lexical", "hybrid"}) {
+    for (const char* question : {"kafka shard router", "partial answer deadline", "fusion", "c17"}) {
+      for (const json& filter : {json(), json{{"group", 2}}}) {
+        json body = {{"query", question}, {"mode", mode}, {"k", 7}, {"generate", false}};
+        if (!filter.is_null()) body["filter"] = filter;
+        const json got = Query(router_port_, body);
+        body["k"] = 8;  // one more, to see ties at the cut
+        const json want = Query(whole_.ports[0], body);
+        const std::string context = StrCat(mode, " '", question, "' ", filter.dump());
+        EXPECT_EQ(got["partial"], false) << context;
+        ExpectSameHits(got["hits"], want["hits"], context);
+        if (!want["hits"].empty()) {
+          EXPECT_EQ(got["hits"][0]["text"], want["hits"][0]["text"]) << context;
+          EXPECT_EQ(got["hits"][0]["doc_id"], want["hits"][0]["doc_id"]) << context;
+        }
+      }
+    }
+  }
+  // An answer is built from the merged hits (extractive without an LLM).
+  const json answered = Query(router_port_, {{"query", "kafka broker offset"}, {"k", 3}});
+  EXPECT_FALSE(answered["answer"].get<std::string>().empty());
+  EXPECT_FALSE(answered["citations"].empty());
+}
+
+TEST_F(RouterTest, CountsEachRecordOnceAndPassesClientErrorsThrough) {
+  StartRouterOverBothShards();
+  auto [status, stats] = Call(router_port_, "GET", "/v1/collections/docs/stats");
+  ASSERT_EQ(status, 200) << stats.dump();
+  EXPECT_EQ(stats["vector_count"], 300);
+  EXPECT_EQ(stats["shards"].size(), 2u);
+  EXPECT_EQ(stats["shards"][0]["vector_count"].get<int>() + stats["shards"][1]["vector_count"].get<int>(),
+            300);
+  auto [list_status, list] = Call(router_port_, "GET", "/v1/collections");
+  EXPECT_EQ(list_status, 200);
+  EXPECT_EQ(list["collections"], json::array({"docs"}));
+  // A record comes from whichever shard holds it.
+  for (const char* id : {"c4", "c5"}) {
+    auto [get_status, record] = Call(router_port_, "GET", StrCat("/v1/collections/docs/vectors/", id));
+    EXPECT_EQ(get_status, 200) << record.dump();
+    EXPECT_EQ(record["id"], id);
+  }
+  EXPECT_EQ(Call(router_port_, "GET", "/v1/collections/docs/vectors/nope").first, 404);
+  // The request's fault is not a shard's: no partial answer, the shard's own error.
+  auto [missing_status, missing] =
+      Call(router_port_, "POST", "/v1/collections/nope/query", {{"query", "kafka"}, {"mode", "lexical"}});
+  EXPECT_EQ(missing_status, 404) << missing.dump();
+  Query(router_port_, {{"query", "kafka"}, {"filter", {{"group", {{"$near", 1}}}}}}, 400);
+  Query(router_port_, {{"query", "kafka"}, {"k", 0}}, 400);
+}
+
+TEST_F(RouterTest, ShardDownGivesAFlaggedPartialAnswerAndShardBackGivesFullOnes) {
+  StartRouterOverBothShards();
+  const json body = {{"query", "router replica"}, {"mode", "hybrid"}, {"k", 10}, {"generate", false}};
+  const json full = Query(router_port_, body);
+  ASSERT_EQ(full["partial"], false);
+  const int port = shards_[1].ports[0];
+  shards_[1].servers[0]->Stop();
+  shards_[1].servers[0].reset();
+  const json partial = Query(router_port_, body);
+  EXPECT_EQ(partial["partial"], true);
+  ASSERT_EQ(partial["missing_shards"].size(), 1u);
+  EXPECT_EQ(partial["missing_shards"][0]["shard"], 1);
+  for (const auto& hit : partial["hits"]) {
+    const int n = std::stoi(hit["id"].get<std::string>().substr(1));
+    EXPECT_EQ((n / 3) % 2, 0) << "hit " << hit["id"] << " lives on the missing shard";
+  }
+  auto [ready_status, ready] = Call(router_port_, "GET", "/readyz");
+  EXPECT_EQ(ready_status, 503) << ready.dump();
+  // The same shard comes back on its port: full answers, nothing restarted elsewhere.
+  StartServer(&shards_[1], port, 0);
+  const json again = Query(router_port_, body);
+  EXPECT_EQ(again["partial"], false);
+  ExpectSameHits(again["hits"], full["hits"], "after the shard came back");
+  EXPECT_NE(metrics_.ExposeText().find("rag_router_partial_answers_total 1"), std::string::npos);
+}
+
+TEST_F(RouterTest, AReplicaDownIsSkippedWithoutAPartialAnswer) {
+  StartRouterOverBothShards();
+  shards_[0].servers[0]->Stop();
+  shards_[0].servers[0].reset();
+  for (int i = 0; i < 4; ++i) {  // round robin reaches the dead replica; its sibling answers
+    const json reply =
+        Query(router_port_, {{"query", "segment merge"}, {"mode", "lexical"}, {"generate", false}});
+    EXPECT_EQ(reply["partial"], false) << reply.dump();
+  }
+  auto [status, cluster] = Call(router_port_, "GET", "/v1/cluster");
+  ASSERT_EQ(status, 200);
+  EXPECT_EQ(cluster["shards"][0]["replicas"][0]["up"], false);
+  EXPECT_EQ(cluster["shards"][0]["replicas"][1]["up"], true);
+  EXPECT_EQ(cluster["shards"][1]["replicas"][0]["collections"]["docs"]["vector_count"], 150);
+}
+
+TEST_F(RouterTest, AShardThatNeverAnswersIsCutAtTheDeadline) {
+  // A listening socket nobody accepts from: connections open, replies never come.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  StartRouter({{Url(shards_[0].ports[0])}, {Url(shards_[1].ports[0])}, {Url(ntohs(addr.sin_port))}},
+              std::chrono::milliseconds(300));
+  const auto start = std::chrono::steady_clock::now();
+  const json reply = Query(router_port_, {{"query", "kafka"}, {"mode", "dense"}, {"generate", false}});
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(reply["partial"], true);
+  ASSERT_EQ(reply["missing_shards"].size(), 1u);
+  EXPECT_EQ(reply["missing_shards"][0]["shard"], 2);
+  EXPECT_EQ(reply["hits"].size(), 5u);
+  EXPECT_LT(seconds, 3.0) << "the router waited far past its 300 ms deadline";
+  ::close(fd);
+}
+
+}  // namespace
+}  // namespace ragline::router

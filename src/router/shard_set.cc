@@ -1,0 +1,201 @@
+#include "router/shard_set.h"
+
+#include <httplib.h>
+
+#include <future>
+#include <sstream>
+
+#include "core/http_peer.h"
+#include "core/strings.h"
+
+namespace ragline::router {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+}
+
+Status StatusOfReply(int code, const std::string& message) {
+  switch (code) {
+    case 400:
+      return absl::InvalidArgumentError(message);
+    case 401:
+      return absl::UnauthenticatedError(message);
+    case 403:
+      return absl::PermissionDeniedError(message);
+    case 404:
+      return absl::NotFoundError(message);
+    case 409:
+      return absl::FailedPreconditionError(message);
+    case 413:
+      return absl::ResourceExhaustedError(message);
+    case 504:
+      return absl::DeadlineExceededError(message);
+    default:
+      return absl::UnavailableError(message);
+  }
+}
+
+}  // namespace
+
+bool ReplicaFault(const Status& st) {
+  return absl::IsUnavailable(st) || absl::IsDeadlineExceeded(st) || absl::IsDataLoss(st) ||
+         absl::IsInternal(st);
+}
+
+Result<std::vector<std::string>> ShardSetOptions::ParseShard(const std::string& spec) {
+  std::vector<std::string> replicas;
+  std::stringstream ss(spec);
+  std::string url;
+  while (std::getline(ss, url, ',')) {
+    ASSIGN_OR_RETURN(BaseUrl base, SplitBaseUrl(url, "shard"));
+    if (!base.path.empty()) {
+      return absl::InvalidArgumentError(
+          StrCat("shard replica '", url, "': give http://HOST:PORT without a path"));
+    }
+    replicas.push_back(base.scheme_host_port);
+  }
+  if (replicas.empty()) return absl::InvalidArgumentError(StrCat("shard '", spec, "' names no replica"));
+  return replicas;
+}
+
+Result<std::unique_ptr<ShardSet>> ShardSet::Create(ShardSetOptions options, obs::MetricsRegistry* metrics) {
+  if (options.shards.empty()) return absl::InvalidArgumentError("a router needs at least one shard");
+  for (size_t i = 0; i < options.shards.size(); ++i) {
+    if (options.shards[i].empty()) return absl::InvalidArgumentError(StrCat("shard ", i, " has no replica"));
+    for (const auto& url : options.shards[i]) RETURN_IF_ERROR(SplitBaseUrl(url, "shard").status());
+  }
+  if (options.deadline.count() <= 0) return absl::InvalidArgumentError("the shard deadline must be positive");
+  return std::unique_ptr<ShardSet>(new ShardSet(std::move(options), metrics));
+}
+
+ShardSet::ShardSet(ShardSetOptions options, obs::MetricsRegistry* metrics)
+    : options_(std::move(options)), shards_(options_.shards.size()) {
+  for (size_t i = 0; i < options_.shards.size(); ++i) {
+    for (const auto& url : options_.shards[i]) {
+      auto replica = std::make_unique<Replica>();
+      replica->url = url;
+      shards_[i].replicas.push_back(std::move(replica));
+    }
+  }
+  if (metrics != nullptr) {
+    requests_ = &metrics->Counter("rag_router_shard_requests_total",
+                                  "Router requests to index nodes by shard and outcome (ok, error, down).",
+                                  {"shard", "result"});
+  }
+}
+
+Result<json> ShardSet::Send(const Replica& replica, const std::string& method, const std::string& path,
+                            const json* body, Clock::duration budget) const {
+  httplib::Client client(replica.url);
+  const auto us =
+      std::max<int64_t>(1000, std::chrono::duration_cast<std::chrono::microseconds>(budget).count());
+  client.set_connection_timeout(us / 1'000'000, us % 1'000'000);
+  client.set_read_timeout(us / 1'000'000, us % 1'000'000);
+  client.set_write_timeout(us / 1'000'000, us % 1'000'000);
+  httplib::Headers headers;
+  if (!options_.api_key.empty()) headers.emplace("Authorization", "Bearer " + options_.api_key);
+  httplib::Result res =
+      method == "POST"
+          ? client.Post(path.c_str(), headers, body != nullptr ? body->dump() : "{}", "application/json")
+          : client.Get(path.c_str(), headers);
+  if (!res) {
+    if (res.error() == httplib::Error::Read || res.error() == httplib::Error::ConnectionTimeout) {
+      return absl::DeadlineExceededError(
+          StrCat(replica.url, " did not answer within the deadline (", httplib::to_string(res.error()), ")"));
+    }
+    return absl::UnavailableError(
+        StrCat("cannot reach ", replica.url, ": ", httplib::to_string(res.error())));
+  }
+  if (res->status < 200 || res->status >= 300) {
+    return StatusOfReply(res->status,
+                         StrCat(replica.url, " answered ", res->status, ": ", PeerErrorMessage(res->body)));
+  }
+  json parsed = json::parse(res->body, nullptr, false);
+  if (parsed.is_discarded()) return absl::DataLossError(StrCat(replica.url, path, ": malformed JSON reply"));
+  return parsed;
+}
+
+ShardReply ShardSet::Call(size_t shard_index, const std::string& method, const std::string& path,
+                          const json* body) const {
+  const Shard& shard = shards_.at(shard_index);
+  const auto deadline = Clock::now() + options_.deadline;
+  const size_t n = shard.replicas.size();
+  const size_t first = shard.next.fetch_add(1, std::memory_order_relaxed);
+  // Replicas not marked down first (in round-robin order), then the others.
+  std::vector<const Replica*> order;
+  const int64_t now = NowMs();
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t i = 0; i < n; ++i) {
+      const Replica* r = shard.replicas[(first + i) % n].get();
+      const bool up = r->down_until_ms.load(std::memory_order_relaxed) <= now;
+      if (up == (pass == 0)) order.push_back(r);
+    }
+  }
+  ShardReply reply;
+  const std::string label = std::to_string(shard_index);
+  for (const Replica* r : order) {
+    const auto budget = deadline - Clock::now();
+    if (budget <= Clock::duration::zero()) break;
+    reply.replica = r->url;
+    reply.body = Send(*r, method, path, body, budget);
+    if (reply.body.ok() || !ReplicaFault(reply.body.status())) {
+      r->down_until_ms.store(0, std::memory_order_relaxed);
+      if (requests_ != nullptr) requests_->WithLabels({label, reply.body.ok() ? "ok" : "error"}).Increment();
+      return reply;
+    }
+    r->down_until_ms.store(NowMs() + options_.down_for.count(), std::memory_order_relaxed);
+    if (requests_ != nullptr) requests_->WithLabels({label, "down"}).Increment();
+  }
+  if (reply.replica.empty()) {
+    reply.body = absl::DeadlineExceededError(StrCat("shard ", shard_index, ": no time left for any replica"));
+  }
+  return reply;
+}
+
+std::vector<ShardReply> ShardSet::FanOut(const std::string& method, const std::string& path, const json* body,
+                                         const std::vector<bool>* only) const {
+  std::vector<std::future<ShardReply>> pending(shards_.size());
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    if (only != nullptr && !(*only)[i]) continue;
+    pending[i] = std::async(std::launch::async,
+                            [this, i, &method, &path, body] { return Call(i, method, path, body); });
+  }
+  std::vector<ShardReply> replies(shards_.size());
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    if (pending[i].valid()) {
+      replies[i] = pending[i].get();
+    } else {
+      replies[i].body = absl::UnavailableError("not asked");
+    }
+  }
+  return replies;
+}
+
+Result<json> ShardSet::Get(const std::string& replica, const std::string& path) const {
+  for (const auto& shard : shards_) {
+    for (const auto& r : shard.replicas) {
+      if (r->url == replica) return Send(*r, "GET", path, nullptr, options_.deadline);
+    }
+  }
+  return absl::NotFoundError(StrCat("no replica ", replica));
+}
+
+json ShardSet::Health() const {
+  json out = json::array();
+  const int64_t now = NowMs();
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    for (const auto& r : shards_[i].replicas) {
+      out.push_back({{"shard", i},
+                     {"replica", r->url},
+                     {"up", r->down_until_ms.load(std::memory_order_relaxed) <= now}});
+    }
+  }
+  return out;
+}
+
+}  // namespace ragline::router

@@ -1,0 +1,95 @@
+// ShardSet: the index nodes behind a router (docs/distributed.md), as shards
+// each served by one or more replicas (index nodes reading the same
+// partitions), and the calls the router makes to them.
+//
+// FanOut sends one request to every shard at once. Per shard it asks one
+// replica (round robin over those not marked down); a replica that cannot
+// be reached, answers 5xx or misses the deadline is marked down for
+// `down_for` and the shard's next replica is asked while the deadline lasts.
+// A shard whose every replica failed comes back as Unavailable or
+// DeadlineExceeded: the caller answers without it (partial). A 4xx is the
+// request's fault, not the replica's: it comes back as its status (400 ->
+// InvalidArgument, 404 -> NotFound, ...) without trying other replicas.
+//
+// Ownership: owns its options; borrows `metrics` (may be null), which must
+// outlive it.
+//
+// Thread safety: FanOut, Call and Health may run concurrently (replica state
+// is atomic).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "nlohmann/json.hpp"
+#include "obs/metrics.h"
+
+namespace ragline::router {
+
+struct ShardSetOptions {
+  // shards[i]: the base URLs (http://host:port) of shard i's replicas.
+  std::vector<std::vector<std::string>> shards;
+  std::chrono::milliseconds deadline{2000};  // per request, over all of a shard's replicas
+  std::chrono::milliseconds down_for{2000};  // a failed replica is skipped this long
+  std::string api_key;                       // sent to index nodes as a Bearer token; "" = none
+
+  // Parses "URL[,URL...]" (one shard, its replicas). InvalidArgument naming the bad URL.
+  static Result<std::vector<std::string>> ParseShard(const std::string& spec);
+};
+
+struct ShardReply {
+  Result<nlohmann::json> body = absl::UnknownError("not called");
+  std::string replica;  // the URL that answered (or the last one tried)
+};
+
+// The replica, not the request, is at fault (unreachable, 5xx, late,
+// malformed reply): the shard counts as missing when no replica answers.
+bool ReplicaFault(const Status& status);
+
+class ShardSet {
+ public:
+  // InvalidArgument without shards, with a shard without replicas or a bad URL.
+  static Result<std::unique_ptr<ShardSet>> Create(ShardSetOptions options, obs::MetricsRegistry* metrics);
+
+  size_t size() const { return shards_.size(); }
+  const ShardSetOptions& options() const { return options_; }
+
+  // `method` "GET" or "POST" (`body` sent as JSON; null = none) on every shard
+  // at once; replies in shard order. Returns once every shard has answered or
+  // failed, within about the deadline.
+  // `only`: the shards to call (null = all); the others come back
+  // Unavailable ("not asked").
+  std::vector<ShardReply> FanOut(const std::string& method, const std::string& path,
+                                 const nlohmann::json* body, const std::vector<bool>* only = nullptr) const;
+  // The same on one shard.
+  ShardReply Call(size_t shard, const std::string& method, const std::string& path,
+                  const nlohmann::json* body) const;
+  // One GET to one replica (no failover, no marking): for status pages.
+  Result<nlohmann::json> Get(const std::string& replica, const std::string& path) const;
+
+  // {"shard", "replica", "up"} for every replica: up = not marked down now.
+  nlohmann::json Health() const;
+
+ private:
+  struct Replica {
+    std::string url;
+    mutable std::atomic<int64_t> down_until_ms{0};  // steady clock ms; ≤ now = up
+  };
+  struct Shard {
+    std::vector<std::unique_ptr<Replica>> replicas;
+    mutable std::atomic<size_t> next{0};
+  };
+  ShardSet(ShardSetOptions options, obs::MetricsRegistry* metrics);
+  Result<nlohmann::json> Send(const Replica& replica, const std::string& method, const std::string& path,
+                              const nlohmann::json* body, std::chrono::steady_clock::duration budget) const;
+
+  ShardSetOptions options_;
+  std::vector<Shard> shards_;
+  obs::CounterFamily* requests_ = nullptr;  // rag_router_shard_requests_total{shard,result}
+};
+
+}  // namespace ragline::router
