@@ -16,6 +16,8 @@
 #   pids/<role>-<n>.pid        one per process: chunk-N, embed-N, index-S-R, router-0
 #   logs/<role>-<n>.log        their stderr
 #   data/index-S-R/            each index node's data directory
+# Ports: the router --port, then each index node, chunk worker and embed worker in that
+# order (each serves /healthz and /metrics, with rag_kafka_lag).
 #   kafka/                     the broker (scripts/kafka.sh)
 # Shard S reads the partitions p of rag.embeddings.upserts with p % shards == S; its
 # replicas read the same partitions into their own data directories.
@@ -73,8 +75,11 @@ alive() {  # alive NAME: its process runs (a zombie, killed but not yet reaped, 
   state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
   [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
 }
-# Index node S-R listens on PORT + 1 + S * REPLICAS + R.
+# Ports: the router PORT, index node S-R PORT + 1 + S * REPLICAS + R, then the chunk
+# workers', then the embed workers' (/healthz and /metrics with rag_kafka_lag).
 index_port() { echo $((PORT + 1 + $1 * REPLICAS + $2)); }
+chunk_port() { echo $((PORT + 1 + SHARDS * REPLICAS + $1)); }
+embed_port() { echo $((PORT + 1 + SHARDS * REPLICAS + CHUNKERS + $1)); }
 partitions_of() {  # partitions_of S: "S,S+SHARDS,..."
   local p list=""
   for ((p = $1; p < PARTITIONS; p += SHARDS)); do list+="${list:+,}$p"; done
@@ -127,11 +132,13 @@ up() {
         ;;
       chunk-*)
         n=${name#chunk-}
-        alive "$name" || start "$name" "$RAGLINE" worker chunk "${common[@]}" --instance "$n" --model "$MODEL"
+        alive "$name" || start "$name" "$RAGLINE" worker chunk "${common[@]}" --instance "$n" --model "$MODEL" \
+          --port "$(chunk_port "$n")"
         ;;
       embed-*)
         n=${name#embed-}
-        alive "$name" || start "$name" "$RAGLINE" worker embed "${common[@]}" --instance "$n" --model "$MODEL"
+        alive "$name" || start "$name" "$RAGLINE" worker embed "${common[@]}" --instance "$n" --model "$MODEL" \
+          --port "$(embed_port "$n")"
         ;;
       router-0)
         shard_args=()
@@ -140,7 +147,8 @@ up() {
           for ((r = 0; r < REPLICAS; r++)); do replicas+="${replicas:+,}http://127.0.0.1:$(index_port "$s" "$r")"; done
           shard_args+=(--shard "$replicas")
         done
-        alive "$name" || start "$name" "$RAGLINE" serve --role router "${shard_args[@]}" --port "$PORT" --model "$MODEL"
+        alive "$name" || start "$name" "$RAGLINE" serve --role router "${shard_args[@]}" --port "$PORT" --model "$MODEL" \
+          --kafka "$b"
         echo "http://127.0.0.1:$PORT" >"$DIR/router.url"
         wait_http "http://127.0.0.1:$PORT" /readyz "$name"
         ;;

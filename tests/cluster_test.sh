@@ -70,6 +70,14 @@ echo "cluster ingest ($expected chunks): $((SECONDS - t0)) s"
 wait_for "both replicas of each shard hold the same records" \
   "replica_counts | awk '{print (\$1 == \$2 && \$3 == \$4 && \$1 + \$3 == $expected)}'" "1"
 
+# Every worker reports its consumer lag; drained, it is 0 on every partition.
+embed0=$((BASE + 1 + 4 + 2))
+lag=$(curl -fsS "http://127.0.0.1:$embed0/metrics" | grep '^rag_kafka_lag{' || true)
+check_contains "an embed worker exposes rag_kafka_lag" "$lag" 'topic="rag.documents.chunks"'
+index00=$((BASE + 1))
+wait_for "an index node's lag drains to 0" \
+  "curl -fsS http://127.0.0.1:$index00/metrics | awk '/^rag_kafka_lag\\{/ {n++; s += \$2} END {print (n > 0 && s == 0)}'" "1"
+
 # The router answers as the embedded node: same hits, same scores (dense: within the
 # encoder's tolerance), in every mode, with a filter too.
 query() {  # query URL MODE QUESTION [FILTER]
@@ -97,6 +105,23 @@ if "$RAGLINE" cluster status --router "$R" >"$WORK/status.json"; then pass; else
 check "cluster status lists 2 shards x 2 replicas, all up" \
   "$(jq -r '[.shards[].replicas[] | select(.up)] | length' "$WORK/status.json")" "4"
 
+# Documents through the router: ?wait=true answers once they are searchable.
+post() {  # post QUERYSTRING BODY -> "STATUS BODY"
+  curl -sS -o "$WORK/post.json" -w '%{http_code}' -X POST "$R/v1/collections/docs/documents$1" \
+    -H 'Content-Type: application/json' -d "$2"
+}
+status=$(post "?wait=true" '{"documents": [{"id": "router-doc", "text": "A zeppelinograph measures airships over the harbour."}]}')
+check "documents through the router with wait=true" "$status" "200"
+check "the waited-for document is searchable at once" \
+  "$(query "$R" lexical "zeppelinograph" | jq -r '.hits[0].doc_id')" "router-doc"
+status=$(post "?wait=true&timeout_ms=1" '{"documents": [{"id": "router-doc-2", "text": "Another quixotic airship."}]}')
+check "wait=true past its timeout is a 504" "$status" "504"
+check_contains "the 504 names what is pending" "$(cat "$WORK/post.json")" "router-doc-2"
+check "bad documents are a 400" "$(post "" '{"documents": [{"text": "no id"}]}')" "400"
+check "without wait: 202" "$(post "" '{"documents": [{"id": "router-doc-3", "text": "Later."}]}')" "202"
+total=$((expected + 3))
+wait_for "the router counts the documents posted to it" router_count "$total"
+
 # Shard 1 down (both replicas SIGKILLed): partial answers, flagged, within the deadline.
 for r in 0 1; do kill -KILL "$(cat "$C/pids/index-1-$r.pid")"; done
 sleep 0.2
@@ -109,7 +134,7 @@ check "shard down: the missing shard is named" "$(jq -c '[.missing_shards[].shar
 expect_fail "cluster status fails while a shard is down" "" "$RAGLINE" cluster status --router "$R"
 "$CLUSTER" up "$C" >"$WORK/up2.log" 2>&1 || fail "cluster.sh up did not bring the shard back"
 check "shard back: full answers again" "$(query "$R" hybrid "what is a cynic" | jq -r .partial)" "false"
-check "shard back: nothing lost" "$(router_count)" "$expected"
+check "shard back: nothing lost" "$(router_count)" "$total"
 
 # Crash drill: a new version of every document streams in while chunk and embed
 # workers are SIGKILLed, one at a time, and brought back with `cluster.sh up`.
@@ -128,7 +153,7 @@ newest() {
     jq -s --argjson v "$first" '[.[] | select(.version > $v)] | length'
 }
 wait_for "every chunk at the new version after the kills" newest "$expected"
-wait_for "no chunk twice, none lost after the kills" router_count "$expected"
+wait_for "no chunk twice, none lost after the kills" router_count "$total"
 versions=$(query "$R" lexical "the" | jq -r --argjson v "$first" '[.hits[] | select(.version <= $v)] | length')
 check "hits carry the new version" "$versions" "0"
 finish

@@ -4,9 +4,9 @@
 #include <signal.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <memory>
 #include <optional>
@@ -21,12 +21,12 @@
 #include "generate/llm_config.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
+#include "router/router.h"
 #include "server/config.h"
 #include "server/document_routes.h"
 #include "server/routes.h"
 #include "server/server.h"
 #include "server/shard_routes.h"
-#include "router/router.h"
 #include "store/compactor.h"
 #include "store/database.h"
 
@@ -38,7 +38,7 @@ using nlohmann::json;
 volatile std::sig_atomic_t g_stop_signal = 0;
 
 struct ServeFlags {
-  std::string config_file, role;
+  std::string config_file, role, kafka, topic_prefix;
   std::vector<std::string> shards;
   uint64_t shard_deadline_ms = 0;
   std::string data, model, host, llm_url, llm_model, log_level, precision;
@@ -54,16 +54,21 @@ std::unique_ptr<store::Compactor> StartCompactor(store::Database* db, server::Se
                                                  const store::CompactorOptions& options,
                                                  obs::MetricsRegistry& metrics, obs::Logger& logger) {
   if (!options.enabled()) return nullptr;
-  auto& runs = metrics.Counter("rag_compactions_total", "Background compactions by outcome.", {"collection", "result"});
-  auto& seconds = metrics.Histogram("rag_compaction_duration_seconds", "Background compaction time, in seconds.", {},
-                                    {0.1, 0.5, 1, 5, 15, 60, 300, 1200});
+  auto& runs = metrics.Counter("rag_compactions_total", "Background compactions by outcome.",
+                               {"collection", "result"});
+  auto& seconds =
+      metrics.Histogram("rag_compaction_duration_seconds", "Background compaction time, in seconds.", {},
+                        {0.1, 0.5, 1, 5, 15, 60, 300, 1200});
   return std::make_unique<store::Compactor>(
       db, &srv->catalog_mutex(), options, [&runs, &seconds, &logger](const store::CompactionReport& r) {
         runs.WithLabels({r.collection, r.status.ok() ? "ok" : "error"}).Increment();
         seconds.WithLabels({}).Observe(r.seconds);
         auto event = r.status.ok() ? logger.Info("compacted") : logger.Warn("compaction failed");
-        event.Stage("compact").DurationMs(r.seconds * 1000).Field("collection", r.collection)
-            .Field("sealed_segments", r.sealed_segments).Field("dead_rows", r.dead_rows);
+        event.Stage("compact")
+            .DurationMs(r.seconds * 1000)
+            .Field("collection", r.collection)
+            .Field("sealed_segments", r.sealed_segments)
+            .Field("dead_rows", r.dead_rows);
         if (!r.status.ok()) event.Error(r.status);
       });
 }
@@ -139,6 +144,8 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
   if (given("--role")) config.role = flags.role;
   if (given("--shard")) config.shards = flags.shards;
   if (given("--shard-deadline-ms")) config.shard_deadline_ms = flags.shard_deadline_ms;
+  if (given("--kafka")) config.kafka = flags.kafka;
+  if (given("--topic-prefix")) config.topic_prefix = flags.topic_prefix;
   if (Status st = config.Validate(); !st.ok()) return Fail(st);
   auto level = obs::ParseLogLevel(config.log_level);
   if (!level.ok()) return Fail(StrCat("log level: ", std::string(level.status().message())));
@@ -207,7 +214,10 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
   server::ServerDeps deps{db.get(), embedder.get(), chat->get(), &metrics, &logger, config.data_dir};
   auto srv = std::make_unique<server::Server>(deps, options);
   if (router) {
-    router::RegisterRouterRoutes(*srv, *shards);
+    router::RouterOptions router_options;
+    router_options.kafka = config.kafka;
+    router_options.topic_prefix = config.topic_prefix;
+    router::RegisterRouterRoutes(*srv, *shards, router_options);
   } else {
     server::RegisterCoreRoutes(*srv);
     server::RegisterShardRoutes(*srv);
@@ -219,8 +229,7 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
   }
   auto port = srv->Bind(config.host, config.port);
   if (!port.ok()) return Fail(port.status());
-  auto compactor =
-      router ? nullptr : StartCompactor(db.get(), srv.get(), config.compaction, metrics, logger);
+  auto compactor = router ? nullptr : StartCompactor(db.get(), srv.get(), config.compaction, metrics, logger);
 
   std::atomic<bool> done{false};
   std::thread signal_thread([&] {
@@ -261,16 +270,20 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
 
 void AddServeCommand(CLI::App& app, int* rc) {
   auto flags = std::make_shared<ServeFlags>();
-  auto* cmd = app.add_subcommand(
-      "serve",
-      "run the HTTP API (docs/server.md); settings: flags > RAGLINE_LLM_* environment > --config file > defaults");
+  auto* cmd = app.add_subcommand("serve",
+                                 "run the HTTP API (docs/server.md); settings: flags > RAGLINE_LLM_* "
+                                 "environment > --config file > defaults");
   cmd->add_option("--data", flags->data, "data directory (a node)");
   cmd->add_option("--role", flags->role,
                   "node (serve --data) | router (fan out to --shard index nodes; docs/distributed.md)");
-  cmd->add_option("--shard", flags->shards,
-                  "router: one shard's index nodes, http://HOST:PORT[,http://HOST:PORT...]; repeat per shard");
+  cmd->add_option(
+      "--shard", flags->shards,
+      "router: one shard's index nodes, http://HOST:PORT[,http://HOST:PORT...]; repeat per shard");
   cmd->add_option("--shard-deadline-ms", flags->shard_deadline_ms,
                   "router: how long a shard may take to answer, over its replicas (default 2000)");
+  cmd->add_option("--kafka", flags->kafka,
+                  "router: bootstrap servers; POST .../documents publishes to rag.documents.raw");
+  cmd->add_option("--topic-prefix", flags->topic_prefix, "router: put before every topic name");
   cmd->add_option("--model", flags->model,
                   "embedding model directory (default $RAGLINE_MODEL_DIR or models/all-MiniLM-L6-v2)");
   cmd->add_option("--host", flags->host, "listen address (default 127.0.0.1)");
@@ -284,8 +297,9 @@ void AddServeCommand(CLI::App& app, int* rc) {
   cmd->add_option("--llm-url", flags->llm_url, "OpenAI-compatible base URL, e.g. http://127.0.0.1:8081/v1");
   cmd->add_option("--llm-model", flags->llm_model, "model name sent to the LLM server");
   cmd->add_option("--log-level", flags->log_level, "debug | info | warn | error (default info)");
-  cmd->add_option("--precision", flags->precision,
-                  "encoder precision for queries and documents: fp32 | int8 (default fp32; docs/embedding.md)");
+  cmd->add_option(
+      "--precision", flags->precision,
+      "encoder precision for queries and documents: fp32 | int8 (default fp32; docs/embedding.md)");
   cmd->callback([flags, cmd, rc] { *rc = RunServe(*flags, cmd); });
 }
 

@@ -1,6 +1,7 @@
 #include "cli/worker_command.h"
 
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -12,6 +13,8 @@
 #include "core/strings.h"
 #include "embed/local_embedder.h"
 #include "embed/tokenizer.h"
+#include "obs/log.h"
+#include "obs/metrics.h"
 #include "pipeline/wordpiece_chunk_tokenizer.h"
 #include "pipeline/workers.h"
 #include "server/routes.h"
@@ -35,7 +38,7 @@ struct WorkerArgs {
   bool create = false;
   uint32_t dim = 384;
   std::string host = "127.0.0.1";
-  int port = -1;  // index: serve the shard's reads here; -1 = no HTTP
+  int port = -1;  // HTTP (/metrics; an index node's reads); -1 = none
 };
 
 // Counts outcomes; failures go to stderr as they happen. Stops with the process.
@@ -69,6 +72,66 @@ class WorkerEvents final : public pipeline::StageEvents {
   const char* role_;
   mutable std::mutex mu_;
   size_t failed_ = 0, committed_ = 0, superseded_ = 0, chunks_ = 0;  // GUARDED_BY(mu_)
+};
+
+// A worker's metrics and, with a port, its HTTP: /healthz and /metrics for
+// every role, plus the shard's reads for an index node (the router's).
+// rag_kafka_lag{group,topic,partition} follows the worker's input partitions.
+class WorkerHttp {
+ public:
+  WorkerHttp()
+      : logger_(obs::LogDestination::Stderr(), obs::LogLevel::kWarn),
+        lag_(&metrics_.Gauge("rag_kafka_lag",
+                             "Messages a consumer is behind the end of each input partition.",
+                             {"group", "topic", "partition"})) {}
+
+  // Serves on host:port (port < 0: no HTTP). `db` non-null: an index node's reads too.
+  Status Start(const std::string& host, int port, const char* role, store::Database* db,
+               const std::string& data_dir) {
+    if (port < 0) return absl::OkStatus();
+    server::ServerDeps deps{db, nullptr, nullptr, &metrics_, &logger_, data_dir};
+    server::ServerOptions options;
+    options.threads = 2;
+    http_ = std::make_unique<server::Server>(deps, options);
+    if (db != nullptr) {
+      server::RegisterCoreRoutes(*http_, /*writable=*/false);
+      server::RegisterShardRoutes(*http_);
+    } else {
+      http_->AddRoute(
+          {"GET", "/healthz", server::Access::kOpen, -1, [](server::RouteRequest&) -> Result<json> {
+             return json{{"status", "ok"}};
+           }});
+      http_->AddRoute(
+          {"GET", "/metrics", server::Access::kOpen, -1, [this](server::RouteRequest& r) -> Result<json> {
+             r.response.SetContent(metrics_.ExposeText(), std::string(obs::kPrometheusTextContentType));
+             r.MarkResponded();
+             return json();
+           }});
+    }
+    ASSIGN_OR_RETURN(int bound, http_->StartInBackground(host, port));
+    std::fprintf(stderr, "ragline worker %s: serving %s on http://%s:%d\n", role,
+                 db != nullptr ? "reads and /metrics" : "/metrics", host.c_str(), bound);
+    return absl::OkStatus();
+  }
+
+  // Reports lag into rag_kafka_lag (a WorkerOptions::on_lag).
+  std::function<void(const std::vector<pipeline::PartitionLag>&)> LagSink(std::string group) {
+    return [this, group = std::move(group)](const std::vector<pipeline::PartitionLag>& lags) {
+      for (const auto& l : lags) {
+        lag_->WithLabels({group, l.topic, std::to_string(l.partition)}).Set(static_cast<double>(l.lag));
+      }
+    };
+  }
+
+  ~WorkerHttp() {
+    if (http_) http_->Stop();
+  }
+
+ private:
+  obs::MetricsRegistry metrics_;
+  obs::Logger logger_;
+  obs::GaugeFamily* lag_;
+  std::unique_ptr<server::Server> http_;
 };
 
 pipeline::WorkerOptions Options(const WorkerArgs& a, const std::string& default_group) {
@@ -118,12 +181,15 @@ int RunChunk(const WorkerArgs& a) {
   options.signature = StrCat("schema=", pipeline::ChunkPayload::kSchema, ";max_tokens=", a.chunk_tokens,
                              ";overlap=", a.overlap);
   pipeline::ChunkStage stage(tokenizer, options, {});
+  WorkerHttp http;
+  if (Status st = http.Start(a.host, a.port, "chunk", nullptr, ""); !st.ok()) return Fail(st);
+  pipeline::WorkerOptions worker = Options(a, "rag.workers.chunk");
+  worker.on_lag = http.LagSink(worker.group);
   std::stop_source stop;
   SignalStopper stopper(stop);
   WorkerEvents events("chunk");
-  std::fprintf(stderr, "ragline worker chunk: consuming %s\n", Options(a, "").topics.raw.c_str());
-  return Finish(pipeline::RunChunkWorker(Options(a, "rag.workers.chunk"), stage, events, stop.get_token()),
-                events);
+  std::fprintf(stderr, "ragline worker chunk: consuming %s\n", worker.topics.raw.c_str());
+  return Finish(pipeline::RunChunkWorker(worker, stage, events, stop.get_token()), events);
 }
 
 int RunEmbed(const WorkerArgs& a) {
@@ -133,13 +199,15 @@ int RunEmbed(const WorkerArgs& a) {
       embed::LocalEmbedder::Open(a.model.empty() ? DefaultModelDir() : a.model, *model_options, nullptr);
   if (!model.ok()) return Fail(model.status());
   pipeline::EmbedStage stage(**model, (*model)->dim(), a.batch, std::chrono::milliseconds(50));
+  WorkerHttp http;
+  if (Status st = http.Start(a.host, a.port, "embed", nullptr, ""); !st.ok()) return Fail(st);
+  pipeline::WorkerOptions worker = Options(a, "rag.workers.embed");
+  worker.on_lag = http.LagSink(worker.group);
   std::stop_source stop;
   SignalStopper stopper(stop);
   WorkerEvents events("embed");
-  std::fprintf(stderr, "ragline worker embed: consuming %s\n", Options(a, "").topics.chunks.c_str());
-  return Finish(pipeline::RunEmbedWorker(Options(a, "rag.workers.embed"), stage, a.vector_store, events,
-                                         stop.get_token()),
-                events);
+  std::fprintf(stderr, "ragline worker embed: consuming %s\n", worker.topics.chunks.c_str());
+  return Finish(pipeline::RunEmbedWorker(worker, stage, a.vector_store, events, stop.get_token()), events);
 }
 
 int RunIndex(const WorkerArgs& a) {
@@ -159,30 +227,17 @@ int RunIndex(const WorkerArgs& a) {
     c = (*db)->CreateCollection(config);
   }
   if (!c.ok()) return Fail(c.status());
-  // The shard's reads (core read routes + the shard protocol) for a router.
-  obs::MetricsRegistry metrics;
-  obs::Logger logger(obs::LogDestination::Stderr(), obs::LogLevel::kWarn);
-  std::unique_ptr<server::Server> http;
-  if (a.port >= 0) {
-    server::ServerDeps deps{db->get(), nullptr, nullptr, &metrics, &logger, a.data};
-    server::ServerOptions options;
-    options.threads = 4;
-    http = std::make_unique<server::Server>(deps, options);
-    server::RegisterCoreRoutes(*http, /*writable=*/false);
-    server::RegisterShardRoutes(*http);
-    auto port = http->StartInBackground(a.host, a.port);
-    if (!port.ok()) return Fail(port.status());
-    std::fprintf(stderr, "ragline worker index: serving reads on http://%s:%d\n", a.host.c_str(), *port);
-  }
+  auto http = std::make_unique<WorkerHttp>();
+  if (Status st = http->Start(a.host, a.port, "index", db->get(), a.data); !st.ok()) return Fail(st);
+  pipeline::WorkerOptions worker = Options(a, StrCat("rag.index.", a.collection));
+  worker.on_lag = http->LagSink(worker.group);
   std::stop_source stop;
   SignalStopper stopper(stop);
   WorkerEvents events("index");
-  std::fprintf(stderr, "ragline worker index: consuming %s into '%s'\n",
-               Options(a, "").topics.upserts.c_str(), a.collection.c_str());
-  Status st = pipeline::RunIndexNode(Options(a, StrCat("rag.index.", a.collection)), **c, *partitions, events,
-                                     stop.get_token());
-  if (http) http->Stop();
-  http.reset();
+  std::fprintf(stderr, "ragline worker index: consuming %s into '%s'\n", worker.topics.upserts.c_str(),
+               a.collection.c_str());
+  Status st = pipeline::RunIndexNode(worker, **c, *partitions, events, stop.get_token());
+  http.reset();  // stops serving before the collection closes
   Status closed = (*c)->Close();
   if (st.ok()) st = closed;
   return Finish(st, events);
@@ -200,6 +255,11 @@ void AddCommon(CLI::App* cmd, WorkerArgs* a) {
   cmd->add_option("--replication", a->replication, "replication factor of topics this creates")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
+  cmd->add_option("--port", a->port,
+                  "serve /healthz and /metrics (rag_kafka_lag) here, and an index node's reads for a router "
+                  "(0 = any free port; default: no HTTP)")
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--host", a->host, "address --port listens on")->capture_default_str();
   cmd->add_option("--batch", a->batch, "input messages per transaction (chunks per embedding call)")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
@@ -240,9 +300,6 @@ void AddWorkerCommand(CLI::App& app, int* rc) {
       ->check(CLI::Range(1, 65536));
   index->add_option("--partitions-of-shard", args->shard,
                     "partitions of the upserts topic to read, e.g. 0,1 (default all)");
-  index->add_option("--port", args->port, "serve the shard's reads for a router on this port (0 = any free)")
-      ->check(CLI::Range(0, 65535));
-  index->add_option("--host", args->host, "address --port listens on")->capture_default_str();
   index->callback([args, rc] { *rc = RunIndex(*args); });
 }
 

@@ -285,6 +285,25 @@ bool KafkaConsumer::Owns(const std::string& topic, int32_t partition) const {
   return owned;
 }
 
+std::vector<PartitionLag> KafkaConsumer::Lag() const {
+  std::vector<PartitionLag> out;
+  rd_kafka_topic_partition_list_t* list = nullptr;
+  if (rd_kafka_assignment(rk_, &list) != RD_KAFKA_RESP_ERR_NO_ERROR) return out;
+  if (rd_kafka_position(rk_, list) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    for (int i = 0; i < list->cnt; ++i) {
+      const rd_kafka_topic_partition_t& tp = list->elems[i];
+      int64_t low = 0, high = 0;
+      if (tp.offset < 0 || rd_kafka_get_watermark_offsets(rk_, tp.topic, tp.partition, &low, &high) !=
+                               RD_KAFKA_RESP_ERR_NO_ERROR || high < 0) {
+        continue;  // nothing fetched yet
+      }
+      out.push_back({tp.topic, tp.partition, std::max<int64_t>(0, high - tp.offset)});
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  return out;
+}
+
 Result<std::optional<KafkaMessage>> KafkaConsumer::Poll(std::chrono::milliseconds wait) {
   rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, static_cast<int>(wait.count()));
   if (m == nullptr) return std::optional<KafkaMessage>();

@@ -62,6 +62,13 @@ struct PartitionStart {
   int64_t offset = 0;  // the first offset to read
 };
 
+// How far a consumer is behind the end of one partition.
+struct PartitionLag {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t lag = 0;  // high watermark − the next offset this consumer reads
+};
+
 class KafkaConsumer;
 
 class KafkaProducer {
@@ -117,6 +124,9 @@ class KafkaConsumer {
   bool Owns(const std::string& topic, int32_t partition) const;
   // The next message, or nullopt when none arrived within `wait`.
   Result<std::optional<KafkaMessage>> Poll(std::chrono::milliseconds wait);
+  // Lag of each assigned partition, from the watermarks the last fetches
+  // brought (no broker round trip); partitions not fetched yet are left out.
+  std::vector<PartitionLag> Lag() const;
 
  private:
   friend class KafkaProducer;  // group metadata for transactions
@@ -141,6 +151,7 @@ class KafkaUpsertSource final : public Source<EmbeddedChunk> {
   Pulled Pull(EmbeddedChunk* out, std::chrono::milliseconds wait) override;
   // The last consumer error (a broker away, say); Pull went on past it.
   const Status& last_error() const { return last_error_; }
+  const KafkaConsumer& consumer() const { return *consumer_; }
 
  private:
   KafkaUpsertSource(std::unique_ptr<KafkaConsumer> consumer, size_t dim, BadMessage on_bad)

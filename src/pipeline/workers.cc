@@ -73,6 +73,23 @@ class StopEvents final : public ForwardingEvents {
   std::stop_token stop_;
 };
 
+// Reports a consumer's lag to options.on_lag at most once a second.
+class LagReporter {
+ public:
+  explicit LagReporter(const WorkerOptions& o) : on_lag_(o.on_lag) {}
+  void MaybeReport(const KafkaConsumer& consumer) {
+    if (!on_lag_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::seconds(1)) return;
+    last_ = now;
+    on_lag_(consumer.Lag());
+  }
+
+ private:
+  const std::function<void(const std::vector<PartitionLag>&)>& on_lag_;
+  std::chrono::steady_clock::time_point last_{};
+};
+
 // Produces the transform of one batch of input messages.
 using Transform = std::function<Status(const std::vector<KafkaMessage>& batch, KafkaProducer& producer)>;
 
@@ -92,7 +109,9 @@ Status RunTransactions(const WorkerOptions& o, const std::string& input, const T
   RETURN_IF_ERROR(connect());
   ASSIGN_OR_RETURN(auto producer, KafkaProducer::Create(
                                       o.bootstrap, {{"transactional.id", StrCat(o.group, "-", o.instance)}}));
+  LagReporter lag(o);
   while (!stop.stop_requested()) {
+    lag.MaybeReport(*consumer);
     std::vector<KafkaMessage> batch;
     auto first = std::chrono::steady_clock::now();
     while (batch.size() < o.batch && !stop.stop_requested()) {
@@ -248,7 +267,22 @@ Status RunIndexNode(const WorkerOptions& o, store::Collection& collection,
   ASSIGN_OR_RETURN(auto source,
                    KafkaUpsertSource::Open(o.bootstrap, o.group, o.topics.upserts, collection.config().dim,
                                            collection.source_positions(), partitions, on_bad));
-  StopEvents stoppable(events, stop);
+  // Stops on `stop`; reports the lag whenever the stage asks whether to stop.
+  class IndexEvents final : public ForwardingEvents {
+   public:
+    IndexEvents(StageEvents& inner, std::stop_token stop, const WorkerOptions& o,
+                const KafkaConsumer& consumer)
+        : ForwardingEvents(inner), stop_(std::move(stop)), lag_(o), consumer_(consumer) {}
+    bool ShouldStop() override {
+      lag_.MaybeReport(consumer_);
+      return stop_.stop_requested() || ForwardingEvents::ShouldStop();
+    }
+
+   private:
+    std::stop_token stop_;
+    LagReporter lag_;
+    const KafkaConsumer& consumer_;
+  } stoppable(events, stop, o, source->consumer());
   Status st = IndexStage(collection).Run(*source, stoppable);
   Status flushed = deadletters->Flush(kTxnTimeout);
   RETURN_IF_ERROR(st);

@@ -31,6 +31,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -64,6 +65,9 @@ struct WorkerOptions {
   std::chrono::milliseconds linger{100};  // a smaller batch leaves after this long
   int partitions = 4;                     // topics are created with this many partitions when absent
   int replication = 1;                    // and this replication factor
+  // Called about once a second with the input partitions' lag (the
+  // rag_kafka_lag gauge); null = not reported.
+  std::function<void(const std::vector<PartitionLag>&)> on_lag;
 };
 
 // Creates the four topics if they are absent.

@@ -1,11 +1,17 @@
 #include "router/router.h"
 
+#include <cstdlib>
+#include <map>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "core/http_peer.h"
+#include "core/json_fields.h"
 #include "core/strings.h"
 #include "obs/stage_timer.h"
+#include "pipeline/messages.h"
+#include "pipeline/workers.h"
 #include "query/query.h"
 #include "query/shard_protocol.h"
 #include "search/retriever.h"
@@ -69,7 +75,8 @@ uint64_t Count(const json& j, const char* key) {
 
 class RouterRoutes {
  public:
-  RouterRoutes(server::Server& server, const ShardSet& shards) : server_(server), shards_(shards) {
+  RouterRoutes(server::Server& server, const ShardSet& shards, RouterOptions options)
+      : server_(server), shards_(shards), options_(std::move(options)) {
     partial_ =
         &server.deps().metrics->Counter("rag_router_partial_answers_total",
                                         "Router answers that left out a shard no replica of answered.", {});
@@ -90,6 +97,10 @@ class RouterRoutes {
     Add("GET", "/v1/collections/{name}/stats", 0, [this](RouteRequest& r) { return Describe(r, "/stats"); });
     Add("GET", "/v1/collections/{name}/vectors/{id...}", 0, [this](RouteRequest& r) { return GetVector(r); });
     Add("POST", "/v1/collections/{name}/query", 0, [this](RouteRequest& r) { return Query(r); });
+    if (!options_.kafka.empty()) {
+      server_.AddRoute({"POST", "/v1/collections/{name}/documents", server::Access::kWrite, 0,
+                        [this](RouteRequest& r) { return PostDocuments(r); }});
+    }
   }
 
  private:
@@ -216,6 +227,83 @@ class RouterRoutes {
         StrCat("vector '", r.PathParam(1), "' not found in collection '", r.PathParam(0), "'"));
   }
 
+  Result<json> PostDocuments(RouteRequest& r) {
+    ASSIGN_OR_RETURN(json body, r.JsonBody());
+    RETURN_IF_ERROR(RefuseUnknownFields(body, {"documents"}, ""));
+    auto list = body.find("documents");
+    if (list == body.end() || !list->is_array() || list->empty()) {
+      return absl::InvalidArgumentError("\"documents\" must be a non-empty array");
+    }
+    const std::string wait_param = r.http.Param("wait");
+    if (!wait_param.empty() && wait_param != "true" && wait_param != "false" && wait_param != "1" &&
+        wait_param != "0") {
+      return absl::InvalidArgumentError(StrCat("wait must be true or false, not '", wait_param, "'"));
+    }
+    const bool wait = wait_param == "true" || wait_param == "1";
+    std::chrono::milliseconds timeout = options_.wait_timeout;
+    if (const std::string t = r.http.Param("timeout_ms"); !t.empty()) {
+      char* end = nullptr;
+      const unsigned long long ms = std::strtoull(t.c_str(), &end, 10);
+      if (*end != '\0' || ms < 1 || ms > 600'000) {
+        return absl::InvalidArgumentError(
+            StrCat("timeout_ms must be an integer in [1, 600000], not '", t, "'"));
+      }
+      timeout = std::chrono::milliseconds(ms);
+    }
+    const uint64_t now_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                      std::chrono::system_clock::now().time_since_epoch())
+                                                      .count());
+    std::vector<pipeline::RawDocument> docs;
+    json versions = json::object();
+    for (size_t i = 0; i < list->size(); ++i) {
+      ASSIGN_OR_RETURN(auto doc,
+                       pipeline::SourceDocument::FromJson((*list)[i], StrCat("documents[", i, "]"), "http"));
+      if (!doc.version) doc.version = now_ms;
+      versions[doc.id] = *doc.version;
+      pipeline::RawDocument raw;
+      raw.doc = std::move(doc);
+      docs.push_back(std::move(raw));
+    }
+    pipeline::WorkerOptions publish;
+    publish.bootstrap = options_.kafka;
+    publish.topics = pipeline::Topics::WithPrefix(options_.topic_prefix);
+    publish.partitions = options_.topic_partitions;
+    if (Status st = pipeline::PublishDocuments(publish, docs); !st.ok()) {
+      return absl::UnavailableError(StrCat("publishing to Kafka failed: ", std::string(st.message())));
+    }
+    json out = {{"documents_published", docs.size()}, {"versions", versions}};
+    if (!wait) {
+      r.SetSuccessStatus(202);
+      return out;
+    }
+    // Poll until each document's first chunk is at its version (or newer).
+    const std::string name = r.PathParam(0);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::map<std::string, uint64_t> pending;
+    for (const auto& [id, v] : versions.items()) pending[id] = v.get<uint64_t>();
+    while (!pending.empty()) {
+      for (auto it = pending.begin(); it != pending.end();) {
+        const auto replies = shards_.FanOut(
+            "GET", CollectionPath(name, StrCat("/vectors/", UrlSegment(pipeline::ChunkId(it->first, 0)))),
+            nullptr);
+        bool done = false;
+        for (const auto& reply : replies) {
+          done = done || (reply.body.ok() && reply.body->value("version", uint64_t{0}) >= it->second);
+        }
+        it = done ? pending.erase(it) : std::next(it);
+      }
+      if (pending.empty()) break;
+      if (std::chrono::steady_clock::now() >= deadline || r.Cancelled()) {
+        json ids = json::array();
+        for (const auto& [id, v] : pending) ids.push_back(id);
+        return absl::DeadlineExceededError(StrCat("published, but not searchable after ", timeout.count(),
+                                                  " ms: ", ids.dump(), " (still pending)"));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return out;
+  }
+
   Result<json> Query(RouteRequest& r) {
     ASSIGN_OR_RETURN(json body, r.JsonBody());
     ASSIGN_OR_RETURN(query::QueryRequest request, query::QueryRequest::FromJson(body));
@@ -317,13 +405,14 @@ class RouterRoutes {
 
   server::Server& server_;
   const ShardSet& shards_;
+  const RouterOptions options_;
   obs::CounterFamily* partial_;
 };
 
 }  // namespace
 
-void RegisterRouterRoutes(server::Server& server, const ShardSet& shards) {
-  auto routes = std::make_shared<RouterRoutes>(server, shards);
+void RegisterRouterRoutes(server::Server& server, const ShardSet& shards, RouterOptions options) {
+  auto routes = std::make_shared<RouterRoutes>(server, shards, std::move(options));
   routes->Register();
   server.KeepAlive(std::move(routes));
 }

@@ -10,6 +10,17 @@
 //   GET  /v1/collections/{name}/stats        counts summed over shards (one replica each) + per shard
 //   GET  /v1/collections/{name}/vectors/{id} the record, from whichever shard holds it
 //   POST /v1/collections/{name}/query        the RAG query, answered over all shards
+//   POST /v1/collections/{name}/documents    publish to rag.documents.raw (with a Kafka bootstrap);
+//                                            ?wait=true: return once searchable on its shard
+//
+// Documents: {"documents": [...]} as `ragline serve` takes them. Each gets a
+// version (the caller's, else now in ms) and is published; the reply (202)
+// is {"documents_published", "versions": {id: version}}. With ?wait=true
+// (timeout_ms, default RouterOptions::wait_timeout) the router polls the
+// shards until every document's first chunk is at that version or newer,
+// then answers 200; past the timeout, a 504 naming the documents still
+// pending. A document that cannot be processed (dead-lettered) or has no
+// chunks stays pending: wait for it only where that cannot happen.
 //
 // A query embeds its question once here and asks every shard for its top
 // hits by vector and by BM25 scored with statistics summed over shards
@@ -22,13 +33,23 @@
 // Thread safety: as server.h's handlers.
 #pragma once
 
+#include <chrono>
+#include <string>
+
 #include "router/shard_set.h"
 #include "server/server.h"
 
 namespace ragline::router {
 
+struct RouterOptions {
+  std::string kafka;  // bootstrap servers; "" = no documents route (404)
+  std::string topic_prefix;
+  int topic_partitions = 4;  // of topics it creates when absent
+  std::chrono::milliseconds wait_timeout{60'000};
+};
+
 // Adds the routes above to `server` (whose deps carry no database). `shards`
 // must outlive the server.
-void RegisterRouterRoutes(server::Server& server, const ShardSet& shards);
+void RegisterRouterRoutes(server::Server& server, const ShardSet& shards, RouterOptions options = {});
 
 }  // namespace ragline::router

@@ -64,6 +64,10 @@ Status ServerConfig::MergeJson(const json& j) {
       }
     } else if (key == "role") {
       RETURN_IF_ERROR(NeedString(v, key, &role));
+    } else if (key == "kafka") {
+      RETURN_IF_ERROR(NeedString(v, key, &kafka));
+    } else if (key == "topic_prefix") {
+      RETURN_IF_ERROR(NeedString(v, key, &topic_prefix));
     } else if (key == "shard_deadline_ms") {
       RETURN_IF_ERROR(NeedUnsigned(v, key, &shard_deadline_ms));
     } else if (key == "shards") {
@@ -111,7 +115,8 @@ Status ServerConfig::MergeJson(const json& j) {
         } else if (ck == "interval_ms") {
           uint64_t ms = 0;
           RETURN_IF_ERROR(NeedUnsigned(cv, where, &ms));
-          if (ms < 10) return absl::InvalidArgumentError(StrCat("config: \"", where, "\" must be at least 10"));
+          if (ms < 10)
+            return absl::InvalidArgumentError(StrCat("config: \"", where, "\" must be at least 10"));
           compaction.interval = std::chrono::milliseconds(ms);
         } else {
           return absl::InvalidArgumentError(StrCat("config: unknown key \"", where, "\""));
@@ -153,12 +158,15 @@ Status ServerConfig::Validate() const {
     if (!data_dir.empty()) return absl::InvalidArgumentError("a router holds no data: leave out --data");
     if (shard_deadline_ms < 1 || shard_deadline_ms > 600'000)
       return absl::InvalidArgumentError("shard_deadline_ms must be in [1, 600000]");
+  } else if (!kafka.empty()) {
+    return absl::InvalidArgumentError("--kafka is for a router (a node ingests itself: POST .../documents)");
   } else if (role != "node") {
     return absl::InvalidArgumentError(StrCat("role must be \"node\" or \"router\", got \"", role, "\""));
   } else if (data_dir.empty()) {
     return absl::InvalidArgumentError("no data directory: give --data DIR (or \"data\" in the config)");
   }
-  if (port < 0 || port > 65535) return absl::InvalidArgumentError(StrCat("port must be in [0, 65535], got ", port));
+  if (port < 0 || port > 65535)
+    return absl::InvalidArgumentError(StrCat("port must be in [0, 65535], got ", port));
   if (threads < 1 || threads > 1024) return absl::InvalidArgumentError("threads must be in [1, 1024]");
   if (max_body_bytes < 1024) return absl::InvalidArgumentError("max_body_bytes must be at least 1024");
   if (max_header_bytes < 1024) return absl::InvalidArgumentError("max_header_bytes must be at least 1024");
@@ -171,7 +179,8 @@ Status ServerConfig::Validate() const {
   }
   RETURN_IF_ERROR(embed::ParsePrecision(precision).status());
   if (!llm.url.empty() && llm.model.empty()) {
-    return absl::InvalidArgumentError("an LLM URL needs a model name (--llm-model, RAGLINE_LLM_MODEL or llm.model)");
+    return absl::InvalidArgumentError(
+        "an LLM URL needs a model name (--llm-model, RAGLINE_LLM_MODEL or llm.model)");
   }
   return absl::OkStatus();
 }

@@ -16,7 +16,7 @@
 //    "ingest": {"max_document_bytes": 16777216, "max_document_chunks": 4096,
 //               "max_request_chunks": 8192},
 //    "role": "node"|"router", "shards": ["http://h:p[,http://h:p...]", ...],
-//    "shard_deadline_ms": 2000}
+//    "shard_deadline_ms": 2000, "kafka": "host:port,...", "topic_prefix": ""}
 // A router (docs/distributed.md) needs "shards" (each entry one shard, its
 // replicas separated by commas) and no data directory.
 //
@@ -40,15 +40,17 @@ namespace ragline::server {
 using generate::LlmConfig;
 
 struct ServerConfig {
-  std::string data_dir;      // required unless role is "router"
-  std::string role = "node";  // "node": serve a data directory; "router": fan out to "shards"
-  std::vector<std::string> shards;  // router: one "URL[,URL...]" per shard (its replicas)
+  std::string data_dir;               // required unless role is "router"
+  std::string role = "node";          // "node": serve a data directory; "router": fan out to "shards"
+  std::vector<std::string> shards;    // router: one "URL[,URL...]" per shard (its replicas)
   uint64_t shard_deadline_ms = 2000;  // router: per request to a shard, over its replicas
-  std::string model_dir;  // empty: the CLI's default model directory
-  std::string precision = "fp32";  // the encoder's: fp32 | int8 (docs/embedding.md)
+  std::string kafka;                  // router: bootstrap servers for POST .../documents ("" = no such route)
+  std::string topic_prefix;           // router: in front of every topic name
+  std::string model_dir;              // empty: the CLI's default model directory
+  std::string precision = "fp32";     // the encoder's: fp32 | int8 (docs/embedding.md)
   std::string host = "127.0.0.1";
-  int port = 8080;           // 0 = any free port
-  size_t threads = 8;        // HTTP worker threads
+  int port = 8080;     // 0 = any free port
+  size_t threads = 8;  // HTTP worker threads
   size_t max_body_bytes = 32u << 20;
   size_t max_header_bytes = 32u << 10;  // request line + headers; larger: 431 (414)
   uint64_t shutdown_grace_ms = 10'000;  // SIGTERM: in-flight requests get this long, then are cancelled

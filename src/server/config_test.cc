@@ -88,6 +88,10 @@ TEST(ServerConfigTest, ARouterNeedsShardsAndNoDataDirectory) {
   empty.role = "coordinator";
   EXPECT_THAT(std::string(empty.Validate().message()), HasSubstr("role must be"));
   EXPECT_FALSE(ServerConfig().MergeJson(json{{"shards", json::array({1})}}).ok());
+  ServerConfig node;
+  node.data_dir = "/d";
+  node.kafka = "127.0.0.1:9092";
+  EXPECT_THAT(std::string(node.Validate().message()), HasSubstr("--kafka is for a router"));
 }
 
 TEST(AuthorizerTest, ChecksKeysScopesAndCollections) {
