@@ -51,7 +51,14 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# running PIDFILE: its process runs. A SIGKILLed broker lingers for a moment as a
+# dying or zombie process (state Z or X), which kill -0 would still find.
+running() {
+  local state
+  [ -f "$1" ] || return 1
+  state=$(awk '{print $3}' "/proc/$(cat "$1")/stat" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
 
 start() {
   local dir=$1 brokers=$2

@@ -4,7 +4,8 @@
 # answer through the router as embedded mode answers from the same files; a shard
 # whose replicas are all killed gives flagged partial answers within the deadline,
 # and `cluster.sh up` brings it back; chunk and embed workers SIGKILLed over and over
-# while a new version streams in lose nothing and duplicate nothing.
+# while a new version streams in lose nothing and duplicate nothing; nor does the
+# broker SIGKILLed and restarted mid-stream, nor a worker joining (a rebalance).
 #   tests/cluster_test.sh RAGLINE
 RAGLINE=${1:?usage: cluster_test.sh RAGLINE}
 . "$(dirname "$0")/lib.sh"
@@ -25,13 +26,23 @@ cleanup() {
 trap cleanup EXIT
 CORPUS=$ROOT/examples/corpus/devils-dictionary
 
-# A free base port: the router takes it, the index nodes the next four.
-BASE=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-[ "$BASE" -lt 60000 ] || BASE=$((BASE - 1000))
+# A free run of ports: the router takes the first, the index nodes and workers the next.
+BASE=$(python3 - <<'PY'
+import random, socket
+for _ in range(200):
+    base = random.randrange(20000, 32000)  # below Linux's ephemeral range (the broker's ports)
+    try:
+        for p in range(base, base + 16):
+            s = socket.socket(); s.bind(("127.0.0.1", p)); s.close()
+        print(base); break
+    except OSError:
+        pass
+PY
+)
 expect_fail "cluster.sh refuses fewer partitions than shards" "must be at least --shards" \
   "$CLUSTER" up "$WORK/bad" --shards 3 --partitions 2
 "$CLUSTER" up "$C" --shards 2 --replicas 2 --chunkers 2 --embedders 2 --port "$BASE" >"$WORK/up.log" 2>&1 ||
-  { cat "$WORK/up.log" >&2; tail -20 "$C"/logs/*.log >&2; exit 1; }
+  { cat "$WORK/up.log" >&2; tail -n 20 "$C"/logs/*.log >&2; exit 1; }
 R=$(cat "$C/router.url")
 B=$(cat "$C/bootstrap")
 check "one pid file per process" "$(ls "$C/pids" | wc -l)" "9"
@@ -156,4 +167,17 @@ wait_for "every chunk at the new version after the kills" newest "$expected"
 wait_for "no chunk twice, none lost after the kills" router_count "$total"
 versions=$(query "$R" lexical "the" | jq -r --argjson v "$first" '[.hits[] | select(.version <= $v)] | length')
 check "hits carry the new version" "$versions" "0"
+
+# The broker SIGKILLed mid-stream and restarted, and a third embed worker joining
+# (a rebalance) while a third version streams in: nothing lost, nothing twice.
+first=$(query "$R" lexical "cynic" | jq '[.hits[].version] | max')
+"$RAGLINE" ingest "$CORPUS" --kafka "$B" >/dev/null 2>&1
+sleep 2
+broker=$(cat "$C/kafka/broker-1.pid")
+kill -KILL "$broker"
+while [ -e "/proc/$broker" ] && [ "$(awk '{print $3}' "/proc/$broker/stat" 2>/dev/null)" != Z ]; do sleep 0.1; done
+"$CLUSTER" up "$C" --embedders 3 >"$WORK/up4.log" 2>&1 || { fail "cluster.sh up after the broker's SIGKILL"; cat "$WORK/up4.log" >&2; }
+check "the third embed worker runs" "$([ -f "$C/pids/embed-2.pid" ] && kill -0 "$(cat "$C/pids/embed-2.pid")" && echo yes)" "yes"
+wait_for "every chunk at the third version after the broker restart and the rebalance" newest "$expected"
+wait_for "no chunk twice, none lost after the broker restart" router_count "$total"
 finish
