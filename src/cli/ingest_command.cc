@@ -166,6 +166,8 @@ int IngestOverKafka(const IngestArgs& args) {
   pipeline::WorkerOptions options;
   options.bootstrap = args.kafka;
   options.topics = pipeline::Topics::WithPrefix(args.topic_prefix);
+  auto publisher = pipeline::DocumentPublisher::Create(options);
+  if (!publisher.ok()) return Fail(publisher.status());
   std::vector<pipeline::RawDocument> batch;
   size_t published = 0;
   Progress progress("publish", listed->files.size());
@@ -180,7 +182,7 @@ int IngestOverKafka(const IngestArgs& args) {
     raw.doc.content = std::move(*bytes);
     batch.push_back(std::move(raw));
     if (batch.size() >= args.batch_docs || &f == &listed->files.back()) {
-      if (Status st = pipeline::PublishDocuments(options, batch); !st.ok()) return Fail(st);
+      if (Status st = (*publisher)->Publish(batch); !st.ok()) return Fail(st);
       published += batch.size();
       batch.clear();
       progress.Update(published);

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <stop_token>
 #include <string>
@@ -114,12 +115,20 @@ class WorkerHttp {
     return absl::OkStatus();
   }
 
-  // Reports lag into rag_kafka_lag (a WorkerOptions::on_lag).
+  // Reports lag into rag_kafka_lag (a WorkerOptions::on_lag). A partition
+  // this worker no longer reads (a rebalance moved it) drops to 0 here: its
+  // new owner reports it.
   std::function<void(const std::vector<pipeline::PartitionLag>&)> LagSink(std::string group) {
     return [this, group = std::move(group)](const std::vector<pipeline::PartitionLag>& lags) {
+      std::set<std::pair<std::string, int32_t>> now;
       for (const auto& l : lags) {
         lag_->WithLabels({group, l.topic, std::to_string(l.partition)}).Set(static_cast<double>(l.lag));
+        now.insert({l.topic, l.partition});
       }
+      for (const auto& tp : reported_) {
+        if (!now.count(tp)) lag_->WithLabels({group, tp.first, std::to_string(tp.second)}).Set(0);
+      }
+      reported_.insert(now.begin(), now.end());
     };
   }
 
@@ -131,6 +140,7 @@ class WorkerHttp {
   obs::MetricsRegistry metrics_;
   obs::Logger logger_;
   obs::GaugeFamily* lag_;
+  std::set<std::pair<std::string, int32_t>> reported_;  // partitions ever reported (one thread reports)
   std::unique_ptr<server::Server> http_;
 };
 

@@ -9,6 +9,7 @@
 
 #include <charconv>
 #include <concepts>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -21,8 +22,7 @@ inline void Append(std::string* out, const std::string& s) { out->append(s); }
 inline void Append(std::string* out, char c) { out->push_back(c); }
 inline void Append(std::string* out, bool b) { out->append(b ? "true" : "false"); }
 template <typename T>
-  requires(std::integral<T> || std::floating_point<T>)
-void Append(std::string* out, T v) {
+requires(std::integral<T> || std::floating_point<T>) void Append(std::string* out, T v) {
   char buf[64];
   auto res = std::to_chars(buf, buf + sizeof(buf), v);
   out->append(buf, res.ptr);
@@ -35,6 +35,18 @@ std::string StrCat(const Args&... args) {
   std::string out;
   (strings_internal::Append(&out, args), ...);
   return out;
+}
+
+// FNV-1a, 64 bits: ragline's one non-cryptographic string hash (content
+// hashes, document partitions, term hashes). Its values are persisted and
+// travel between processes: never change it.
+inline uint64_t Fnv1a64(std::string_view bytes) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
 }
 
 }  // namespace ragline

@@ -11,11 +11,7 @@
 namespace ragline::index {
 
 TermHash HashTerm(std::string_view term) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : term) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
+  uint64_t h = Fnv1a64(term);
   h ^= h >> 30;
   h *= 0xbf58476d1ce4e5b9ull;
   h ^= h >> 27;
@@ -87,8 +83,7 @@ Result<Bm25Params> Bm25Params::Parse(std::string_view spec) {
 
 Bm25Query::Bm25Query(const TermVector& query, const Bm25Stats& stats, const Bm25Params& params) {
   const double n = static_cast<double>(stats.doc_count);
-  const double avgdl =
-      stats.doc_count > 0 ? static_cast<double>(stats.total_doc_length) / n : 1.0;
+  const double avgdl = stats.doc_count > 0 ? static_cast<double>(stats.total_doc_length) / n : 1.0;
   norm_base_ = static_cast<float>(params.k1 * (1 - params.b));
   norm_per_term_ = static_cast<float>(params.k1 * params.b / std::max(avgdl, 1e-9));
   terms_.reserve(query.entries.size());
@@ -267,8 +262,8 @@ Status LexicalIndex::Deserialize(std::string_view bytes, size_t n) {
   if (!r.U64(&rows) || !r.U64(&terms) || !r.U64(&postings)) return corrupt("truncated header");
   if (rows != n) return corrupt(StrCat("indexes ", rows, " rows, the segment has ", n));
   // Check sizes against the bytes present before allocating anything.
-  const unsigned __int128 need = (unsigned __int128)rows * 4 + (unsigned __int128)terms * 16 + 8 +
-                                 (unsigned __int128)postings * 8;
+  const unsigned __int128 need =
+      (unsigned __int128)rows * 4 + (unsigned __int128)terms * 16 + 8 + (unsigned __int128)postings * 8;
   if (need != r.remaining()) return corrupt("section sizes do not add up");
   doc_lengths_.resize(rows);
   terms_.resize(terms);

@@ -13,11 +13,10 @@
 #include <thread>
 
 #include "core/strings.h"
-#include "core/temp_dir_for_test.h"
-#include "core/thread_pool.h"
 #include "pipeline/stage_doubles_for_test.h"
 #include "pipeline/stages.h"
 #include "pipeline/workers.h"
+#include "store/collection_fixture_for_test.h"
 
 namespace ragline::pipeline {
 namespace {
@@ -34,7 +33,7 @@ std::string UniqueTopic(const std::string& base) {
   return StrCat(base, "-", ::testing::UnitTest::GetInstance()->current_test_info()->name(), "-", ::getpid());
 }
 
-class KafkaTest : public ::testing::Test {
+class KafkaTest : public store::CollectionFixture {
  protected:
   void SetUp() override {
     bootstrap_ = Bootstrap();
@@ -279,14 +278,12 @@ TEST_F(KafkaTest, AnIndexNodeResumesFromTheOffsetsStoredWithItsData) {
   ASSERT_TRUE((*producer)->Produce(topic, 1, "junk", "{not json").ok());
   ASSERT_TRUE((*producer)->Flush(30s).ok());
 
-  TempDir dir("ragline_kafka_test");
-  ThreadPool pool(1);
   store::CollectionConfig config;
   config.name = "docs";
   config.dim = 4;
   config.index_kind = index::IndexKind::kFlat;
-  auto c = store::Collection::Create(*store::Env::Default(), dir.path() + "/c", config, pool);
-  ASSERT_TRUE(c.ok()) << c.status();
+  std::unique_ptr<store::Collection> c = Create(config);
+  ASSERT_NE(c, nullptr);
   std::vector<std::string> bad;
   auto run = [&](std::unique_ptr<store::Collection>& collection)
       -> std::pair<std::map<std::string, std::pair<CommitOutcome, size_t>>, size_t> {
@@ -302,30 +299,30 @@ TEST_F(KafkaTest, AnIndexNodeResumesFromTheOffsetsStoredWithItsData) {
     return {events.committed, quiet.items};
   };
 
-  auto [first, first_items] = run(*c);
+  auto [first, first_items] = run(c);
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(first.count("a"), 1u);
   EXPECT_EQ(first_items, 5u);
-  EXPECT_FALSE((*c)->Get("b#0")) << "b was written before all its chunks arrived";
+  EXPECT_FALSE(c->Get("b#0")) << "b was written before all its chunks arrived";
   ASSERT_EQ(bad.size(), 1u);
   EXPECT_THAT(bad[0], HasSubstr("not JSON"));
   // Partition 0 is past a; partition 1 waits at b's first chunk (offset 0).
-  EXPECT_EQ((*c)->source_positions(),
+  EXPECT_EQ(c->source_positions(),
             (store::SourcePositions{{PositionKey(topic, 0), 3}, {PositionKey(topic, 1), 0}}));
 
   // The node dies; b's producer finishes; the node comes back from disk.
-  ASSERT_TRUE((*c)->Close().ok());
-  c->reset();
+  ASSERT_TRUE(c->Close().ok());
+  c.reset();
   produce_doc("b", 1, 4, 2, 4);
   ASSERT_TRUE((*producer)->Flush(30s).ok());
-  auto reopened = store::Collection::Open(*store::Env::Default(), dir.path() + "/c", pool);
-  ASSERT_TRUE(reopened.ok()) << reopened.status();
-  auto [second, second_items] = run(*reopened);
+  std::unique_ptr<store::Collection> reopened = Reopen();
+  ASSERT_NE(reopened, nullptr);
+  auto [second, second_items] = run(reopened);
   ASSERT_EQ(second.size(), 1u);
   EXPECT_EQ(second["b"].first, CommitOutcome::kAdded);
   EXPECT_EQ(second_items, 4u) << "a was read again, or b not whole";
-  EXPECT_EQ((*reopened)->Stats().vector_count, 7u);                          // a's 3 and b's 4, once each
-  EXPECT_EQ((*reopened)->source_positions().at(PositionKey(topic, 1)), 5u);  // past the junk and b
+  EXPECT_EQ(reopened->Stats().vector_count, 7u);                          // a's 3 and b's 4, once each
+  EXPECT_EQ(reopened->source_positions().at(PositionKey(topic, 1)), 5u);  // past the junk and b
 }
 
 }  // namespace

@@ -66,13 +66,8 @@ Result<SourceDocument> SourceDocument::FromJson(const nlohmann::json& j, std::st
 }
 
 std::string ContentHash(std::string_view bytes) {
-  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
   char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(Fnv1a64(bytes)));
   return buf;
 }
 

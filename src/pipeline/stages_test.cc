@@ -15,9 +15,8 @@
 #include <thread>
 
 #include "core/strings.h"
-#include "core/temp_dir_for_test.h"
-#include "core/thread_pool.h"
 #include "pipeline/stage_doubles_for_test.h"
+#include "store/collection_fixture_for_test.h"
 
 namespace ragline::pipeline {
 namespace {
@@ -141,16 +140,15 @@ TEST(EmbedStageTest, AFailedBatchFailsItsDocumentsWithoutEmbeddingTheirLaterChun
   EXPECT_EQ(embedder.batch_sizes.size(), 1u) << "it embedded chunks of a document that had already failed";
 }
 
-class IndexStageTest : public ::testing::Test {
+class IndexStageTest : public store::CollectionFixture {
  protected:
   void SetUp() override {
     store::CollectionConfig config;
     config.name = "c";
     config.dim = 4;
     config.index_kind = index::IndexKind::kFlat;
-    auto c = store::Collection::Create(*store::Env::Default(), dir_.path() + "/c", config, pool_);
-    ASSERT_TRUE(c.ok()) << c.status();
-    collection_ = std::move(*c);
+    collection_ = Create(config);
+    ASSERT_NE(collection_, nullptr);
   }
   // Chunks and embeds `docs` (no freshness check), in message order.
   std::vector<EmbeddedChunk> Embedded(std::vector<RawDocument> docs) {
@@ -163,8 +161,6 @@ class IndexStageTest : public ::testing::Test {
   }
   size_t Count() { return collection_->ListRecords(nullptr).size(); }
 
-  TempDir dir_{"ragline_stages_test"};
-  ThreadPool pool_{1};
   std::unique_ptr<store::Collection> collection_;
 };
 
@@ -279,9 +275,8 @@ TEST_F(IndexStageTest, SourcePositionsAdvanceWithTheDocumentsTheyCoverAndNoFurth
   // Restart: the collection is reopened from disk, and the consumer resumes there.
   ASSERT_TRUE(collection_->Close().ok());
   collection_.reset();
-  auto reopened = store::Collection::Open(*store::Env::Default(), dir_.path() + "/c", pool_);
-  ASSERT_TRUE(reopened.ok()) << reopened.status();
-  collection_ = std::move(*reopened);
+  collection_ = Reopen();
+  ASSERT_NE(collection_, nullptr);
   const uint64_t resume = collection_->source_positions().at("rag.embeddings.upserts/0");
   std::vector<EmbeddedChunk> replay(log.begin() + (resume - 100), log.end());
   RecordingEvents after;

@@ -168,12 +168,7 @@ Topics Topics::WithPrefix(std::string_view prefix) {
 }
 
 int32_t DocumentPartition(std::string_view doc_id, int partitions) {
-  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64, as ContentHash
-  for (unsigned char c : doc_id) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  return partitions <= 0 ? 0 : static_cast<int32_t>(h % static_cast<uint64_t>(partitions));
+  return partitions <= 0 ? 0 : static_cast<int32_t>(Fnv1a64(doc_id) % static_cast<uint64_t>(partitions));
 }
 
 Status CreateTopics(const WorkerOptions& o) {
@@ -184,16 +179,32 @@ Status CreateTopics(const WorkerOptions& o) {
   return absl::OkStatus();
 }
 
-Status PublishDocuments(const WorkerOptions& o, const std::vector<RawDocument>& docs) {
+Result<std::unique_ptr<DocumentPublisher>> DocumentPublisher::Create(const WorkerOptions& o) {
   RETURN_IF_ERROR(CreateTopics(o));
   ASSIGN_OR_RETURN(int partitions, KafkaPartitionCount(o.bootstrap, o.topics.raw));
   ASSIGN_OR_RETURN(auto producer, KafkaProducer::Create(o.bootstrap));
+  return std::unique_ptr<DocumentPublisher>(
+      new DocumentPublisher(o.topics.raw, partitions, std::move(producer)));
+}
+
+DocumentPublisher::DocumentPublisher(std::string topic, int partitions,
+                                     std::unique_ptr<KafkaProducer> producer)
+    : topic_(std::move(topic)), partitions_(partitions), producer_(std::move(producer)) {}
+
+DocumentPublisher::~DocumentPublisher() = default;
+
+Status DocumentPublisher::Publish(const std::vector<RawDocument>& docs) {
   for (const RawDocument& d : docs) {
     RETURN_IF_ERROR(
-        producer->Produce(o.topics.raw, DocumentPartition(d.doc.id, partitions), d.doc.id,
-                          RawDocumentToJson(d).dump(-1, ' ', false, json::error_handler_t::replace)));
+        producer_->Produce(topic_, DocumentPartition(d.doc.id, partitions_), d.doc.id,
+                           RawDocumentToJson(d).dump(-1, ' ', false, json::error_handler_t::replace)));
   }
-  return producer->Flush(kTxnTimeout);
+  return producer_->Flush(kTxnTimeout);
+}
+
+Status PublishDocuments(const WorkerOptions& o, const std::vector<RawDocument>& docs) {
+  ASSIGN_OR_RETURN(auto publisher, DocumentPublisher::Create(o));
+  return publisher->Publish(docs);
 }
 
 Status RunChunkWorker(const WorkerOptions& o, const ChunkStage& stage, StageEvents& events,

@@ -32,6 +32,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -73,8 +74,23 @@ struct WorkerOptions {
 // Creates the four topics if they are absent.
 Status CreateTopics(const WorkerOptions& options);
 
-// Publishes documents to the raw topic (idempotent producer); returns once
-// the brokers acknowledged every one.
+// Publishes documents to the raw topic, each to its DocumentPartition
+// (idempotent producer). Create makes the topics if absent, once.
+class DocumentPublisher {
+ public:
+  static Result<std::unique_ptr<DocumentPublisher>> Create(const WorkerOptions& options);
+  ~DocumentPublisher();
+  // Returns once the brokers acknowledged every one.
+  Status Publish(const std::vector<RawDocument>& docs);
+
+ private:
+  DocumentPublisher(std::string topic, int partitions, std::unique_ptr<KafkaProducer> producer);
+  std::string topic_;
+  int partitions_;
+  std::unique_ptr<KafkaProducer> producer_;
+};
+
+// One DocumentPublisher for one call.
 Status PublishDocuments(const WorkerOptions& options, const std::vector<RawDocument>& docs);
 
 // raw → chunks. `events` sees each document's outcome (failures also go to

@@ -7,9 +7,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "core/temp_dir_for_test.h"
-#include "core/thread_pool.h"
 #include "pipeline/chunk_payload.h"
+#include "store/collection_fixture_for_test.h"
 
 namespace ragline::query {
 namespace {
@@ -69,24 +68,24 @@ TEST(HitFieldsTest, ReadsATypedChunkAndAForeignPayload) {
   EXPECT_EQ(HitJson(hit, foreign)["doc_id"], "v1");  // no doc_id: the record's id
 }
 
-TEST(RunRetrievalTest, LexicalRetrievalAndAnExtractiveAnswerWithCitations) {
-  TempDir dir("ragline_query_test");
-  ThreadPool pool(1);
+class RunRetrievalTest : public store::CollectionFixture {};
+
+TEST_F(RunRetrievalTest, LexicalRetrievalAndAnExtractiveAnswerWithCitations) {
   store::CollectionConfig config;
   config.name = "docs";
   config.dim = 2;
   config.index_kind = index::IndexKind::kFlat;
-  auto c = store::Collection::Create(*store::Env::Default(), dir.path() + "/c", config, pool);
-  ASSERT_TRUE(c.ok()) << c.status();
+  std::unique_ptr<store::Collection> c = Create(config);
+  ASSERT_NE(c, nullptr);
   std::vector<store::Record> records = {
       {"guide.md#0", 1, {1, 0}, Chunk("guide.md", 0, "Debian installs packages with apt.").ToJson().dump()},
       {"guide.md#1", 1, {0, 1}, Chunk("guide.md", 1, "Fedora uses dnf instead.").ToJson().dump()},
       {"v1", 1, {1, 1}, json({{"text", "apt is also a word here"}}).dump()}};
-  ASSERT_TRUE((*c)->Upsert(std::move(records)).ok());
+  ASSERT_TRUE(c->Upsert(std::move(records)).ok());
 
   auto request = QueryRequest::FromJson({{"query", "apt packages"}, {"mode", "lexical"}, {"k", 5}});
   ASSERT_TRUE(request.ok());
-  auto retrieved = RunRetrieval(**c, nullptr, *request, {});
+  auto retrieved = RunRetrieval(*c, nullptr, *request, {});
   ASSERT_TRUE(retrieved.ok()) << retrieved.status();
   ASSERT_GE(retrieved->hits.size(), 2u);
   EXPECT_EQ(retrieved->hits_json[0]["id"], "guide.md#0");
@@ -103,7 +102,7 @@ TEST(RunRetrievalTest, LexicalRetrievalAndAnExtractiveAnswerWithCitations) {
 
   // Dense needs a model; without one the error says what to do.
   auto dense = QueryRequest::FromJson({{"query", "apt"}, {"mode", "dense"}});
-  auto refused = RunRetrieval(**c, nullptr, *dense, {});
+  auto refused = RunRetrieval(*c, nullptr, *dense, {});
   ASSERT_FALSE(refused.ok());
   EXPECT_TRUE(absl::IsUnavailable(refused.status()));
   EXPECT_THAT(std::string(refused.status().message()), HasSubstr("\"mode\": \"lexical\""));

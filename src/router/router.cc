@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
@@ -264,11 +265,7 @@ class RouterRoutes {
       raw.doc = std::move(doc);
       docs.push_back(std::move(raw));
     }
-    pipeline::WorkerOptions publish;
-    publish.bootstrap = options_.kafka;
-    publish.topics = pipeline::Topics::WithPrefix(options_.topic_prefix);
-    publish.partitions = options_.topic_partitions;
-    if (Status st = pipeline::PublishDocuments(publish, docs); !st.ok()) {
+    if (Status st = Publish(docs); !st.ok()) {
       return absl::UnavailableError(StrCat("publishing to Kafka failed: ", std::string(st.message())));
     }
     json out = {{"documents_published", docs.size()}, {"versions", versions}};
@@ -302,6 +299,21 @@ class RouterRoutes {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     return out;
+  }
+
+  // One publisher, made on first use (topics created once); one call at a time.
+  Status Publish(const std::vector<pipeline::RawDocument>& docs) {
+    std::lock_guard<std::mutex> lock(publish_mu_);
+    if (!publisher_) {
+      pipeline::WorkerOptions o;
+      o.bootstrap = options_.kafka;
+      o.topics = pipeline::Topics::WithPrefix(options_.topic_prefix);
+      o.partitions = options_.topic_partitions;
+      ASSIGN_OR_RETURN(publisher_, pipeline::DocumentPublisher::Create(o));
+    }
+    Status st = publisher_->Publish(docs);
+    if (!st.ok()) publisher_.reset();  // start afresh next time
+    return st;
   }
 
   Result<json> Query(RouteRequest& r) {
@@ -407,6 +419,8 @@ class RouterRoutes {
   const ShardSet& shards_;
   const RouterOptions options_;
   obs::CounterFamily* partial_;
+  std::mutex publish_mu_;
+  std::unique_ptr<pipeline::DocumentPublisher> publisher_;  // GUARDED_BY(publish_mu_)
 };
 
 }  // namespace
