@@ -6,15 +6,18 @@
 //   1. lexical and hybrid queries only: POST .../shard/lexical-stats
 //      {"query"} -> LexicalTermStats (N, Σ lengths, df per query term); the
 //      router sums them over shards;
-//   2. POST .../shard/search {"k", "filter", "vector"?, "query"?, "lexical_stats"?}
-//      -> {"metric", "text_field", "dense": [hits]?, "lexical": [hits]?}: the
-//      shard's top k by vector and by BM25 scored with the summed statistics.
+//   2. POST .../shard/search {"k", "filter", "vector"?, "query"?, "lexical_stats"?,
+//      "payloads": false} -> {"metric", "text_field", "dense": [hits]?, "lexical":
+//      [hits]?}: the shard's top k by vector and by BM25 scored with the summed
+//      statistics, without payloads;
+//   3. POST .../shard/fetch {"ids"} -> the payloads of the hits the router kept
+//      (k of them, where round 2 moved up to 2 x candidates per shard).
 // The router merges each list over shards (scores are comparable: cosine/dot/l2
 // are absolute, BM25 used the same statistics everywhere), then cuts to k or
 // fuses the two lists with search::FuseHybrid, as one node would.
 //
 // Wire forms (JSON):
-//   hit:            {"id", "score", "version", "payload"}
+//   hit:            {"id", "score", "version", "payload"?}
 //   lexical stats:  {"doc_count", "total_doc_length", "doc_freq": {"<term hash, decimal>": df}}
 //
 // Thread safety: pure functions.

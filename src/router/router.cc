@@ -1,10 +1,12 @@
 #include "router/router.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <string_view>
 #include <thread>
 
 #include "core/http_peer.h"
@@ -354,21 +356,20 @@ class RouterRoutes {
       search["query"] = request.question;
       search["lexical_stats"] = query::LexicalStatsToWire(total);
     }
-    // Round 2: each shard's top hits (the shards that answered round 1).
+    // Round 2: each shard's top hits, without payloads (the shards that answered round 1).
+    search["payloads"] = false;
     ASSIGN_OR_RETURN(auto answers, Answers(shards_.FanOut("POST", CollectionPath(name, "/shard/search"),
                                                           &search, &missing.answered),
                                            &missing));
     std::vector<std::vector<store::SearchHit>> dense_lists, lexical_lists;
+    std::map<std::string, size_t> origin;  // hit id -> its shard
     for (const auto& [shard, reply] : answers) {
-      if (dense) {
-        ASSIGN_OR_RETURN(
-            auto hits, query::HitsFromWire(reply.value("dense", json()), StrCat("shard ", shard, " dense")));
-        dense_lists.push_back(std::move(hits));
-      }
-      if (lexical) {
-        ASSIGN_OR_RETURN(auto hits, query::HitsFromWire(reply.value("lexical", json()),
-                                                        StrCat("shard ", shard, " lexical")));
-        lexical_lists.push_back(std::move(hits));
+      for (const char* list : {"dense", "lexical"}) {
+        if (std::string_view(list) == "dense" ? !dense : !lexical) continue;
+        ASSIGN_OR_RETURN(auto hits,
+                         query::HitsFromWire(reply.value(list, json()), StrCat("shard ", shard, " ", list)));
+        for (const auto& h : hits) origin[h.id] = shard;
+        (std::string_view(list) == "dense" ? dense_lists : lexical_lists).push_back(std::move(hits));
       }
     }
     const json& first = answers.front().second;
@@ -383,6 +384,8 @@ class RouterRoutes {
       const auto l = query::MergeShardHits(std::move(lexical_lists), depth, false);
       hits = search::FuseHybrid(d, l, search::FusionOptions{}, distances, request.k);
     }
+    // Round 3: the kept hits' payloads, from their shards.
+    ASSIGN_OR_RETURN(hits, FetchPayloads(name, std::move(hits), origin, &missing));
     timer.Stop();
     if (missing.any()) {
       partial_->WithLabels({}).Increment();
@@ -395,6 +398,43 @@ class RouterRoutes {
         query::ShapeHits(std::move(hits), first.value("text_field", std::string("text"))));
     return server::RespondToQuery(r, std::move(retrieved), std::move(request), server_.deps().chat,
                                   server_.options().answer, ins, missing.Extra());
+  }
+
+  // Fills each hit's payload from its shard. A shard that fails now is
+  // missing (its hits dropped); a record gone since round 2 is dropped.
+  Result<std::vector<store::SearchHit>> FetchPayloads(const std::string& name,
+                                                      std::vector<store::SearchHit> hits,
+                                                      const std::map<std::string, size_t>& origin,
+                                                      Missing* missing) {
+    std::vector<json> asks(shards_.size(), json{{"ids", json::array()}});
+    for (const auto& h : hits) asks[origin.at(h.id)]["ids"].push_back(h.id);
+    std::vector<const json*> bodies(shards_.size(), nullptr);
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      if (!asks[i]["ids"].empty()) bodies[i] = &asks[i];
+    }
+    auto replies = shards_.FanOutEach(CollectionPath(name, "/shard/fetch"), bodies);
+    std::map<std::string, json> payloads;
+    for (size_t i = 0; i < replies.size(); ++i) {
+      if (bodies[i] == nullptr) continue;
+      if (!replies[i].body.ok()) {
+        if (!ReplicaFault(replies[i].body.status())) return replies[i].body.status();
+        missing->Add(i, replies[i].body.status());
+        continue;
+      }
+      for (auto& rec : (*replies[i].body)["records"])
+        payloads[rec.value("id", "")] = std::move(rec["payload"]);
+    }
+    std::vector<store::SearchHit> out;
+    for (auto& h : hits) {
+      auto it = payloads.find(h.id);
+      if (it == payloads.end()) continue;
+      h.payload = std::move(it->second);
+      out.push_back(std::move(h));
+    }
+    if (std::none_of(missing->answered.begin(), missing->answered.end(), [](bool a) { return a; })) {
+      return absl::UnavailableError(StrCat("no shard answered: ", missing->list.dump()));
+    }
+    return out;
   }
 
   Result<json> EmbedQuestion(const std::string& question, const query::QueryInstruments& ins) {

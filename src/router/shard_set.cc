@@ -2,7 +2,9 @@
 
 #include <httplib.h>
 
+#include <functional>
 #include <future>
+#include <optional>
 #include <sstream>
 
 #include "core/http_peer.h"
@@ -89,27 +91,47 @@ ShardSet::ShardSet(ShardSetOptions options, obs::MetricsRegistry* metrics)
   }
 }
 
+ShardSet::~ShardSet() = default;
+
 Result<json> ShardSet::Send(const Replica& replica, const std::string& method, const std::string& path,
                             const json* body, Clock::duration budget) const {
-  httplib::Client client(replica.url);
+  // A pooled keep-alive connection, or a new one.
+  std::unique_ptr<httplib::Client> client;
+  {
+    std::lock_guard<std::mutex> lock(replica.idle_mu);
+    if (!replica.idle.empty()) {
+      client = std::move(replica.idle.back());
+      replica.idle.pop_back();
+    }
+  }
+  if (!client) {
+    client = std::make_unique<httplib::Client>(replica.url);
+    client->set_keep_alive(true);
+    client->set_tcp_nodelay(true);  // small requests: no Nagle wait for the delayed ACK
+  }
   const auto us =
       std::max<int64_t>(1000, std::chrono::duration_cast<std::chrono::microseconds>(budget).count());
-  client.set_connection_timeout(us / 1'000'000, us % 1'000'000);
-  client.set_read_timeout(us / 1'000'000, us % 1'000'000);
-  client.set_write_timeout(us / 1'000'000, us % 1'000'000);
+  client->set_connection_timeout(us / 1'000'000, us % 1'000'000);
+  client->set_read_timeout(us / 1'000'000, us % 1'000'000);
+  client->set_write_timeout(us / 1'000'000, us % 1'000'000);
   httplib::Headers headers;
   if (!options_.api_key.empty()) headers.emplace("Authorization", "Bearer " + options_.api_key);
   httplib::Result res =
       method == "POST"
-          ? client.Post(path.c_str(), headers, body != nullptr ? body->dump() : "{}", "application/json")
-          : client.Get(path.c_str(), headers);
+          ? client->Post(path.c_str(), headers, body != nullptr ? body->dump() : "{}", "application/json")
+          : client->Get(path.c_str(), headers);
   if (!res) {
+    // The connection is in an unknown state: drop it.
     if (res.error() == httplib::Error::Read || res.error() == httplib::Error::ConnectionTimeout) {
       return absl::DeadlineExceededError(
           StrCat(replica.url, " did not answer within the deadline (", httplib::to_string(res.error()), ")"));
     }
     return absl::UnavailableError(
         StrCat("cannot reach ", replica.url, ": ", httplib::to_string(res.error())));
+  }
+  {
+    std::lock_guard<std::mutex> lock(replica.idle_mu);
+    if (replica.idle.size() < 16) replica.idle.push_back(std::move(client));
   }
   if (res->status < 200 || res->status >= 300) {
     return StatusOfReply(res->status,
@@ -159,19 +181,41 @@ ShardReply ShardSet::Call(size_t shard_index, const std::string& method, const s
 
 std::vector<ShardReply> ShardSet::FanOut(const std::string& method, const std::string& path, const json* body,
                                          const std::vector<bool>* only) const {
-  std::vector<std::future<ShardReply>> pending(shards_.size());
+  std::vector<std::function<ShardReply()>> calls(shards_.size());
   for (size_t i = 0; i < shards_.size(); ++i) {
     if (only != nullptr && !(*only)[i]) continue;
-    pending[i] = std::async(std::launch::async,
-                            [this, i, &method, &path, body] { return Call(i, method, path, body); });
+    calls[i] = [this, i, &method, &path, body] { return Call(i, method, path, body); };
   }
-  std::vector<ShardReply> replies(shards_.size());
-  for (size_t i = 0; i < shards_.size(); ++i) {
-    if (pending[i].valid()) {
-      replies[i] = pending[i].get();
-    } else {
+  return RunAll(std::move(calls));
+}
+
+std::vector<ShardReply> ShardSet::FanOutEach(const std::string& path,
+                                             const std::vector<const json*>& bodies) const {
+  std::vector<std::function<ShardReply()>> calls(shards_.size());
+  for (size_t i = 0; i < shards_.size() && i < bodies.size(); ++i) {
+    if (bodies[i] == nullptr) continue;
+    calls[i] = [this, i, &path, body = bodies[i]] { return Call(i, "POST", path, body); };
+  }
+  return RunAll(std::move(calls));
+}
+
+// Runs the calls at once (the first on this thread); an empty call is "not asked".
+std::vector<ShardReply> ShardSet::RunAll(std::vector<std::function<ShardReply()>> calls) {
+  std::vector<ShardReply> replies(calls.size());
+  std::vector<std::future<ShardReply>> pending(calls.size());
+  std::optional<size_t> here;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (!calls[i]) {
       replies[i].body = absl::UnavailableError("not asked");
+    } else if (!here) {
+      here = i;
+    } else {
+      pending[i] = std::async(std::launch::async, std::move(calls[i]));
     }
+  }
+  if (here) replies[*here] = calls[*here]();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (pending[i].valid()) replies[i] = pending[i].get();
   }
   return replies;
 }

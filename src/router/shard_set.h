@@ -6,6 +6,7 @@
 // replica (round robin over those not marked down); a replica that cannot
 // be reached, answers 5xx or misses the deadline is marked down for
 // `down_for` and the shard's next replica is asked while the deadline lasts.
+// Connections are kept alive and reused (up to 16 idle per replica).
 // A shard whose every replica failed comes back as Unavailable or
 // DeadlineExceeded: the caller answers without it (partial). A 4xx is the
 // request's fault, not the replica's: it comes back as its status (400 ->
@@ -20,13 +21,19 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
 #include "nlohmann/json.hpp"
 #include "obs/metrics.h"
+
+namespace httplib {
+class Client;
+}
 
 namespace ragline::router {
 
@@ -54,6 +61,7 @@ class ShardSet {
  public:
   // InvalidArgument without shards, with a shard without replicas or a bad URL.
   static Result<std::unique_ptr<ShardSet>> Create(ShardSetOptions options, obs::MetricsRegistry* metrics);
+  ~ShardSet();
 
   size_t size() const { return shards_.size(); }
   const ShardSetOptions& options() const { return options_; }
@@ -65,6 +73,9 @@ class ShardSet {
   // Unavailable ("not asked").
   std::vector<ShardReply> FanOut(const std::string& method, const std::string& path,
                                  const nlohmann::json* body, const std::vector<bool>* only = nullptr) const;
+  // POSTs each shard its own body (null: that shard is not asked).
+  std::vector<ShardReply> FanOutEach(const std::string& path,
+                                     const std::vector<const nlohmann::json*>& bodies) const;
   // The same on one shard.
   ShardReply Call(size_t shard, const std::string& method, const std::string& path,
                   const nlohmann::json* body) const;
@@ -78,12 +89,16 @@ class ShardSet {
   struct Replica {
     std::string url;
     mutable std::atomic<int64_t> down_until_ms{0};  // steady clock ms; ≤ now = up
+    // Idle keep-alive connections (a client serves one call at a time).
+    mutable std::mutex idle_mu;
+    mutable std::vector<std::unique_ptr<httplib::Client>> idle;  // GUARDED_BY(idle_mu)
   };
   struct Shard {
     std::vector<std::unique_ptr<Replica>> replicas;
     mutable std::atomic<size_t> next{0};
   };
   ShardSet(ShardSetOptions options, obs::MetricsRegistry* metrics);
+  static std::vector<ShardReply> RunAll(std::vector<std::function<ShardReply()>> calls);
   Result<nlohmann::json> Send(const Replica& replica, const std::string& method, const std::string& path,
                               const nlohmann::json* body, std::chrono::steady_clock::duration budget) const;
 

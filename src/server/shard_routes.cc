@@ -43,7 +43,13 @@ Result<json> LexicalStats(Server& server, RouteRequest& r) {
 
 Result<json> Search(Server& server, RouteRequest& r) {
   ASSIGN_OR_RETURN(json body, r.JsonBody());
-  RETURN_IF_ERROR(RefuseUnknownFields(body, {"k", "filter", "vector", "query", "lexical_stats"}, ""));
+  RETURN_IF_ERROR(
+      RefuseUnknownFields(body, {"k", "filter", "vector", "query", "lexical_stats", "payloads"}, ""));
+  bool payloads = true;
+  if (auto p = body.find("payloads"); p != body.end()) {
+    if (!p->is_boolean()) return absl::InvalidArgumentError("\"payloads\" must be true or false");
+    payloads = p->get<bool>();
+  }
   ASSIGN_OR_RETURN(size_t k, ShardK(body));
   std::optional<store::PayloadFilter> filter;
   if (auto f = body.find("filter"); f != body.end() && !f->is_null()) {
@@ -64,9 +70,12 @@ Result<json> Search(Server& server, RouteRequest& r) {
   const store::PayloadFilter* f = filter ? &*filter : nullptr;
   json out = {{"metric", store::MetricName(c->config().metric)},
               {"text_field", c->config().lexical.text_field}};
-  auto wire = [](const std::vector<store::SearchHit>& hits) {
+  auto wire = [payloads](const std::vector<store::SearchHit>& hits) {
     json list = json::array();
-    for (const auto& h : hits) list.push_back(query::HitToWire(h));
+    for (const auto& h : hits) {
+      list.push_back(query::HitToWire(h));
+      if (!payloads) list.back().erase("payload");
+    }
     return list;
   };
   auto& timing = server.vectorstore_query_time();
@@ -89,6 +98,24 @@ Result<json> Search(Server& server, RouteRequest& r) {
   return out;
 }
 
+Result<json> Fetch(Server& server, RouteRequest& r) {
+  ASSIGN_OR_RETURN(json body, r.JsonBody());
+  RETURN_IF_ERROR(RefuseUnknownFields(body, {"ids"}, ""));
+  auto ids = body.find("ids");
+  if (ids == body.end() || !ids->is_array() || ids->size() > 10000) {
+    return absl::InvalidArgumentError("\"ids\" must be an array of at most 10000 strings");
+  }
+  std::shared_lock lock(server.catalog_mutex());
+  ASSIGN_OR_RETURN(store::Collection * c, server.deps().db->GetCollection(r.PathParam(0)));
+  json records = json::array();
+  for (const auto& id : *ids) {
+    if (!id.is_string()) return absl::InvalidArgumentError("\"ids\" must be an array of strings");
+    auto rec = c->Get(id.get<std::string>());
+    if (rec) records.push_back({{"id", rec->id}, {"version", rec->version}, {"payload", rec->payload}});
+  }
+  return json{{"records", records}};
+}
+
 }  // namespace
 
 void RegisterShardRoutes(Server& server) {
@@ -96,6 +123,8 @@ void RegisterShardRoutes(Server& server) {
                    [&server](RouteRequest& r) { return LexicalStats(server, r); }});
   server.AddRoute({"POST", "/v1/collections/{name}/shard/search", Access::kRead, 0,
                    [&server](RouteRequest& r) { return Search(server, r); }});
+  server.AddRoute({"POST", "/v1/collections/{name}/shard/fetch", Access::kRead, 0,
+                   [&server](RouteRequest& r) { return Fetch(server, r); }});
 }
 
 }  // namespace ragline::server
