@@ -6,14 +6,18 @@
 #   scripts/test.sh          # the default suite (what .ci/run runs)
 #   scripts/test.sh --llm    # also generation against a real local LLM (label "llm":
 #                            # builds llama-cpp-python from its sdist first, ~20 min)
+#   scripts/test.sh --soak   # also the long drills (label "soak": three Kafka brokers
+#                            # losing one mid-stream)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 llm=0
+soak=0
 for arg in "$@"; do
   case "$arg" in
     --llm) llm=1 ;;
-    *) echo "usage: scripts/test.sh [--llm]" >&2; exit 2 ;;
+    --soak) soak=1 ;;
+    *) echo "usage: scripts/test.sh [--llm] [--soak]" >&2; exit 2 ;;
   esac
 done
 
@@ -23,7 +27,11 @@ done
 echo "== dev build: unit + integration tests"
 cmake --preset dev >/dev/null
 cmake --build --preset dev -j"$jobs"
-ctest --test-dir build/dev --output-on-failure -j"$jobs" -LE llm
+ctest --test-dir build/dev --output-on-failure -j"$jobs" -LE 'llm|soak'
+if [ "$soak" = 1 ]; then
+  echo "== soak drills"
+  ctest --test-dir build/dev --output-on-failure -L soak
+fi
 if [ "$llm" = 1 ]; then
   echo "== real-LLM test (llama-cpp-python + Gemma 3 270M)"
   ctest --test-dir build/dev --output-on-failure -L llm
