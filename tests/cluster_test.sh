@@ -132,6 +132,11 @@ check "bad documents are a 400" "$(post "" '{"documents": [{"text": "no id"}]}')
 check "without wait: 202" "$(post "" '{"documents": [{"id": "router-doc-3", "text": "Later."}]}')" "202"
 total=$((expected + 3))
 wait_for "the router counts the documents posted to it" router_count "$total"
+check "a deletion through the router, waited for" \
+  "$(curl -sS -o /dev/null -w '%{http_code}' -X DELETE "$R/v1/collections/docs/documents/router-doc-3?wait=true")" "200"
+total=$((expected + 2))
+check "the deleted document's chunk is gone" "$(router_count)" "$total"
+check "and is not found" "$(curl -sS -o /dev/null -w '%{http_code}' "$R/v1/collections/docs/vectors/router-doc-3%230")" "404"
 
 # Shard 1 down (both replicas SIGKILLed): partial answers, flagged, within the deadline.
 for r in 0 1; do kill -KILL "$(cat "$C/pids/index-1-$r.pid")"; done

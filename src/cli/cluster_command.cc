@@ -28,13 +28,7 @@ void AddClusterCommand(CLI::App& app, int* rc) {
       return;
     }
     PrintJson(reply->body);
-    bool all_up = true;
-    for (const auto& shard : reply->body["shards"]) {
-      bool any = false;
-      for (const auto& replica : shard["replicas"]) any = any || replica.value("up", false);
-      all_up = all_up && any;
-    }
-    *rc = all_up ? 0 : 1;
+    *rc = reply->body.value("all_shards_up", false) ? 0 : 1;
   });
 }
 

@@ -98,16 +98,7 @@ class WorkerHttp {
       server::RegisterCoreRoutes(*http_, /*writable=*/false);
       server::RegisterShardRoutes(*http_);
     } else {
-      http_->AddRoute(
-          {"GET", "/healthz", server::Access::kOpen, -1, [](server::RouteRequest&) -> Result<json> {
-             return json{{"status", "ok"}};
-           }});
-      http_->AddRoute(
-          {"GET", "/metrics", server::Access::kOpen, -1, [this](server::RouteRequest& r) -> Result<json> {
-             r.response.SetContent(metrics_.ExposeText(), std::string(obs::kPrometheusTextContentType));
-             r.MarkResponded();
-             return json();
-           }});
+      server::RegisterHealthAndMetricsRoutes(*http_);
     }
     ASSIGN_OR_RETURN(int bound, http_->StartInBackground(host, port));
     std::fprintf(stderr, "ragline worker %s: serving %s on http://%s:%d\n", role,

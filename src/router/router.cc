@@ -71,6 +71,12 @@ Result<std::vector<std::pair<size_t, json>>> Answers(std::vector<ShardReply> rep
   return out;
 }
 
+uint64_t NowMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
 uint64_t Count(const json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
@@ -86,14 +92,8 @@ class RouterRoutes {
   }
 
   void Register() {
-    Add("GET", "/healthz", -1, [](RouteRequest&) -> Result<json> { return json{{"status", "ok"}}; });
+    server::RegisterHealthAndMetricsRoutes(server_);
     Add("GET", "/readyz", -1, [this](RouteRequest& r) { return Ready(r); });
-    Add("GET", "/metrics", -1, [this](RouteRequest& r) -> Result<json> {
-      r.response.SetContent(server_.deps().metrics->ExposeText(),
-                            std::string(obs::kPrometheusTextContentType));
-      r.MarkResponded();
-      return json();
-    });
     Add("GET", "/v1/cluster", -1, [this](RouteRequest&) { return Cluster(); });
     Add("GET", "/v1/collections", -1, [this](RouteRequest&) { return ListCollections(); });
     Add("GET", "/v1/collections/{name}", 0, [this](RouteRequest& r) { return Describe(r, ""); });
@@ -103,6 +103,8 @@ class RouterRoutes {
     if (!options_.kafka.empty()) {
       server_.AddRoute({"POST", "/v1/collections/{name}/documents", server::Access::kWrite, 0,
                         [this](RouteRequest& r) { return PostDocuments(r); }});
+      server_.AddRoute({"DELETE", "/v1/collections/{name}/documents/{id...}", server::Access::kWrite, 0,
+                        [this](RouteRequest& r) { return DeleteDocument(r); }});
     }
   }
 
@@ -113,13 +115,7 @@ class RouterRoutes {
   }
 
   Result<json> Ready(RouteRequest& r) {
-    const json health = Cluster().value();
-    bool shards_up = true;
-    for (const auto& shard : health["shards"]) {
-      bool any = false;
-      for (const auto& replica : shard["replicas"]) any = any || replica["up"].get<bool>();
-      shards_up = shards_up && any;
-    }
+    const bool shards_up = Cluster().value()["all_shards_up"].get<bool>();
     const embed::Embedder* e = server_.deps().embedder;
     json out = {{"ready", e != nullptr && shards_up},
                 {"role", "router"},
@@ -134,19 +130,22 @@ class RouterRoutes {
   }
 
   // Every replica, asked directly (not through failover): up, and per
-  // collection its record count and the Kafka offsets it holds.
+  // collection its record count and the Kafka offsets it holds;
+  // "all_shards_up": every shard has a replica up.
   Result<json> Cluster() {
     json shards = json::array();
+    bool all_up = true;
     const auto& spec = shards_.options().shards;
     for (size_t i = 0; i < spec.size(); ++i) {
       json replicas = json::array();
+      bool any_up = false;
       for (const auto& url : spec[i]) {
         json replica = {{"url", url}, {"up", false}, {"collections", json::object()}};
         auto names = shards_.Get(url, "/v1/collections");
         if (!names.ok()) {
           replica["error"] = std::string(names.status().message());
         } else {
-          replica["up"] = true;
+          replica["up"] = any_up = true;
           for (const auto& name : (*names)["collections"]) {
             auto stats = shards_.Get(url, CollectionPath(name.get<std::string>(), "/stats"));
             if (!stats.ok()) continue;
@@ -158,8 +157,9 @@ class RouterRoutes {
         replicas.push_back(std::move(replica));
       }
       shards.push_back({{"shard", i}, {"replicas", std::move(replicas)}});
+      all_up = all_up && any_up;
     }
-    return json{{"role", "router"}, {"shards", std::move(shards)}};
+    return json{{"role", "router"}, {"all_shards_up", all_up}, {"shards", std::move(shards)}};
   }
 
   Result<json> ListCollections() {
@@ -237,25 +237,8 @@ class RouterRoutes {
     if (list == body.end() || !list->is_array() || list->empty()) {
       return absl::InvalidArgumentError("\"documents\" must be a non-empty array");
     }
-    const std::string wait_param = r.http.Param("wait");
-    if (!wait_param.empty() && wait_param != "true" && wait_param != "false" && wait_param != "1" &&
-        wait_param != "0") {
-      return absl::InvalidArgumentError(StrCat("wait must be true or false, not '", wait_param, "'"));
-    }
-    const bool wait = wait_param == "true" || wait_param == "1";
-    std::chrono::milliseconds timeout = options_.wait_timeout;
-    if (const std::string t = r.http.Param("timeout_ms"); !t.empty()) {
-      char* end = nullptr;
-      const unsigned long long ms = std::strtoull(t.c_str(), &end, 10);
-      if (*end != '\0' || ms < 1 || ms > 600'000) {
-        return absl::InvalidArgumentError(
-            StrCat("timeout_ms must be an integer in [1, 600000], not '", t, "'"));
-      }
-      timeout = std::chrono::milliseconds(ms);
-    }
-    const uint64_t now_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                      std::chrono::system_clock::now().time_since_epoch())
-                                                      .count());
+    ASSIGN_OR_RETURN(const WaitParams wait, ParseWait(r));
+    const uint64_t now_ms = NowMs();
     std::vector<pipeline::RawDocument> docs;
     json versions = json::object();
     for (size_t i = 0; i < list->size(); ++i) {
@@ -271,36 +254,93 @@ class RouterRoutes {
       return absl::UnavailableError(StrCat("publishing to Kafka failed: ", std::string(st.message())));
     }
     json out = {{"documents_published", docs.size()}, {"versions", versions}};
-    if (!wait) {
+    if (!wait.wait) {
       r.SetSuccessStatus(202);
       return out;
     }
-    // Poll until each document's first chunk is at its version (or newer).
-    const std::string name = r.PathParam(0);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
     std::map<std::string, uint64_t> pending;
     for (const auto& [id, v] : versions.items()) pending[id] = v.get<uint64_t>();
-    while (!pending.empty()) {
+    RETURN_IF_ERROR(WaitUntil(r, wait.timeout, std::move(pending), /*deleted=*/false));
+    return out;
+  }
+
+  // A tombstone: the document again, without text, at a newer version; its
+  // shard deletes its chunks (a document without chunks has none).
+  Result<json> DeleteDocument(RouteRequest& r) {
+    ASSIGN_OR_RETURN(const WaitParams wait, ParseWait(r));
+    pipeline::RawDocument tombstone;
+    tombstone.doc.id = r.PathParam(1);
+    tombstone.doc.content_type = "text/plain";
+    tombstone.doc.source = "http";
+    tombstone.doc.version = NowMs();
+    if (Status st = Publish({tombstone}); !st.ok()) {
+      return absl::UnavailableError(StrCat("publishing to Kafka failed: ", std::string(st.message())));
+    }
+    json out = {{"document_deletion_published", tombstone.doc.id}, {"version", *tombstone.doc.version}};
+    if (!wait.wait) {
+      r.SetSuccessStatus(202);
+      return out;
+    }
+    RETURN_IF_ERROR(
+        WaitUntil(r, wait.timeout, {{tombstone.doc.id, *tombstone.doc.version}}, /*deleted=*/true));
+    return out;
+  }
+
+  struct WaitParams {
+    bool wait = false;
+    std::chrono::milliseconds timeout{0};
+  };
+  // ?wait=true|false|1|0 and &timeout_ms=N (1..600000; default the router's).
+  Result<WaitParams> ParseWait(const RouteRequest& r) const {
+    WaitParams out{false, options_.wait_timeout};
+    const std::string wait = r.http.Param("wait");
+    if (!wait.empty() && wait != "true" && wait != "false" && wait != "1" && wait != "0") {
+      return absl::InvalidArgumentError(StrCat("wait must be true or false, not '", wait, "'"));
+    }
+    out.wait = wait == "true" || wait == "1";
+    if (const std::string t = r.http.Param("timeout_ms"); !t.empty()) {
+      char* end = nullptr;
+      const unsigned long long ms = std::strtoull(t.c_str(), &end, 10);
+      if (*end != '\0' || ms < 1 || ms > 600'000) {
+        return absl::InvalidArgumentError(
+            StrCat("timeout_ms must be an integer in [1, 600000], not '", t, "'"));
+      }
+      out.timeout = std::chrono::milliseconds(ms);
+    }
+    return out;
+  }
+
+  // Polls the shards until each pending document's first chunk is at its
+  // version or newer (or, `deleted`, on no shard), every 100 ms; past
+  // `timeout`, DeadlineExceeded naming those still pending.
+  Status WaitUntil(RouteRequest& r, std::chrono::milliseconds timeout,
+                   std::map<std::string, uint64_t> pending, bool deleted) {
+    const std::string name = r.PathParam(0);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
       for (auto it = pending.begin(); it != pending.end();) {
         const auto replies = shards_.FanOut(
             "GET", CollectionPath(name, StrCat("/vectors/", UrlSegment(pipeline::ChunkId(it->first, 0)))),
             nullptr);
-        bool done = false;
+        bool present = false, current = false, all_answered = true;
         for (const auto& reply : replies) {
-          done = done || (reply.body.ok() && reply.body->value("version", uint64_t{0}) >= it->second);
+          present = present || reply.body.ok();
+          current = current || (reply.body.ok() && reply.body->value("version", uint64_t{0}) >= it->second);
+          all_answered = all_answered && (reply.body.ok() || absl::IsNotFound(reply.body.status()));
         }
+        const bool done = deleted ? (all_answered && !present) : current;
         it = done ? pending.erase(it) : std::next(it);
       }
-      if (pending.empty()) break;
+      if (pending.empty()) return absl::OkStatus();
       if (std::chrono::steady_clock::now() >= deadline || r.Cancelled()) {
         json ids = json::array();
         for (const auto& [id, v] : pending) ids.push_back(id);
-        return absl::DeadlineExceededError(StrCat("published, but not searchable after ", timeout.count(),
-                                                  " ms: ", ids.dump(), " (still pending)"));
+        return absl::DeadlineExceededError(StrCat("published, but not ", deleted ? "deleted" : "searchable",
+                                                  " after ", timeout.count(), " ms: ", ids.dump(),
+                                                  " (still pending)"));
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    return out;
   }
 
   // One publisher, made on first use (topics created once); one call at a time.

@@ -12,6 +12,8 @@
 //   POST /v1/collections/{name}/query        the RAG query, answered over all shards
 //   POST /v1/collections/{name}/documents    publish to rag.documents.raw (with a Kafka bootstrap);
 //                                            ?wait=true: return once searchable on its shard
+//   DELETE /v1/collections/{name}/documents/{id}  publish a tombstone (the document without
+//                                            text, newer): its shard deletes its chunks; ?wait=true
 //
 // Documents: {"documents": [...]} as `ragline serve` takes them. Each gets a
 // version (the caller's, else now in ms) and is published; the reply (202)
@@ -20,7 +22,8 @@
 // shards until every document's first chunk is at that version or newer,
 // then answers 200; past the timeout, a 504 naming the documents still
 // pending. A document that cannot be processed (dead-lettered) or has no
-// chunks stays pending: wait for it only where that cannot happen.
+// chunks stays pending: wait for it only where that cannot happen. A
+// deletion waits until no shard has the document.
 //
 // A query embeds its question once here and asks every shard for its top
 // hits by vector and by BM25 scored with statistics summed over shards

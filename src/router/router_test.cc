@@ -253,6 +253,7 @@ TEST_F(RouterTest, ShardDownGivesAFlaggedPartialAnswerAndShardBackGivesFullOnes)
   }
   auto [ready_status, ready] = Call(router_port_, "GET", "/readyz");
   EXPECT_EQ(ready_status, 503) << ready.dump();
+  EXPECT_EQ(Call(router_port_, "GET", "/v1/cluster").second["all_shards_up"], false);
   // The same shard comes back on its port: full answers, nothing restarted elsewhere.
   StartServer(&shards_[1], port, 0);
   const json again = Query(router_port_, body);
@@ -272,6 +273,7 @@ TEST_F(RouterTest, AReplicaDownIsSkippedWithoutAPartialAnswer) {
   }
   auto [status, cluster] = Call(router_port_, "GET", "/v1/cluster");
   ASSERT_EQ(status, 200);
+  EXPECT_EQ(cluster["all_shards_up"], true);  // shard 0 still has a replica
   EXPECT_EQ(cluster["shards"][0]["replicas"][0]["up"], false);
   EXPECT_EQ(cluster["shards"][0]["replicas"][1]["up"], true);
   EXPECT_EQ(cluster["shards"][1]["replicas"][0]["collections"]["docs"]["vector_count"], 150);

@@ -229,17 +229,4 @@ Result<json> ShardSet::Get(const std::string& replica, const std::string& path) 
   return absl::NotFoundError(StrCat("no replica ", replica));
 }
 
-json ShardSet::Health() const {
-  json out = json::array();
-  const int64_t now = NowMs();
-  for (size_t i = 0; i < shards_.size(); ++i) {
-    for (const auto& r : shards_[i].replicas) {
-      out.push_back({{"shard", i},
-                     {"replica", r->url},
-                     {"up", r->down_until_ms.load(std::memory_order_relaxed) <= now}});
-    }
-  }
-  return out;
-}
-
 }  // namespace ragline::router

@@ -15,7 +15,7 @@
 // Ownership: owns its options; borrows `metrics` (may be null), which must
 // outlive it.
 //
-// Thread safety: FanOut, Call and Health may run concurrently (replica state
+// Thread safety: FanOut, FanOutEach, Call and Get may run concurrently (replica state
 // is atomic).
 #pragma once
 
@@ -81,9 +81,6 @@ class ShardSet {
                   const nlohmann::json* body) const;
   // One GET to one replica (no failover, no marking): for status pages.
   Result<nlohmann::json> Get(const std::string& replica, const std::string& path) const;
-
-  // {"shard", "replica", "up"} for every replica: up = not marked down now.
-  nlohmann::json Health() const;
 
  private:
   struct Replica {

@@ -8,8 +8,8 @@
 #include "core/json_fields.h"
 #include "core/strings.h"
 #include "obs/metrics.h"
-#include "server/http_error.h"
 #include "query/query.h"
+#include "server/http_error.h"
 #include "store/record_json.h"
 
 namespace ragline::server {
@@ -17,7 +17,6 @@ namespace {
 
 using nlohmann::json;
 using store::Collection;
-
 
 Result<size_t> ParseK(const json& body, size_t default_k) {
   auto k = body.find("k");
@@ -32,7 +31,8 @@ Result<std::optional<store::PayloadFilter>> ParseFilter(const json& body) {
   auto f = body.find("filter");
   if (f == body.end() || f->is_null()) return std::optional<store::PayloadFilter>();
   auto filter = store::PayloadFilter::Parse(*f);
-  if (!filter.ok()) return absl::InvalidArgumentError(StrCat("\"filter\": ", std::string(filter.status().message())));
+  if (!filter.ok())
+    return absl::InvalidArgumentError(StrCat("\"filter\": ", std::string(filter.status().message())));
   return std::optional<store::PayloadFilter>(std::move(*filter));
 }
 
@@ -54,7 +54,8 @@ Result<store::CollectionConfig> ParseCollectionConfig(const json& body, const em
       ""));
   store::CollectionConfig config;
   auto name = body.find("name");
-  if (name == body.end() || !name->is_string()) return absl::InvalidArgumentError("\"name\" (a string) is required");
+  if (name == body.end() || !name->is_string())
+    return absl::InvalidArgumentError("\"name\" (a string) is required");
   config.name = name->get<std::string>();
   config.dim = embedder != nullptr ? static_cast<uint32_t>(embedder->dim()) : 384;
   for (const auto& [key, v] : body.items()) {
@@ -66,7 +67,8 @@ Result<store::CollectionConfig> ParseCollectionConfig(const json& body, const em
       }
       config.dim = static_cast<uint32_t>(*dim);
     } else if (key == "metric") {
-      if (!v.is_string()) return absl::InvalidArgumentError("\"metric\" must be \"cosine\", \"dot\" or \"l2\"");
+      if (!v.is_string())
+        return absl::InvalidArgumentError("\"metric\" must be \"cosine\", \"dot\" or \"l2\"");
       ASSIGN_OR_RETURN(config.metric, store::ParseMetric(v.get<std::string>()));
     } else if (key == "index") {
       // "hnsw" or {"kind": "hnsw", "params": {...}}
@@ -79,7 +81,8 @@ Result<store::CollectionConfig> ParseCollectionConfig(const json& body, const em
         kind = v["kind"].get<std::string>();
         if (v.contains("params")) params = &v["params"];
       } else {
-        return absl::InvalidArgumentError("\"index\" must be \"flat\", \"hnsw\", \"ivf_pq\" or {\"kind\", \"params\"}");
+        return absl::InvalidArgumentError(
+            "\"index\" must be \"flat\", \"hnsw\", \"ivf_pq\" or {\"kind\", \"params\"}");
       }
       ASSIGN_OR_RETURN(config.index_kind, index::ParseIndexKind(kind));
       if (params != nullptr) {
@@ -102,7 +105,8 @@ Result<store::CollectionConfig> ParseCollectionConfig(const json& body, const em
       config.fsync = v == "none" ? store::FsyncPolicy::kNone : store::FsyncPolicy::kBatch;
     } else if (key == "lexical") {
       auto lexical = store::LexicalConfig::FromJson(v);
-      if (!lexical.ok()) return absl::InvalidArgumentError(StrCat("\"lexical\": ", std::string(lexical.status().message())));
+      if (!lexical.ok())
+        return absl::InvalidArgumentError(StrCat("\"lexical\": ", std::string(lexical.status().message())));
       config.lexical = std::move(*lexical);
     }
   }
@@ -115,21 +119,17 @@ class Routes {
   Routes(Server& server, bool writable) : server_(server), db_(*server.deps().db), writable_(writable) {}
 
   void Register() {
-    Add("GET", "/healthz", Access::kOpen, -1, [](RouteRequest&) -> Result<json> { return json{{"status", "ok"}}; });
+    RegisterHealthAndMetricsRoutes(server_);
     Add("GET", "/readyz", Access::kOpen, -1, [this](RouteRequest& r) { return Ready(r); });
-    Add("GET", "/metrics", Access::kOpen, -1, [this](RouteRequest& r) -> Result<json> {
-      r.response.SetContent(server_.deps().metrics->ExposeText(),
-                            std::string(obs::kPrometheusTextContentType));
-      r.MarkResponded();
-      return json();
-    });
-    Add("POST", "/v1/collections", Access::kWrite, -1, [this](RouteRequest& r) { return CreateCollection(r); });
+    Add("POST", "/v1/collections", Access::kWrite, -1,
+        [this](RouteRequest& r) { return CreateCollection(r); });
     Add("GET", "/v1/collections", Access::kRead, -1, [this](RouteRequest&) -> Result<json> {
       ASSIGN_OR_RETURN(auto names, db_.ListCollections());
       ASSIGN_OR_RETURN(auto aliases, db_.ListAliases());
       return json{{"collections", names}, {"aliases", aliases}};
     });
-    Add("GET", "/v1/collections/{name}", Access::kRead, 0, [this](RouteRequest& r) { return DescribeCollection(r); });
+    Add("GET", "/v1/collections/{name}", Access::kRead, 0,
+        [this](RouteRequest& r) { return DescribeCollection(r); });
     Add("DELETE", "/v1/collections/{name}", Access::kWrite, 0, [this](RouteRequest& r) -> Result<json> {
       const std::string name = r.PathParam(0);
       std::unique_lock lock(server_.catalog_mutex());
@@ -150,21 +150,26 @@ class Routes {
       ASSIGN_OR_RETURN(auto aliases, db_.ListAliases());
       return json{{"aliases", aliases}};
     });
-    Add("POST", "/v1/collections/{name}/vectors", Access::kWrite, 0, [this](RouteRequest& r) { return Upsert(r); });
+    Add("POST", "/v1/collections/{name}/vectors", Access::kWrite, 0,
+        [this](RouteRequest& r) { return Upsert(r); });
     Add("POST", "/v1/collections/{name}/vectors/delete", Access::kWrite, 0,
         [this](RouteRequest& r) { return DeleteVectors(r); });
     Add("POST", "/v1/collections/{name}/vectors/search", Access::kRead, 0,
         [this](RouteRequest& r) { return SearchVectors(r); });
-    Add("GET", "/v1/collections/{name}/vectors/{id...}", Access::kRead, 0, [this](RouteRequest& r) -> Result<json> {
-      std::shared_lock lock(server_.catalog_mutex());
-      ASSIGN_OR_RETURN(Collection * c, db_.GetCollection(r.PathParam(0)));
-      auto rec = c->Get(r.PathParam(1));
-      if (!rec) {
-        return absl::NotFoundError(StrCat("vector '", r.PathParam(1), "' not found in collection '", r.PathParam(0), "'"));
-      }
-      return json{{"id", rec->id}, {"version", rec->version}, {"vector", rec->vector}, {"payload", rec->payload}};
-    });
-    Add("POST", "/v1/collections/{name}/query", Access::kRead, 0, [this](RouteRequest& r) { return Query(r); });
+    Add("GET", "/v1/collections/{name}/vectors/{id...}", Access::kRead, 0,
+        [this](RouteRequest& r) -> Result<json> {
+          std::shared_lock lock(server_.catalog_mutex());
+          ASSIGN_OR_RETURN(Collection * c, db_.GetCollection(r.PathParam(0)));
+          auto rec = c->Get(r.PathParam(1));
+          if (!rec) {
+            return absl::NotFoundError(
+                StrCat("vector '", r.PathParam(1), "' not found in collection '", r.PathParam(0), "'"));
+          }
+          return json{
+              {"id", rec->id}, {"version", rec->version}, {"vector", rec->vector}, {"payload", rec->payload}};
+        });
+    Add("POST", "/v1/collections/{name}/query", Access::kRead, 0,
+        [this](RouteRequest& r) { return Query(r); });
   }
 
  private:
@@ -255,12 +260,14 @@ class Routes {
     ASSIGN_OR_RETURN(Collection * c, db_.GetCollection(r.PathParam(0)));
     auto vectors = body.find("vectors");
     if (vectors == body.end() || !vectors->is_array()) {
-      return absl::InvalidArgumentError("\"vectors\" (an array of {\"id\", \"version\", \"vector\", \"payload\"}) is required");
+      return absl::InvalidArgumentError(
+          "\"vectors\" (an array of {\"id\", \"version\", \"vector\", \"payload\"}) is required");
     }
     std::vector<store::Record> records;
     records.reserve(vectors->size());
     for (size_t i = 0; i < vectors->size(); ++i) {
-      ASSIGN_OR_RETURN(store::Record rec, store::RecordFromJson((*vectors)[i], c->config().dim, StrCat("vectors[", i, "]")));
+      ASSIGN_OR_RETURN(store::Record rec,
+                       store::RecordFromJson((*vectors)[i], c->config().dim, StrCat("vectors[", i, "]")));
       records.push_back(std::move(rec));
     }
     const size_t n = records.size();
@@ -362,6 +369,18 @@ class Routes {
 };
 
 }  // namespace
+
+void RegisterHealthAndMetricsRoutes(Server& server) {
+  server.AddRoute({"GET", "/healthz", Access::kOpen, -1, [](RouteRequest&) -> Result<json> {
+                     return json{{"status", "ok"}};
+                   }});
+  server.AddRoute({"GET", "/metrics", Access::kOpen, -1, [&server](RouteRequest& r) -> Result<json> {
+                     r.response.SetContent(server.deps().metrics->ExposeText(),
+                                           std::string(obs::kPrometheusTextContentType));
+                     r.MarkResponded();
+                     return json();
+                   }});
+}
 
 Result<json> RespondToQuery(RouteRequest& r, std::shared_ptr<const query::RetrievedHits> retrieved,
                             query::QueryRequest request, const generate::ChatClient* chat,

@@ -35,6 +35,11 @@ namespace ragline::server {
 // not `writable` (an index node, whose collection only its Kafka partitions write).
 void RegisterCoreRoutes(Server& server, bool writable = true);
 
+// GET /healthz ({"status": "ok"}) and GET /metrics (the server's registry,
+// Prometheus text), open: what every ragline process that serves HTTP has
+// (nodes, routers, workers).
+void RegisterHealthAndMetricsRoutes(Server& server);
+
 // The reply to a query whose hits are retrieved (the query route's, and the
 // router's): JSON {"hits", "answer", "citations", "degraded",
 // "degraded_reason"} with `extra`'s fields added, or, when the request asks to
