@@ -39,8 +39,8 @@ bool ValidUtf8(std::string_view s) {
       if ((cc & 0xC0) != 0x80) return false;
       cp = (cp << 6) | (cc & 0x3F);
     }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF)) {
       return false;
     }
     i += len;
@@ -74,14 +74,17 @@ Result<QueryRequest> QueryRequest::FromJson(const json& j) {
     r.k = static_cast<size_t>(*value);
   }
   if (auto m = j.find("mode"); m != j.end() && !m->is_null()) {
-    if (!m->is_string()) return absl::InvalidArgumentError("\"mode\" must be \"dense\", \"lexical\" or \"hybrid\"");
+    if (!m->is_string())
+      return absl::InvalidArgumentError("\"mode\" must be \"dense\", \"lexical\" or \"hybrid\"");
     auto mode = search::ParseMode(m->get<std::string>());
-    if (!mode.ok()) return absl::InvalidArgumentError(StrCat("\"mode\": ", std::string(mode.status().message())));
+    if (!mode.ok())
+      return absl::InvalidArgumentError(StrCat("\"mode\": ", std::string(mode.status().message())));
     r.mode = *mode;
   }
   if (auto f = j.find("filter"); f != j.end() && !f->is_null()) {
     auto filter = store::PayloadFilter::Parse(*f);
-    if (!filter.ok()) return absl::InvalidArgumentError(StrCat("\"filter\": ", std::string(filter.status().message())));
+    if (!filter.ok())
+      return absl::InvalidArgumentError(StrCat("\"filter\": ", std::string(filter.status().message())));
     r.filter = std::move(*filter);
   }
   for (const char* flag : {"generate", "stream"}) {
@@ -121,12 +124,9 @@ HitFields HitFields::Of(const json& payload, const std::string& text_field) {
 }
 
 json HitJson(const store::SearchHit& hit, const HitFields& f) {
-  return {{"id", hit.id},
-          {"doc_id", f.doc_id.empty() ? hit.id : f.doc_id},
-          {"score", hit.score},
-          {"version", hit.version},
-          {"text", f.text},
-          {"offsets", f.offsets},
+  return {{"id", hit.id},          {"doc_id", f.doc_id.empty() ? hit.id : f.doc_id},
+          {"score", hit.score},    {"version", hit.version},
+          {"text", f.text},        {"offsets", f.offsets},
           {"metadata", f.metadata}};
 }
 
@@ -148,15 +148,7 @@ Result<RetrievedHits> RunRetrieval(const store::Collection& collection, embed::E
           StrCat("the server's model ", embedder->model_id(), " embeds to ", embedder->dim(),
                  " dimensions, collection '", collection.config().name, "' has ", collection.config().dim));
     }
-    obs::StageTimer timer(ins.embed_latency, ins.logger, "embed", ins.request_id);
-    std::vector<std::string> texts = {request.question};
-    auto m = embedder->Embed(texts);
-    if (!m.ok()) {
-      timer.SetError(m.status());
-      return m.status();
-    }
-    auto row = m->row(0);
-    query.vector = std::vector<float>(row.begin(), row.end());
+    ASSIGN_OR_RETURN(query.vector, EmbedQuestion(*embedder, request.question, ins));
   }
   RetrievedHits out;
   {
@@ -174,6 +166,19 @@ Result<RetrievedHits> RunRetrieval(const store::Collection& collection, embed::E
     out.hits = std::move(*hits);
   }
   return ShapeHits(std::move(out.hits), collection.config().lexical.text_field);
+}
+
+Result<std::vector<float>> EmbedQuestion(embed::Embedder& embedder, const std::string& question,
+                                         const QueryInstruments& ins) {
+  obs::StageTimer timer(ins.embed_latency, ins.logger, "embed", ins.request_id);
+  std::vector<std::string> texts = {question};
+  auto m = embedder.Embed(texts);
+  if (!m.ok()) {
+    timer.SetError(m.status());
+    return m.status();
+  }
+  auto row = m->row(0);
+  return std::vector<float>(row.begin(), row.end());
 }
 
 RetrievedHits ShapeHits(std::vector<store::SearchHit> hits, const std::string& text_field) {
@@ -199,12 +204,14 @@ generate::Answer RunAnswer(const std::string& question, const RetrievedHits& ret
                            const generate::ChatClient* client, const generate::AnswerOptions& options,
                            const generate::DeltaCallback* on_delta, const QueryInstruments& ins) {
   obs::StageTimer timer(ins.generate_latency, ins.logger, "generate", ins.request_id);
-  generate::Answer answer = on_delta != nullptr
-                                ? generate::GenerateStream(question, retrieved.passages, client, *on_delta, options)
-                                : generate::Generate(question, retrieved.passages, client, options);
+  generate::Answer answer =
+      on_delta != nullptr ? generate::GenerateStream(question, retrieved.passages, client, *on_delta, options)
+                          : generate::Generate(question, retrieved.passages, client, options);
   if (!answer.llm_status.ok()) timer.SetError(answer.llm_status);
   if (answer.degraded && ins.logger != nullptr && client != nullptr) {
-    ins.logger->Warn("answer degraded").RequestId(ins.request_id).Error(answer.llm_status)
+    ins.logger->Warn("answer degraded")
+        .RequestId(ins.request_id)
+        .Error(answer.llm_status)
         .Field("reason", answer.degraded_reason);
   }
   return answer;

@@ -49,9 +49,9 @@ struct QueryRequest {
 
 // Where the query stages report; every pointer may be null.
 struct QueryInstruments {
-  obs::Histogram* embed_latency = nullptr;     // rag_pipeline_latency_seconds{stage="embed"}
-  obs::Histogram* retrieve_latency = nullptr;  // {stage="retrieve"}
-  obs::Histogram* generate_latency = nullptr;  // {stage="generate"}
+  obs::Histogram* embed_latency = nullptr;           // rag_pipeline_latency_seconds{stage="embed"}
+  obs::Histogram* retrieve_latency = nullptr;        // {stage="retrieve"}
+  obs::Histogram* generate_latency = nullptr;        // {stage="generate"}
   obs::HistogramFamily* vectorstore_time = nullptr;  // rag_vectorstore_query_time_seconds{mode}
   obs::Logger* logger = nullptr;
   std::string request_id;
@@ -59,7 +59,7 @@ struct QueryInstruments {
 
 struct RetrievedHits {
   std::vector<store::SearchHit> hits;
-  nlohmann::json hits_json;  // array of hit objects (shape above)
+  nlohmann::json hits_json;                 // array of hit objects (shape above)
   std::vector<generate::Passage> passages;  // hits with text, rank order
 };
 
@@ -67,6 +67,11 @@ struct RetrievedHits {
 // needs an embedding and `embedder` is null.
 Result<RetrievedHits> RunRetrieval(const store::Collection& collection, embed::Embedder* embedder,
                                    const QueryRequest& request, const QueryInstruments& instruments);
+
+// Embeds `question` (one text) under the embed stage timer: the vector the
+// dense and hybrid modes search with. Embedder errors pass through.
+Result<std::vector<float>> EmbedQuestion(embed::Embedder& embedder, const std::string& question,
+                                         const QueryInstruments& instruments);
 
 // Hits as clients see them (hits_json) and as the answer reads them
 // (passages). `text_field` is the collection's lexical text field.

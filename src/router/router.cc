@@ -361,12 +361,7 @@ class RouterRoutes {
   Result<json> Query(RouteRequest& r) {
     ASSIGN_OR_RETURN(json body, r.JsonBody());
     ASSIGN_OR_RETURN(query::QueryRequest request, query::QueryRequest::FromJson(body));
-    query::QueryInstruments ins;
-    ins.embed_latency = &server_.stage_latency("embed");
-    ins.retrieve_latency = &server_.stage_latency("retrieve");
-    ins.generate_latency = &server_.stage_latency("generate");
-    ins.logger = server_.deps().logger;
-    ins.request_id = r.request_id;
+    const query::QueryInstruments ins = server::QueryInstrumentsFor(server_, r);
     const std::string name = r.PathParam(0);
     const bool dense = request.mode != search::Mode::kLexical;
     const bool lexical = request.mode != search::Mode::kDense;
@@ -484,15 +479,8 @@ class RouterRoutes {
           "no embedding model is loaded on the router, so dense and hybrid queries cannot run; use \"mode\": "
           "\"lexical\"");
     }
-    obs::StageTimer timer(ins.embed_latency, ins.logger, "embed", ins.request_id);
-    std::vector<std::string> texts = {question};
-    auto m = embedder->Embed(texts);
-    if (!m.ok()) {
-      timer.SetError(m.status());
-      return m.status();
-    }
-    auto row = m->row(0);
-    return json(std::vector<float>(row.begin(), row.end()));
+    ASSIGN_OR_RETURN(std::vector<float> vector, query::EmbedQuestion(*embedder, question, ins));
+    return json(std::move(vector));
   }
 
   server::Server& server_;

@@ -346,13 +346,7 @@ class Routes {
   Result<json> Query(RouteRequest& r) {
     ASSIGN_OR_RETURN(json body, r.JsonBody());
     ASSIGN_OR_RETURN(query::QueryRequest request, query::QueryRequest::FromJson(body));
-    query::QueryInstruments ins;
-    ins.embed_latency = &server_.stage_latency("embed");
-    ins.retrieve_latency = &server_.stage_latency("retrieve");
-    ins.generate_latency = &server_.stage_latency("generate");
-    ins.vectorstore_time = &server_.vectorstore_query_time();
-    ins.logger = server_.deps().logger;
-    ins.request_id = r.request_id;
+    const query::QueryInstruments ins = QueryInstrumentsFor(server_, r);
     auto retrieved = std::make_shared<query::RetrievedHits>();
     {
       std::shared_lock lock(server_.catalog_mutex());
@@ -369,6 +363,17 @@ class Routes {
 };
 
 }  // namespace
+
+query::QueryInstruments QueryInstrumentsFor(Server& server, const RouteRequest& r) {
+  query::QueryInstruments ins;
+  ins.embed_latency = &server.stage_latency("embed");
+  ins.retrieve_latency = &server.stage_latency("retrieve");
+  ins.generate_latency = &server.stage_latency("generate");
+  ins.vectorstore_time = &server.vectorstore_query_time();
+  ins.logger = server.deps().logger;
+  ins.request_id = r.request_id;
+  return ins;
+}
 
 void RegisterHealthAndMetricsRoutes(Server& server) {
   server.AddRoute({"GET", "/healthz", Access::kOpen, -1, [](RouteRequest&) -> Result<json> {

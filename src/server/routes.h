@@ -40,6 +40,11 @@ void RegisterCoreRoutes(Server& server, bool writable = true);
 // (nodes, routers, workers).
 void RegisterHealthAndMetricsRoutes(Server& server);
 
+// Where a query handler's stages report: the server's
+// rag_pipeline_latency_seconds{stage}, rag_vectorstore_query_time_seconds,
+// its log, and the request's id.
+query::QueryInstruments QueryInstrumentsFor(Server& server, const RouteRequest& r);
+
 // The reply to a query whose hits are retrieved (the query route's, and the
 // router's): JSON {"hits", "answer", "citations", "degraded",
 // "degraded_reason"} with `extra`'s fields added, or, when the request asks to
