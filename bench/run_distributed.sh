@@ -76,7 +76,7 @@ cluster() {  # cluster EMBED_WORKERS EXPECTED -> seconds from publishing to the 
   until [ "$(cat "$WORK"/chunk.log "$WORK"/embed-*.log "$WORK"/index.log 2>/dev/null | grep -c consuming)" -ge $((n + 2)) ]; do sleep 0.1; done
   sleep 2  # the embed workers' group settles its partitions
   t0=$(now)
-  "$R" ingest "$CORPUS" --kafka "$B" --topic-prefix "$prefix" >/dev/null 2>&1
+  "$R" ingest "$CORPUS" --collection docs --kafka "$B" --topic-prefix "$prefix" >/dev/null 2>&1
   until [ "$(count "$WORK/dist")" -ge "$expected" ]; do sleep 0.2; done
   t1=$(now)
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done

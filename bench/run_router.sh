@@ -36,7 +36,7 @@ scripts/cluster.sh up "$C" --shards 2 --replicas 1 --chunkers 1 --embedders 1 --
 ROUTER=$(cat "$C/router.url")
 "$RAGLINE" ingest "$CORPUS" --data "$WORK/emb" --collection docs --create --model "$MODEL" >/dev/null 2>&1
 expected=$("$RAGLINE" stats docs --data "$WORK/emb" | jq -r .vector_count)
-"$RAGLINE" ingest "$CORPUS" --kafka "$(cat "$C/bootstrap")" >/dev/null 2>&1
+"$RAGLINE" ingest "$CORPUS" --collection docs --kafka "$(cat "$C/bootstrap")" >/dev/null 2>&1
 until [ "$(curl -fsS "$ROUTER/v1/collections/docs/stats" | jq -r .vector_count)" = "$expected" ]; do sleep 0.5; done
 "$RAGLINE" serve --data "$WORK/emb" --port 0 --model "$MODEL" --log-level warn >"$WORK/emb.out" 2>"$WORK/emb.log" &
 EMB_PID=$!

@@ -4,6 +4,8 @@
 #
 #   scripts/cluster.sh up DIR [--shards 2] [--replicas 1] [--chunkers 2] [--embedders 2]
 #                             [--port 8090] [--partitions 4] [--collection docs]
+#   (--collection: the collection every index node creates at start; more through the
+#   router's POST /v1/collections)
 #   scripts/cluster.sh status DIR     every process (up or not), then `ragline cluster status`
 #   scripts/cluster.sh down DIR       stop everything (SIGTERM), the broker last
 #
@@ -12,7 +14,8 @@
 # router is ready. The description is kept in DIR/cluster.conf; flags given to a later
 # `up` change it. DIR holds:
 #   router.url                 the router's base URL (the same HTTP API as `ragline serve`)
-#   bootstrap                  the broker's bootstrap servers: `ragline ingest PATH --kafka $(cat DIR/bootstrap)`
+#   cluster.json               the cluster config file every process reads (--config), rewritten by `up`
+#   bootstrap                  the broker's bootstrap servers: `ragline ingest PATH --collection docs --kafka $(cat DIR/bootstrap)`
 #   pids/<role>-<n>.pid        one per process: chunk-N, embed-N, index-S-R, router-0
 #   logs/<role>-<n>.log        their stderr
 #   data/index-S-R/            each index node's data directory
@@ -118,27 +121,29 @@ up() {
   cp "$DIR/kafka/bootstrap" "$DIR/bootstrap"
   local b common name s r n shard_args=()
   b=$(cat "$DIR/bootstrap")
-  common=(--kafka "$b" --topic-partitions "$PARTITIONS")
+  # The cluster config file every process reads (docs/distributed.md); flags add what
+  # differs per process.
+  printf '{"kafka": "%s", "model": "%s",\n "workers": {"topic_partitions": %s, "collection": "%s", "create": true}}\n' \
+    "$b" "$MODEL" "$PARTITIONS" "$COLLECTION" >"$DIR/cluster.json"
+  common=(--config "$DIR/cluster.json")
   for name in $(processes); do
     case $name in
       index-*)
         s=${name#index-}; r=${s#*-}; s=${s%-*}
         local url="http://127.0.0.1:$(index_port "$s" "$r")"
         if ! alive "$name"; then
-          start "$name" "$RAGLINE" worker index "${common[@]}" --data "$DIR/data/$name" --collection "$COLLECTION" \
-            --create --partitions-of-shard "$(partitions_of "$s")" --port "$(index_port "$s" "$r")"
+          start "$name" "$RAGLINE" worker index "${common[@]}" --data "$DIR/data/$name" \
+            --partitions-of-shard "$(partitions_of "$s")" --port "$(index_port "$s" "$r")"
         fi
         wait_http "$url" /healthz "$name"
         ;;
       chunk-*)
         n=${name#chunk-}
-        alive "$name" || start "$name" "$RAGLINE" worker chunk "${common[@]}" --instance "$n" --model "$MODEL" \
-          --port "$(chunk_port "$n")"
+        alive "$name" || start "$name" "$RAGLINE" worker chunk "${common[@]}" --instance "$n" --port "$(chunk_port "$n")"
         ;;
       embed-*)
         n=${name#embed-}
-        alive "$name" || start "$name" "$RAGLINE" worker embed "${common[@]}" --instance "$n" --model "$MODEL" \
-          --port "$(embed_port "$n")"
+        alive "$name" || start "$name" "$RAGLINE" worker embed "${common[@]}" --instance "$n" --port "$(embed_port "$n")"
         ;;
       router-0)
         shard_args=()
@@ -147,8 +152,7 @@ up() {
           for ((r = 0; r < REPLICAS; r++)); do replicas+="${replicas:+,}http://127.0.0.1:$(index_port "$s" "$r")"; done
           shard_args+=(--shard "$replicas")
         done
-        alive "$name" || start "$name" "$RAGLINE" serve --role router "${shard_args[@]}" --port "$PORT" --model "$MODEL" \
-          --kafka "$b"
+        alive "$name" || start "$name" "$RAGLINE" serve "${common[@]}" --role router "${shard_args[@]}" --port "$PORT"
         echo "http://127.0.0.1:$PORT" >"$DIR/router.url"
         wait_http "http://127.0.0.1:$PORT" /readyz "$name"
         ;;

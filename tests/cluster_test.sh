@@ -6,6 +6,8 @@
 # and `cluster.sh up` brings it back; chunk and embed workers SIGKILLed over and over
 # while a new version streams in lose nothing and duplicate nothing; nor does the
 # broker SIGKILLed and restarted mid-stream, nor a worker joining (a rebalance).
+# A collection and an alias made through the router exist on every index node and
+# get their own documents, through all of that.
 #   tests/cluster_test.sh RAGLINE
 RAGLINE=${1:?usage: cluster_test.sh RAGLINE}
 . "$(dirname "$0")/lib.sh"
@@ -75,7 +77,7 @@ wait_for() {  # wait_for DESCRIPTION CMD EXPECTED: until CMD prints EXPECTED (30
 }
 
 t0=$SECONDS
-"$RAGLINE" ingest "$CORPUS" --kafka "$B" >/dev/null 2>&1
+"$RAGLINE" ingest "$CORPUS" --collection docs --kafka "$B" >/dev/null 2>&1
 wait_for "the router counts every chunk once" router_count "$expected"
 echo "cluster ingest ($expected chunks): $((SECONDS - t0)) s"
 wait_for "both replicas of each shard hold the same records" \
@@ -138,6 +140,28 @@ total=$((expected + 2))
 check "the deleted document's chunk is gone" "$(router_count)" "$total"
 check "and is not found" "$(curl -sS -o /dev/null -w '%{http_code}' "$R/v1/collections/docs/vectors/router-doc-3%230")" "404"
 
+# Collections and aliases through the router: made on every index node, fed by
+# their own documents, which reach no other collection.
+code() { curl -sS -o "$WORK/reply.json" -w '%{http_code}' -H 'Content-Type: application/json' "$@"; }
+notes_count() { curl -fsS "$R/v1/collections/notes/stats" 2>/dev/null | jq -r '.vector_count // 0'; }
+check "a collection created through the router" \
+  "$(code -X POST "$R/v1/collections" -d '{"name": "notes", "dim": 384}')" "201"
+check "on every index node" "$(jq -r .index_nodes "$WORK/reply.json")" "4"
+check "every replica lists it" \
+  "$(curl -fsS "$R/v1/cluster" | jq -r '[.shards[].replicas[].collections | has("notes")] | all')" "true"
+check "an alias through the router" "$(code -X PUT "$R/v1/aliases/kb" -d '{"collection": "notes"}')" "200"
+check "documents to the alias, waited for" "$(code -X POST "$R/v1/collections/kb/documents?wait=true" \
+  -d '{"documents": [{"id": "n1", "text": "The heliotrope clock chimes at dawn."},
+                     {"id": "n2", "text": "Quarterly notes on dredging the harbour."}]}')" "200"
+check "the new collection holds them" "$(notes_count)" "2"
+check "a query through the alias finds them" "$(code -X POST "$R/v1/collections/kb/query" \
+  -d '{"query": "heliotrope", "mode": "lexical", "generate": false}')" "200"
+check "the hit is the note" "$(jq -r '.hits[0].doc_id' "$WORK/reply.json")" "n1"
+check "docs did not get them" "$(router_count)" "$total"
+check "documents for a collection no shard has: 404" \
+  "$(code -X POST "$R/v1/collections/nope/documents" -d '{"documents": [{"id": "x", "text": "y"}]}')" "404"
+check "a second create of it: 409" "$(code -X POST "$R/v1/collections" -d '{"name": "notes", "dim": 384}')" "409"
+
 # Shard 1 down (both replicas SIGKILLed): partial answers, flagged, within the deadline.
 for r in 0 1; do kill -KILL "$(cat "$C/pids/index-1-$r.pid")"; done
 sleep 0.2
@@ -155,7 +179,7 @@ check "shard back: nothing lost" "$(router_count)" "$total"
 # Crash drill: a new version of every document streams in while chunk and embed
 # workers are SIGKILLed, one at a time, and brought back with `cluster.sh up`.
 first=$(query "$R" lexical "cynic" | jq '[.hits[].version] | max')
-"$RAGLINE" ingest "$CORPUS" --kafka "$B" >/dev/null 2>&1
+"$RAGLINE" ingest "$CORPUS" --collection docs --kafka "$B" >/dev/null 2>&1
 for ((i = 0; i < KILLS; i++)); do
   role=$([ $((i % 2)) -eq 0 ] && echo embed || echo chunk)-$((i / 2 % 2))
   kill -KILL "$(cat "$C/pids/$role.pid")" 2>/dev/null || true
@@ -176,7 +200,7 @@ check "hits carry the new version" "$versions" "0"
 # The broker SIGKILLed mid-stream and restarted, and a third embed worker joining
 # (a rebalance) while a third version streams in: nothing lost, nothing twice.
 first=$(query "$R" lexical "cynic" | jq '[.hits[].version] | max')
-"$RAGLINE" ingest "$CORPUS" --kafka "$B" >/dev/null 2>&1
+"$RAGLINE" ingest "$CORPUS" --collection docs --kafka "$B" >/dev/null 2>&1
 sleep 2
 broker=$(cat "$C/kafka/broker-1.pid")
 kill -KILL "$broker"
@@ -185,4 +209,16 @@ while [ -e "/proc/$broker" ] && [ "$(awk '{print $3}' "/proc/$broker/stat" 2>/de
 check "the third embed worker runs" "$([ -f "$C/pids/embed-2.pid" ] && kill -0 "$(cat "$C/pids/embed-2.pid")" && echo yes)" "yes"
 wait_for "every chunk at the third version after the broker restart and the rebalance" newest "$expected"
 wait_for "no chunk twice, none lost after the broker restart" router_count "$total"
+
+# The collection made through the router came through the restarts: its index nodes
+# read it again from its own positions.
+check "the router's collection kept its documents" "$(notes_count)" "2"
+check "and still takes new ones" "$(code -X POST "$R/v1/collections/notes/documents?wait=true" \
+  -d '{"documents": [{"id": "n3", "text": "A third note."}]}')" "200"
+check "three now" "$(notes_count)" "3"
+check "the alias is dropped through the router" "$(code -X DELETE "$R/v1/aliases/kb")" "200"
+check "the collection is dropped through the router" "$(code -X DELETE "$R/v1/collections/notes")" "200"
+check "on every index node" \
+  "$(curl -fsS "$R/v1/cluster" | jq -r '[.shards[].replicas[].collections | has("notes")] | any')" "false"
+check "docs is untouched" "$(router_count)" "$total"
 finish

@@ -47,9 +47,17 @@ wait_for_count() {
   return 1
 }
 
-start_role chunk chunk "${common[@]}" --model "$MODEL"
-start_role embed embed "${common[@]}" --model "$MODEL"
-start_role index index "${common[@]}" --data "$WORK/dist" --collection docs --create
+# The cluster config file (docs/distributed.md): the chunk worker and the index node
+# take everything shared from it; the embed worker's --kafka overrides a wrong one.
+jq -n --arg b "$B" --arg m "$MODEL" \
+  '{kafka: $b, model: $m, workers: {topic_partitions: 4, collection: "docs", create: true}}' >"$WORK/cluster.json"
+jq '.kafka = "127.0.0.1:1"' "$WORK/cluster.json" >"$WORK/cluster-bad.json"
+echo '{"workers": {"chunk_token": 5}}' >"$WORK/typo.json"
+expect_fail "a typo in the cluster config is refused" 'unknown key "workers.chunk_token"' \
+  "$RAGLINE" worker chunk --config "$WORK/typo.json"
+start_role chunk chunk --config "$WORK/cluster.json"
+start_role embed embed --config "$WORK/cluster-bad.json" --kafka "$B"
+start_role index index --config "$WORK/cluster.json" --data "$WORK/dist"
 
 # Embedded mode from the same files: the reference.
 documents=$("$RAGLINE" ingest "$CORPUS" --data "$WORK/emb" --collection docs --create --model "$MODEL" 2>/dev/null |
@@ -57,13 +65,14 @@ documents=$("$RAGLINE" ingest "$CORPUS" --data "$WORK/emb" --collection docs --c
 expected=$(vector_count "$WORK/emb")
 [ "$expected" -gt 100 ] && pass || fail "embedded ingest made only $expected chunks"
 
-expect_fail "--kafka with --data is refused" "--kafka goes alone" "$RAGLINE" ingest "$CORPUS" --kafka "$B" --data "$WORK/x"
+expect_fail "--kafka with --data is refused" "give either --data DIR, --server URL or --kafka BROKERS" "$RAGLINE" ingest "$CORPUS" --collection docs --kafka "$B" --data "$WORK/x"
+expect_fail "--kafka needs --collection" "--collection is required" "$RAGLINE" ingest "$CORPUS" --kafka "$B"
 expect_fail "a worker needs --kafka" "--kafka is required" "$RAGLINE" worker chunk
 expect_fail "a shard's partitions are numbers" "not a partition number" \
   "$RAGLINE" worker index --kafka "$B" --data "$WORK/x" --collection docs --partitions-of-shard 0,x
 
 t0=$SECONDS
-published=$("$RAGLINE" ingest "$CORPUS" --kafka "$B" 2>/dev/null | jq -r .documents_published)
+published=$("$RAGLINE" ingest "$CORPUS" --collection docs --kafka "$B" 2>/dev/null | jq -r .documents_published)
 check "every document is published" "$published" "$documents"
 if wait_for_count "$WORK/dist" "$expected"; then pass; else fail "the cluster did not index the corpus"; fi
 echo "distributed ingest of $published documents ($expected chunks): $((SECONDS - t0)) s"
@@ -89,7 +98,7 @@ check "distributed chunks equal embedded ones" "$diff_report" "0"
 # SIGKILL the index node while a new version of every document streams in, restart it:
 # every document ends whole at its new version, nothing lost, nothing twice.
 first_versions=$(jq -s '[.[] | .version] | max' "$WORK/dist.jsonl")
-"$RAGLINE" ingest "$CORPUS" --kafka "$B" >/dev/null 2>&1
+"$RAGLINE" ingest "$CORPUS" --collection docs --kafka "$B" >/dev/null 2>&1
 deadline=$((SECONDS + 60))
 until [ "$("$RAGLINE" get docs a.md#0 --data "$WORK/dist" 2>/dev/null | jq -r .version)" -gt "$first_versions" ] ||
   [ $SECONDS -ge $deadline ]; do sleep 0.2; done

@@ -43,7 +43,7 @@ until grep -q "serving" "$WORK/index.log" 2>/dev/null; do sleep 0.2; done
 URL=$(grep -o 'http://[0-9.]*:[0-9]*' "$WORK/index.log" | head -1)
 count() { curl -fsS "$URL/v1/collections/docs/stats" 2>/dev/null | jq -r '.vector_count // 0'; }
 
-"$RAGLINE" ingest "$CORPUS" --kafka "$B" >/dev/null 2>&1
+"$RAGLINE" ingest "$CORPUS" --collection docs --kafka "$B" >/dev/null 2>&1
 deadline=$((SECONDS + 120))
 until [ "$(count)" -gt 0 ] || [ $SECONDS -ge $deadline ]; do sleep 0.2; done  # mid-stream: some indexed
 before=$(count)

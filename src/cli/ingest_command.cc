@@ -177,6 +177,7 @@ int IngestOverKafka(const IngestArgs& args) {
     raw.doc.content_type = f.path.extension().string();
     raw.doc.source = f.path.string();
     if (listed->directory) raw.root = listed->root.string();
+    raw.collection = args.collection;
     auto bytes = pipeline::ReadSourceFile(f.path);
     if (!bytes.ok()) return Fail(bytes.status());
     raw.doc.content = std::move(*bytes);
@@ -189,19 +190,16 @@ int IngestOverKafka(const IngestArgs& args) {
     }
   }
   progress.Finish();
-  PrintJson({{"documents_published", published}, {"topic", options.topics.raw}});
+  PrintJson(
+      {{"documents_published", published}, {"topic", options.topics.raw}, {"collection", args.collection}});
   return 0;
 }
 
 int CmdIngest(const IngestArgs& args) {
-  if (!args.kafka.empty()) {
-    if (!args.data.empty() || !args.server.empty())
-      return Fail("--kafka goes alone, without --data or --server");
-    return IngestOverKafka(args);
-  }
-  if (args.server.empty() == args.data.empty())
+  if (args.server.empty() + args.data.empty() + args.kafka.empty() != 2)
     return Fail("give either --data DIR, --server URL or --kafka BROKERS");
-  if (args.collection.empty()) return Fail("--collection is required (with --data or --server)");
+  if (args.collection.empty()) return Fail("--collection is required");
+  if (!args.kafka.empty()) return IngestOverKafka(args);
   if (!args.server.empty()) return IngestOverHttp(args);
   if (args.path.empty() == args.jsonl.empty()) return Fail("give either PATH or --jsonl FILE|-");
   if (args.watch && args.path.empty()) return Fail("--watch needs a directory PATH");

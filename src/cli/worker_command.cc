@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -18,6 +19,7 @@
 #include "obs/metrics.h"
 #include "pipeline/wordpiece_chunk_tokenizer.h"
 #include "pipeline/workers.h"
+#include "server/config.h"
 #include "server/routes.h"
 #include "server/server.h"
 #include "server/shard_routes.h"
@@ -29,12 +31,12 @@ namespace {
 using nlohmann::json;
 
 struct WorkerArgs {
+  std::string config;  // the cluster config file (server/config.h); flags override it
   std::string kafka, topic_prefix, instance = "0", group;
   int partitions = 4, replication = 1;
   size_t batch = 64;
   std::string model, precision = "fp32";
   size_t chunk_tokens = 256, overlap = 32;
-  std::string vector_store = "default";
   std::string data, collection, shard;
   bool create = false;
   uint32_t dim = 384;
@@ -86,16 +88,17 @@ class WorkerHttp {
                              "Messages a consumer is behind the end of each input partition.",
                              {"group", "topic", "partition"})) {}
 
-  // Serves on host:port (port < 0: no HTTP). `db` non-null: an index node's reads too.
+  // Serves on host:port (port < 0: no HTTP). `db` non-null: an index node's
+  // reads and catalog changes too, told to `observer`.
   Status Start(const std::string& host, int port, const char* role, store::Database* db,
-               const std::string& data_dir) {
+               const std::string& data_dir, server::CatalogObserver* observer = nullptr) {
     if (port < 0) return absl::OkStatus();
-    server::ServerDeps deps{db, nullptr, nullptr, &metrics_, &logger_, data_dir};
+    server::ServerDeps deps{db, nullptr, nullptr, &metrics_, &logger_, data_dir, observer};
     server::ServerOptions options;
     options.threads = 2;
     http_ = std::make_unique<server::Server>(deps, options);
     if (db != nullptr) {
-      server::RegisterCoreRoutes(*http_, /*writable=*/false);
+      server::RegisterCoreRoutes(*http_, /*vector_writes=*/false);
       server::RegisterShardRoutes(*http_);
     } else {
       server::RegisterHealthAndMetricsRoutes(*http_);
@@ -109,17 +112,19 @@ class WorkerHttp {
   // Reports lag into rag_kafka_lag (a WorkerOptions::on_lag). A partition
   // this worker no longer reads (a rebalance moved it) drops to 0 here: its
   // new owner reports it.
-  std::function<void(const std::vector<pipeline::PartitionLag>&)> LagSink(std::string group) {
-    return [this, group = std::move(group)](const std::vector<pipeline::PartitionLag>& lags) {
+  std::function<void(const std::string&, const std::vector<pipeline::PartitionLag>&)> LagSink() {
+    return [this](const std::string& group, const std::vector<pipeline::PartitionLag>& lags) {
+      std::lock_guard<std::mutex> l(mu_);
       std::set<std::pair<std::string, int32_t>> now;
-      for (const auto& l : lags) {
-        lag_->WithLabels({group, l.topic, std::to_string(l.partition)}).Set(static_cast<double>(l.lag));
-        now.insert({l.topic, l.partition});
+      for (const auto& p : lags) {
+        lag_->WithLabels({group, p.topic, std::to_string(p.partition)}).Set(static_cast<double>(p.lag));
+        now.insert({p.topic, p.partition});
       }
-      for (const auto& tp : reported_) {
+      auto& reported = reported_[group];
+      for (const auto& tp : reported) {
         if (!now.count(tp)) lag_->WithLabels({group, tp.first, std::to_string(tp.second)}).Set(0);
       }
-      reported_.insert(now.begin(), now.end());
+      reported.insert(now.begin(), now.end());
     };
   }
 
@@ -131,7 +136,8 @@ class WorkerHttp {
   obs::MetricsRegistry metrics_;
   obs::Logger logger_;
   obs::GaugeFamily* lag_;
-  std::set<std::pair<std::string, int32_t>> reported_;  // partitions ever reported (one thread reports)
+  std::mutex mu_;
+  std::map<std::string, std::set<std::pair<std::string, int32_t>>> reported_;  // GUARDED_BY(mu_): per group
   std::unique_ptr<server::Server> http_;
 };
 
@@ -164,6 +170,36 @@ Result<std::vector<int32_t>> ParsePartitions(const std::string& list) {
   return out;
 }
 
+// The flags over the cluster config file's shared settings (--config), over the defaults.
+Result<WorkerArgs> Resolve(const WorkerArgs& flags, const CLI::App& cmd) {
+  server::ServerConfig file;
+  if (!flags.config.empty()) RETURN_IF_ERROR(file.MergeFile(flags.config));
+  const server::WorkersConfig& w = file.workers;
+  RETURN_IF_ERROR(w.Validate());
+  auto given = [&cmd](const char* name) { return cmd.count(name) > 0; };
+  WorkerArgs a = flags;
+  if (!given("--kafka")) a.kafka = file.kafka;
+  if (!given("--topic-prefix")) a.topic_prefix = file.topic_prefix;
+  if (!given("--topic-partitions")) a.partitions = static_cast<int>(w.topic_partitions);
+  if (!given("--replication")) a.replication = static_cast<int>(w.replication);
+  if (!given("--batch")) a.batch = w.batch;
+  if (!given("--host")) a.host = w.host;
+  if (cmd.get_option_no_throw("--model") != nullptr && !given("--model")) a.model = file.model_dir;
+  if (cmd.get_option_no_throw("--precision") != nullptr && !given("--precision"))
+    a.precision = file.precision;
+  if (cmd.get_option_no_throw("--chunk-tokens") != nullptr) {
+    if (!given("--chunk-tokens")) a.chunk_tokens = w.chunk_tokens;
+    if (!given("--overlap")) a.overlap = w.overlap;
+  }
+  if (cmd.get_option_no_throw("--collection") != nullptr) {
+    if (!given("--collection")) a.collection = w.collection;
+    if (!given("--create")) a.create = w.create;
+    if (!given("--dim")) a.dim = static_cast<uint32_t>(w.dim);
+  }
+  if (a.kafka.empty()) return absl::InvalidArgumentError("--kafka is required (or \"kafka\" in --config)");
+  return a;
+}
+
 int Finish(const Status& st, const WorkerEvents& events) {
   PrintJson(events.Summary());
   if (!st.ok()) return Fail(st);
@@ -185,7 +221,7 @@ int RunChunk(const WorkerArgs& a) {
   WorkerHttp http;
   if (Status st = http.Start(a.host, a.port, "chunk", nullptr, ""); !st.ok()) return Fail(st);
   pipeline::WorkerOptions worker = Options(a, "rag.workers.chunk");
-  worker.on_lag = http.LagSink(worker.group);
+  worker.on_lag = http.LagSink();
   std::stop_source stop;
   SignalStopper stopper(stop);
   WorkerEvents events("chunk");
@@ -203,13 +239,25 @@ int RunEmbed(const WorkerArgs& a) {
   WorkerHttp http;
   if (Status st = http.Start(a.host, a.port, "embed", nullptr, ""); !st.ok()) return Fail(st);
   pipeline::WorkerOptions worker = Options(a, "rag.workers.embed");
-  worker.on_lag = http.LagSink(worker.group);
+  worker.on_lag = http.LagSink();
   std::stop_source stop;
   SignalStopper stopper(stop);
   WorkerEvents events("embed");
   std::fprintf(stderr, "ragline worker embed: consuming %s\n", worker.topics.chunks.c_str());
-  return Finish(pipeline::RunEmbedWorker(worker, stage, a.vector_store, events, stop.get_token()), events);
+  return Finish(pipeline::RunEmbedWorker(worker, stage, events, stop.get_token()), events);
 }
+
+// The index node's HTTP catalog changes, told to its IndexNode.
+class NodeCatalog final : public server::CatalogObserver {
+ public:
+  explicit NodeCatalog(pipeline::IndexNode& node) : node_(node) {}
+  void Hold(const std::string& name) override { node_.Hold(name); }
+  Status Created(store::Collection& c) override { return node_.Adopt(c); }
+  void Release(const std::string& name) override { node_.Release(name); }
+
+ private:
+  pipeline::IndexNode& node_;
+};
 
 int RunIndex(const WorkerArgs& a) {
   auto partitions = ParsePartitions(a.shard);
@@ -218,34 +266,53 @@ int RunIndex(const WorkerArgs& a) {
   db_options.threads = 1;
   auto db = store::Database::Open(*store::Env::Default(), a.data, db_options);
   if (!db.ok()) return Fail(db.status());
-  auto c = (*db)->GetCollection(a.collection);
-  if (!c.ok() && absl::IsNotFound(c.status()) && a.create) {
-    store::CollectionConfig config;
-    config.name = a.collection;
-    config.dim = a.dim;
-    config.metric = store::DistanceMetric::kCosine;
-    config.index_kind = index::IndexKind::kHnsw;
-    c = (*db)->CreateCollection(config);
+  if (!a.collection.empty()) {
+    auto c = (*db)->GetCollection(a.collection);
+    if (!c.ok() && absl::IsNotFound(c.status()) && a.create) {
+      store::CollectionConfig config;
+      config.name = a.collection;
+      config.dim = a.dim;
+      config.metric = store::DistanceMetric::kCosine;
+      config.index_kind = index::IndexKind::kHnsw;
+      c = (*db)->CreateCollection(config);  // reads the topic from its start: the bootstrap collection
+    }
+    if (!c.ok()) return Fail(c.status());
+  } else if (a.create) {
+    return Fail("--create needs --collection");
   }
-  if (!c.ok()) return Fail(c.status());
+  pipeline::WorkerOptions worker = Options(a, "rag.index");
+  WorkerEvents events("index");
   auto http = std::make_unique<WorkerHttp>();
-  if (Status st = http->Start(a.host, a.port, "index", db->get(), a.data); !st.ok()) return Fail(st);
-  pipeline::WorkerOptions worker = Options(a, StrCat("rag.index.", a.collection));
-  worker.on_lag = http->LagSink(worker.group);
+  worker.on_lag = http->LagSink();
+  pipeline::IndexNode node(worker, **db, *partitions, events);
+  NodeCatalog catalog(node);
+  if (Status st = http->Start(a.host, a.port, "index", db->get(), a.data, &catalog); !st.ok())
+    return Fail(st);
   std::stop_source stop;
   SignalStopper stopper(stop);
-  WorkerEvents events("index");
-  std::fprintf(stderr, "ragline worker index: consuming %s into '%s'\n", worker.topics.upserts.c_str(),
-               a.collection.c_str());
-  Status st = pipeline::RunIndexNode(worker, **c, *partitions, events, stop.get_token());
-  http.reset();  // stops serving before the collection closes
-  Status closed = (*c)->Close();
-  if (st.ok()) st = closed;
+  std::fprintf(stderr, "ragline worker index: consuming %s into the collections of %s\n",
+               worker.topics.upserts.c_str(), a.data.c_str());
+  Status st = node.Run(stop.get_token());
+  http.reset();  // stops serving before the collections close
+  for (const std::string& name : (*db)->OpenCollectionNames()) {
+    auto c = (*db)->GetCollection(name);
+    Status closed = c.ok() ? (*c)->Close() : c.status();
+    if (st.ok()) st = closed;
+  }
   return Finish(st, events);
 }
 
+int Run(int (*role)(const WorkerArgs&), const WorkerArgs& flags, const CLI::App& cmd) {
+  auto args = Resolve(flags, cmd);
+  if (!args.ok()) return Fail(args.status());
+  return role(*args);
+}
+
 void AddCommon(CLI::App* cmd, WorkerArgs* a) {
-  cmd->add_option("--kafka", a->kafka, "bootstrap servers, host:port[,host:port...]")->required();
+  cmd->add_option("--config", a->config,
+                  "the cluster config file: \"kafka\", \"topic_prefix\", \"model\", \"precision\" and "
+                  "\"workers\" (docs/distributed.md); flags override it");
+  cmd->add_option("--kafka", a->kafka, "bootstrap servers, host:port[,host:port...]");
   cmd->add_option("--topic-prefix", a->topic_prefix, "put before every topic and group name");
   cmd->add_option("--group", a->group, "consumer group (default per role)");
   cmd->add_option("--instance", a->instance, "this process within its group: keep it across restarts")
@@ -280,28 +347,28 @@ void AddWorkerCommand(CLI::App& app, int* rc) {
                     "model directory, for its tokenizer (default $RAGLINE_MODEL_DIR)");
   chunk->add_option("--chunk-tokens", args->chunk_tokens, "tokens per chunk")->capture_default_str();
   chunk->add_option("--overlap", args->overlap, "tokens shared by consecutive chunks")->capture_default_str();
-  chunk->callback([args, rc] { *rc = RunChunk(*args); });
+  chunk->callback([args, rc, chunk] { *rc = Run(RunChunk, *args, *chunk); });
 
   auto* embed = worker->add_subcommand("embed", "rag.documents.chunks -> rag.embeddings.upserts (embed)");
   AddCommon(embed, args.get());
   embed->add_option("--model", args->model, "model directory (default $RAGLINE_MODEL_DIR)");
   embed->add_option("--precision", args->precision, "fp32 | int8")->capture_default_str();
-  embed->add_option("--vector-store", args->vector_store, "collection named in each upsert message")
-      ->capture_default_str();
-  embed->callback([args, rc] { *rc = RunEmbed(*args); });
+  embed->callback([args, rc, embed] { *rc = Run(RunEmbed, *args, *embed); });
 
-  auto* index =
-      worker->add_subcommand("index", "rag.embeddings.upserts -> a collection (offsets stored with it)");
+  auto* index = worker->add_subcommand(
+      "index", "rag.embeddings.upserts -> the collections of --data (offsets stored with each)");
   AddCommon(index, args.get());
   index->add_option("--data", args->data, "data directory")->required();
-  index->add_option("--collection", args->collection, "collection to write")->required();
-  index->add_flag("--create", args->create, "create it if absent (cosine, hnsw)");
+  index->add_option("--collection", args->collection,
+                    "a collection that must exist at start (more come through the router's API)");
+  index->add_flag("--create", args->create,
+                  "create --collection if absent (cosine, hnsw; it reads the topic from its start)");
   index->add_option("--dim", args->dim, "dimension of a collection --create makes (the model's)")
       ->capture_default_str()
       ->check(CLI::Range(1, 65536));
   index->add_option("--partitions-of-shard", args->shard,
                     "partitions of the upserts topic to read, e.g. 0,1 (default all)");
-  index->callback([args, rc] { *rc = RunIndex(*args); });
+  index->callback([args, rc, index] { *rc = Run(RunIndex, *args, *index); });
 }
 
 }  // namespace ragline::cli

@@ -210,15 +210,15 @@ Ingestor::Ingestor(store::Collection& collection, embed::Embedder& embedder,
 
 std::string Ingestor::Signature() const {
   const auto& c = options_.chunker;
-  return StrCat("schema=", ChunkPayload::kSchema, ";model=", embedder_.model_id(), ";max_tokens=", c.max_tokens,
-                ";overlap=", c.overlap_tokens, ";lookback=", c.lookback_tokens);
+  return StrCat("schema=", ChunkPayload::kSchema, ";model=", embedder_.model_id(),
+                ";max_tokens=", c.max_tokens, ";overlap=", c.overlap_tokens, ";lookback=", c.lookback_tokens);
 }
 
 Result<IngestReport> Ingestor::Ingest(std::vector<SourceDocument> docs, const ProgressCallback& progress,
                                       const CancelCheck& cancelled) {
   std::vector<RawDocument> raw;
   raw.reserve(docs.size());
-  for (auto& d : docs) raw.push_back(RawDocument{std::move(d), {}, {}});
+  for (auto& d : docs) raw.push_back(RawDocument{std::move(d), {}, {}, {}});
   return IngestRaw(std::move(raw), progress, cancelled);
 }
 

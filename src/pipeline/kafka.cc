@@ -137,6 +137,28 @@ Result<int> KafkaPartitionCount(const std::string& bootstrap, const std::string&
   }
 }
 
+Result<store::SourcePositions> KafkaEndPositions(const std::string& bootstrap, const std::string& topic,
+                                                 const std::vector<int32_t>& partitions,
+                                                 std::chrono::milliseconds timeout) {
+  std::vector<int32_t> read = partitions;
+  if (read.empty()) {
+    ASSIGN_OR_RETURN(int count, KafkaPartitionCount(bootstrap, topic, timeout));
+    for (int p = 0; p < count; ++p) read.push_back(p);
+  }
+  ASSIGN_OR_RETURN(Conf conf, MakeConf(bootstrap, {}));
+  ASSIGN_OR_RETURN(rd_kafka_t * raw, NewClient(RD_KAFKA_PRODUCER, std::move(conf)));
+  Client rk(raw, &rd_kafka_destroy);
+  store::SourcePositions out;
+  for (int32_t p : read) {
+    int64_t low = 0, high = 0;
+    const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), p, &low, &high,
+                                                                     static_cast<int>(timeout.count()));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(StrCat("end offset of ", topic, "/", p), err);
+    out[PositionKey(topic, p)] = static_cast<uint64_t>(high);
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- producer
 
 struct KafkaProducer::Impl {
@@ -293,8 +315,10 @@ std::vector<PartitionLag> KafkaConsumer::Lag() const {
     for (int i = 0; i < list->cnt; ++i) {
       const rd_kafka_topic_partition_t& tp = list->elems[i];
       int64_t low = 0, high = 0;
-      if (tp.offset < 0 || rd_kafka_get_watermark_offsets(rk_, tp.topic, tp.partition, &low, &high) !=
-                               RD_KAFKA_RESP_ERR_NO_ERROR || high < 0) {
+      if (tp.offset < 0 ||
+          rd_kafka_get_watermark_offsets(rk_, tp.topic, tp.partition, &low, &high) !=
+              RD_KAFKA_RESP_ERR_NO_ERROR ||
+          high < 0) {
         continue;  // nothing fetched yet
       }
       out.push_back({tp.topic, tp.partition, std::max<int64_t>(0, high - tp.offset)});
@@ -324,9 +348,12 @@ Result<std::optional<KafkaMessage>> KafkaConsumer::Poll(std::chrono::millisecond
 
 // ---------------------------------------------------------------- upserts source
 
-Result<std::unique_ptr<KafkaUpsertSource>> KafkaUpsertSource::Open(
-    const std::string& bootstrap, const std::string& group_id, const std::string& topic, size_t dim,
-    const store::SourcePositions& positions, const std::vector<int32_t>& partitions, BadMessage on_bad) {
+Result<std::unique_ptr<KafkaUpsertSource>> KafkaUpsertSource::Open(const std::string& bootstrap,
+                                                                   const std::string& group_id,
+                                                                   const std::string& topic, size_t dim,
+                                                                   const store::SourcePositions& positions,
+                                                                   const std::vector<int32_t>& partitions,
+                                                                   Route route, BadMessage on_bad) {
   std::vector<int32_t> read = partitions;
   if (read.empty()) {
     ASSIGN_OR_RETURN(int count, KafkaPartitionCount(bootstrap, topic));
@@ -340,7 +367,7 @@ Result<std::unique_ptr<KafkaUpsertSource>> KafkaUpsertSource::Open(
   }
   RETURN_IF_ERROR(consumer->Assign(starts));
   return std::unique_ptr<KafkaUpsertSource>(
-      new KafkaUpsertSource(std::move(consumer), dim, std::move(on_bad)));
+      new KafkaUpsertSource(std::move(consumer), dim, std::move(route), std::move(on_bad)));
 }
 
 Pulled KafkaUpsertSource::Pull(EmbeddedChunk* out, std::chrono::milliseconds wait) {
@@ -355,17 +382,31 @@ Pulled KafkaUpsertSource::Pull(EmbeddedChunk* out, std::chrono::milliseconds wai
     }
     if (!polled->has_value()) return Pulled::kIdle;
     KafkaMessage& m = **polled;
+    const SourceOffset from{PositionKey(m.topic, m.partition), static_cast<uint64_t>(m.offset)};
     nlohmann::json value = nlohmann::json::parse(m.value, nullptr, false);
-    Result<EmbeddedChunk> chunk =
-        value.is_discarded() ? Result<EmbeddedChunk>(absl::InvalidArgumentError("the value is not JSON"))
-                             : EmbeddedChunkFromJson(value, dim_);
+    const std::optional<std::string> collection =
+        value.is_discarded() ? std::nullopt : UpsertCollection(value);
+    const Routed routed = route_(collection.value_or(""));
+    if (routed != Routed::kMine) {
+      if (routed == Routed::kStray && on_bad_) {
+        on_bad_(m, absl::NotFoundError(value.is_discarded() ? std::string("the value is not JSON")
+                                       : !collection
+                                           ? std::string("\"vector_store\" must be a non-empty string")
+                                           : StrCat("no collection '", *collection, "' on this index node")));
+      }
+      *out = EmbeddedChunk{};
+      out->passing = true;
+      out->from = from;
+      return Pulled::kItem;
+    }
+    Result<EmbeddedChunk> chunk = EmbeddedChunkFromJson(value, dim_);
     if (!chunk.ok()) {
       if (on_bad_) on_bad_(m, chunk.status());
       if (std::chrono::steady_clock::now() >= deadline) return Pulled::kIdle;
       continue;
     }
     *out = std::move(*chunk);
-    out->from = SourceOffset{PositionKey(m.topic, m.partition), static_cast<uint64_t>(m.offset)};
+    out->from = from;
     return Pulled::kItem;
   }
 }

@@ -48,6 +48,12 @@ Status CreateKafkaTopic(const std::string& bootstrap, const std::string& topic, 
 Result<int> KafkaPartitionCount(const std::string& bootstrap, const std::string& topic,
                                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+// Each partition's end (high watermark) as a position: where a reader that
+// wants only what comes next starts. `partitions` empty: all of the topic's.
+Result<store::SourcePositions> KafkaEndPositions(
+    const std::string& bootstrap, const std::string& topic, const std::vector<int32_t>& partitions,
+    std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
 struct KafkaMessage {
   std::string topic;
   int32_t partition = 0;
@@ -134,30 +140,45 @@ class KafkaConsumer {
   rd_kafka_s* rk_;
 };
 
-// rag.embeddings.upserts as an IndexStage's source: every partition of
-// `topic` from the collection's stored positions (offset 0 where none),
-// values parsed by EmbeddedChunkFromJson(dim). A message that does not parse
-// goes to `on_bad` with the reason and is skipped (the dead-letter topic
-// will receive it). Pull never ends the stream (a topic has no end): it
+// Whose an upsert message is, as one collection's reader sees it.
+enum class Routed {
+  kMine,   // its vector_store names this reader's collection (or an alias of it)
+  kOther,  // another collection's, or a stray another reader reports
+  kStray,  // no collection here takes it (or it names none): report it
+};
+
+// rag.embeddings.upserts as one collection's IndexStage source: the given
+// partitions of `topic` from the collection's stored positions (offset 0
+// where none). `route` sorts each message by its "vector_store" ("" when it
+// has none). The collection's messages are parsed by EmbeddedChunkFromJson
+// (dim); another collection's come out as passing items, which only move
+// the position. A message of this collection that does not parse, or a
+// stray, goes to `on_bad` with the reason and is skipped (the dead-letter
+// topic receives it). Pull never ends the stream (a topic has no end): it
 // reports kIdle when nothing arrived, also after a consumer error (a broker
 // restarting), which last_error() then holds.
 class KafkaUpsertSource final : public Source<EmbeddedChunk> {
  public:
   using BadMessage = std::function<void(const KafkaMessage& message, const Status& why)>;
+  using Route = std::function<Routed(const std::string& vector_store)>;
   // `partitions`: those of `topic` to read (empty = all of them).
-  static Result<std::unique_ptr<KafkaUpsertSource>> Open(
-      const std::string& bootstrap, const std::string& group_id, const std::string& topic, size_t dim,
-      const store::SourcePositions& positions, const std::vector<int32_t>& partitions, BadMessage on_bad);
+  static Result<std::unique_ptr<KafkaUpsertSource>> Open(const std::string& bootstrap,
+                                                         const std::string& group_id,
+                                                         const std::string& topic, size_t dim,
+                                                         const store::SourcePositions& positions,
+                                                         const std::vector<int32_t>& partitions, Route route,
+                                                         BadMessage on_bad);
   Pulled Pull(EmbeddedChunk* out, std::chrono::milliseconds wait) override;
   // The last consumer error (a broker away, say); Pull went on past it.
   const Status& last_error() const { return last_error_; }
   const KafkaConsumer& consumer() const { return *consumer_; }
 
  private:
-  KafkaUpsertSource(std::unique_ptr<KafkaConsumer> consumer, size_t dim, BadMessage on_bad)
-      : consumer_(std::move(consumer)), dim_(dim), on_bad_(std::move(on_bad)) {}
+  KafkaUpsertSource(std::unique_ptr<KafkaConsumer> consumer, size_t dim, Route route, BadMessage on_bad)
+      : consumer_(std::move(consumer)), dim_(dim), route_(std::move(route)), on_bad_(std::move(on_bad)) {}
   std::unique_ptr<KafkaConsumer> consumer_;
   size_t dim_;
+  Route route_;
   BadMessage on_bad_;
   Status last_error_;
 };

@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <map>
@@ -17,6 +18,7 @@
 #include "pipeline/stages.h"
 #include "pipeline/workers.h"
 #include "store/collection_fixture_for_test.h"
+#include "store/database.h"
 
 namespace ragline::pipeline {
 namespace {
@@ -152,7 +154,8 @@ TEST_F(KafkaTest, ATransformThatDiesMidTransactionIsRedoneExactlyOnce) {
 }
 
 // Reads `topic` (every partition, read_committed) until `want` messages or 60 s.
-std::vector<KafkaMessage> ReadAll(const std::string& bootstrap, const std::string& topic, size_t want) {
+std::vector<KafkaMessage> ReadAll(const std::string& bootstrap, const std::string& topic, size_t want,
+                                  std::chrono::seconds wait = 60s) {
   std::vector<KafkaMessage> out;
   auto partitions = KafkaPartitionCount(bootstrap, topic);
   auto reader = KafkaConsumer::Create(bootstrap, StrCat("rag.test.read.", topic));
@@ -160,7 +163,7 @@ std::vector<KafkaMessage> ReadAll(const std::string& bootstrap, const std::strin
   std::vector<PartitionStart> starts;
   for (int p = 0; p < *partitions; ++p) starts.push_back({topic, p, 0});
   if (!(*reader)->Assign(starts).ok()) return out;
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  const auto deadline = std::chrono::steady_clock::now() + wait;
   while (out.size() < want && std::chrono::steady_clock::now() < deadline) {
     auto m = (*reader)->Poll(200ms);
     if (m.ok() && *m) out.push_back(std::move(**m));
@@ -184,12 +187,16 @@ TEST_F(KafkaTest, TheChunkWorkerSendsBadMessagesToTheDeadLetterTopic) {
     r.doc.id = std::move(id);
     r.doc.content = std::move(text);
     r.doc.content_type = std::move(type);
+    r.collection = "docs";
     return RawDocumentToJson(r).dump();
   };
   ASSERT_TRUE(
       (*producer)->Produce(o.topics.raw, 0, "good", raw("good", "one two three four", "text/plain")).ok());
   ASSERT_TRUE((*producer)->Produce(o.topics.raw, 0, "junk", "{not json").ok());
-  ASSERT_TRUE((*producer)->Produce(o.topics.raw, 1, "typo", R"({"id": "typo", "txet": "x"})").ok());
+  ASSERT_TRUE((*producer)
+                  ->Produce(o.topics.raw, 1, "typo", R"({"id": "typo", "txet": "x", "collection": "docs"})")
+                  .ok());
+  ASSERT_TRUE((*producer)->Produce(o.topics.raw, 0, "nowhere", R"({"id": "nowhere", "text": "x"})").ok());
   ASSERT_TRUE((*producer)->Produce(o.topics.raw, 1, "odd", raw("odd", "x", "application/x-unknown")).ok());
   ASSERT_TRUE((*producer)->Produce(o.topics.raw, 1, "good2", raw("good2", "five six", "text/plain")).ok());
   ASSERT_TRUE((*producer)->Flush(30s).ok());
@@ -204,7 +211,7 @@ TEST_F(KafkaTest, TheChunkWorkerSendsBadMessagesToTheDeadLetterTopic) {
   std::stop_source stop;
   Status result;
   std::thread worker([&] { result = RunChunkWorker(o, stage, events, stop.get_token()); });
-  auto dead = ReadAll(bootstrap_, o.topics.deadletter, 3);
+  auto dead = ReadAll(bootstrap_, o.topics.deadletter, 4);
   auto chunks = ReadAll(bootstrap_, o.topics.chunks, 2);
   stop.request_stop();
   worker.join();
@@ -218,11 +225,15 @@ TEST_F(KafkaTest, TheChunkWorkerSendsBadMessagesToTheDeadLetterTopic) {
   }
   EXPECT_THAT(reasons["junk"], HasSubstr("not JSON"));
   EXPECT_THAT(reasons["typo"], HasSubstr("txet"));
+  EXPECT_THAT(reasons["nowhere"], HasSubstr("\"collection\""));
   EXPECT_THAT(reasons["odd"], HasSubstr("application/x-unknown"));
   EXPECT_EQ(events.failed.size(), 1u);  // the one that parsed but failed to extract
   ASSERT_EQ(chunks.size(), 2u);
   std::set<std::string> keys;
-  for (const auto& m : chunks) keys.insert(m.key);
+  for (const auto& m : chunks) {
+    keys.insert(m.key);
+    EXPECT_EQ(nlohmann::json::parse(m.value)["collection"], "docs");  // the document's, on every chunk
+  }
   EXPECT_EQ(keys, (std::set<std::string>{"good#0", "good2#0"}));
   // Each document on its partition: the same function for every topic.
   for (const auto& m : chunks) EXPECT_EQ(m.partition, DocumentPartition(m.key.substr(0, m.key.find('#')), 2));
@@ -252,30 +263,34 @@ class UntilQuiet final : public Source<EmbeddedChunk> {
 
 // An index node that dies mid-document resumes from the offsets it stored
 // with its data: every document lands once, whole, and nothing is re-read
-// that is already in the store.
+// that is already in the store. Another collection's messages only move the
+// position; one for no collection here is reported.
 TEST_F(KafkaTest, AnIndexNodeResumesFromTheOffsetsStoredWithItsData) {
   const std::string topic = UniqueTopic("rag.embeddings.upserts");
   ASSERT_TRUE(CreateKafkaTopic(bootstrap_, topic, 2, 1).ok());
   auto producer = KafkaProducer::Create(bootstrap_);
   ASSERT_TRUE(producer.ok());
   // Every chunk of a document on one partition (by document), in order.
-  auto produce_doc = [&](const std::string& doc, int32_t partition, size_t chunks, size_t from, size_t to) {
+  auto produce_doc = [&](const std::string& doc, int32_t partition, size_t chunks, size_t from, size_t to,
+                         const std::string& collection = "docs") {
     for (size_t k = from; k < to; ++k) {
       ChunkMessage m;
+      m.collection = collection;
       m.version = 1;
       m.chunk.doc_id = doc;
       m.chunk.ordinal = k;
       m.chunk.chunk_count = chunks;
       m.chunk.text = StrCat(doc, " chunk ", k);
       EmbeddedChunk e{m, {1.0f, float(k), 0.5f, 0.25f}, {}, std::nullopt};
-      ASSERT_TRUE((*producer)
-                      ->Produce(topic, partition, ChunkId(doc, k), EmbeddedChunkToJson(e, "docs", 1).dump())
-                      .ok());
+      ASSERT_TRUE(
+          (*producer)->Produce(topic, partition, ChunkId(doc, k), EmbeddedChunkToJson(e, 1).dump()).ok());
     }
   };
   produce_doc("a", 0, 3, 0, 3);
   produce_doc("b", 1, 4, 0, 2);  // b's last two chunks are not produced yet
   ASSERT_TRUE((*producer)->Produce(topic, 1, "junk", "{not json").ok());
+  produce_doc("theirs", 0, 1, 0, 1, "notes");  // another collection's
+  produce_doc("lost", 0, 1, 0, 1, "nowhere");  // no collection's
   ASSERT_TRUE((*producer)->Flush(30s).ok());
 
   store::CollectionConfig config;
@@ -287,11 +302,16 @@ TEST_F(KafkaTest, AnIndexNodeResumesFromTheOffsetsStoredWithItsData) {
   std::vector<std::string> bad;
   auto run = [&](std::unique_ptr<store::Collection>& collection)
       -> std::pair<std::map<std::string, std::pair<CommitOutcome, size_t>>, size_t> {
-    auto source =
-        KafkaUpsertSource::Open(bootstrap_, "rag.index.test", topic, 4, collection->source_positions(), {},
-                                [&](const KafkaMessage& m, const Status& why) {
-                                  bad.push_back(StrCat(m.key, ": ", std::string(why.message())));
-                                });
+    auto source = KafkaUpsertSource::Open(
+        bootstrap_, "rag.index.test", topic, 4, collection->source_positions(), {},
+        [](const std::string& vector_store) {
+          return vector_store == "docs"    ? Routed::kMine
+                 : vector_store == "notes" ? Routed::kOther
+                                           : Routed::kStray;
+        },
+        [&](const KafkaMessage& m, const Status& why) {
+          bad.push_back(StrCat(m.key, ": ", std::string(why.message())));
+        });
     EXPECT_TRUE(source.ok()) << source.status();
     RecordingEvents events;
     UntilQuiet quiet(**source, 30);
@@ -302,13 +322,16 @@ TEST_F(KafkaTest, AnIndexNodeResumesFromTheOffsetsStoredWithItsData) {
   auto [first, first_items] = run(c);
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(first.count("a"), 1u);
-  EXPECT_EQ(first_items, 5u);
+  EXPECT_EQ(first_items, 8u);  // a's 3, b's 2, and the junk and the two others' passing through
   EXPECT_FALSE(c->Get("b#0")) << "b was written before all its chunks arrived";
-  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_FALSE(c->Get("theirs#0"));
+  ASSERT_EQ(bad.size(), 2u);
+  std::sort(bad.begin(), bad.end());
   EXPECT_THAT(bad[0], HasSubstr("not JSON"));
-  // Partition 0 is past a; partition 1 waits at b's first chunk (offset 0).
+  EXPECT_THAT(bad[1], HasSubstr("no collection 'nowhere'"));
+  // Partition 0 is past a and the others; partition 1 waits at b's first chunk (offset 0).
   EXPECT_EQ(c->source_positions(),
-            (store::SourcePositions{{PositionKey(topic, 0), 3}, {PositionKey(topic, 1), 0}}));
+            (store::SourcePositions{{PositionKey(topic, 0), 5}, {PositionKey(topic, 1), 0}}));
 
   // The node dies; b's producer finishes; the node comes back from disk.
   ASSERT_TRUE(c->Close().ok());
@@ -320,9 +343,105 @@ TEST_F(KafkaTest, AnIndexNodeResumesFromTheOffsetsStoredWithItsData) {
   auto [second, second_items] = run(reopened);
   ASSERT_EQ(second.size(), 1u);
   EXPECT_EQ(second["b"].first, CommitOutcome::kAdded);
-  EXPECT_EQ(second_items, 4u) << "a was read again, or b not whole";
+  EXPECT_EQ(second_items, 5u) << "a was read again, or b not whole";      // b's 4 and the junk between
   EXPECT_EQ(reopened->Stats().vector_count, 7u);                          // a's 3 and b's 4, once each
   EXPECT_EQ(reopened->source_positions().at(PositionKey(topic, 1)), 5u);  // past the junk and b
+}
+
+// An index node keeps a reader per collection of its data directory. A
+// collection created while it runs (Hold, create, Adopt, Release: what the
+// catalog routes do) reads only what comes after, not an older namesake's
+// messages; an alias's messages go to its collection; a message for no
+// collection is dead-lettered once; a held collection is not read.
+TEST_F(KafkaTest, AnIndexNodeKeepsAReaderPerCollection) {
+  WorkerOptions o;
+  o.bootstrap = bootstrap_;
+  o.topics = Topics::WithPrefix(UniqueTopic("node") + ".");
+  o.group = "rag.index";
+  o.partitions = 2;
+  ASSERT_TRUE(CreateTopics(o).ok());
+  auto producer = KafkaProducer::Create(bootstrap_);
+  ASSERT_TRUE(producer.ok());
+  auto produce = [&](const std::string& collection, const std::string& doc, size_t chunks) {
+    for (size_t k = 0; k < chunks; ++k) {
+      ChunkMessage m;
+      m.collection = collection;
+      m.version = 1;
+      m.chunk.doc_id = doc;
+      m.chunk.ordinal = k;
+      m.chunk.chunk_count = chunks;
+      m.chunk.text = StrCat(doc, " ", k);
+      const EmbeddedChunk e{m, {1.0f, float(k), 0.5f, 0.25f}, {}, std::nullopt};
+      ASSERT_TRUE((*producer)
+                      ->Produce(o.topics.upserts, DocumentPartition(doc, 2), ChunkId(doc, k),
+                                EmbeddedChunkToJson(e, 1).dump())
+                      .ok());
+    }
+    ASSERT_TRUE((*producer)->Flush(30s).ok());
+  };
+  auto db = store::Database::Open(*store::Env::Default(), tmp_.path() + "/node");
+  ASSERT_TRUE(db.ok()) << db.status();
+  store::CollectionConfig config;
+  config.name = "docs";
+  config.dim = 4;
+  config.index_kind = index::IndexKind::kFlat;
+  ASSERT_TRUE((*db)->CreateCollection(config).ok());
+  produce("docs", "a", 2);
+  produce("notes", "old", 1);  // before "notes" exists here: a namesake's
+
+  RecordingEvents events;
+  IndexNode node(o, **db, {}, events);
+  std::stop_source stop;
+  Status result;
+  std::thread run([&] { result = node.Run(stop.get_token()); });
+  auto has = [&](const std::string& collection, const std::string& id) {
+    auto c = (*db)->GetCollection(collection);
+    return c.ok() && (*c)->Get(id).has_value();
+  };
+  auto eventually = [&](const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (!done() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(50ms);
+    return done();
+  };
+  EXPECT_TRUE(eventually([&] { return has("docs", "a#1"); }));
+
+  config.name = "notes";
+  node.Hold("notes");
+  auto notes = (*db)->CreateCollection(config);
+  ASSERT_TRUE(notes.ok()) << notes.status();
+  ASSERT_TRUE(node.Adopt(**notes).ok());
+  node.Release("notes");
+  node.Hold("n");
+  ASSERT_TRUE((*db)->CreateAlias("n", "notes").ok());
+  node.Release("n");
+  produce("notes", "new", 1);
+  produce("n", "via-alias", 1);
+  produce("nowhere", "lost", 1);
+  produce("docs", "b", 1);
+  EXPECT_TRUE(
+      eventually([&] { return has("notes", "new#0") && has("notes", "via-alias#0") && has("docs", "b#0"); }));
+  EXPECT_FALSE(has("notes", "old#0")) << "a collection created now read what came before it";
+  EXPECT_FALSE(has("docs", "new#0"));
+  EXPECT_EQ(node.Reading(), (std::vector<std::string>{"docs", "notes"}));
+
+  node.Hold("docs");  // before a drop: its reader stops and stays stopped
+  EXPECT_EQ(node.Reading(), (std::vector<std::string>{"notes"}));
+  produce("docs", "c", 1);
+  std::this_thread::sleep_for(1s);
+  EXPECT_FALSE(has("docs", "c#0"));
+  node.Release("docs");
+  EXPECT_TRUE(eventually([&] { return has("docs", "c#0"); }));
+
+  stop.request_stop();
+  run.join();
+  EXPECT_TRUE(result.ok()) << result;
+  auto dead = ReadAll(bootstrap_, o.topics.deadletter, 3, 3s);  // a third one must not come
+  ASSERT_EQ(dead.size(), 2u);
+  std::set<std::string> reasons;
+  for (const auto& m : dead) reasons.insert(nlohmann::json::parse(m.value)["reason"].get<std::string>());
+  EXPECT_EQ(reasons, (std::set<std::string>{"no collection 'notes' on this index node",  // old, before notes
+                                            "no collection 'nowhere' on this index node"}));
+  EXPECT_EQ(events.committed.size(), 5u);  // a, new, via-alias, b, c
 }
 
 }  // namespace

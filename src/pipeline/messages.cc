@@ -93,6 +93,7 @@ json RawDocumentToJson(const RawDocument& raw) {
   }
   if (d.version) j["version"] = *d.version;
   if (!raw.root.empty()) j["root"] = raw.root;
+  if (!raw.collection.empty()) j["collection"] = raw.collection;
   return j;
 }
 
@@ -105,6 +106,13 @@ Result<RawDocument> RawDocumentFromJson(const json& j) {
     raw.root = root->get<std::string>();
     fields.erase("root");
   }
+  auto collection = j.find("collection");
+  if (collection == j.end() || !collection->is_string() ||
+      collection->get_ref<const std::string&>().empty()) {
+    return Bad("collection", "must be a non-empty string");
+  }
+  raw.collection = collection->get<std::string>();
+  fields.erase("collection");
   ASSIGN_OR_RETURN(raw.doc, SourceDocument::FromJson(fields, "document", ""));
   return raw;
 }
@@ -112,6 +120,7 @@ Result<RawDocument> RawDocumentFromJson(const json& j) {
 json ChunkMessageToJson(const ChunkMessage& m) {
   json j = m.chunk.ToJson();
   j["version"] = m.version;
+  if (!m.collection.empty()) j["collection"] = m.collection;
   return j;
 }
 
@@ -122,6 +131,10 @@ Result<ChunkMessage> ChunkMessageFromJson(const json& j) {
   if (!v) return Bad("version", "must be a non-negative integer");
   m.version = *v;
   ASSIGN_OR_RETURN(m.chunk, ChunkPayload::FromJson(j));
+  if (auto collection = j.find("collection"); collection != j.end()) {
+    if (!collection->is_string()) return Bad("collection", "must be a string");
+    m.collection = collection->get<std::string>();
+  }
   if (m.chunk.doc_id.empty()) return Bad("doc_id", "must not be empty");
   if (m.chunk.chunk_count > 0 && m.chunk.ordinal >= m.chunk.chunk_count) {
     return Bad("ordinal", StrCat("is ", m.chunk.ordinal, ", past chunk_count ", m.chunk.chunk_count));
@@ -129,9 +142,10 @@ Result<ChunkMessage> ChunkMessageFromJson(const json& j) {
   return m;
 }
 
-json EmbeddedChunkToJson(const EmbeddedChunk& e, std::string_view vector_store, uint64_t timestamp_ms) {
+json EmbeddedChunkToJson(const EmbeddedChunk& e, uint64_t timestamp_ms) {
   json j = ChunkMessageToJson(e.message);
-  j["vector_store"] = vector_store;
+  j.erase("collection");
+  j["vector_store"] = e.message.collection;
   j["timestamp"] = timestamp_ms;
   if (!e.error.empty()) {
     j["error"] = e.error;
@@ -144,6 +158,9 @@ json EmbeddedChunkToJson(const EmbeddedChunk& e, std::string_view vector_store, 
 Result<EmbeddedChunk> EmbeddedChunkFromJson(const json& j, size_t dim) {
   EmbeddedChunk e;
   ASSIGN_OR_RETURN(e.message, ChunkMessageFromJson(j));
+  std::optional<std::string> collection = UpsertCollection(j);
+  if (!collection || collection->empty()) return Bad("vector_store", "must be a non-empty string");
+  e.message.collection = std::move(*collection);
   auto error = j.find("error");
   auto embedding = j.find("embedding");
   if ((error == j.end()) == (embedding == j.end()))
@@ -167,6 +184,12 @@ Result<EmbeddedChunk> EmbeddedChunkFromJson(const json& j, size_t dim) {
     e.embedding.push_back(static_cast<float>(v));
   }
   return e;
+}
+
+std::optional<std::string> UpsertCollection(const json& j) {
+  auto it = j.is_object() ? j.find("vector_store") : j.end();
+  if (it == j.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
 }
 
 }  // namespace ragline::pipeline

@@ -41,6 +41,7 @@ struct RawDocument {
   SourceDocument doc;
   std::filesystem::path file;  // non-empty: the content is read from this file by the chunk stage
   std::string root;            // payload "root": the directory the file was found under
+  std::string collection;      // distributed mode: the collection it goes to (embedded mode: unset)
 };
 
 // One chunk of one version of a document (rag.documents.chunks). A document
@@ -49,6 +50,7 @@ struct RawDocument {
 struct ChunkMessage {
   uint64_t version = 0;
   ChunkPayload chunk;
+  std::string collection;  // the RawDocument's
 };
 
 // Where a message was read from an outside source: for Kafka, key
@@ -65,6 +67,7 @@ struct EmbeddedChunk {
   std::vector<float> embedding;  // the collection's dim floats; empty for a chunkless document or an error
   std::string error;             // non-empty: embedding failed, and with it the whole document
   std::optional<SourceOffset> from;  // set by a transport that has positions (Kafka)
+  bool passing = false;              // another collection's message read on the way: only `from` counts
 };
 
 // ---- Wire form (docs/formats/messages.md): one JSON object per message
@@ -75,21 +78,25 @@ struct EmbeddedChunk {
 
 // rag.documents.raw: the documents route's form (SourceDocument::FromJson),
 // "text" for text/plain, else "content_base64" + "content_type". A file's
-// bytes travel inline; `root` as "root" when set.
+// bytes travel inline; `root` as "root" when set, `collection` as
+// "collection" (required on the wire: the collection it goes to).
 nlohmann::json RawDocumentToJson(const RawDocument& doc);
 Result<RawDocument> RawDocumentFromJson(const nlohmann::json& j);
 
-// rag.documents.chunks: the ChunkPayload's fields plus "version".
+// rag.documents.chunks: the ChunkPayload's fields plus "version" and, when
+// set, "collection".
 nlohmann::json ChunkMessageToJson(const ChunkMessage& m);
 Result<ChunkMessage> ChunkMessageFromJson(const nlohmann::json& j);
 
-// rag.embeddings.upserts: a chunk message plus "embedding" (`dim` finite
-// numbers), "vector_store" (the collection) and "timestamp" (ms since the
-// epoch, when it was embedded); or "error" instead of "embedding".
-nlohmann::json EmbeddedChunkToJson(const EmbeddedChunk& e, std::string_view vector_store,
-                                   uint64_t timestamp_ms);
+// rag.embeddings.upserts: a chunk message whose collection is named
+// "vector_store" (required, non-empty) plus "embedding" (`dim` finite
+// numbers) and "timestamp" (ms since the epoch, when it was embedded); or
+// "error" instead of "embedding".
+nlohmann::json EmbeddedChunkToJson(const EmbeddedChunk& e, uint64_t timestamp_ms);
 // `dim`: the collection's; an embedding of another length is refused.
 Result<EmbeddedChunk> EmbeddedChunkFromJson(const nlohmann::json& j, size_t dim);
+// The "vector_store" of an upsert message, if it has one (a string).
+std::optional<std::string> UpsertCollection(const nlohmann::json& j);
 
 // The record id of a document's chunk: "doc_id#ordinal".
 std::string ChunkId(std::string_view doc_id, size_t ordinal);

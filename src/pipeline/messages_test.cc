@@ -33,6 +33,7 @@ ChunkMessage Chunk() {
   m.chunk.end = 137;
   m.chunk.token_count = 5;
   m.chunk.heading_path = "Install > Debian";
+  m.collection = "docs";
   return m;
 }
 
@@ -45,6 +46,7 @@ TEST(MessagesTest, EveryMessageRoundTripsThroughItsJson) {
   raw.doc.version = 7;
   raw.doc.source = "upload";
   raw.root = "/srv";
+  raw.collection = "manuals";
   auto raw_back = RawDocumentFromJson(json::parse(RawDocumentToJson(raw).dump()));
   ASSERT_TRUE(raw_back.ok()) << raw_back.status();
   EXPECT_EQ(raw_back->doc.content, raw.doc.content);  // bytes, base64 on the wire
@@ -52,6 +54,7 @@ TEST(MessagesTest, EveryMessageRoundTripsThroughItsJson) {
   EXPECT_EQ(raw_back->doc.version, 7u);
   EXPECT_EQ(raw_back->doc.metadata, raw.doc.metadata);
   EXPECT_EQ(raw_back->root, "/srv");
+  EXPECT_EQ(raw_back->collection, "manuals");
   RawDocument text;
   text.doc.id = "a";
   text.doc.content = "plain words";
@@ -63,24 +66,27 @@ TEST(MessagesTest, EveryMessageRoundTripsThroughItsJson) {
   ASSERT_TRUE(chunk_back.ok()) << chunk_back.status();
   EXPECT_EQ(chunk_back->version, m.version);
   EXPECT_EQ(chunk_back->chunk.ToJson(), m.chunk.ToJson());
+  EXPECT_EQ(chunk_back->collection, "docs");
 
   EmbeddedChunk e{m, {0.5f, -0.25f, 1.0f}, {}, std::nullopt};
-  const json wire = EmbeddedChunkToJson(e, "docs", 1733500000123);
-  EXPECT_EQ(wire["vector_store"], "docs");
+  const json wire = EmbeddedChunkToJson(e, 1733500000123);
+  EXPECT_EQ(wire["vector_store"], "docs");  // the chunk's collection, under the seed's name
+  EXPECT_FALSE(wire.contains("collection"));
   EXPECT_EQ(wire["timestamp"], 1733500000123u);
   auto e_back = EmbeddedChunkFromJson(json::parse(wire.dump()), 3);
   ASSERT_TRUE(e_back.ok()) << e_back.status();
   EXPECT_EQ(e_back->embedding, e.embedding);
   EXPECT_EQ(e_back->message.chunk.ToJson(), m.chunk.ToJson());
+  EXPECT_EQ(e_back->message.collection, "docs");
 
   EmbeddedChunk failed{m, {}, "embedding failed: model unavailable", std::nullopt};
-  auto failed_back = EmbeddedChunkFromJson(EmbeddedChunkToJson(failed, "docs", 1), 3);
+  auto failed_back = EmbeddedChunkFromJson(EmbeddedChunkToJson(failed, 1), 3);
   ASSERT_TRUE(failed_back.ok()) << failed_back.status();
   EXPECT_EQ(failed_back->error, failed.error);
 }
 
 TEST(MessagesTest, MalformedMessagesAreRefusedNamingTheField) {
-  const json good = EmbeddedChunkToJson(EmbeddedChunk{Chunk(), {1, 0, 0}, {}, std::nullopt}, "docs", 1);
+  const json good = EmbeddedChunkToJson(EmbeddedChunk{Chunk(), {1, 0, 0}, {}, std::nullopt}, 1);
   ASSERT_TRUE(EmbeddedChunkFromJson(good, 3).ok());
   struct Case {
     const char* what;
@@ -105,6 +111,8 @@ TEST(MessagesTest, MalformedMessagesAreRefusedNamingTheField) {
       {"offsets malformed", [](json& j) { j["offsets"] = "0-5"; }, "offsets"},
       {"metadata not an object", [](json& j) { j["metadata"] = json::array(); }, "\"metadata\""},
       {"not an object", [](json& j) { j = json::array({1}); }, "\"version\""},
+      {"no vector_store", [](json& j) { j.erase("vector_store"); }, "\"vector_store\""},
+      {"vector_store empty", [](json& j) { j["vector_store"] = ""; }, "\"vector_store\""},
   };
   for (const auto& c : cases) {
     json j = good;
@@ -123,13 +131,15 @@ TEST(MessagesTest, MalformedMessagesAreRefusedNamingTheField) {
   empty.chunk.chunk_count = 0;
   empty.chunk.ordinal = 0;
   EXPECT_TRUE(
-      EmbeddedChunkFromJson(EmbeddedChunkToJson(EmbeddedChunk{empty, {}, {}, std::nullopt}, "docs", 1), 3)
-          .ok());
+      EmbeddedChunkFromJson(EmbeddedChunkToJson(EmbeddedChunk{empty, {}, {}, std::nullopt}, 1), 3).ok());
 
-  auto raw = RawDocumentFromJson({{"id", "a"}, {"text", "t"}, {"root", 5}});
+  auto raw = RawDocumentFromJson({{"id", "a"}, {"text", "t"}, {"collection", "c"}, {"root", 5}});
   EXPECT_THAT(std::string(raw.status().message()), HasSubstr("\"root\""));
-  raw = RawDocumentFromJson({{"id", "a"}, {"text", "t"}, {"colour", "red"}});
+  raw = RawDocumentFromJson({{"id", "a"}, {"text", "t"}, {"collection", "c"}, {"colour", "red"}});
   EXPECT_THAT(std::string(raw.status().message()), HasSubstr("colour"));
+  raw = RawDocumentFromJson({{"id", "a"}, {"text", "t"}});  // which collection is it for?
+  EXPECT_THAT(std::string(raw.status().message()), HasSubstr("\"collection\""));
+  EXPECT_TRUE(RawDocumentFromJson({{"id", "a"}, {"text", "t"}, {"collection", "c"}}).ok());
 }
 
 }  // namespace

@@ -156,9 +156,9 @@ bool ChunkStage::Process(RawDocument raw, Sink<ChunkMessage>& out, StageEvents& 
   common.title = extracted->title;
   for (const auto& [k, v] : extracted->metadata) common.extracted[k] = v;
   common.chunk_count = chunks->size();
-  if (chunks->empty()) return out.Put(ChunkMessage{version, std::move(common)});
+  if (chunks->empty()) return out.Put(ChunkMessage{version, std::move(common), raw.collection});
   for (const text::Chunk& c : *chunks) {
-    ChunkMessage m{version, common};
+    ChunkMessage m{version, common, raw.collection};
     m.chunk.text = std::string(c.TextIn(extracted->text));
     m.chunk.ordinal = c.ordinal;
     m.chunk.begin = c.begin;
@@ -337,6 +337,7 @@ Status IndexStage::Run(Source<EmbeddedChunk>& in, StageEvents& events) const {
       uint64_t& past = read_past[e.from->key];
       past = std::max(past, e.from->offset + 1);
     }
+    if (e.passing) continue;
     if (finished.count(key)) continue;  // a redelivery of a document already written or failed
     OpenDocument& d = open[key];
     if (d.seen.empty()) {

@@ -1,6 +1,9 @@
 #include "pipeline/workers.h"
 
+#include <atomic>
+#include <cstdio>
 #include <map>
+#include <thread>
 #include <utility>
 
 #include "core/strings.h"
@@ -76,17 +79,18 @@ class StopEvents final : public ForwardingEvents {
 // Reports a consumer's lag to options.on_lag at most once a second.
 class LagReporter {
  public:
-  explicit LagReporter(const WorkerOptions& o) : on_lag_(o.on_lag) {}
+  explicit LagReporter(const WorkerOptions& o) : on_lag_(o.on_lag), group_(o.group) {}
   void MaybeReport(const KafkaConsumer& consumer) {
     if (!on_lag_) return;
     const auto now = std::chrono::steady_clock::now();
     if (now - last_ < std::chrono::seconds(1)) return;
     last_ = now;
-    on_lag_(consumer.Lag());
+    on_lag_(group_, consumer.Lag());
   }
 
  private:
-  const std::function<void(const std::vector<PartitionLag>&)>& on_lag_;
+  const std::function<void(const std::string&, const std::vector<PartitionLag>&)>& on_lag_;
+  const std::string& group_;
   std::chrono::steady_clock::time_point last_{};
 };
 
@@ -236,8 +240,8 @@ Status RunChunkWorker(const WorkerOptions& o, const ChunkStage& stage, StageEven
   return RunTransactions(o, o.topics.raw, transform, stop);
 }
 
-Status RunEmbedWorker(const WorkerOptions& o, const EmbedStage& stage, const std::string& vector_store,
-                      StageEvents& events, std::stop_token stop) {
+Status RunEmbedWorker(const WorkerOptions& o, const EmbedStage& stage, StageEvents& events,
+                      std::stop_token stop) {
   RETURN_IF_ERROR(CreateTopics(o));
   ASSIGN_OR_RETURN(int partitions, KafkaPartitionCount(o.bootstrap, o.topics.upserts));
   StopEvents stoppable(events, stop);
@@ -258,47 +262,196 @@ Status RunEmbedWorker(const WorkerOptions& o, const EmbedStage& stage, const std
     for (const EmbeddedChunk& e : out.Take()) {
       const ChunkPayload& c = e.message.chunk;
       RETURN_IF_ERROR(producer.Produce(o.topics.upserts, DocumentPartition(c.doc_id, partitions),
-                                       ChunkId(c.doc_id, c.ordinal),
-                                       EmbeddedChunkToJson(e, vector_store, now).dump()));
+                                       ChunkId(c.doc_id, c.ordinal), EmbeddedChunkToJson(e, now).dump()));
     }
     return absl::OkStatus();
   };
   return RunTransactions(o, o.topics.chunks, transform, stop);
 }
 
-Status RunIndexNode(const WorkerOptions& o, store::Collection& collection,
-                    const std::vector<int32_t>& partitions, StageEvents& events, std::stop_token stop) {
-  RETURN_IF_ERROR(CreateTopics(o));
-  ASSIGN_OR_RETURN(auto deadletters, KafkaProducer::Create(o.bootstrap));
+struct IndexNode::Reader {
+  std::stop_source stop;
+  std::atomic<bool> done{false};
+  Status status;  // set before done
+  std::thread thread;
+};
+
+IndexNode::IndexNode(WorkerOptions options, store::Database& db, std::vector<int32_t> partitions,
+                     StageEvents& events)
+    : options_(std::move(options)), db_(db), partitions_(std::move(partitions)), events_(events) {}
+
+IndexNode::~IndexNode() {
+  std::map<std::string, std::unique_ptr<Reader>> readers;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    readers.swap(readers_);
+  }
+  for (auto& [name, r] : readers) r->stop.request_stop();
+  for (auto& [name, r] : readers) r->thread.join();
+}
+
+void IndexNode::RefreshNames() {
+  std::map<std::string, std::string> names;
+  if (auto collections = db_.ListCollections(); collections.ok()) {
+    for (const auto& c : *collections) names[c] = c;
+  }
+  if (auto aliases = db_.ListAliases(); aliases.ok()) {
+    for (const auto& [alias, target] : *aliases) names[alias] = target;
+  }
+  std::unique_lock l(names_mu_);
+  names_ = std::move(names);
+}
+
+Routed IndexNode::Route(const std::string& mine, const std::string& vector_store) const {
+  std::shared_lock l(names_mu_);
+  auto it = names_.find(vector_store);
+  if (it != names_.end()) return it->second == mine ? Routed::kMine : Routed::kOther;
+  // A stray: the reader of the first collection reports it (names_ holds
+  // aliases too; the first name that is a collection's own).
+  for (const auto& [name, target] : names_) {
+    if (name == target) return name == mine ? Routed::kStray : Routed::kOther;
+  }
+  return Routed::kOther;
+}
+
+Status IndexNode::RunReader(const std::string& name, std::stop_token stop) {
+  ASSIGN_OR_RETURN(store::Collection * collection, db_.GetCollection(name));
+  const std::string group = StrCat(options_.group, ".", name);
+  ASSIGN_OR_RETURN(auto deadletters, KafkaProducer::Create(options_.bootstrap));
   Status bad_status;
   auto on_bad = [&](const KafkaMessage& m, const Status& why) {
-    Status st = deadletters->Produce(o.topics.deadletter, -1, m.key, DeadLetter(m, Reason(why)));
+    Status st = deadletters->Produce(options_.topics.deadletter, -1, m.key, DeadLetter(m, Reason(why)));
     if (!st.ok() && bad_status.ok()) bad_status = st;
   };
-  ASSIGN_OR_RETURN(auto source,
-                   KafkaUpsertSource::Open(o.bootstrap, o.group, o.topics.upserts, collection.config().dim,
-                                           collection.source_positions(), partitions, on_bad));
+  auto route = [this, name](const std::string& vector_store) { return Route(name, vector_store); };
+  ASSIGN_OR_RETURN(
+      auto source,
+      KafkaUpsertSource::Open(options_.bootstrap, group, options_.topics.upserts, collection->config().dim,
+                              collection->source_positions(), partitions_, route, on_bad));
   // Stops on `stop`; reports the lag whenever the stage asks whether to stop.
-  class IndexEvents final : public ForwardingEvents {
+  class ReaderEvents final : public ForwardingEvents {
    public:
-    IndexEvents(StageEvents& inner, std::stop_token stop, const WorkerOptions& o,
-                const KafkaConsumer& consumer)
-        : ForwardingEvents(inner), stop_(std::move(stop)), lag_(o), consumer_(consumer) {}
+    ReaderEvents(StageEvents& inner, std::stop_token stop, const WorkerOptions& o, std::string group,
+                 const KafkaConsumer& consumer)
+        : ForwardingEvents(inner),
+          stop_(std::move(stop)),
+          o_(o),
+          group_(std::move(group)),
+          consumer_(consumer) {}
     bool ShouldStop() override {
-      lag_.MaybeReport(consumer_);
+      if (o_.on_lag) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_ >= std::chrono::seconds(1)) {
+          last_ = now;
+          o_.on_lag(group_, consumer_.Lag());
+        }
+      }
       return stop_.stop_requested() || ForwardingEvents::ShouldStop();
     }
 
    private:
     std::stop_token stop_;
-    LagReporter lag_;
+    const WorkerOptions& o_;
+    std::string group_;
     const KafkaConsumer& consumer_;
-  } stoppable(events, stop, o, source->consumer());
-  Status st = IndexStage(collection).Run(*source, stoppable);
+    std::chrono::steady_clock::time_point last_{};
+  } events(events_, stop, options_, group, source->consumer());
+  Status st = IndexStage(*collection).Run(*source, events);
   Status flushed = deadletters->Flush(kTxnTimeout);
   RETURN_IF_ERROR(st);
   RETURN_IF_ERROR(bad_status);
   return flushed;
+}
+
+Status IndexNode::Run(std::stop_token stop) {
+  RETURN_IF_ERROR(CreateTopics(options_));
+  Status failed;
+  while (!stop.stop_requested() && failed.ok()) {
+    RefreshNames();
+    auto names = db_.ListCollections();
+    {
+      std::unique_lock l(mu_);
+      for (auto it = readers_.begin(); it != readers_.end();) {  // a reader ended: its error ends the node
+        if (!it->second->done) {
+          ++it;
+          continue;
+        }
+        it->second->thread.join();
+        if (!it->second->status.ok() && failed.ok()) {
+          failed =
+              Status(it->second->status.code(),
+                     StrCat("collection '", it->first, "': ", std::string(it->second->status.message())));
+        }
+        it = readers_.erase(it);
+      }
+      if (names.ok() && failed.ok()) {
+        for (const std::string& name : *names) {
+          if (readers_.count(name) || held_.count(name)) continue;
+          auto r = std::make_unique<Reader>();
+          Reader* raw = r.get();
+          raw->thread = std::thread([this, raw, name] {
+            raw->status = RunReader(name, raw->stop.get_token());
+            raw->done = true;
+          });
+          readers_.emplace(name, std::move(r));
+        }
+      }
+      wake_.wait_for(l, stop, std::chrono::milliseconds(250), [this] { return changed_; });
+      changed_ = false;
+    }
+  }
+  std::map<std::string, std::unique_ptr<Reader>> readers;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    readers.swap(readers_);
+  }
+  for (auto& [name, r] : readers) r->stop.request_stop();
+  for (auto& [name, r] : readers) {
+    r->thread.join();
+    if (!r->status.ok() && failed.ok()) {
+      failed =
+          Status(r->status.code(), StrCat("collection '", name, "': ", std::string(r->status.message())));
+    }
+  }
+  return failed;
+}
+
+void IndexNode::Hold(const std::string& name) {
+  std::unique_ptr<Reader> r;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    held_.insert(name);
+    auto node = readers_.extract(name);
+    if (!node) return;
+    r = std::move(node.mapped());
+  }
+  r->stop.request_stop();
+  r->thread.join();
+  if (!r->status.ok()) {  // ended with an error before it was held: Run reports it once running again
+    std::fprintf(stderr, "ragline worker index: collection '%s': %s\n", name.c_str(),
+                 std::string(r->status.message()).c_str());
+  }
+}
+
+Status IndexNode::Adopt(store::Collection& collection) {
+  ASSIGN_OR_RETURN(store::SourcePositions ends,
+                   KafkaEndPositions(options_.bootstrap, options_.topics.upserts, partitions_));
+  return collection.Write({}, {}, &ends).status();
+}
+
+void IndexNode::Release(const std::string& name) {
+  RefreshNames();
+  std::lock_guard<std::mutex> l(mu_);
+  held_.erase(name);
+  changed_ = true;
+  wake_.notify_all();
+}
+
+std::vector<std::string> IndexNode::Reading() const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<std::string> out;
+  for (const auto& [name, r] : readers_) out.push_back(name);
+  return out;
 }
 
 }  // namespace ragline::pipeline

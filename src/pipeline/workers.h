@@ -30,9 +30,14 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -41,6 +46,7 @@
 #include "core/status.h"
 #include "pipeline/kafka.h"
 #include "pipeline/stages.h"
+#include "store/database.h"
 
 namespace ragline::pipeline {
 
@@ -66,9 +72,10 @@ struct WorkerOptions {
   std::chrono::milliseconds linger{100};  // a smaller batch leaves after this long
   int partitions = 4;                     // topics are created with this many partitions when absent
   int replication = 1;                    // and this replication factor
-  // Called about once a second with the input partitions' lag (the
-  // rag_kafka_lag gauge); null = not reported.
-  std::function<void(const std::vector<PartitionLag>&)> on_lag;
+  // Called about once a second with a consumer group's input partitions' lag
+  // (the rag_kafka_lag gauge); null = not reported. An index node calls it
+  // from each collection's reader thread.
+  std::function<void(const std::string& group, const std::vector<PartitionLag>&)> on_lag;
 };
 
 // Creates the four topics if they are absent.
@@ -98,13 +105,64 @@ Status PublishDocuments(const WorkerOptions& options, const std::vector<RawDocum
 Status RunChunkWorker(const WorkerOptions& options, const ChunkStage& stage, StageEvents& events,
                       std::stop_token stop);
 
-// chunks → upserts; `vector_store` names the collection in each message.
-Status RunEmbedWorker(const WorkerOptions& options, const EmbedStage& stage, const std::string& vector_store,
-                      StageEvents& events, std::stop_token stop);
+// chunks → upserts; each upsert names its chunk's collection.
+Status RunEmbedWorker(const WorkerOptions& options, const EmbedStage& stage, StageEvents& events,
+                      std::stop_token stop);
 
-// upserts → `collection`, reading `partitions` (empty = all) of the upserts
-// topic from the collection's stored positions.
-Status RunIndexNode(const WorkerOptions& options, store::Collection& collection,
-                    const std::vector<int32_t>& partitions, StageEvents& events, std::stop_token stop);
+// An index node: upserts → the collections of one data directory. Each
+// collection has its own reader (a thread: a KafkaUpsertSource over
+// `partitions` of the upserts topic, empty = all, and an IndexStage) that
+// starts from the positions stored in that collection and stores new ones
+// with its data, so each collection is exactly once on its own. A reader
+// takes the messages whose "vector_store" names its collection or an alias
+// of it; the others only move its position. Messages that name no
+// collection of the node go to the dead-letter topic, reported by one
+// reader (the first collection by name). The consumer group of collection C
+// is "<options.group>.C" (it commits nothing; it names the reader).
+//
+// Collections created or dropped through the API (server::CatalogObserver):
+// Hold(name) before, Adopt(collection) for a new one, Release(name) after.
+// Thread safety: Run on one thread; Hold, Adopt and Release from any.
+class IndexNode {
+ public:
+  IndexNode(WorkerOptions options, store::Database& db, std::vector<int32_t> partitions, StageEvents& events);
+  ~IndexNode();
+  IndexNode(const IndexNode&) = delete;
+  IndexNode& operator=(const IndexNode&) = delete;
+
+  // Runs until `stop` or a reader fails (its error): a reader for every
+  // collection of the database, started as collections appear, stopped as
+  // they go. The caller closes the collections.
+  Status Run(std::stop_token stop);
+  // Stops the reader of `name` (a collection or alias about to change) and
+  // keeps it stopped until Release(name).
+  void Hold(const std::string& name);
+  // A collection just created, before any message can name it: stores the
+  // partitions' ends as its positions, so it reads only what comes next (never
+  // an older namesake's messages).
+  Status Adopt(store::Collection& collection);
+  // Ends Hold(name) and takes the catalog's changes into account now.
+  void Release(const std::string& name);
+  // The collections with a running reader.
+  std::vector<std::string> Reading() const;
+
+ private:
+  struct Reader;
+  Status RunReader(const std::string& name, std::stop_token stop);
+  Routed Route(const std::string& mine, const std::string& vector_store) const;
+  void RefreshNames();
+
+  const WorkerOptions options_;
+  store::Database& db_;
+  const std::vector<int32_t> partitions_;
+  StageEvents& events_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Reader>> readers_;  // GUARDED_BY(mu_)
+  std::set<std::string> held_;                              // GUARDED_BY(mu_)
+  std::condition_variable_any wake_;
+  bool changed_ = false;  // GUARDED_BY(mu_): Release happened; look again now
+  mutable std::shared_mutex names_mu_;
+  std::map<std::string, std::string> names_;  // GUARDED_BY(names_mu_): collection or alias -> collection
+};
 
 }  // namespace ragline::pipeline

@@ -31,6 +31,8 @@ std::string CollectionPath(const std::string& name, const std::string& rest = ""
   return StrCat("/v1/collections/", UrlSegment(name), rest);
 }
 
+std::string AliasPath(const std::string& alias) { return StrCat("/v1/aliases/", UrlSegment(alias)); }
+
 // What the fan-out left out: shards whose every replica failed.
 struct Missing {
   json list = json::array();
@@ -100,6 +102,31 @@ class RouterRoutes {
     Add("GET", "/v1/collections/{name}/stats", 0, [this](RouteRequest& r) { return Describe(r, "/stats"); });
     Add("GET", "/v1/collections/{name}/vectors/{id...}", 0, [this](RouteRequest& r) { return GetVector(r); });
     Add("POST", "/v1/collections/{name}/query", 0, [this](RouteRequest& r) { return Query(r); });
+    Add("GET", "/v1/aliases", -1, [this](RouteRequest&) -> Result<json> {
+      ASSIGN_OR_RETURN(json all, ListCollections());
+      return json{{"aliases", all["aliases"]}, {"partial", all["partial"]}};
+    });
+    // Catalog changes: every index node keeps its own catalog.
+    server_.AddRoute({"POST", "/v1/collections", server::Access::kWrite, -1,
+                      [this](RouteRequest& r) { return CreateCollection(r); }});
+    server_.AddRoute({"DELETE", "/v1/collections/{name}", server::Access::kWrite, 0,
+                      [this](RouteRequest& r) -> Result<json> {
+                        return EveryReplica(
+                            shards_.OnEveryReplica("DELETE", CollectionPath(r.PathParam(0)), nullptr),
+                            /*gone_is_done=*/true);
+                      }});
+    server_.AddRoute(
+        {"PUT", "/v1/aliases/{alias}", server::Access::kWrite, -1, [this](RouteRequest& r) -> Result<json> {
+           ASSIGN_OR_RETURN(json body, r.JsonBody());
+           return EveryReplica(shards_.OnEveryReplica("PUT", AliasPath(r.PathParam(0)), &body),
+                               /*gone_is_done=*/false);
+         }});
+    server_.AddRoute({"DELETE", "/v1/aliases/{alias}", server::Access::kWrite, -1,
+                      [this](RouteRequest& r) -> Result<json> {
+                        return EveryReplica(
+                            shards_.OnEveryReplica("DELETE", AliasPath(r.PathParam(0)), nullptr),
+                            /*gone_is_done=*/true);
+                      }});
     if (!options_.kafka.empty()) {
       server_.AddRoute({"POST", "/v1/collections/{name}/documents", server::Access::kWrite, 0,
                         [this](RouteRequest& r) { return PostDocuments(r); }});
@@ -126,6 +153,63 @@ class RouterRoutes {
       r.response.SetContent(server::DumpJson(out), "application/json");
       r.MarkResponded();
     }
+    return out;
+  }
+
+  // A catalog change's replies from every replica: the first replica's
+  // answer when each made the change (`gone_is_done`: or had nothing to
+  // drop; NotFound when none had it). Otherwise the request's own error (a
+  // 4xx, as the first replica refusing it said), or Unavailable naming the
+  // index nodes that did not answer: the change is made where it reached
+  // (a retry completes it; creating a collection is undone instead).
+  static Result<json> EveryReplica(std::vector<ShardReply> replies, bool gone_is_done) {
+    std::optional<json> first;
+    std::optional<Status> refused;
+    json unreached = json::array();
+    size_t done = 0;
+    for (auto& reply : replies) {
+      if (reply.body.ok()) {
+        ++done;
+        if (!first) first = std::move(*reply.body);
+      } else if (ReplicaFault(reply.body.status())) {
+        unreached.push_back(
+            {{"replica", reply.replica}, {"error", std::string(reply.body.status().message())}});
+      } else if (gone_is_done && absl::IsNotFound(reply.body.status())) {
+        // nothing to drop there
+      } else if (!refused) {
+        refused = reply.body.status();
+      }
+    }
+    if (refused) return *refused;
+    if (!unreached.empty()) {
+      return absl::UnavailableError(StrCat("done on ", done, " of ", replies.size(),
+                                           " index nodes; not reached (retry): ", unreached.dump()));
+    }
+    if (!first) return replies.front().body.status();  // every one: not found
+    (*first)["index_nodes"] = replies.size();
+    return *first;
+  }
+
+  // On every replica, or on none: where the create failed anywhere, the
+  // replicas that created it drop it again.
+  Result<json> CreateCollection(RouteRequest& r) {
+    ASSIGN_OR_RETURN(json body, r.JsonBody());
+    std::vector<ShardReply> replies = shards_.OnEveryReplica("POST", "/v1/collections", &body);
+    std::vector<std::string> created;
+    std::string name;
+    for (const auto& reply : replies) {
+      if (!reply.body.ok()) continue;
+      created.push_back(reply.replica);
+      name = reply.body->value("name", "");
+    }
+    Result<json> out = EveryReplica(std::move(replies), /*gone_is_done=*/false);
+    if (!out.ok()) {
+      for (const auto& replica : created) (void)shards_.At(replica, "DELETE", CollectionPath(name));
+      if (created.empty()) return out;
+      return Status(out.status().code(), StrCat(std::string(out.status().message()), "; undone on the ",
+                                                created.size(), " that had made it"));
+    }
+    r.SetSuccessStatus(201);
     return out;
   }
 
@@ -238,6 +322,7 @@ class RouterRoutes {
       return absl::InvalidArgumentError("\"documents\" must be a non-empty array");
     }
     ASSIGN_OR_RETURN(const WaitParams wait, ParseWait(r));
+    ASSIGN_OR_RETURN(const std::string collection, ResolveCollection(r.PathParam(0)));
     const uint64_t now_ms = NowMs();
     std::vector<pipeline::RawDocument> docs;
     json versions = json::object();
@@ -248,6 +333,7 @@ class RouterRoutes {
       versions[doc.id] = *doc.version;
       pipeline::RawDocument raw;
       raw.doc = std::move(doc);
+      raw.collection = collection;
       docs.push_back(std::move(raw));
     }
     if (Status st = Publish(docs); !st.ok()) {
@@ -269,6 +355,7 @@ class RouterRoutes {
   Result<json> DeleteDocument(RouteRequest& r) {
     ASSIGN_OR_RETURN(const WaitParams wait, ParseWait(r));
     pipeline::RawDocument tombstone;
+    ASSIGN_OR_RETURN(tombstone.collection, ResolveCollection(r.PathParam(0)));
     tombstone.doc.id = r.PathParam(1);
     tombstone.doc.content_type = "text/plain";
     tombstone.doc.source = "http";
@@ -284,6 +371,14 @@ class RouterRoutes {
     RETURN_IF_ERROR(
         WaitUntil(r, wait.timeout, {{tombstone.doc.id, *tombstone.doc.version}}, /*deleted=*/true));
     return out;
+  }
+
+  // The collection `name` (a collection or an alias) is on the shards; 404
+  // when they do not have it (no document is published to nowhere).
+  Result<std::string> ResolveCollection(const std::string& name) {
+    Missing missing(shards_.size());
+    ASSIGN_OR_RETURN(auto answers, Answers(shards_.FanOut("GET", CollectionPath(name), nullptr), &missing));
+    return answers.front().second.value("name", name);
   }
 
   struct WaitParams {

@@ -145,8 +145,10 @@ class RouterTest : public ::testing::Test {
                                    const json& body = json()) {
     httplib::Client client("127.0.0.1", port);
     client.set_read_timeout(30, 0);
-    auto res = method == "POST" ? client.Post(path.c_str(), body.dump(), "application/json")
-                                : client.Get(path.c_str());
+    auto res = method == "POST"     ? client.Post(path.c_str(), body.dump(), "application/json")
+               : method == "PUT"    ? client.Put(path.c_str(), body.dump(), "application/json")
+               : method == "DELETE" ? client.Delete(path.c_str())
+                                    : client.Get(path.c_str());
     if (!res) return {0, json()};
     return {res->status, json::parse(res->body, nullptr, false)};
   }
@@ -300,6 +302,64 @@ TEST_F(RouterTest, AShardThatNeverAnswersIsCutAtTheDeadline) {
   EXPECT_EQ(reply["hits"].size(), 5u);
   EXPECT_LT(seconds, 3.0) << "the router waited far past its 300 ms deadline";
   ::close(fd);
+}
+
+// Collections and aliases made through the router exist on every index node
+// (each replica has its own catalog), or, for a create that fails anywhere,
+// on none.
+TEST_F(RouterTest, CatalogChangesReachEveryReplicaOrNone) {
+  Node replica = OpenNode("shard1-replica");  // shard 1's second replica, with its own database
+  store::CollectionConfig config;
+  config.name = "docs";
+  config.dim = 8;
+  config.index_kind = index::IndexKind::kFlat;
+  ASSERT_TRUE(replica.db->CreateCollection(config).ok());
+  StartServer(&replica);
+  StartRouter({{Url(shards_[0].ports[0])}, {Url(shards_[1].ports[0]), Url(replica.ports[0])}});
+  std::vector<store::Database*> dbs = {shards_[0].db.get(), shards_[1].db.get(), replica.db.get()};
+  auto everywhere = [&](const std::string& name) {
+    int n = 0;
+    for (auto* db : dbs) n += db->GetCollection(name).ok();
+    return n;
+  };
+  const json notes = {{"name", "notes"}, {"dim", 8}, {"index", "flat"}};
+  auto [created, body] = Call(router_port_, "POST", "/v1/collections", notes);
+  EXPECT_EQ(created, 201) << body.dump();
+  EXPECT_EQ(body["index_nodes"], 3);
+  EXPECT_EQ(everywhere("notes"), 3);
+  EXPECT_EQ(Call(router_port_, "POST", "/v1/collections", notes).first, 409);
+  EXPECT_EQ(everywhere("notes"), 3) << "a refused create dropped what it had not made";
+  EXPECT_EQ(Call(router_port_, "POST", "/v1/collections", {{"name", "bad/name"}, {"dim", 8}}).first, 400);
+
+  // Aliases: on every node; a query through one reaches the collection on every shard.
+  EXPECT_EQ(Call(router_port_, "PUT", "/v1/aliases/current", {{"collection", "docs"}}).first, 200);
+  for (auto* db : dbs) EXPECT_EQ((*db->ListAliases())["current"], "docs");
+  auto [q_status, q] = Call(router_port_, "POST", "/v1/collections/current/query",
+                            {{"query", "kafka"}, {"mode", "lexical"}, {"generate", false}});
+  EXPECT_EQ(q_status, 200) << q.dump();
+  EXPECT_EQ(q["partial"], false);
+  EXPECT_EQ(Call(router_port_, "GET", "/v1/aliases").second["aliases"]["current"], "docs");
+  EXPECT_EQ(Call(router_port_, "DELETE", "/v1/aliases/current").first, 200);
+  for (auto* db : dbs) EXPECT_FALSE(db->ListAliases()->count("current"));
+
+  // Drop: everywhere; a node that lacks it already is not an error; none having it is 404.
+  ASSERT_TRUE(replica.db->DropCollection("notes").ok());
+  EXPECT_EQ(Call(router_port_, "DELETE", "/v1/collections/notes").first, 200);
+  EXPECT_EQ(everywhere("notes"), 0);
+  EXPECT_EQ(Call(router_port_, "DELETE", "/v1/collections/notes").first, 404);
+
+  // A create that one node refuses (it has the name) is undone where it was made.
+  config.name = "taken";
+  ASSERT_TRUE(replica.db->CreateCollection(config).ok());
+  EXPECT_EQ(Call(router_port_, "POST", "/v1/collections", {{"name", "taken"}, {"dim", 8}}).first, 409);
+  EXPECT_EQ(everywhere("taken"), 1);
+  // A node that cannot be reached: 503 naming it, and nothing made anywhere.
+  replica.servers[0]->Stop();
+  auto [down, why] = Call(router_port_, "POST", "/v1/collections", {{"name", "later"}, {"dim", 8}});
+  EXPECT_EQ(down, 503) << why.dump();
+  EXPECT_NE(why.dump().find(Url(replica.ports[0])), std::string::npos) << why.dump();
+  EXPECT_EQ(everywhere("later"), 0);
+  router_.reset();
 }
 
 }  // namespace

@@ -116,10 +116,11 @@ Result<json> ShardSet::Send(const Replica& replica, const std::string& method, c
   client->set_write_timeout(us / 1'000'000, us % 1'000'000);
   httplib::Headers headers;
   if (!options_.api_key.empty()) headers.emplace("Authorization", "Bearer " + options_.api_key);
-  httplib::Result res =
-      method == "POST"
-          ? client->Post(path.c_str(), headers, body != nullptr ? body->dump() : "{}", "application/json")
-          : client->Get(path.c_str(), headers);
+  const std::string content = body != nullptr ? body->dump() : "{}";
+  httplib::Result res = method == "POST"  ? client->Post(path.c_str(), headers, content, "application/json")
+                        : method == "PUT" ? client->Put(path.c_str(), headers, content, "application/json")
+                        : method == "DELETE" ? client->Delete(path.c_str(), headers)
+                                             : client->Get(path.c_str(), headers);
   if (!res) {
     // The connection is in an unknown state: drop it.
     if (res.error() == httplib::Error::Read || res.error() == httplib::Error::ConnectionTimeout) {
@@ -199,6 +200,19 @@ std::vector<ShardReply> ShardSet::FanOutEach(const std::string& path,
   return RunAll(std::move(calls));
 }
 
+std::vector<ShardReply> ShardSet::OnEveryReplica(const std::string& method, const std::string& path,
+                                                 const json* body) const {
+  std::vector<std::function<ShardReply()>> calls;
+  for (const auto& shard : shards_) {
+    for (const auto& r : shard.replicas) {
+      calls.push_back([this, replica = r.get(), &method, &path, body] {
+        return ShardReply{Send(*replica, method, path, body, options_.deadline), replica->url};
+      });
+    }
+  }
+  return RunAll(std::move(calls));
+}
+
 // Runs the calls at once (the first on this thread); an empty call is "not asked".
 std::vector<ShardReply> ShardSet::RunAll(std::vector<std::function<ShardReply()>> calls) {
   std::vector<ShardReply> replies(calls.size());
@@ -220,10 +234,11 @@ std::vector<ShardReply> ShardSet::RunAll(std::vector<std::function<ShardReply()>
   return replies;
 }
 
-Result<json> ShardSet::Get(const std::string& replica, const std::string& path) const {
+Result<json> ShardSet::At(const std::string& replica, const std::string& method, const std::string& path,
+                          const json* body) const {
   for (const auto& shard : shards_) {
     for (const auto& r : shard.replicas) {
-      if (r->url == replica) return Send(*r, "GET", path, nullptr, options_.deadline);
+      if (r->url == replica) return Send(*r, method, path, body, options_.deadline);
     }
   }
   return absl::NotFoundError(StrCat("no replica ", replica));

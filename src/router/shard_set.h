@@ -66,7 +66,7 @@ class ShardSet {
   size_t size() const { return shards_.size(); }
   const ShardSetOptions& options() const { return options_; }
 
-  // `method` "GET" or "POST" (`body` sent as JSON; null = none) on every shard
+  // `method` "GET", "POST", "PUT" or "DELETE" (`body` sent as JSON; null = none) on every shard
   // at once; replies in shard order. Returns once every shard has answered or
   // failed, within about the deadline.
   // `only`: the shards to call (null = all); the others come back
@@ -79,8 +79,17 @@ class ShardSet {
   // The same on one shard.
   ShardReply Call(size_t shard, const std::string& method, const std::string& path,
                   const nlohmann::json* body) const;
-  // One GET to one replica (no failover, no marking): for status pages.
-  Result<nlohmann::json> Get(const std::string& replica, const std::string& path) const;
+  // `method` ("GET", "POST", "PUT", "DELETE") on every replica of every shard
+  // at once, each within the deadline (no failover, no marking): catalog
+  // changes, which every index node makes. Replies in shard, then replica order.
+  std::vector<ShardReply> OnEveryReplica(const std::string& method, const std::string& path,
+                                         const nlohmann::json* body) const;
+  // One request to one replica (no failover, no marking): status pages, undoing a catalog change.
+  Result<nlohmann::json> At(const std::string& replica, const std::string& method, const std::string& path,
+                            const nlohmann::json* body = nullptr) const;
+  Result<nlohmann::json> Get(const std::string& replica, const std::string& path) const {
+    return At(replica, "GET", path);
+  }
 
  private:
   struct Replica {

@@ -29,6 +29,52 @@ Status NeedUnsigned(const json& v, std::string_view key, T* out) {
 
 }  // namespace
 
+Status WorkersConfig::MergeJson(const json& v) {
+  if (!v.is_object()) return absl::InvalidArgumentError("config: \"workers\" must be an object");
+  for (const auto& [key, value] : v.items()) {
+    const std::string where = StrCat("workers.", key);
+    if (key == "topic_partitions") {
+      RETURN_IF_ERROR(NeedUnsigned(value, where, &topic_partitions));
+    } else if (key == "replication") {
+      RETURN_IF_ERROR(NeedUnsigned(value, where, &replication));
+    } else if (key == "batch") {
+      RETURN_IF_ERROR(NeedUnsigned(value, where, &batch));
+    } else if (key == "chunk_tokens") {
+      RETURN_IF_ERROR(NeedUnsigned(value, where, &chunk_tokens));
+    } else if (key == "overlap") {
+      RETURN_IF_ERROR(NeedUnsigned(value, where, &overlap));
+    } else if (key == "host") {
+      RETURN_IF_ERROR(NeedString(value, where, &host));
+    } else if (key == "collection") {
+      RETURN_IF_ERROR(NeedString(value, where, &collection));
+    } else if (key == "create") {
+      if (!value.is_boolean())
+        return absl::InvalidArgumentError(StrCat("config: \"", where, "\" must be true or false"));
+      create = value.get<bool>();
+    } else if (key == "dim") {
+      RETURN_IF_ERROR(NeedUnsigned(value, where, &dim));
+    } else {
+      return absl::InvalidArgumentError(StrCat("config: unknown key \"", where, "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+Status WorkersConfig::Validate() const {
+  auto range = [](std::string_view key, uint64_t v, uint64_t lo, uint64_t hi) -> Status {
+    if (v < lo || v > hi) {
+      return absl::InvalidArgumentError(
+          StrCat("config: \"workers.", key, "\" must be in [", lo, ", ", hi, "]"));
+    }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(range("topic_partitions", topic_partitions, 1, 10000));
+  RETURN_IF_ERROR(range("replication", replication, 1, 100));
+  RETURN_IF_ERROR(range("batch", batch, 1, 100000));
+  RETURN_IF_ERROR(range("dim", dim, 1, 65536));
+  return absl::OkStatus();
+}
+
 Status ServerConfig::MergeJson(const json& j) {
   if (!j.is_object()) return absl::InvalidArgumentError("config: expected a JSON object");
   for (const auto& [key, v] : j.items()) {
@@ -122,6 +168,8 @@ Status ServerConfig::MergeJson(const json& j) {
           return absl::InvalidArgumentError(StrCat("config: unknown key \"", where, "\""));
         }
       }
+    } else if (key == "workers") {
+      RETURN_IF_ERROR(workers.MergeJson(v));
     } else if (key == "api_keys") {
       if (!v.is_array()) return absl::InvalidArgumentError("config: \"api_keys\" must be an array");
       api_keys.clear();

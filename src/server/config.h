@@ -16,9 +16,18 @@
 //    "ingest": {"max_document_bytes": 16777216, "max_document_chunks": 4096,
 //               "max_request_chunks": 8192},
 //    "role": "node"|"router", "shards": ["http://h:p[,http://h:p...]", ...],
-//    "shard_deadline_ms": 2000, "kafka": "host:port,...", "topic_prefix": ""}
+//    "shard_deadline_ms": 2000, "kafka": "host:port,...", "topic_prefix": "",
+//    "workers": {"topic_partitions": 4, "replication": 1, "batch": 64, "host": "127.0.0.1",
+//                "chunk_tokens": 256, "overlap": 32, "collection": "", "create": false,
+//                "dim": 384}}
 // A router (docs/distributed.md) needs "shards" (each entry one shard, its
 // replicas separated by commas) and no data directory.
+//
+// The same file is the cluster's: `ragline worker chunk|embed|index --config
+// FILE` reads "kafka", "topic_prefix", "model", "precision" and "workers"
+// (the settings every worker of the cluster shares; what differs per process,
+// such as --instance, --port, --data and --partitions-of-shard, stays on its
+// command line), and flags override the file there too.
 //
 // Thread safety: plain values.
 #pragma once
@@ -38,6 +47,22 @@
 namespace ragline::server {
 
 using generate::LlmConfig;
+
+// The workers' part of the cluster config ("workers"; docs/distributed.md).
+struct WorkersConfig {
+  uint64_t topic_partitions = 4;   // of topics a worker creates
+  uint64_t replication = 1;        // of topics a worker creates
+  uint64_t batch = 64;             // input messages per transaction (chunks per embedding call)
+  uint64_t chunk_tokens = 256;     // chunk workers
+  uint64_t overlap = 32;           // chunk workers
+  std::string host = "127.0.0.1";  // where a worker's --port listens
+  std::string collection;          // index nodes: a collection that must exist at start
+  bool create = false;             // index nodes: create `collection` if absent
+  uint64_t dim = 384;              // of the collection `create` makes
+
+  Status MergeJson(const nlohmann::json& j);
+  Status Validate() const;
+};
 
 struct ServerConfig {
   std::string data_dir;               // required unless role is "router"
@@ -63,6 +88,7 @@ struct ServerConfig {
   // Background compaction ("compaction": {"min_segments", "max_dead_fraction",
   // "interval_ms"}); min_segments 0 and max_dead_fraction 0 turn it off.
   store::CompactorOptions compaction;
+  WorkersConfig workers;  // read by `ragline worker`, not by serve
 
   // Overlays the keys present in `j` onto *this. InvalidArgument names the key.
   Status MergeJson(const nlohmann::json& j);

@@ -35,20 +35,26 @@ TEST(ServerConfigTest, MergesEveryKeyAndRejectsUnknownOnes) {
   EXPECT_EQ(c.api_keys[0].collections, std::vector<std::string>{"*"});
   EXPECT_TRUE(c.Validate().ok());
 
-  EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"prot", 1}}).message()), HasSubstr("unknown key \"prot\""));
+  EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"prot", 1}}).message()),
+              HasSubstr("unknown key \"prot\""));
   EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"port", "x"}}).message()), HasSubstr("\"port\""));
-  EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"llm", {{"urll", "x"}}}}).message()), HasSubstr("llm.urll"));
-  EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"compaction", {{"max_dead_fraction", 2}}}}).message()),
-              HasSubstr("compaction.max_dead_fraction"));
+  EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"llm", {{"urll", "x"}}}}).message()),
+              HasSubstr("llm.urll"));
+  EXPECT_THAT(
+      std::string(ServerConfig().MergeJson(json{{"compaction", {{"max_dead_fraction", 2}}}}).message()),
+      HasSubstr("compaction.max_dead_fraction"));
   EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"compaction", {{"interval_ms", 0}}}}).message()),
               HasSubstr("compaction.interval_ms"));
-  EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"api_keys", {{{"key", "k"}, {"scope", "admin"}}}}}).message()),
-              HasSubstr("unknown scope 'admin'"));
+  EXPECT_THAT(
+      std::string(
+          ServerConfig().MergeJson(json{{"api_keys", {{{"key", "k"}, {"scope", "admin"}}}}}).message()),
+      HasSubstr("unknown scope 'admin'"));
 }
 
 TEST(ServerConfigTest, EnvironmentOverridesTheFileAndValidationNamesProblems) {
   ServerConfig c;
-  ASSERT_TRUE(c.MergeJson(json{{"data", "/d"}, {"llm", {{"url", "http://file/v1"}, {"model", "file-model"}}}}).ok());
+  ASSERT_TRUE(
+      c.MergeJson(json{{"data", "/d"}, {"llm", {{"url", "http://file/v1"}, {"model", "file-model"}}}}).ok());
   ::setenv("RAGLINE_LLM_URL", "http://env/v1", 1);
   ::setenv("RAGLINE_LLM_API_KEY", "secret", 1);
   c.MergeEnvironment();
@@ -68,14 +74,45 @@ TEST(ServerConfigTest, EnvironmentOverridesTheFileAndValidationNamesProblems) {
   ASSERT_TRUE(int8.MergeJson(json{{"data", "/d"}, {"precision", "int8"}}).ok());
   EXPECT_TRUE(int8.Validate().ok());
   int8.precision = "int4";
-  EXPECT_THAT(std::string(int8.Validate().message()), HasSubstr("precision must be fp32 or int8, not 'int4'"));
+  EXPECT_THAT(std::string(int8.Validate().message()),
+              HasSubstr("precision must be fp32 or int8, not 'int4'"));
+}
+
+TEST(ServerConfigTest, TheWorkersSectionIsTheClusterFilesSharedWorkerSettings) {
+  ServerConfig c;
+  ASSERT_TRUE(c.MergeJson(json::parse(R"({"role": "router", "shards": ["http://a:1"], "kafka": "b:9092",
+      "workers": {"topic_partitions": 8, "replication": 3, "batch": 16, "host": "0.0.0.0",
+                  "chunk_tokens": 128, "overlap": 16, "collection": "docs", "create": true, "dim": 768}})"))
+                  .ok());
+  EXPECT_EQ(c.kafka, "b:9092");
+  EXPECT_EQ(c.workers.topic_partitions, 8u);
+  EXPECT_EQ(c.workers.replication, 3u);
+  EXPECT_EQ(c.workers.batch, 16u);
+  EXPECT_EQ(c.workers.host, "0.0.0.0");
+  EXPECT_EQ(c.workers.chunk_tokens, 128u);
+  EXPECT_EQ(c.workers.overlap, 16u);
+  EXPECT_EQ(c.workers.collection, "docs");
+  EXPECT_TRUE(c.workers.create);
+  EXPECT_EQ(c.workers.dim, 768u);
+  EXPECT_TRUE(c.workers.Validate().ok());
+  EXPECT_TRUE(c.Validate().ok()) << "the router's parse of the cluster file stumbled on the workers' part";
+  EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"workers", {{"bacth", 1}}}}).message()),
+              HasSubstr("workers.bacth"));
+  EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"workers", {{"create", "yes"}}}}).message()),
+              HasSubstr("workers.create"));
+  EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"workers", 5}}).message()),
+              HasSubstr("\"workers\""));
+  ServerConfig zero;
+  ASSERT_TRUE(zero.MergeJson(json{{"workers", {{"topic_partitions", 0u}}}}).ok());
+  EXPECT_THAT(std::string(zero.workers.Validate().message()), HasSubstr("workers.topic_partitions"));
 }
 
 TEST(ServerConfigTest, ARouterNeedsShardsAndNoDataDirectory) {
   ServerConfig router;
-  ASSERT_TRUE(router.MergeJson(json{{"role", "router"},
-                                    {"shards", json::array({"http://a:1,http://b:1", "http://c:1"})},
-                                    {"shard_deadline_ms", 500u}})
+  ASSERT_TRUE(router
+                  .MergeJson(json{{"role", "router"},
+                                  {"shards", json::array({"http://a:1,http://b:1", "http://c:1"})},
+                                  {"shard_deadline_ms", 500u}})
                   .ok());
   EXPECT_TRUE(router.Validate().ok()) << router.Validate();
   EXPECT_EQ(router.shards.size(), 2u);
@@ -97,7 +134,8 @@ TEST(ServerConfigTest, ARouterNeedsShardsAndNoDataDirectory) {
 TEST(AuthorizerTest, ChecksKeysScopesAndCollections) {
   Authorizer open({});
   EXPECT_TRUE(open.Check("", Access::kWrite, "x").ok());
-  Authorizer auth({{"r", Access::kRead, {"docs"}}, {"w", Access::kWrite, {"*"}}, {"wd", Access::kWrite, {"docs"}}});
+  Authorizer auth(
+      {{"r", Access::kRead, {"docs"}}, {"w", Access::kWrite, {"*"}}, {"wd", Access::kWrite, {"docs"}}});
   EXPECT_TRUE(auth.Check("", Access::kOpen, "").ok());
   EXPECT_TRUE(absl::IsUnauthenticated(auth.Check("", Access::kRead, "docs")));
   EXPECT_TRUE(absl::IsUnauthenticated(auth.Check("Basic r", Access::kRead, "docs")));
@@ -107,7 +145,7 @@ TEST(AuthorizerTest, ChecksKeysScopesAndCollections) {
   EXPECT_TRUE(absl::IsPermissionDenied(auth.Check("Bearer r", Access::kRead, "other")));
   EXPECT_TRUE(absl::IsPermissionDenied(auth.Check("Bearer r", Access::kWrite, "docs")));
   EXPECT_TRUE(auth.Check("Bearer wd", Access::kWrite, "docs").ok());
-  EXPECT_TRUE(auth.Check("Bearer wd", Access::kRead, "docs").ok());  // write implies read
+  EXPECT_TRUE(auth.Check("Bearer wd", Access::kRead, "docs").ok());                    // write implies read
   EXPECT_TRUE(absl::IsPermissionDenied(auth.Check("Bearer wd", Access::kWrite, "")));  // needs "*"
   EXPECT_TRUE(auth.Check("Bearer w", Access::kWrite, "").ok());
 }

@@ -116,7 +116,8 @@ Result<store::CollectionConfig> ParseCollectionConfig(const json& body, const em
 
 class Routes {
  public:
-  Routes(Server& server, bool writable) : server_(server), db_(*server.deps().db), writable_(writable) {}
+  Routes(Server& server, bool vector_writes)
+      : server_(server), db_(*server.deps().db), vector_writes_(vector_writes) {}
 
   void Register() {
     RegisterHealthAndMetricsRoutes(server_);
@@ -132,6 +133,7 @@ class Routes {
         [this](RouteRequest& r) { return DescribeCollection(r); });
     Add("DELETE", "/v1/collections/{name}", Access::kWrite, 0, [this](RouteRequest& r) -> Result<json> {
       const std::string name = r.PathParam(0);
+      Observed observed(server_.deps().catalog_observer, name);
       std::unique_lock lock(server_.catalog_mutex());
       RETURN_IF_ERROR(db_.DropCollection(name));
       return json{{"dropped", name}};
@@ -143,6 +145,7 @@ class Routes {
     });
     Add("PUT", "/v1/aliases/{alias}", Access::kWrite, -1, [this](RouteRequest& r) { return PutAlias(r); });
     Add("DELETE", "/v1/aliases/{alias}", Access::kWrite, -1, [this](RouteRequest& r) -> Result<json> {
+      Observed observed(server_.deps().catalog_observer, r.PathParam(0));
       RETURN_IF_ERROR(db_.DeleteAlias(r.PathParam(0)));
       return json{{"deleted_alias", r.PathParam(0)}};
     });
@@ -150,10 +153,12 @@ class Routes {
       ASSIGN_OR_RETURN(auto aliases, db_.ListAliases());
       return json{{"aliases", aliases}};
     });
-    Add("POST", "/v1/collections/{name}/vectors", Access::kWrite, 0,
-        [this](RouteRequest& r) { return Upsert(r); });
-    Add("POST", "/v1/collections/{name}/vectors/delete", Access::kWrite, 0,
-        [this](RouteRequest& r) { return DeleteVectors(r); });
+    if (vector_writes_) {
+      Add("POST", "/v1/collections/{name}/vectors", Access::kWrite, 0,
+          [this](RouteRequest& r) { return Upsert(r); });
+      Add("POST", "/v1/collections/{name}/vectors/delete", Access::kWrite, 0,
+          [this](RouteRequest& r) { return DeleteVectors(r); });
+    }
     Add("POST", "/v1/collections/{name}/vectors/search", Access::kRead, 0,
         [this](RouteRequest& r) { return SearchVectors(r); });
     Add("GET", "/v1/collections/{name}/vectors/{id...}", Access::kRead, 0,
@@ -173,8 +178,24 @@ class Routes {
   }
 
  private:
+  // Hold(name) now, Release(name) when it goes out of scope (a CatalogObserver's bracket).
+  class Observed {
+   public:
+    Observed(CatalogObserver* o, std::string name) : o_(o), name_(std::move(name)) {
+      if (o_ != nullptr) o_->Hold(name_);
+    }
+    ~Observed() {
+      if (o_ != nullptr) o_->Release(name_);
+    }
+    Observed(const Observed&) = delete;
+    Observed& operator=(const Observed&) = delete;
+
+   private:
+    CatalogObserver* o_;
+    std::string name_;
+  };
+
   void Add(std::string method, std::string path, Access access, int collection_param, RouteHandler handler) {
-    if (access == Access::kWrite && !writable_) return;
     server_.AddRoute({std::move(method), std::move(path), access, collection_param, std::move(handler)});
   }
 
@@ -218,8 +239,18 @@ class Routes {
   Result<json> CreateCollection(RouteRequest& r) {
     ASSIGN_OR_RETURN(json body, r.JsonBody());
     ASSIGN_OR_RETURN(store::CollectionConfig config, ParseCollectionConfig(body, server_.deps().embedder));
+    CatalogObserver* observer = server_.deps().catalog_observer;
+    Observed observed(observer, config.name);
     std::shared_lock lock(server_.catalog_mutex());
     ASSIGN_OR_RETURN(Collection * c, db_.CreateCollection(config));
+    if (observer != nullptr) {
+      if (Status st = observer->Created(*c); !st.ok()) {
+        lock.unlock();
+        std::unique_lock drop(server_.catalog_mutex());
+        (void)db_.DropCollection(config.name);
+        return st;
+      }
+    }
     r.SetSuccessStatus(201);
     return c->config().ToJson();
   }
@@ -243,6 +274,7 @@ class Routes {
     }
     const std::string alias = r.PathParam(0);
     const std::string collection = target->get<std::string>();
+    Observed observed(server_.deps().catalog_observer, alias);
     Status st = db_.CreateAlias(alias, collection);
     bool created = true;
     if (absl::IsAlreadyExists(st)) {
@@ -359,7 +391,7 @@ class Routes {
 
   Server& server_;
   store::Database& db_;
-  const bool writable_;
+  const bool vector_writes_;
 };
 
 }  // namespace
@@ -437,9 +469,9 @@ std::string SseEvent(std::string_view name, const json& data) {
   return StrCat("event: ", name, "\ndata: ", DumpJson(data), "\n\n");
 }
 
-void RegisterCoreRoutes(Server& server, bool writable) {
+void RegisterCoreRoutes(Server& server, bool vector_writes) {
   // The handlers capture the Routes object; the server keeps it alive.
-  auto routes = std::make_shared<Routes>(server, writable);
+  auto routes = std::make_shared<Routes>(server, vector_writes);
   routes->Register();
   server.KeepAlive(std::move(routes));
 }

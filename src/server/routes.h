@@ -31,9 +31,11 @@
 
 namespace ragline::server {
 
-// Adds every route listed above to `server`; only the read and open ones when
-// not `writable` (an index node, whose collection only its Kafka partitions write).
-void RegisterCoreRoutes(Server& server, bool writable = true);
+// Adds every route listed above to `server`; without `vector_writes` not the
+// routes that write records (upsert, delete): an index node, whose
+// collections only their Kafka partitions write; collections and aliases it
+// does create and drop (through its router).
+void RegisterCoreRoutes(Server& server, bool vector_writes = true);
 
 // GET /healthz ({"status": "ok"}) and GET /metrics (the server's registry,
 // Prometheus text), open: what every ragline process that serves HTTP has

@@ -59,22 +59,37 @@
 
 namespace ragline::server {
 
+// Told of catalog changes made through the API, around each: an index node
+// keeps a Kafka reader per collection (pipeline::IndexNode). Hold(name)
+// comes before a collection or alias named `name` is created, dropped or
+// changed, Release(name) after it (done or refused); Created(c) between them
+// for a new collection (an error there fails the request, the collection
+// is dropped again). Called from request threads.
+class CatalogObserver {
+ public:
+  virtual ~CatalogObserver() = default;
+  virtual void Hold(const std::string& name) = 0;
+  virtual Status Created(store::Collection& collection) = 0;
+  virtual void Release(const std::string& name) = 0;
+};
+
 struct ServerDeps {
-  store::Database* db = nullptr;                 // required
-  embed::Embedder* embedder = nullptr;           // null: no model; dense/hybrid text queries -> 503
-  const generate::ChatClient* chat = nullptr;    // null: extractive answers (degraded)
-  obs::MetricsRegistry* metrics = nullptr;       // required
-  obs::Logger* logger = nullptr;                 // required
+  store::Database* db = nullptr;               // required
+  embed::Embedder* embedder = nullptr;         // null: no model; dense/hybrid text queries -> 503
+  const generate::ChatClient* chat = nullptr;  // null: extractive answers (degraded)
+  obs::MetricsRegistry* metrics = nullptr;     // required
+  obs::Logger* logger = nullptr;               // required
   std::string data_dir;  // never shown to clients (error messages are made relative to it)
+  CatalogObserver* catalog_observer = nullptr;  // optional
 };
 
 struct ServerOptions {
-  size_t threads = 8;                  // HTTP worker threads (requests handled at once)
-  size_t max_body_bytes = 32u << 20;   // larger bodies get 413
+  size_t threads = 8;                                // HTTP worker threads (requests handled at once)
+  size_t max_body_bytes = 32u << 20;                 // larger bodies get 413
   size_t max_header_bytes = 32u << 10;               // larger request heads get 431 (414: the request line)
   size_t max_header_fields = 100;                    // more header fields get 431
   std::chrono::milliseconds shutdown_grace{10'000};  // Stop: in-flight requests get this long
-  std::vector<ApiKey> api_keys;        // empty: no authentication
+  std::vector<ApiKey> api_keys;                      // empty: no authentication
   generate::AnswerOptions answer;
 };
 
