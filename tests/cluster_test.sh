@@ -125,6 +125,8 @@ post() {  # post QUERYSTRING BODY -> "STATUS BODY"
 }
 status=$(post "?wait=true" '{"documents": [{"id": "router-doc", "text": "A zeppelinograph measures airships over the harbour."}]}')
 check "documents through the router with wait=true" "$status" "200"
+check "a document is read through the router" \
+  "$(curl -fsS "$R/v1/collections/docs/documents/router-doc" | jq -r .chunk_count)" "1"
 check "the waited-for document is searchable at once" \
   "$(query "$R" lexical "zeppelinograph" | jq -r '.hits[0].doc_id')" "router-doc"
 status=$(post "?wait=true&timeout_ms=1" '{"documents": [{"id": "router-doc-2", "text": "Another quixotic airship."}]}')
@@ -139,6 +141,7 @@ check "a deletion through the router, waited for" \
 total=$((expected + 2))
 check "the deleted document's chunk is gone" "$(router_count)" "$total"
 check "and is not found" "$(curl -sS -o /dev/null -w '%{http_code}' "$R/v1/collections/docs/vectors/router-doc-3%230")" "404"
+check "nor is the document" "$(curl -sS -o /dev/null -w '%{http_code}' "$R/v1/collections/docs/documents/router-doc-3")" "404"
 
 # Collections and aliases through the router: made on every index node, fed by
 # their own documents, which reach no other collection.

@@ -411,13 +411,18 @@ Result<IngestReport> Ingestor::DeleteDocument(const std::string& doc_id) {
 Result<std::optional<DocumentInfo>> Ingestor::GetDocument(const std::string& doc_id) {
   auto head = collection_.Get(ChunkId(doc_id, 0));
   if (!head) return std::optional<DocumentInfo>();
+  return DocumentInfoFromHead(doc_id, head->version, head->payload);
+}
+
+std::optional<DocumentInfo> DocumentInfoFromHead(const std::string& doc_id, uint64_t version,
+                                                 const nlohmann::json& head_payload) {
   // A record under that id that the pipeline did not write (the vectors
   // API) is no document.
-  auto payload = ChunkPayload::FromJson(head->payload);
-  if (!payload.ok()) return std::optional<DocumentInfo>();
+  auto payload = ChunkPayload::FromJson(head_payload);
+  if (!payload.ok()) return std::nullopt;
   DocumentInfo info;
   info.id = doc_id;
-  info.version = head->version;
+  info.version = version;
   info.content_hash = payload->content_hash;
   info.fingerprint = payload->fingerprint;
   info.chunk_count = payload->chunk_count;
@@ -426,7 +431,7 @@ Result<std::optional<DocumentInfo>> Ingestor::GetDocument(const std::string& doc
   info.source = payload->source;
   info.content_type = payload->content_type;
   info.metadata = std::move(payload->metadata);
-  return std::optional<DocumentInfo>(std::move(info));
+  return info;
 }
 
 namespace {

@@ -131,6 +131,12 @@ struct DocumentInfo {
   nlohmann::json ToJson() const;
 };
 
+// The document whose chunk #0 (its head) has `version` and `head_payload`;
+// none when the payload is not the pipeline's (a record upserted through
+// the vectors API under such an id).
+std::optional<DocumentInfo> DocumentInfoFromHead(const std::string& doc_id, uint64_t version,
+                                                 const nlohmann::json& head_payload);
+
 // Called after each document finishes (committed, unchanged or failed).
 // What IngestPath reads: PATH itself if it is a file (id = its name), else
 // every txt/md/html/pdf file below it, hidden ones skipped, sorted, with ids

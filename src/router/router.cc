@@ -13,6 +13,7 @@
 #include "core/json_fields.h"
 #include "core/strings.h"
 #include "obs/stage_timer.h"
+#include "pipeline/ingestor.h"
 #include "pipeline/messages.h"
 #include "pipeline/workers.h"
 #include "query/query.h"
@@ -100,7 +101,10 @@ class RouterRoutes {
     Add("GET", "/v1/collections", -1, [this](RouteRequest&) { return ListCollections(); });
     Add("GET", "/v1/collections/{name}", 0, [this](RouteRequest& r) { return Describe(r, ""); });
     Add("GET", "/v1/collections/{name}/stats", 0, [this](RouteRequest& r) { return Describe(r, "/stats"); });
-    Add("GET", "/v1/collections/{name}/vectors/{id...}", 0, [this](RouteRequest& r) { return GetVector(r); });
+    Add("GET", "/v1/collections/{name}/vectors/{id...}", 0,
+        [this](RouteRequest& r) -> Result<json> { return FindRecord(r.PathParam(0), r.PathParam(1)); });
+    Add("GET", "/v1/collections/{name}/documents/{id...}", 0,
+        [this](RouteRequest& r) { return GetDocument(r); });
     Add("POST", "/v1/collections/{name}/query", 0, [this](RouteRequest& r) { return Query(r); });
     Add("GET", "/v1/aliases", -1, [this](RouteRequest&) -> Result<json> {
       ASSIGN_OR_RETURN(json all, ListCollections());
@@ -295,9 +299,9 @@ class RouterRoutes {
 
   // The record lives on one shard: its answer; 404 when every shard says so;
   // 503 when the shards that answered do not have it and another did not answer.
-  Result<json> GetVector(RouteRequest& r) {
-    const auto replies = shards_.FanOut(
-        "GET", CollectionPath(r.PathParam(0), StrCat("/vectors/", UrlSegment(r.PathParam(1)))), nullptr);
+  Result<json> FindRecord(const std::string& collection, const std::string& id) {
+    const auto replies =
+        shards_.FanOut("GET", CollectionPath(collection, StrCat("/vectors/", UrlSegment(id))), nullptr);
     std::optional<Status> fault;
     for (const auto& reply : replies) {
       if (reply.body.ok()) return *reply.body;
@@ -310,8 +314,25 @@ class RouterRoutes {
     if (fault)
       return absl::UnavailableError(
           StrCat("not found on the shards that answered; ", std::string(fault->message())));
-    return absl::NotFoundError(
-        StrCat("vector '", r.PathParam(1), "' not found in collection '", r.PathParam(0), "'"));
+    return absl::NotFoundError(StrCat("vector '", id, "' not found in collection '", collection, "'"));
+  }
+
+  // A document is its head (chunk #0) on its shard, as a node reads it.
+  Result<json> GetDocument(RouteRequest& r) {
+    const std::string& id = r.PathParam(1);
+    Result<json> head = FindRecord(r.PathParam(0), pipeline::ChunkId(id, 0));
+    std::optional<pipeline::DocumentInfo> info;
+    if (head.ok()) {
+      info = pipeline::DocumentInfoFromHead(id, head->value("version", uint64_t{0}),
+                                            head->value("payload", json::object()));
+    } else if (!absl::IsNotFound(head.status())) {
+      return head.status();
+    }
+    if (!info) {
+      return absl::NotFoundError(
+          StrCat("document '", id, "' not found in collection '", r.PathParam(0), "'"));
+    }
+    return info->ToJson();
   }
 
   Result<json> PostDocuments(RouteRequest& r) {

@@ -16,6 +16,7 @@
 
 #include "core/strings.h"
 #include "core/temp_dir_for_test.h"
+#include "pipeline/chunk_payload.h"
 #include "server/routes.h"
 #include "server/shard_routes.h"
 #include "store/database.h"
@@ -229,6 +230,22 @@ TEST_F(RouterTest, CountsEachRecordOnceAndPassesClientErrorsThrough) {
     EXPECT_EQ(record["id"], id);
   }
   EXPECT_EQ(Call(router_port_, "GET", "/v1/collections/docs/vectors/nope").first, 404);
+  // A document is read from its head, on whichever shard holds it.
+  pipeline::ChunkPayload head;
+  head.doc_id = "guide.md";
+  head.title = "Guide";
+  head.chunk_count = 1;
+  head.text = "kafka";
+  ASSERT_TRUE(
+      (*shards_[1].db->GetCollection("docs"))
+          ->Upsert({store::Record{"guide.md#0", 7, std::vector<float>(8, 0.5f), head.ToJson().dump()}})
+          .ok());
+  auto [doc_status, doc] = Call(router_port_, "GET", "/v1/collections/docs/documents/guide.md");
+  EXPECT_EQ(doc_status, 200) << doc.dump();
+  EXPECT_EQ(doc["version"], 7);
+  EXPECT_EQ(doc["chunk_ids"], json::array({"guide.md#0"}));
+  EXPECT_EQ(doc["title"], "Guide");
+  EXPECT_EQ(Call(router_port_, "GET", "/v1/collections/docs/documents/absent.md").first, 404);
   // The request's fault is not a shard's: no partial answer, the shard's own error.
   auto [missing_status, missing] =
       Call(router_port_, "POST", "/v1/collections/nope/query", {{"query", "kafka"}, {"mode", "lexical"}});
