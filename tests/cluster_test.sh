@@ -88,6 +88,8 @@ embed0=$((BASE + 1 + 4 + 2))
 lag=$(curl -fsS "http://127.0.0.1:$embed0/metrics" | grep '^rag_kafka_lag{' || true)
 check_contains "an embed worker exposes rag_kafka_lag" "$lag" 'topic="rag.documents.chunks"'
 index00=$((BASE + 1))
+wait_for "an embed worker's lag drains to 0 (reported while it idles)" \
+  "curl -fsS http://127.0.0.1:$embed0/metrics | awk '/^rag_kafka_lag\\{/ {n++; s += \$2} END {print (n > 0 && s == 0)}'" "1"
 wait_for "an index node's lag drains to 0" \
   "curl -fsS http://127.0.0.1:$index00/metrics | awk '/^rag_kafka_lag\\{/ {n++; s += \$2} END {print (n > 0 && s == 0)}'" "1"
 

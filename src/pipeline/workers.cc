@@ -115,10 +115,10 @@ Status RunTransactions(const WorkerOptions& o, const std::string& input, const T
                                       o.bootstrap, {{"transactional.id", StrCat(o.group, "-", o.instance)}}));
   LagReporter lag(o);
   while (!stop.stop_requested()) {
-    lag.MaybeReport(*consumer);
     std::vector<KafkaMessage> batch;
     auto first = std::chrono::steady_clock::now();
     while (batch.size() < o.batch && !stop.stop_requested()) {
+      lag.MaybeReport(*consumer);  // here too: an idle worker's lag must fall to 0, not stay where it was
       std::chrono::milliseconds wait = kIdlePoll;
       if (!batch.empty()) {
         wait = o.linger - std::chrono::duration_cast<std::chrono::milliseconds>(
