@@ -239,6 +239,18 @@ TEST_F(KafkaTest, TheChunkWorkerSendsBadMessagesToTheDeadLetterTopic) {
   for (const auto& m : chunks) EXPECT_EQ(m.partition, DocumentPartition(m.key.substr(0, m.key.find('#')), 2));
 }
 
+// The upsert message of chunk `k` of `chunks` of `doc` in `collection` (version 1, dim 4).
+std::string UpsertValue(const std::string& collection, const std::string& doc, size_t k, size_t chunks) {
+  ChunkMessage m;
+  m.collection = collection;
+  m.version = 1;
+  m.chunk.doc_id = doc;
+  m.chunk.ordinal = k;
+  m.chunk.chunk_count = chunks;
+  m.chunk.text = StrCat(doc, " chunk ", k);
+  return EmbeddedChunkToJson(EmbeddedChunk{m, {1.0f, float(k), 0.5f, 0.25f}, {}, std::nullopt}, 1).dump();
+}
+
 // Ends the stream after `idle_limit` consecutive idle pulls (a topic never ends).
 class UntilQuiet final : public Source<EmbeddedChunk> {
  public:
@@ -274,16 +286,9 @@ TEST_F(KafkaTest, AnIndexNodeResumesFromTheOffsetsStoredWithItsData) {
   auto produce_doc = [&](const std::string& doc, int32_t partition, size_t chunks, size_t from, size_t to,
                          const std::string& collection = "docs") {
     for (size_t k = from; k < to; ++k) {
-      ChunkMessage m;
-      m.collection = collection;
-      m.version = 1;
-      m.chunk.doc_id = doc;
-      m.chunk.ordinal = k;
-      m.chunk.chunk_count = chunks;
-      m.chunk.text = StrCat(doc, " chunk ", k);
-      EmbeddedChunk e{m, {1.0f, float(k), 0.5f, 0.25f}, {}, std::nullopt};
-      ASSERT_TRUE(
-          (*producer)->Produce(topic, partition, ChunkId(doc, k), EmbeddedChunkToJson(e, 1).dump()).ok());
+      ASSERT_TRUE((*producer)
+                      ->Produce(topic, partition, ChunkId(doc, k), UpsertValue(collection, doc, k, chunks))
+                      .ok());
     }
   };
   produce_doc("a", 0, 3, 0, 3);
@@ -364,17 +369,9 @@ TEST_F(KafkaTest, AnIndexNodeKeepsAReaderPerCollection) {
   ASSERT_TRUE(producer.ok());
   auto produce = [&](const std::string& collection, const std::string& doc, size_t chunks) {
     for (size_t k = 0; k < chunks; ++k) {
-      ChunkMessage m;
-      m.collection = collection;
-      m.version = 1;
-      m.chunk.doc_id = doc;
-      m.chunk.ordinal = k;
-      m.chunk.chunk_count = chunks;
-      m.chunk.text = StrCat(doc, " ", k);
-      const EmbeddedChunk e{m, {1.0f, float(k), 0.5f, 0.25f}, {}, std::nullopt};
       ASSERT_TRUE((*producer)
                       ->Produce(o.topics.upserts, DocumentPartition(doc, 2), ChunkId(doc, k),
-                                EmbeddedChunkToJson(e, 1).dump())
+                                UpsertValue(collection, doc, k, chunks))
                       .ok());
     }
     ASSERT_TRUE((*producer)->Flush(30s).ok());

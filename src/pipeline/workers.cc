@@ -280,7 +280,9 @@ IndexNode::IndexNode(WorkerOptions options, store::Database& db, std::vector<int
                      StageEvents& events)
     : options_(std::move(options)), db_(db), partitions_(std::move(partitions)), events_(events) {}
 
-IndexNode::~IndexNode() {
+IndexNode::~IndexNode() { StopReaders(); }
+
+std::map<std::string, std::unique_ptr<IndexNode::Reader>> IndexNode::StopReaders() {
   std::map<std::string, std::unique_ptr<Reader>> readers;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -288,7 +290,17 @@ IndexNode::~IndexNode() {
   }
   for (auto& [name, r] : readers) r->stop.request_stop();
   for (auto& [name, r] : readers) r->thread.join();
+  return readers;
 }
+
+namespace {
+
+// A reader's error, naming its collection.
+Status ReaderError(const std::string& name, const Status& st) {
+  return Status(st.code(), StrCat("collection '", name, "': ", std::string(st.message())));
+}
+
+}  // namespace
 
 void IndexNode::RefreshNames() {
   std::map<std::string, std::string> names;
@@ -377,11 +389,7 @@ Status IndexNode::Run(std::stop_token stop) {
           continue;
         }
         it->second->thread.join();
-        if (!it->second->status.ok() && failed.ok()) {
-          failed =
-              Status(it->second->status.code(),
-                     StrCat("collection '", it->first, "': ", std::string(it->second->status.message())));
-        }
+        if (!it->second->status.ok() && failed.ok()) failed = ReaderError(it->first, it->second->status);
         it = readers_.erase(it);
       }
       if (names.ok() && failed.ok()) {
@@ -400,18 +408,8 @@ Status IndexNode::Run(std::stop_token stop) {
       changed_ = false;
     }
   }
-  std::map<std::string, std::unique_ptr<Reader>> readers;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    readers.swap(readers_);
-  }
-  for (auto& [name, r] : readers) r->stop.request_stop();
-  for (auto& [name, r] : readers) {
-    r->thread.join();
-    if (!r->status.ok() && failed.ok()) {
-      failed =
-          Status(r->status.code(), StrCat("collection '", name, "': ", std::string(r->status.message())));
-    }
+  for (auto& [name, r] : StopReaders()) {
+    if (!r->status.ok() && failed.ok()) failed = ReaderError(name, r->status);
   }
   return failed;
 }

@@ -148,6 +148,8 @@ class IndexNode {
 
  private:
   struct Reader;
+  // Stops every reader and waits for it; returns them (with their statuses).
+  std::map<std::string, std::unique_ptr<Reader>> StopReaders();
   Status RunReader(const std::string& name, std::stop_token stop);
   Routed Route(const std::string& mine, const std::string& vector_store) const;
   void RefreshNames();
