@@ -61,7 +61,7 @@ q() { call POST /v1/collections/kb/query "{\"query\":\"$1\",\"mode\":\"$2\",\"k\
 check "dense query" "$(q 'How do plants make food from light?' dense)" "200"
 check "dense top hit" "$(body | jq -r '.hits[0].id')" "photo#0"
 check "hit shape" "$(body | jq -c '.hits[0] | keys')" '["doc_id","id","metadata","offsets","score","text","version"]'
-check "degraded without LLM" "$(body | jq -c '[.degraded, .degraded_reason]')" '[true,"no LLM configured"]'
+check "degraded without LLM" "$(body | jq -c '[.degraded, .degraded_reason, .degraded_detail]')" '[true,"no_llm","no LLM configured"]'
 check "citation names the chunk" "$(body | jq -r '.citations[0].id')" "photo#0"
 check "lexical query" "$(q 'Eiffel tower' lexical)" "200"
 check "lexical top hit" "$(body | jq -r '.hits[0].doc_id')" "eiffel"
@@ -145,9 +145,11 @@ check "data readable after shutdown" "$("$RAGLINE" stats kb --data "$DATA" | jq 
 # --- a second server from a config file: API keys, and flags > env > file for the LLM
 cat > "$WORK/config.json" <<'JSON'
 {"host": "127.0.0.1", "port": 0, "threads": 2, "precision": "int8",
- "llm": {"url": "http://127.0.0.1:1/v1", "model": "file-model", "timeout_ms": 2000},
+ "llm": {"url": "http://127.0.0.1:1/v1", "model": "file-model", "timeout_ms": 2000,
+         "breaker": {"fail_max": 2, "reset_timeout_ms": 600000}, "retry": {"max_attempts": 1}},
  "api_keys": [{"key": "reader-key", "scope": "read", "collections": ["kb"]},
-              {"key": "writer-key", "scope": "write", "collections": ["*"]}],
+              {"key": "writer-key", "scope": "write", "collections": ["*"]},
+              {"key": "slow-key", "scope": "read", "collections": ["*"], "rate_per_s": 0.01, "burst": 1}],
  "compaction": {"interval_ms": 100}}
 JSON
 RAGLINE_LLM_URL=http://127.0.0.1:2/v1 start_serve serve2 --config "$WORK/config.json" --data "$DATA" --model "$MODEL" \
@@ -164,7 +166,26 @@ check "write key writes" "$(auth writer-key POST /v1/collections/kb/vectors/dele
 check "health stays open" "$(call GET /healthz)" "200"
 check "query with a dead LLM" "$(auth reader-key POST /v1/collections/kb/query '{"query":"Eiffel tower","mode":"lexical"}')" "200"
 check "dead LLM: extractive, degraded" "$(body | jq -c '[.degraded, (.citations | length > 0)]')" "[true,true]"
-check_contains "degraded reason names the LLM" "$(body | jq -r .degraded_reason)" "127.0.0.1:9"
+check "degraded reason code" "$(body | jq -r .degraded_reason)" "llm_unavailable"
+check_contains "degraded detail names the LLM" "$(body | jq -r .degraded_detail)" "127.0.0.1:9"
+# --- reliability (docs/reliability.md): the LLM's breaker opens after fail_max (2) failed
+# queries and then answers without trying; deadlines; a key's rate limit
+auth reader-key POST /v1/collections/kb/query '{"query":"Eiffel tower","mode":"lexical"}' > /dev/null
+auth reader-key POST /v1/collections/kb/query '{"query":"Eiffel tower","mode":"lexical"}' > /dev/null
+check_contains "open breaker: degraded at once" "$(body | jq -r .degraded_detail)" "circuit breaker is open"
+check_contains "breaker state on /metrics" "$(curl -s "$URL/metrics")" 'rag_circuit_breaker_state{dependency="llm"} 1'
+check "breaker in /readyz" "$(curl -s "$URL/readyz" | jq -c '[.breakers.llm.state, .breakers.llm.consecutive_failures]')" '["open",2]'
+code=$(curl -s -o "$WORK/body" -w '%{http_code}' -H "Authorization: Bearer reader-key" -H 'X-Request-Timeout-Ms: soon' \
+  --data '{"query":"Eiffel tower","mode":"lexical"}' "$URL/v1/collections/kb/query")
+check "a malformed deadline header is a 400" "$code" "400"
+check_contains "the 400 names the header" "$(body | jq -r .error.message)" "X-Request-Timeout-Ms"
+check "a body deadline is accepted" \
+  "$(auth reader-key POST /v1/collections/kb/query '{"query":"Eiffel tower","mode":"lexical","timeout_ms":5000}')" "200"
+check "rate-limited key: first request" "$(auth slow-key GET /v1/collections/kb/stats)" "200"
+rl_headers=$(curl -s -D - -o "$WORK/body" -H "Authorization: Bearer slow-key" "$URL/v1/collections/kb/stats")
+check_contains "rate-limited key: 429" "$rl_headers" "HTTP/1.1 429"
+check_contains "rate-limited key: Retry-After" "$(tr -d '\r' <<<"$rl_headers")" "Retry-After: 100"
+check "429 code" "$(body | jq -r .error.code)" "resource_exhausted"
 out=$(RAGLINE_API_KEY=reader-key "$RAGLINE" query "Eiffel tower" --collection kb --server "$URL" --mode lexical --json 2>/dev/null)
 check "query --server sends RAGLINE_API_KEY" "$(echo "$out" | jq -r '.hits[0].doc_id')" "eiffel"
 out=$(RAGLINE_API_KEY=reader-key "$RAGLINE" query "a tall iron tower in France" --collection kb --server "$URL" --mode dense --json 2>/dev/null)

@@ -19,7 +19,8 @@ namespace {
 using nlohmann::json;
 
 struct QueryFlags {
-  std::string question, collection, data, server_url, mode = "hybrid", filter, model, api_key, llm_url, llm_model;
+  std::string question, collection, data, server_url, mode = "hybrid", filter, model, api_key, llm_url,
+                                                      llm_model;
   size_t k = 5;
   bool no_generate = false, json_out = false;
 };
@@ -37,7 +38,8 @@ void PrintQueryResult(const json& out, bool json_out) {
                   c["id"].get<std::string>().c_str());
     }
     if (out.value("degraded", false)) {
-      std::fprintf(stderr, "note: extractive answer (%s)\n", out["degraded_reason"].get<std::string>().c_str());
+      std::fprintf(stderr, "note: extractive answer (%s)\n",
+                   out["degraded_detail"].get<std::string>().c_str());
     }
     return;
   }
@@ -94,7 +96,8 @@ int QueryDirect(const QueryFlags& f) {
   llm.MergeEnvironment();
   if (!f.llm_url.empty()) llm.url = f.llm_url;
   if (!f.llm_model.empty()) llm.model = f.llm_model;
-  if (!llm.url.empty() && llm.model.empty()) return Fail("--llm-url needs --llm-model (or RAGLINE_LLM_MODEL)");
+  if (!llm.url.empty() && llm.model.empty())
+    return Fail("--llm-url needs --llm-model (or RAGLINE_LLM_MODEL)");
   auto chat = generate::MakeChatClient(llm);
   if (!chat.ok()) return Fail(chat.status());
   query::QueryInstruments none;
@@ -102,7 +105,7 @@ int QueryDirect(const QueryFlags& f) {
   if (!retrieved.ok()) return Fail(retrieved.status());
   json out;
   if (request->generate) {
-    generate::Answer answer = query::RunAnswer(request->question, *retrieved, chat->get(), {}, nullptr, none);
+    generate::Answer answer = query::RunAnswer(*request, *retrieved, chat->get(), {}, nullptr, none);
     out = query::QueryResponseJson(*retrieved, &answer);
   } else {
     out = query::QueryResponseJson(*retrieved, nullptr);

@@ -211,6 +211,9 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
   options.max_header_bytes = config.max_header_bytes;
   options.shutdown_grace = std::chrono::milliseconds(config.shutdown_grace_ms);
   options.api_keys = config.api_keys;
+  options.request_timeout = std::chrono::milliseconds(config.request_timeout_ms);
+  options.max_queued_requests = config.max_queued_requests;
+  options.admission = config.Admission();
   server::ServerDeps deps{db.get(), embedder.get(), chat->get(), &metrics, &logger, config.data_dir};
   auto srv = std::make_unique<server::Server>(deps, options);
   if (router) {

@@ -28,8 +28,8 @@ Result<std::unique_ptr<RemoteEmbedder>> RemoteEmbedder::Create(RemoteEmbedderOpt
     return absl::InvalidArgumentError("remote embedder: max_batch must be > 0");
   }
   ASSIGN_OR_RETURN(BaseUrl url, SplitBaseUrl(options.base_url, "embedder base_url"));
-  std::unique_ptr<RemoteEmbedder> embedder(new RemoteEmbedder(
-      std::move(options), std::move(url.scheme_host_port), url.path + "/embeddings"));
+  std::unique_ptr<RemoteEmbedder> embedder(
+      new RemoteEmbedder(std::move(options), std::move(url.scheme_host_port), url.path + "/embeddings"));
   if (embedder->options_.dim == 0) {
     std::vector<std::string> probe_text = {"dimension probe"};
     Matrix probe;  // 0 columns: EmbedBatch sizes it from the answer
@@ -39,11 +39,11 @@ Result<std::unique_ptr<RemoteEmbedder>> RemoteEmbedder::Create(RemoteEmbedderOpt
   return embedder;
 }
 
-RemoteEmbedder::RemoteEmbedder(RemoteEmbedderOptions options, std::string scheme_host_port,
-                               std::string path)
+RemoteEmbedder::RemoteEmbedder(RemoteEmbedderOptions options, std::string scheme_host_port, std::string path)
     : options_(std::move(options)),
       scheme_host_port_(std::move(scheme_host_port)),
-      path_(std::move(path)) {}
+      path_(std::move(path)),
+      breaker_(std::make_unique<resilience::CircuitBreaker>("embedder", options_.breaker)) {}
 
 Result<Matrix> RemoteEmbedder::Embed(std::span<const std::string> texts) {
   if (texts.empty()) return Matrix(0, options_.dim);
@@ -55,8 +55,8 @@ Result<Matrix> RemoteEmbedder::Embed(std::span<const std::string> texts) {
   return out;
 }
 
-Status RemoteEmbedder::EmbedBatch(std::span<const std::string> texts, size_t begin,
-                                  size_t end, Matrix* out) const {
+Status RemoteEmbedder::EmbedBatch(std::span<const std::string> texts, size_t begin, size_t end,
+                                  Matrix* out) const {
   json request = {{"model", options_.model}, {"encoding_format", "float"}};
   json& input = request["input"] = json::array();
   for (size_t i = begin; i < end; ++i) input.push_back(texts[i]);
@@ -74,42 +74,28 @@ Status RemoteEmbedder::EmbedBatch(std::span<const std::string> texts, size_t beg
     headers.emplace("Authorization", StrCat("Bearer ", options_.api_key));
   }
 
-  std::minstd_rand jitter(std::random_device{}());
-  auto backoff = options_.initial_backoff;
   httplib::Result response(nullptr, httplib::Error::Unknown);
-  Status last_error;
-  for (int attempt = 0;; ++attempt) {
-    response = client.Post(path_, headers, body, "application/json");
-    if (response && response->status == 200) break;
-    if (!response) {
-      last_error = absl::UnavailableError(
-          StrCat(where, ": ", httplib::to_string(response.error())));
-    } else {
-      std::string message = StrCat(where, ": HTTP ", std::to_string(response->status), ": ",
-                                   PeerErrorMessage(response->body));
-      if (!Retryable(response->status)) return absl::FailedPreconditionError(message);
-      last_error = absl::UnavailableError(message);
-    }
-    if (attempt >= options_.max_retries) {
-      return Status(last_error.code(), StrCat(std::string(last_error.message()), " (after ",
-                                              std::to_string(attempt + 1), " attempts)"));
-    }
-    std::uniform_int_distribution<int64_t> spread(0, backoff.count() / 2);
-    std::this_thread::sleep_for(backoff + std::chrono::milliseconds(spread(jitter)));
-    backoff *= 2;
-  }
+  RETURN_IF_ERROR(breaker_->Call([&] {
+    return resilience::Retry(options_.retry, resilience::Deadline::Never(), [&](int) -> Status {
+      response = client.Post(path_, headers, body, "application/json");
+      if (!response) return absl::UnavailableError(StrCat(where, ": ", httplib::to_string(response.error())));
+      if (response->status == 200) return absl::OkStatus();
+      std::string message =
+          StrCat(where, ": HTTP ", std::to_string(response->status), ": ", PeerErrorMessage(response->body));
+      return Retryable(response->status) ? absl::UnavailableError(message)
+                                         : absl::FailedPreconditionError(message);
+    });
+  }));
 
   json doc = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object() || !doc.contains("data") ||
-      !doc["data"].is_array()) {
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("data") || !doc["data"].is_array()) {
     return absl::DataLossError(StrCat(where, ": response is not an embeddings list"));
   }
   const json& data = doc["data"];
   size_t count = end - begin;
   if (data.size() != count) {
-    return absl::DataLossError(StrCat(where, ": sent ", std::to_string(count),
-                                      " inputs, got ", std::to_string(data.size()),
-                                      " embeddings"));
+    return absl::DataLossError(StrCat(where, ": sent ", std::to_string(count), " inputs, got ",
+                                      std::to_string(data.size()), " embeddings"));
   }
   std::vector<bool> seen(count, false);
   for (size_t j = 0; j < data.size(); ++j) {
@@ -117,18 +103,16 @@ Status RemoteEmbedder::EmbedBatch(std::span<const std::string> texts, size_t beg
     size_t index = j;
     if (item.contains("index")) {
       if (!item["index"].is_number_unsigned() || item["index"].get<size_t>() >= count) {
-        return absl::DataLossError(StrCat(where, ": data[", std::to_string(j),
-                                          "].index is not an input position"));
+        return absl::DataLossError(
+            StrCat(where, ": data[", std::to_string(j), "].index is not an input position"));
       }
       index = item["index"].get<size_t>();
     }
     if (seen[index]) {
-      return absl::DataLossError(
-          StrCat(where, ": two embeddings for input ", std::to_string(index)));
+      return absl::DataLossError(StrCat(where, ": two embeddings for input ", std::to_string(index)));
     }
     seen[index] = true;
-    if (!item.contains("embedding") || !item["embedding"].is_array() ||
-        item["embedding"].empty()) {
+    if (!item.contains("embedding") || !item["embedding"].is_array() || item["embedding"].empty()) {
       return absl::DataLossError(StrCat(where, ": data[", std::to_string(j),
                                         "] has no embedding array (only float format is "
                                         "supported)"));
@@ -136,9 +120,8 @@ Status RemoteEmbedder::EmbedBatch(std::span<const std::string> texts, size_t beg
     const json& vec = item["embedding"];
     if (out->cols() == 0) *out = Matrix(texts.size(), vec.size());
     if (vec.size() != out->cols()) {
-      return absl::DataLossError(StrCat(where, ": embedding of width ",
-                                        std::to_string(vec.size()), ", expected ",
-                                        std::to_string(out->cols())));
+      return absl::DataLossError(StrCat(where, ": embedding of width ", std::to_string(vec.size()),
+                                        ", expected ", std::to_string(out->cols())));
     }
     std::span<float> row = out->row(begin + index);
     for (size_t d = 0; d < vec.size(); ++d) {

@@ -47,9 +47,8 @@ class EmbeddingsPeer {
       const json& input = request["input"];
       // Answer in reverse order: clients must use "index", not position.
       for (size_t i = input.size(); i-- > 0;) {
-        data.push_back({{"object", "embedding"},
-                        {"index", i},
-                        {"embedding", PeerVector(input[i].get<std::string>())}});
+        data.push_back(
+            {{"object", "embedding"}, {"index", i}, {"embedding", PeerVector(input[i].get<std::string>())}});
       }
       json body = {{"object", "list"},
                    {"data", data},
@@ -90,7 +89,7 @@ RemoteEmbedderOptions Options(const EmbeddingsPeer& peer) {
   o.model = "test-model";
   o.dim = kDim;
   o.timeout = std::chrono::milliseconds(2000);
-  o.initial_backoff = std::chrono::milliseconds(1);
+  o.retry.initial_backoff = std::chrono::milliseconds(1);
   return o;
 }
 
@@ -153,8 +152,7 @@ TEST(RemoteEmbedderTest, ClientErrorFailsAtOnceWithTheServersMessage) {
   EmbeddingsPeer peer;
   peer.set_behaviour([](const json&, httplib::Response& res) {
     res.status = 401;
-    res.set_content(R"({"error": {"message": "Incorrect API key provided"}})",
-                    "application/json");
+    res.set_content(R"({"error": {"message": "Incorrect API key provided"}})", "application/json");
     return true;
   });
   auto embedder = RemoteEmbedder::Create(Options(peer));
@@ -190,7 +188,7 @@ TEST(RemoteEmbedderTest, GivesUpAfterMaxRetriesNamingTheStatus) {
     return true;
   });
   RemoteEmbedderOptions options = Options(peer);
-  options.max_retries = 1;
+  options.retry.max_attempts = 2;
   auto embedder = RemoteEmbedder::Create(options);
   ASSERT_TRUE(embedder.ok());
   auto m = (*embedder)->Embed(Texts(1));
@@ -223,28 +221,28 @@ TEST_P(RemoteEmbedderBadAnswerTest, IsRejectedWithAClearError) {
 
 INSTANTIATE_TEST_SUITE_P(
     Answers, RemoteEmbedderBadAnswerTest,
-    ::testing::Values(
-        BadAnswer{"NotJson", "<html>gateway</html>", "not an embeddings list"},
-        BadAnswer{"TooFew", R"({"data": [{"index": 0, "embedding": [1,2,3,4,5,6,7,8]}]})",
-                  "sent 2 inputs, got 1"},
-        BadAnswer{"WrongWidth",
-                  R"({"data": [{"index": 0, "embedding": [1,2]}, {"index": 1, "embedding": [1,2]}]})",
-                  "width 2, expected 8"},
-        BadAnswer{"IndexOutOfRange",
-                  R"({"data": [{"index": 0, "embedding": [1,2,3,4,5,6,7,8]},
+    ::testing::Values(BadAnswer{"NotJson", "<html>gateway</html>", "not an embeddings list"},
+                      BadAnswer{"TooFew", R"({"data": [{"index": 0, "embedding": [1,2,3,4,5,6,7,8]}]})",
+                                "sent 2 inputs, got 1"},
+                      BadAnswer{
+                          "WrongWidth",
+                          R"({"data": [{"index": 0, "embedding": [1,2]}, {"index": 1, "embedding": [1,2]}]})",
+                          "width 2, expected 8"},
+                      BadAnswer{"IndexOutOfRange",
+                                R"({"data": [{"index": 0, "embedding": [1,2,3,4,5,6,7,8]},
                                {"index": 7, "embedding": [1,2,3,4,5,6,7,8]}]})",
-                  "not an input position"},
-        BadAnswer{"DuplicateIndex",
-                  R"({"data": [{"index": 1, "embedding": [1,2,3,4,5,6,7,8]},
+                                "not an input position"},
+                      BadAnswer{"DuplicateIndex",
+                                R"({"data": [{"index": 1, "embedding": [1,2,3,4,5,6,7,8]},
                                {"index": 1, "embedding": [1,2,3,4,5,6,7,8]}]})",
-                  "two embeddings for input 1"},
-        BadAnswer{"Base64", R"({"data": [{"index": 0, "embedding": "AAAA"},
+                                "two embeddings for input 1"},
+                      BadAnswer{"Base64", R"({"data": [{"index": 0, "embedding": "AAAA"},
                                          {"index": 1, "embedding": "AAAA"}]})",
-                  "no embedding array"},
-        BadAnswer{"NotANumber",
-                  R"({"data": [{"index": 0, "embedding": [1,2,3,4,5,6,7,"x"]},
+                                "no embedding array"},
+                      BadAnswer{"NotANumber",
+                                R"({"data": [{"index": 0, "embedding": [1,2,3,4,5,6,7,"x"]},
                                {"index": 1, "embedding": [1,2,3,4,5,6,7,8]}]})",
-                  "not a number"}),
+                                "not a number"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(RemoteEmbedderTest, TimesOutOnASilentServer) {
@@ -255,12 +253,36 @@ TEST(RemoteEmbedderTest, TimesOutOnASilentServer) {
   });
   RemoteEmbedderOptions options = Options(peer);
   options.timeout = std::chrono::milliseconds(150);
-  options.max_retries = 0;
+  options.retry.max_attempts = 1;
   auto embedder = RemoteEmbedder::Create(options);
   ASSERT_TRUE(embedder.ok());
   auto m = (*embedder)->Embed(Texts(1));
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(RemoteEmbedderTest, ItsBreakerOpensAfterFailedRequestsAndSparesTheServer) {
+  EmbeddingsPeer peer;
+  RemoteEmbedderOptions options = Options(peer);
+  options.retry.max_attempts = 1;
+  options.breaker = {.fail_max = 2, .reset_timeout = std::chrono::milliseconds(200)};
+  auto embedder = RemoteEmbedder::Create(options);
+  ASSERT_TRUE(embedder.ok());
+  peer.set_behaviour([](const json&, httplib::Response& res) {
+    res.status = 503;
+    res.set_content("overloaded", "text/plain");
+    return true;
+  });
+  const int before = peer.requests();
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE((*embedder)->Embed(Texts(1)).ok());
+  EXPECT_EQ(peer.requests() - before, 2);  // then the breaker answered
+  auto refused = (*embedder)->Embed(Texts(1));
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("embedder is unavailable"));
+  EXPECT_EQ((*embedder)->breaker().state(), resilience::BreakerState::kOpen);
+  peer.set_behaviour(nullptr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  EXPECT_TRUE((*embedder)->Embed(Texts(1)).ok());
+  EXPECT_EQ((*embedder)->breaker().state(), resilience::BreakerState::kClosed);
 }
 
 TEST(RemoteEmbedderTest, DeadPortIsUnavailable) {
@@ -272,8 +294,8 @@ TEST(RemoteEmbedderTest, DeadPortIsUnavailable) {
   RemoteEmbedderOptions o;
   o.base_url = dead_url;
   o.model = "m";
-  o.max_retries = 1;
-  o.initial_backoff = std::chrono::milliseconds(1);
+  o.retry.max_attempts = 2;
+  o.retry.initial_backoff = std::chrono::milliseconds(1);
   auto embedder = RemoteEmbedder::Create(o);  // the probe fails
   ASSERT_FALSE(embedder.ok());
   EXPECT_EQ(embedder.status().code(), absl::StatusCode::kUnavailable);
@@ -287,8 +309,7 @@ TEST(RemoteEmbedderTest, RejectsBadOptions) {
   o.base_url = "localhost:8080/v1";
   EXPECT_THAT(std::string(RemoteEmbedder::Create(o).status().message()), HasSubstr("no scheme"));
   o.base_url = "ftp://host/v1";
-  EXPECT_THAT(std::string(RemoteEmbedder::Create(o).status().message()),
-              HasSubstr("http or https"));
+  EXPECT_THAT(std::string(RemoteEmbedder::Create(o).status().message()), HasSubstr("http or https"));
   o.base_url = "http://host/v1";
   o.model = "";
   EXPECT_THAT(std::string(RemoteEmbedder::Create(o).status().message()), HasSubstr("model"));

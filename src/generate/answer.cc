@@ -14,11 +14,10 @@ const char kNoPassagesAnswer[] = "No passages matched the question, so there is 
 namespace {
 
 constexpr std::array<std::string_view, 48> kStopWords = {
-    "a",    "an",   "and",  "are",   "as",    "at",    "be",   "by",    "can",  "did",
-    "do",   "does", "for",  "from",  "had",   "has",   "have", "how",   "in",   "is",
-    "it",   "its",  "many", "much",  "of",    "on",    "or",   "that",  "the",  "their",
-    "there", "they", "this", "to",   "was",   "were",  "what", "when",  "where", "which",
-    "who",  "whom", "why",  "will",  "with",  "would", "you",  "your"};
+    "a",    "an",   "and",   "are",   "as",   "at",    "be",    "by",   "can",  "did",   "do",   "does",
+    "for",  "from", "had",   "has",   "have", "how",   "in",    "is",   "it",   "its",   "many", "much",
+    "of",   "on",   "or",    "that",  "the",  "their", "there", "they", "this", "to",    "was",  "were",
+    "what", "when", "where", "which", "who",  "whom",  "why",   "will", "with", "would", "you",  "your"};
 
 bool IsWordByte(char c) {
   unsigned char u = static_cast<unsigned char>(c);
@@ -113,6 +112,19 @@ std::string Shorten(std::string sentence, size_t max_bytes) {
   return sentence + " ...";
 }
 
+constexpr char kNoLlmDetail[] = "no LLM configured";
+
+// The extractive answer after the LLM call failed with `status`.
+Answer LlmFailed(std::string_view question, std::span<const Passage> passages, const AnswerOptions& options,
+                 const Status& status) {
+  Answer answer =
+      ExtractiveAnswer(question, passages, options,
+                       absl::IsDeadlineExceeded(status) ? kDegradedLlmTimeout : kDegradedLlmUnavailable,
+                       StrCat("LLM failed: ", status.ToString()));
+  answer.llm_status = status;
+  return answer;
+}
+
 Answer NoPassages() {
   Answer answer;
   answer.text = kNoPassagesAnswer;
@@ -122,7 +134,7 @@ Answer NoPassages() {
 }  // namespace
 
 Answer ExtractiveAnswer(std::string_view question, std::span<const Passage> passages,
-                        const AnswerOptions& options, std::string reason) {
+                        const AnswerOptions& options, std::string reason, std::string detail) {
   if (passages.empty()) return NoPassages();
   const std::set<std::string> question_terms = Terms(question);
   const size_t per_passage = std::max<size_t>(1, options.extractive_sentences_per_passage);
@@ -131,6 +143,7 @@ Answer ExtractiveAnswer(std::string_view question, std::span<const Passage> pass
   Answer answer;
   answer.degraded = true;
   answer.degraded_reason = std::move(reason);
+  answer.degraded_detail = std::move(detail);
   answer.passages_used = count;
   std::set<std::string> used;
   for (size_t p = 0; p < count; ++p) {
@@ -146,8 +159,7 @@ Answer ExtractiveAnswer(std::string_view question, std::span<const Passage> pass
     std::stable_sort(scored.begin(), scored.end(),
                      [](const auto& a, const auto& b) { return a.first > b.first; });
     if (scored.size() > per_passage) scored.resize(per_passage);
-    std::sort(scored.begin(), scored.end(),
-              [](const auto& a, const auto& b) { return a.second < b.second; });
+    std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
     bool cited = false;
     for (const auto& [overlap, s] : scored) {
       used.insert(sentences[s]);
@@ -161,20 +173,16 @@ Answer ExtractiveAnswer(std::string_view question, std::span<const Passage> pass
   return answer;
 }
 
-Answer Generate(std::string_view question, std::span<const Passage> passages,
-                const ChatClient* client, const AnswerOptions& options) {
+Answer Generate(std::string_view question, std::span<const Passage> passages, const ChatClient* client,
+                const AnswerOptions& options, const resilience::Deadline& deadline) {
   if (passages.empty()) return NoPassages();
-  if (client == nullptr) return ExtractiveAnswer(question, passages, options, "no LLM configured");
+  if (client == nullptr) return ExtractiveAnswer(question, passages, options, kDegradedNoLlm, kNoLlmDetail);
   Prompt prompt = BuildPrompt(question, passages, options.prompt);
-  Result<ChatResponse> response = client->Complete(prompt.messages);
-  if (!response.ok()) {
-    Answer answer = ExtractiveAnswer(question, passages, options,
-                                     StrCat("LLM failed: ", response.status().ToString()));
-    answer.llm_status = response.status();
-    return answer;
-  }
+  Result<ChatResponse> response = client->Complete(prompt.messages, deadline);
+  if (!response.ok()) return LlmFailed(question, passages, options, response.status());
   if (response->content.find_first_not_of(" \t\r\n") == std::string::npos) {
-    return ExtractiveAnswer(question, passages, options, "LLM returned an empty answer");
+    return ExtractiveAnswer(question, passages, options, kDegradedLlmEmpty,
+                            "the LLM returned an empty answer");
   }
   Answer answer;
   answer.text = std::move(response->content);
@@ -185,39 +193,37 @@ Answer Generate(std::string_view question, std::span<const Passage> passages,
   return answer;
 }
 
-Answer GenerateStream(std::string_view question, std::span<const Passage> passages,
-                      const ChatClient* client, const DeltaCallback& on_delta,
-                      const AnswerOptions& options) {
+Answer GenerateStream(std::string_view question, std::span<const Passage> passages, const ChatClient* client,
+                      const DeltaCallback& on_delta, const AnswerOptions& options,
+                      const resilience::Deadline& deadline) {
   auto send_whole = [&](Answer answer) {
     on_delta(answer.text);
     return answer;
   };
   if (passages.empty()) return send_whole(NoPassages());
   if (client == nullptr) {
-    return send_whole(ExtractiveAnswer(question, passages, options, "no LLM configured"));
+    return send_whole(ExtractiveAnswer(question, passages, options, kDegradedNoLlm, kNoLlmDetail));
   }
   Prompt prompt = BuildPrompt(question, passages, options.prompt);
   std::string received;
   bool caller_stopped = false;
-  Result<ChatResponse> response = client->Stream(prompt.messages, [&](std::string_view delta) {
-    received.append(delta);
-    if (!on_delta(delta)) {
-      caller_stopped = true;
-      return false;
-    }
-    return true;
-  });
+  Result<ChatResponse> response = client->Stream(
+      prompt.messages,
+      [&](std::string_view delta) {
+        received.append(delta);
+        if (!on_delta(delta)) {
+          caller_stopped = true;
+          return false;
+        }
+        return true;
+      },
+      deadline);
 
   bool nothing_arrived = received.find_first_not_of(" \t\r\n") == std::string::npos;
   if (nothing_arrived && !caller_stopped) {
-    if (!response.ok()) {
-      Answer answer = send_whole(ExtractiveAnswer(
-          question, passages, options, StrCat("LLM failed: ", response.status().ToString())));
-      answer.llm_status = response.status();
-      return answer;
-    }
+    if (!response.ok()) return send_whole(LlmFailed(question, passages, options, response.status()));
     return send_whole(
-        ExtractiveAnswer(question, passages, options, "LLM returned an empty answer"));
+        ExtractiveAnswer(question, passages, options, kDegradedLlmEmpty, "the LLM returned an empty answer"));
   }
 
   Answer answer;
@@ -232,9 +238,9 @@ Answer GenerateStream(std::string_view question, std::span<const Passage> passag
   answer.llm_status = response.status();
   if (!caller_stopped) {
     answer.degraded = true;
-    answer.degraded_reason = StrCat("LLM stream failed after ", answer.text.size(),
-                                    " bytes; the answer is incomplete: ",
-                                    response.status().ToString());
+    answer.degraded_reason = kDegradedLlmIncomplete;
+    answer.degraded_detail = StrCat("LLM stream failed after ", answer.text.size(),
+                                    " bytes; the answer is incomplete: ", response.status().ToString());
   }
   return answer;
 }

@@ -6,13 +6,17 @@
 // Fallback rules (docs/generation.md):
 //   - no passages: a fixed "nothing found" text, no citations, no LLM call,
 //     not degraded;
-//   - no client: extractive, degraded, reason "no LLM configured";
+//   - no client: extractive, degraded, reason "no_llm";
 //   - Complete() fails, or answers with empty text: extractive, degraded, the
-//     reason and llm_status record why;
+//     reason (a code: "llm_unavailable", "llm_timeout", "llm_empty_answer"),
+//     the detail and llm_status record why;
+//   - the LLM gets what is left of the request's deadline; past it, the
+//     extractive answer ("llm_timeout");
 //   - streaming: a failure before the first delta falls back to the
 //     extractive answer, which is then sent as one delta; a failure after
-//     some deltas keeps the text that arrived, marks it degraded and records
-//     the reason (the already-streamed text cannot be taken back);
+//     some deltas keeps the text that arrived, marks it degraded
+//     ("llm_incomplete") and records why (the already-streamed text cannot be
+//     taken back);
 //   - the caller cancelling a stream (on_delta returns false) keeps the text
 //     so far, is not degraded, and sets llm_status to Cancelled.
 //
@@ -40,6 +44,7 @@
 #include "core/status.h"
 #include "generate/chat_client.h"
 #include "generate/prompt.h"
+#include "resilience/deadline.h"
 
 namespace ragline::generate {
 
@@ -54,12 +59,21 @@ struct Answer {
   std::string text;
   std::vector<Citation> citations;  // [n] -> chunk_id, in order of first use
   bool degraded = false;            // true: not the LLM's complete answer
-  std::string degraded_reason;      // why, when degraded
+  std::string degraded_reason;      // why, when degraded: one of the kDegraded* codes
+  std::string degraded_detail;      // why, in words (the LLM's error), when degraded
   Status llm_status;                // the LLM call's outcome; OK when not called
   std::string finish_reason;        // the LLM's, when it answered
   ChatUsage usage;                  // the LLM's, when reported
   size_t passages_used = 0;         // passages in the prompt / the extractive answer
 };
+
+// Answer::degraded_reason values (clients branch on them; docs/generation.md).
+inline constexpr char kDegradedNoLlm[] = "no_llm";
+inline constexpr char kDegradedLlmUnavailable[] =
+    "llm_unavailable";                                        // refused, 5xx, breaker open, bad answer
+inline constexpr char kDegradedLlmTimeout[] = "llm_timeout";  // its timeout or the request's deadline
+inline constexpr char kDegradedLlmEmpty[] = "llm_empty_answer";
+inline constexpr char kDegradedLlmIncomplete[] = "llm_incomplete";  // a stream broke after some text
 
 // The answer given when retrieval found no passages.
 extern const char kNoPassagesAnswer[];
@@ -67,17 +81,18 @@ extern const char kNoPassagesAnswer[];
 // Asks `client` (may be null: no LLM configured) and falls back to the
 // extractive answer as described above. Never fails: failures are recorded
 // in the answer.
-Answer Generate(std::string_view question, std::span<const Passage> passages,
-                const ChatClient* client, const AnswerOptions& options = {});
+Answer Generate(std::string_view question, std::span<const Passage> passages, const ChatClient* client,
+                const AnswerOptions& options = {},
+                const resilience::Deadline& deadline = resilience::Deadline::Never());
 
 // The streaming form: `on_delta` receives the answer text as it is produced
 // (the LLM's deltas, or the whole extractive answer at once).
-Answer GenerateStream(std::string_view question, std::span<const Passage> passages,
-                      const ChatClient* client, const DeltaCallback& on_delta,
-                      const AnswerOptions& options = {});
+Answer GenerateStream(std::string_view question, std::span<const Passage> passages, const ChatClient* client,
+                      const DeltaCallback& on_delta, const AnswerOptions& options = {},
+                      const resilience::Deadline& deadline = resilience::Deadline::Never());
 
-// The extractive answer alone (degraded = true, the given reason).
+// The extractive answer alone (degraded = true, the given reason and detail).
 Answer ExtractiveAnswer(std::string_view question, std::span<const Passage> passages,
-                        const AnswerOptions& options, std::string reason);
+                        const AnswerOptions& options, std::string reason, std::string detail);
 
 }  // namespace ragline::generate

@@ -9,20 +9,19 @@
 namespace ragline::generate {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using nlohmann::json;
 using testing::ChatPeer;
 using testing::ChunkEvent;
 using testing::CompletionJson;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using testing::SseBody;
 using testing::StreamPieces;
 
 const std::vector<Passage> kPassages = {
     {"paris#0", "paris", "Paris",
      "Paris has many museums. Paris is the capital of France. It lies on the Seine."},
-    {"lyon#2", "lyon", "Lyon",
-     "Lyon is known for its food.\n\nThe city is the third largest in France."},
+    {"lyon#2", "lyon", "Lyon", "Lyon is known for its food.\n\nThe city is the third largest in France."},
     {"rhone#1", "rhone", "Rhône", "The Rhône flows through Lyon! It reaches the sea."},
     {"nice#0", "nice", "Nice", "Nice is on the coast."}};
 
@@ -46,14 +45,12 @@ TEST(AnswerTest, UsesTheLlmAnswerAndMapsItsCitationsToChunkIds) {
     // The prompt the model sees numbers the passages in rank order.
     std::string user = request["messages"][1]["content"];
     EXPECT_THAT(user, HasSubstr("[2] Lyon\nLyon is known"));
-    res.set_content(CompletionJson("Paris is the capital [1]; Lyon is third [2][9]."),
-                    "application/json");
+    res.set_content(CompletionJson("Paris is the capital [1]; Lyon is third [2][9]."), "application/json");
   });
   auto client = MakeClient(Options(peer));
   Answer answer = Generate("What is the capital of France?", kPassages, client.get());
   EXPECT_EQ(answer.text, "Paris is the capital [1]; Lyon is third [2][9].");
-  EXPECT_THAT(answer.citations,
-              ElementsAre(Citation{1, "paris#0"}, Citation{2, "lyon#2"}));
+  EXPECT_THAT(answer.citations, ElementsAre(Citation{1, "paris#0"}, Citation{2, "lyon#2"}));
   EXPECT_FALSE(answer.degraded);
   EXPECT_TRUE(answer.llm_status.ok());
   EXPECT_EQ(answer.finish_reason, "stop");
@@ -68,10 +65,11 @@ TEST(AnswerTest, WithoutAnLlmAnswersExtractivelyAndSaysItIsDegraded) {
             "Paris is the capital of France. [1] "
             "The city is the third largest in France. [2] "
             "The Rhône flows through Lyon! [3]");
-  EXPECT_THAT(answer.citations, ElementsAre(Citation{1, "paris#0"}, Citation{2, "lyon#2"},
-                                            Citation{3, "rhone#1"}));
+  EXPECT_THAT(answer.citations,
+              ElementsAre(Citation{1, "paris#0"}, Citation{2, "lyon#2"}, Citation{3, "rhone#1"}));
   EXPECT_TRUE(answer.degraded);
-  EXPECT_EQ(answer.degraded_reason, "no LLM configured");
+  EXPECT_EQ(answer.degraded_reason, kDegradedNoLlm);
+  EXPECT_EQ(answer.degraded_detail, "no LLM configured");
   EXPECT_TRUE(answer.llm_status.ok());
   EXPECT_EQ(answer.passages_used, 3u);
 }
@@ -80,7 +78,7 @@ TEST(AnswerTest, ExtractiveAnswerCanTakeTwoSentencesPerPassageInTextOrder) {
   AnswerOptions options;
   options.extractive_passages = 1;
   options.extractive_sentences_per_passage = 2;
-  Answer answer = ExtractiveAnswer("What museums lie on the Seine?", kPassages, options, "test");
+  Answer answer = ExtractiveAnswer("What museums lie on the Seine?", kPassages, options, "test", "");
   EXPECT_EQ(answer.text, "Paris has many museums. [1] It lies on the Seine. [1]");
   EXPECT_THAT(answer.citations, ElementsAre(Citation{1, "paris#0"}));
 }
@@ -89,22 +87,23 @@ TEST(AnswerTest, ExtractiveAnswerCutsLongSentencesAtAWord) {
   std::vector<Passage> passages = {{"x#0", "x", "", "word word word word word word"}};
   AnswerOptions options;
   options.extractive_max_sentence_bytes = 12;
-  Answer answer = ExtractiveAnswer("q", passages, options, "test");
+  Answer answer = ExtractiveAnswer("q", passages, options, "test", "");
   EXPECT_EQ(answer.text, "word word ... [1]");
 }
 
 TEST(AnswerTest, ExtractiveAnswerCollapsesWhitespaceAndSkipsRepeatedSentences) {
   std::vector<Passage> passages = {{"a#0", "a", "", "Same  line\nwrapped here. Other."},
                                    {"a#1", "a", "", "Same line wrapped here. Second."}};
-  Answer answer = ExtractiveAnswer("wrapped line", passages, {}, "test");
+  Answer answer = ExtractiveAnswer("wrapped line", passages, {}, "test", "");
   EXPECT_EQ(answer.text, "Same line wrapped here. [1] Second. [2]");
 }
 
 TEST(AnswerTest, ExtractiveAnswerJoinsShortFragmentsToTheNextSentence) {
   // A dictionary entry: the headword line alone would be a useless answer.
   std::vector<Passage> passages = {
-      {"c#0", "c", "", "CYNIC, n.\n\nA blackguard whose faulty vision sees things as they are. Other words here."}};
-  Answer answer = ExtractiveAnswer("What is a cynic?", passages, {}, "test");
+      {"c#0", "c", "",
+       "CYNIC, n.\n\nA blackguard whose faulty vision sees things as they are. Other words here."}};
+  Answer answer = ExtractiveAnswer("What is a cynic?", passages, {}, "test", "");
   EXPECT_EQ(answer.text, "CYNIC, n. A blackguard whose faulty vision sees things as they are. [1]");
 }
 
@@ -129,8 +128,9 @@ TEST(AnswerTest, FallsBackToExtractiveWhenTheLlmFails) {
   EXPECT_TRUE(answer.degraded);
   EXPECT_THAT(answer.text, ::testing::StartsWith("Paris is the capital of France. [1]"));
   EXPECT_EQ(answer.llm_status.code(), absl::StatusCode::kUnavailable);
-  EXPECT_THAT(answer.degraded_reason, HasSubstr("LLM failed"));
-  EXPECT_THAT(answer.degraded_reason, HasSubstr("HTTP 503: loading model"));
+  EXPECT_EQ(answer.degraded_reason, kDegradedLlmUnavailable);
+  EXPECT_THAT(answer.degraded_detail, HasSubstr("LLM failed"));
+  EXPECT_THAT(answer.degraded_detail, HasSubstr("HTTP 503: loading model"));
 }
 
 TEST(AnswerTest, FallsBackToExtractiveWhenTheLlmTimesOut) {
@@ -156,7 +156,7 @@ TEST(AnswerTest, FallsBackToExtractiveWhenTheLlmAnswersNothing) {
   auto client = MakeClient(Options(peer));
   Answer answer = Generate("capital?", kPassages, client.get());
   EXPECT_TRUE(answer.degraded);
-  EXPECT_EQ(answer.degraded_reason, "LLM returned an empty answer");
+  EXPECT_EQ(answer.degraded_reason, kDegradedLlmEmpty);
 }
 
 TEST(AnswerTest, StreamsTheLlmAnswerAndParsesItsCitations) {
@@ -172,8 +172,8 @@ TEST(AnswerTest, StreamsTheLlmAnswerAndParsesItsCitations) {
   });
   EXPECT_EQ(streamed, "Paris [1] and Lyon [2-3].");
   EXPECT_EQ(answer.text, streamed);
-  EXPECT_THAT(answer.citations, ElementsAre(Citation{1, "paris#0"}, Citation{2, "lyon#2"},
-                                            Citation{3, "rhone#1"}));
+  EXPECT_THAT(answer.citations,
+              ElementsAre(Citation{1, "paris#0"}, Citation{2, "lyon#2"}, Citation{3, "rhone#1"}));
   EXPECT_FALSE(answer.degraded);
   EXPECT_EQ(answer.finish_reason, "stop");
 }
@@ -186,11 +186,10 @@ TEST(AnswerTest, StreamFailingBeforeAnyTextSendsTheExtractiveAnswerInstead) {
   });
   auto client = MakeClient(Options(peer));
   std::vector<std::string> deltas;
-  Answer answer = GenerateStream("capital of France", kPassages, client.get(),
-                                 [&](std::string_view d) {
-                                   deltas.emplace_back(d);
-                                   return true;
-                                 });
+  Answer answer = GenerateStream("capital of France", kPassages, client.get(), [&](std::string_view d) {
+    deltas.emplace_back(d);
+    return true;
+  });
   EXPECT_TRUE(answer.degraded);
   EXPECT_EQ(answer.llm_status.code(), absl::StatusCode::kUnavailable);
   ASSERT_EQ(deltas.size(), 1u);
@@ -214,7 +213,8 @@ TEST(AnswerTest, StreamCutMidwayKeepsWhatArrivedAndIsMarkedDegraded) {
   EXPECT_EQ(answer.text, "Paris [1] is");
   EXPECT_THAT(answer.citations, ElementsAre(Citation{1, "paris#0"}));
   EXPECT_TRUE(answer.degraded);
-  EXPECT_THAT(answer.degraded_reason, HasSubstr("incomplete"));
+  EXPECT_EQ(answer.degraded_reason, kDegradedLlmIncomplete);
+  EXPECT_THAT(answer.degraded_detail, HasSubstr("incomplete"));
   EXPECT_FALSE(answer.llm_status.ok());
 }
 

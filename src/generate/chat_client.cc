@@ -15,7 +15,7 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-constexpr size_t kMaxErrorBody = 64 * 1024;          // kept of a non-200 answer
+constexpr size_t kMaxErrorBody = 64 * 1024;            // kept of a non-200 answer
 constexpr size_t kMaxResponseBody = 16 * 1024 * 1024;  // of a whole completion
 
 std::string Excerpt(std::string_view text, size_t limit = 200) {
@@ -24,8 +24,7 @@ std::string Excerpt(std::string_view text, size_t limit = 200) {
 }
 
 Status HttpError(const std::string& where, int http_status, const std::string& body) {
-  std::string message =
-      StrCat(where, ": HTTP ", http_status, ": ", PeerErrorMessage(body));
+  std::string message = StrCat(where, ": HTTP ", http_status, ": ", PeerErrorMessage(body));
   if (http_status == 429 || http_status >= 500) return absl::UnavailableError(message);
   return absl::FailedPreconditionError(message);
 }
@@ -62,8 +61,7 @@ void ReadModel(const json& doc, std::string* model) {
 Result<ChatResponse> ParseCompletion(const std::string& where, const std::string& body) {
   json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) {
-    return absl::DataLossError(
-        StrCat(where, ": answer is not JSON: '", Excerpt(body), "'"));
+    return absl::DataLossError(StrCat(where, ": answer is not JSON: '", Excerpt(body), "'"));
   }
   if (doc.contains("error")) {  // some servers answer 200 with an error object
     return absl::UnavailableError(StrCat(where, ": server error: ", PeerErrorMessage(body)));
@@ -101,9 +99,8 @@ struct PostOutcome {
 using BodySink = std::function<bool(std::string_view)>;
 
 // Fills *out as the exchange goes, so that the sink can look at the headers.
-void Post(const ChatClientOptions& options, const std::string& scheme_host_port,
-          const std::string& path, std::string body, bool stream, const BodySink& sink,
-          PostOutcome* out_ptr) {
+void Post(const ChatClientOptions& options, const std::string& scheme_host_port, const std::string& path,
+          std::string body, bool stream, const BodySink& sink, PostOutcome* out_ptr) {
   PostOutcome& out = *out_ptr;
   const Clock::time_point deadline = Clock::now() + options.timeout;
   httplib::Client client(scheme_host_port);
@@ -149,15 +146,14 @@ void Post(const ChatClientOptions& options, const std::string& scheme_host_port,
 }
 
 // The transport-level error of a failed Post (not the sink's own errors).
-Status TransportError(const std::string& where, const ChatClientOptions& options,
-                      const PostOutcome& out, bool body_started) {
+Status TransportError(const std::string& where, const ChatClientOptions& options, const PostOutcome& out,
+                      bool body_started) {
   if (out.deadline_passed) {
     return absl::DeadlineExceededError(
         StrCat(where, ": no complete answer within ", options.timeout.count(), " ms"));
   }
   if (out.error == httplib::Error::Connection || out.error == httplib::Error::ConnectionTimeout) {
-    return absl::UnavailableError(
-        StrCat(where, ": cannot connect: ", httplib::to_string(out.error)));
+    return absl::UnavailableError(StrCat(where, ": cannot connect: ", httplib::to_string(out.error)));
   }
   return absl::UnavailableError(StrCat(where, ": ", httplib::to_string(out.error),
                                        body_started ? " (connection lost mid-answer)" : ""));
@@ -178,43 +174,89 @@ Result<std::unique_ptr<ChatClient>> ChatClient::Create(ChatClientOptions options
     return absl::InvalidArgumentError("chat client: max_tokens must be >= 0");
   }
   ASSIGN_OR_RETURN(BaseUrl url, SplitBaseUrl(options.base_url, "chat base_url"));
-  return std::unique_ptr<ChatClient>(new ChatClient(
-      std::move(options), std::move(url.scheme_host_port), url.path + "/chat/completions"));
+  return std::unique_ptr<ChatClient>(
+      new ChatClient(std::move(options), std::move(url.scheme_host_port), url.path + "/chat/completions"));
 }
 
 ChatClient::ChatClient(ChatClientOptions options, std::string scheme_host_port, std::string path)
     : options_(std::move(options)),
       scheme_host_port_(std::move(scheme_host_port)),
       path_(std::move(path)),
-      url_(scheme_host_port_ + path_) {}
+      url_(scheme_host_port_ + path_),
+      breaker_(std::make_unique<resilience::CircuitBreaker>("llm", options_.breaker)) {}
 
-Result<ChatResponse> ChatClient::Complete(std::span<const ChatMessage> messages) const {
+Result<ChatResponse> ChatClient::Guarded(
+    const resilience::Deadline& deadline, const std::function<bool()>& retryable,
+    const std::function<Result<ChatResponse>(const ChatClientOptions&)>& once) const {
+  if (deadline.Expired()) {
+    return absl::DeadlineExceededError(
+        StrCat("chat server ", url_, ": the request's deadline passed before the LLM was asked"));
+  }
+  RETURN_IF_ERROR(breaker_->Allow());
+  Result<ChatResponse> result = resilience::Retry(
+      options_.retry, deadline,
+      [&](int) -> Result<ChatResponse> {
+        ChatClientOptions attempt = options_;
+        attempt.timeout = deadline.Cap(options_.timeout);
+        if (attempt.timeout.count() <= 0) {
+          return absl::DeadlineExceededError(
+              StrCat("chat server ", url_, ": the request's deadline passed before the LLM was asked"));
+        }
+        return once(attempt);
+      },
+      [&](const Status& st) { return resilience::IsTransient(st) && !deadline.Expired() && retryable(); });
+  breaker_->Record(result.status());
+  return result;
+}
+
+Result<ChatResponse> ChatClient::Complete(std::span<const ChatMessage> messages,
+                                          const resilience::Deadline& deadline) const {
+  return Guarded(
+      deadline, [] { return true; },
+      [&](const ChatClientOptions& options) { return CompleteOnce(messages, options); });
+}
+
+Result<ChatResponse> ChatClient::Stream(std::span<const ChatMessage> messages, const DeltaCallback& on_delta,
+                                        const resilience::Deadline& deadline) const {
+  bool delivered = false;  // once text went out, a retry would repeat it
+  const DeltaCallback tracked = [&](std::string_view delta) {
+    delivered = true;
+    return on_delta(delta);
+  };
+  return Guarded(
+      deadline, [&] { return !delivered; },
+      [&](const ChatClientOptions& options) { return StreamOnce(messages, tracked, options); });
+}
+
+Result<ChatResponse> ChatClient::CompleteOnce(std::span<const ChatMessage> messages,
+                                              const ChatClientOptions& options) const {
   const std::string where = StrCat("chat server ", url_);
   std::string body;
   bool too_big = false;
   PostOutcome out;
-  Post(options_, scheme_host_port_, path_, RequestBody(options_, messages, /*stream=*/false),
-       /*stream=*/false,
-       [&](std::string_view piece) {
-         if (body.size() + piece.size() > kMaxResponseBody) {
-           too_big = true;
-           return false;
-         }
-         body.append(piece);
-         return true;
-       },
-       &out);
+  Post(
+      options, scheme_host_port_, path_, RequestBody(options, messages, /*stream=*/false),
+      /*stream=*/false,
+      [&](std::string_view piece) {
+        if (body.size() + piece.size() > kMaxResponseBody) {
+          too_big = true;
+          return false;
+        }
+        body.append(piece);
+        return true;
+      },
+      &out);
   if (too_big) {
-    return absl::DataLossError(
-        StrCat(where, ": answer larger than ", kMaxResponseBody, " bytes"));
+    return absl::DataLossError(StrCat(where, ": answer larger than ", kMaxResponseBody, " bytes"));
   }
-  if (!out.ok) return TransportError(where, options_, out, !body.empty());
+  if (!out.ok) return TransportError(where, options, out, !body.empty());
   if (out.http_status != 200) return HttpError(where, out.http_status, out.error_body);
   return ParseCompletion(where, body);
 }
 
-Result<ChatResponse> ChatClient::Stream(std::span<const ChatMessage> messages,
-                                        const DeltaCallback& on_delta) const {
+Result<ChatResponse> ChatClient::StreamOnce(std::span<const ChatMessage> messages,
+                                            const DeltaCallback& on_delta,
+                                            const ChatClientOptions& options) const {
   const std::string where = StrCat("chat server ", url_);
   ChatResponse response;
   Status stream_error;  // set by the event handler when it stops the stream
@@ -246,8 +288,8 @@ Result<ChatResponse> ChatClient::Stream(std::span<const ChatMessage> messages,
       return false;
     }
     if (chunk.contains("error")) {
-      stream_error = absl::UnavailableError(
-          StrCat(where, ": error event in stream: ", PeerErrorMessage(chunk.dump())));
+      stream_error =
+          absl::UnavailableError(StrCat(where, ": error event in stream: ", PeerErrorMessage(chunk.dump())));
       return false;
     }
     ReadModel(chunk, &response.model);
@@ -255,8 +297,7 @@ Result<ChatResponse> ChatClient::Stream(std::span<const ChatMessage> messages,
     if (!chunk.contains("choices")) return true;
     const json& choices = chunk["choices"];
     if (!choices.is_array()) {
-      stream_error = absl::DataLossError(
-          StrCat(where, ": stream event ", events, ": choices is not a list"));
+      stream_error = absl::DataLossError(StrCat(where, ": stream event ", events, ": choices is not a list"));
       return false;
     }
     if (choices.empty()) return true;  // e.g. the usage-only last chunk
@@ -273,8 +314,8 @@ Result<ChatResponse> ChatClient::Stream(std::span<const ChatMessage> messages,
     const json& delta = choice["delta"];
     if (!delta.contains("content") || delta["content"].is_null()) return true;  // role only
     if (!delta["content"].is_string()) {
-      stream_error = absl::DataLossError(
-          StrCat(where, ": stream event ", events, ": delta.content is not a string"));
+      stream_error =
+          absl::DataLossError(StrCat(where, ": stream event ", events, ": delta.content is not a string"));
       return false;
     }
     return deliver(delta["content"].get<std::string>());
@@ -286,30 +327,33 @@ Result<ChatResponse> ChatClient::Stream(std::span<const ChatMessage> messages,
   bool content_type_known = false;
   bool too_big = false;
   PostOutcome out;
-  Post(options_, scheme_host_port_, path_, RequestBody(options_, messages, /*stream=*/true),
-       /*stream=*/true, [&](std::string_view piece) {
-               if (!content_type_known) {
-                 content_type_known = true;
-                 is_plain_json = out.content_type.find("application/json") != std::string::npos &&
-                                 !IsEventStream(out.content_type);
-               }
-               if (is_plain_json) {
-                 if (plain_body.size() + piece.size() > kMaxResponseBody) {
-                   too_big = true;
-                   return false;
-                 }
-                 plain_body.append(piece);
-                 return true;
-               }
-               return parser.Feed(piece);
-             }, &out);
+  Post(
+      options, scheme_host_port_, path_, RequestBody(options, messages, /*stream=*/true),
+      /*stream=*/true,
+      [&](std::string_view piece) {
+        if (!content_type_known) {
+          content_type_known = true;
+          is_plain_json = out.content_type.find("application/json") != std::string::npos &&
+                          !IsEventStream(out.content_type);
+        }
+        if (is_plain_json) {
+          if (plain_body.size() + piece.size() > kMaxResponseBody) {
+            too_big = true;
+            return false;
+          }
+          plain_body.append(piece);
+          return true;
+        }
+        return parser.Feed(piece);
+      },
+      &out);
   if (cancelled) return absl::CancelledError(StrCat(where, ": stream cancelled by the caller"));
   if (!stream_error.ok()) return stream_error;
   if (too_big) {
     return absl::DataLossError(StrCat(where, ": answer larger than ", kMaxResponseBody, " bytes"));
   }
   if (!out.ok) {
-    return TransportError(where, options_, out, parser.bytes_fed() > 0 || !plain_body.empty());
+    return TransportError(where, options, out, parser.bytes_fed() > 0 || !plain_body.empty());
   }
   if (out.http_status != 200) return HttpError(where, out.http_status, out.error_body);
   if (is_plain_json) {
@@ -323,8 +367,8 @@ Result<ChatResponse> ChatClient::Stream(std::span<const ChatMessage> messages,
   if (cancelled) return absl::CancelledError(StrCat(where, ": stream cancelled by the caller"));
   if (!stream_error.ok()) return stream_error;
   if (!done) {
-    return absl::DataLossError(StrCat(where, ": stream ended without data: [DONE] after ",
-                                      events, " events, ", parser.bytes_fed(), " bytes"));
+    return absl::DataLossError(StrCat(where, ": stream ended without data: [DONE] after ", events,
+                                      " events, ", parser.bytes_fed(), " bytes"));
   }
   return response;
 }

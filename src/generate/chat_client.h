@@ -4,8 +4,7 @@
 // events.
 //
 // Every answer is validated before use. Errors name the server URL and are
-// mapped so the caller (answer.h, later a circuit breaker) can decide between
-// retrying and falling back; this client never retries on its own:
+// mapped so the caller (answer.h) can fall back:
 //   connection refused / reset, 429, 5xx, an error event in the stream
 //                                         -> Unavailable
 //   the total deadline (options.timeout) passed
@@ -15,6 +14,14 @@
 //   a body that is not a chat completion, a malformed stream event, a stream
 //   that ends without `data: [DONE]`      -> DataLoss
 //   the delta callback returned false     -> Cancelled
+//   the circuit breaker is open           -> Unavailable (with Retry-After)
+//
+// Resilience (docs/reliability.md): every call goes through the client's
+// circuit breaker (dependency "llm"; a dead LLM costs one fast refusal, not
+// a timeout per request) and retries transient failures (Unavailable, a
+// timed-out attempt) with jittered back-off, a stream only while no delta
+// has been delivered. Each attempt's timeout is capped by the caller's
+// deadline; no attempt starts once it has passed.
 //
 // The API key comes from the caller; reading RAGLINE_LLM_API_KEY /
 // OPENAI_API_KEY from the environment is the CLI's and server's job.
@@ -33,6 +40,9 @@
 #include <string_view>
 
 #include "core/status.h"
+#include "resilience/circuit_breaker.h"
+#include "resilience/deadline.h"
+#include "resilience/retry.h"
 
 namespace ragline::generate {
 
@@ -65,8 +75,12 @@ struct ChatClientOptions {
   std::chrono::milliseconds timeout{60'000};
   // Deadline for the TCP (and TLS) connection alone; capped by `timeout`.
   std::chrono::milliseconds connect_timeout{3'000};
-  int max_tokens = 512;                   // 0 = leave it to the server
+  int max_tokens = 512;                     // 0 = leave it to the server
   std::optional<double> temperature = 0.2;  // nullopt = leave it to the server
+  resilience::BreakerOptions breaker;       // dependency "llm"
+  // Attempts per call (2: one retry). A chat completion has no side effect,
+  // so a retry is safe; it costs the LLM a second prompt.
+  resilience::RetryPolicy retry{.max_attempts = 2};
 };
 
 // Receives each non-empty piece of streamed text, in order; returns false to
@@ -80,27 +94,40 @@ class ChatClient {
   static Result<std::unique_ptr<ChatClient>> Create(ChatClientOptions options);
 
   // One non-streaming completion of `messages`.
-  Result<ChatResponse> Complete(std::span<const ChatMessage> messages) const;
+  Result<ChatResponse> Complete(std::span<const ChatMessage> messages,
+                                const resilience::Deadline& deadline = resilience::Deadline::Never()) const;
 
   // A streaming completion: `on_delta` gets the text as it arrives; the
   // result holds the joined text, finish_reason and (if the server sends a
   // usage chunk) usage. A server that ignores "stream" and answers with one
   // JSON completion is accepted: its content arrives as a single delta. On an
   // error, the deltas already delivered stay delivered.
-  Result<ChatResponse> Stream(std::span<const ChatMessage> messages,
-                              const DeltaCallback& on_delta) const;
+  Result<ChatResponse> Stream(std::span<const ChatMessage> messages, const DeltaCallback& on_delta,
+                              const resilience::Deadline& deadline = resilience::Deadline::Never()) const;
 
   // base_url + "/chat/completions", as used in error messages.
   const std::string& url() const { return url_; }
   const ChatClientOptions& options() const { return options_; }
+  // The LLM's breaker (shared by every call; thread-safe).
+  resilience::CircuitBreaker& breaker() const { return *breaker_; }
 
  private:
   ChatClient(ChatClientOptions options, std::string scheme_host_port, std::string path);
+  // Breaker, retries and the deadline around `once` (one attempt with the
+  // given options: the timeout cut to the deadline). `retryable` may veto a retry.
+  Result<ChatResponse> Guarded(
+      const resilience::Deadline& deadline, const std::function<bool()>& retryable,
+      const std::function<Result<ChatResponse>(const ChatClientOptions&)>& once) const;
+  Result<ChatResponse> CompleteOnce(std::span<const ChatMessage> messages,
+                                    const ChatClientOptions& options) const;
+  Result<ChatResponse> StreamOnce(std::span<const ChatMessage> messages, const DeltaCallback& on_delta,
+                                  const ChatClientOptions& options) const;
 
   ChatClientOptions options_;
   std::string scheme_host_port_;  // "http://host:port"
   std::string path_;              // ".../chat/completions"
   std::string url_;
+  std::unique_ptr<resilience::CircuitBreaker> breaker_;
 };
 
 }  // namespace ragline::generate

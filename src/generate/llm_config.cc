@@ -31,6 +31,8 @@ Result<std::unique_ptr<ChatClient>> MakeChatClient(const LlmConfig& llm) {
   options.api_key = llm.api_key;
   options.timeout = std::chrono::milliseconds(llm.timeout_ms);
   options.max_tokens = llm.max_tokens;
+  options.breaker = llm.breaker;
+  options.retry = llm.retry;
   return ChatClient::Create(options);
 }
 

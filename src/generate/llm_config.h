@@ -20,6 +20,8 @@ struct LlmConfig {
   std::string api_key;
   int64_t timeout_ms = 60'000;
   int max_tokens = 512;
+  resilience::BreakerOptions breaker;                // "breaker": {"fail_max", "reset_timeout_ms"}
+  resilience::RetryPolicy retry{.max_attempts = 2};  // "retry": {"max_attempts", ...}
 
   // Overlays RAGLINE_LLM_URL, RAGLINE_LLM_MODEL and RAGLINE_LLM_API_KEY
   // (else OPENAI_API_KEY, when no key is set yet), those set and non-empty.

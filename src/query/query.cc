@@ -12,6 +12,8 @@ namespace {
 
 using nlohmann::json;
 
+constexpr uint64_t kMaxTimeoutMs = 3'600'000;
+
 bool ValidUtf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
@@ -58,7 +60,8 @@ std::string StringField(const json& payload, const char* key) {
 
 Result<QueryRequest> QueryRequest::FromJson(const json& j) {
   if (!j.is_object()) return absl::InvalidArgumentError("request body must be a JSON object");
-  RETURN_IF_ERROR(RefuseUnknownFields(j, {"query", "k", "mode", "filter", "generate", "stream"}, ""));
+  RETURN_IF_ERROR(
+      RefuseUnknownFields(j, {"query", "k", "mode", "filter", "generate", "stream", "timeout_ms"}, ""));
   QueryRequest r;
   auto q = j.find("query");
   if (q == j.end() || !q->is_string()) return absl::InvalidArgumentError("\"query\" (a string) is required");
@@ -92,6 +95,13 @@ Result<QueryRequest> QueryRequest::FromJson(const json& j) {
       if (!b->is_boolean()) return absl::InvalidArgumentError(StrCat("\"", flag, "\" must be true or false"));
       (std::string_view(flag) == "generate" ? r.generate : r.stream) = b->get<bool>();
     }
+  }
+  if (auto t = j.find("timeout_ms"); t != j.end() && !t->is_null()) {
+    const auto value = JsonUnsigned(*t);
+    if (!value || *value == 0 || *value > kMaxTimeoutMs)
+      return absl::InvalidArgumentError(
+          StrCat("\"timeout_ms\" must be an integer in [1, ", kMaxTimeoutMs, "]"));
+    r.timeout = std::chrono::milliseconds(*value);
   }
   return r;
 }
@@ -148,8 +158,10 @@ Result<RetrievedHits> RunRetrieval(const store::Collection& collection, embed::E
           StrCat("the server's model ", embedder->model_id(), " embeds to ", embedder->dim(),
                  " dimensions, collection '", collection.config().name, "' has ", collection.config().dim));
     }
+    RETURN_IF_ERROR(request.deadline.Check("the question was embedded"));
     ASSIGN_OR_RETURN(query.vector, EmbedQuestion(*embedder, request.question, ins));
   }
+  RETURN_IF_ERROR(request.deadline.Check("the search"));
   RetrievedHits out;
   {
     obs::StageTimer timer(ins.retrieve_latency, ins.logger, "retrieve", ins.request_id);
@@ -200,19 +212,22 @@ RetrievedHits ShapeHits(std::vector<store::SearchHit> hits, const std::string& t
   return out;
 }
 
-generate::Answer RunAnswer(const std::string& question, const RetrievedHits& retrieved,
+generate::Answer RunAnswer(const QueryRequest& request, const RetrievedHits& retrieved,
                            const generate::ChatClient* client, const generate::AnswerOptions& options,
                            const generate::DeltaCallback* on_delta, const QueryInstruments& ins) {
   obs::StageTimer timer(ins.generate_latency, ins.logger, "generate", ins.request_id);
   generate::Answer answer =
-      on_delta != nullptr ? generate::GenerateStream(question, retrieved.passages, client, *on_delta, options)
-                          : generate::Generate(question, retrieved.passages, client, options);
+      on_delta != nullptr
+          ? generate::GenerateStream(request.question, retrieved.passages, client, *on_delta, options,
+                                     request.deadline)
+          : generate::Generate(request.question, retrieved.passages, client, options, request.deadline);
   if (!answer.llm_status.ok()) timer.SetError(answer.llm_status);
   if (answer.degraded && ins.logger != nullptr && client != nullptr) {
     ins.logger->Warn("answer degraded")
         .RequestId(ins.request_id)
         .Error(answer.llm_status)
-        .Field("reason", answer.degraded_reason);
+        .Field("reason", answer.degraded_reason)
+        .Field("detail", answer.degraded_detail);
   }
   return answer;
 }
@@ -240,12 +255,14 @@ json QueryResponseJson(const RetrievedHits& retrieved, const generate::Answer* a
     out["citations"] = json::array();
     out["degraded"] = false;
     out["degraded_reason"] = nullptr;
+    out["degraded_detail"] = nullptr;
     return out;
   }
   out["answer"] = answer->text;
   out["citations"] = CitationsJson(*answer, retrieved);
   out["degraded"] = answer->degraded;
   out["degraded_reason"] = answer->degraded ? json(answer->degraded_reason) : json(nullptr);
+  out["degraded_detail"] = answer->degraded ? json(answer->degraded_detail) : json(nullptr);
   return out;
 }
 

@@ -17,6 +17,7 @@
 // embedder and chat client they borrow must allow concurrent use (they do).
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,7 @@
 #include "nlohmann/json.hpp"
 #include "obs/log.h"
 #include "obs/metrics.h"
+#include "resilience/deadline.h"
 #include "search/retriever.h"
 #include "store/collection.h"
 #include "store/filter.h"
@@ -41,8 +43,14 @@ struct QueryRequest {
   std::optional<store::PayloadFilter> filter;
   bool generate = true;
   bool stream = false;
+  // "timeout_ms": the client's deadline for the whole request; nullopt = the
+  // server's (docs/reliability.md).
+  std::optional<std::chrono::milliseconds> timeout;
+  // Set by the caller (from `timeout`, a header or its default): embedding
+  // and search do not start past it, and the LLM gets what is left.
+  resilience::Deadline deadline = resilience::Deadline::Never();
 
-  // Parses {"query", "k", "filter", "mode", "generate", "stream"}.
+  // Parses {"query", "k", "filter", "mode", "generate", "stream", "timeout_ms"}.
   // InvalidArgument names the bad field.
   static Result<QueryRequest> FromJson(const nlohmann::json& j);
 };
@@ -64,7 +72,8 @@ struct RetrievedHits {
 };
 
 // Embeds (when the mode needs it) and searches. Unavailable when the mode
-// needs an embedding and `embedder` is null.
+// needs an embedding and `embedder` is null; DeadlineExceeded when the
+// request's deadline passes before the search starts.
 Result<RetrievedHits> RunRetrieval(const store::Collection& collection, embed::Embedder* embedder,
                                    const QueryRequest& request, const QueryInstruments& instruments);
 
@@ -92,8 +101,9 @@ struct HitFields {
 // The hit object for one search hit.
 nlohmann::json HitJson(const store::SearchHit& hit, const HitFields& fields);
 
-// Answers over the retrieved passages (`on_delta` non-null: streamed).
-generate::Answer RunAnswer(const std::string& question, const RetrievedHits& retrieved,
+// Answers request.question over the retrieved passages (`on_delta` non-null:
+// streamed), the LLM within what is left of request.deadline.
+generate::Answer RunAnswer(const QueryRequest& request, const RetrievedHits& retrieved,
                            const generate::ChatClient* client, const generate::AnswerOptions& options,
                            const generate::DeltaCallback* on_delta, const QueryInstruments& instruments);
 
@@ -101,8 +111,9 @@ generate::Answer RunAnswer(const std::string& question, const RetrievedHits& ret
 nlohmann::json CitationsJson(const generate::Answer& answer, const RetrievedHits& retrieved);
 
 // The whole non-streamed response body:
-// {"hits", "answer", "citations", "degraded", "degraded_reason"} ("answer" is
-// null and citations empty when generation was not asked for).
+// {"hits", "answer", "citations", "degraded", "degraded_reason",
+// "degraded_detail"} ("answer" is null and citations empty when generation
+// was not asked for; the reason is a code, the detail words).
 nlohmann::json QueryResponseJson(const RetrievedHits& retrieved, const generate::Answer* answer);
 
 }  // namespace ragline::query

@@ -93,7 +93,7 @@ TEST_F(RunRetrievalTest, LexicalRetrievalAndAnExtractiveAnswerWithCitations) {
   ASSERT_FALSE(retrieved->passages.empty());
   EXPECT_EQ(retrieved->passages[0].title, "The Title");
 
-  generate::Answer answer = RunAnswer(request->question, *retrieved, nullptr, {}, nullptr, {});
+  generate::Answer answer = RunAnswer(*request, *retrieved, nullptr, {}, nullptr, {});
   json body = QueryResponseJson(*retrieved, &answer);
   EXPECT_TRUE(body["degraded"].get<bool>());  // no LLM: the extractive answer, said so
   ASSERT_FALSE(body["citations"].empty());

@@ -477,6 +477,7 @@ class RouterRoutes {
   Result<json> Query(RouteRequest& r) {
     ASSIGN_OR_RETURN(json body, r.JsonBody());
     ASSIGN_OR_RETURN(query::QueryRequest request, query::QueryRequest::FromJson(body));
+    ASSIGN_OR_RETURN(auto slot, server::AdmitQuery(server_, r, request));
     const query::QueryInstruments ins = server::QueryInstrumentsFor(server_, r);
     const std::string name = r.PathParam(0);
     const bool dense = request.mode != search::Mode::kLexical;
@@ -548,7 +549,7 @@ class RouterRoutes {
     auto retrieved = std::make_shared<query::RetrievedHits>(
         query::ShapeHits(std::move(hits), first.value("text_field", std::string("text"))));
     return server::RespondToQuery(r, std::move(retrieved), std::move(request), server_.deps().chat,
-                                  server_.options().answer, ins, missing.Extra());
+                                  server_.options().answer, ins, missing.Extra(), std::move(slot));
   }
 
   // Fills each hit's payload from its shard. A shard that fails now is

@@ -34,7 +34,8 @@ Result<ApiKey> ApiKey::FromJson(const nlohmann::json& j) {
   k.key = key->get<std::string>();
   std::string scope = "read";
   if (auto s = j.find("scope"); s != j.end()) {
-    if (!s->is_string()) return absl::InvalidArgumentError("api_keys: \"scope\" must be \"read\" or \"write\"");
+    if (!s->is_string())
+      return absl::InvalidArgumentError("api_keys: \"scope\" must be \"read\" or \"write\"");
     scope = s->get<std::string>();
   }
   if (scope == "read") {
@@ -46,16 +47,38 @@ Result<ApiKey> ApiKey::FromJson(const nlohmann::json& j) {
   }
   if (auto c = j.find("collections"); c != j.end()) {
     if (!c->is_array() || c->empty()) {
-      return absl::InvalidArgumentError("api_keys: \"collections\" must be a non-empty array of names or \"*\"");
+      return absl::InvalidArgumentError(
+          "api_keys: \"collections\" must be a non-empty array of names or \"*\"");
     }
     for (const auto& name : *c) {
-      if (!name.is_string()) return absl::InvalidArgumentError("api_keys: \"collections\" entries must be strings");
+      if (!name.is_string())
+        return absl::InvalidArgumentError("api_keys: \"collections\" entries must be strings");
       k.collections.push_back(name.get<std::string>());
     }
   } else {
     k.collections = {"*"};
   }
+  for (auto [name, field] : {std::pair{"rate_per_s", &k.rate_per_s}, std::pair{"burst", &k.burst}}) {
+    if (auto v = j.find(name); v != j.end()) {
+      if (!v->is_number() || v->get<double>() < 0 || v->get<double>() > 1e9) {
+        return absl::InvalidArgumentError(StrCat("api_keys: \"", name, "\" must be a number in [0, 1e9]"));
+      }
+      *field = v->get<double>();
+    }
+  }
+  if (k.burst > 0 && k.rate_per_s == 0) {
+    return absl::InvalidArgumentError("api_keys: \"burst\" needs a \"rate_per_s\"");
+  }
   return k;
+}
+
+Authorizer::Authorizer(std::vector<ApiKey> keys) : keys_(std::move(keys)) {
+  for (const ApiKey& k : keys_) {
+    buckets_.push_back(k.rate_per_s > 0
+                           ? std::make_unique<resilience::TokenBucket>(
+                                 k.rate_per_s, k.burst > 0 ? k.burst : std::max(1.0, k.rate_per_s))
+                           : nullptr);
+  }
 }
 
 Status Authorizer::Check(std::string_view authorization, Access access, std::string_view collection) const {
@@ -66,8 +89,12 @@ Status Authorizer::Check(std::string_view authorization, Access access, std::str
   }
   const std::string_view token = authorization.substr(kBearer.size());
   const ApiKey* found = nullptr;
-  for (const ApiKey& k : keys_) {
-    if (ConstantTimeEquals(k.key, token)) found = &k;
+  resilience::TokenBucket* bucket = nullptr;
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    if (ConstantTimeEquals(keys_[i].key, token)) {
+      found = &keys_[i];
+      bucket = buckets_[i].get();
+    }
   }
   if (found == nullptr) return absl::UnauthenticatedError("invalid API key");
   if (access == Access::kWrite && found->scope != Access::kWrite) {
@@ -79,8 +106,19 @@ Status Authorizer::Check(std::string_view authorization, Access access, std::str
   if (!collection.empty() || needs_all) {
     if (!Covers(*found, collection, needs_all)) {
       return absl::PermissionDeniedError(
-          needs_all ? std::string("this API key does not cover all collections (\"*\"), which this request needs")
-                    : StrCat("this API key does not cover collection '", collection, "'"));
+          needs_all
+              ? std::string("this API key does not cover all collections (\"*\"), which this request needs")
+              : StrCat("this API key does not cover collection '", collection, "'"));
+    }
+  }
+  if (bucket != nullptr) {
+    const auto wait = bucket->TryTake();
+    if (wait.count() > 0) {
+      const int64_t seconds = std::chrono::ceil<std::chrono::seconds>(wait).count();
+      return WithRetryAfter(absl::ResourceExhaustedError(StrCat("this API key's rate limit (", bucket->rate(),
+                                                                " requests/s, burst ", bucket->burst(),
+                                                                ") is used up; retry in ", seconds, " s")),
+                            seconds);
     }
   }
   return absl::OkStatus();

@@ -94,6 +94,24 @@ Status ServerConfig::MergeJson(const json& j) {
       RETURN_IF_ERROR(NeedUnsigned(v, key, &max_header_bytes));
     } else if (key == "shutdown_grace_ms") {
       RETURN_IF_ERROR(NeedUnsigned(v, key, &shutdown_grace_ms));
+    } else if (key == "request_timeout_ms") {
+      RETURN_IF_ERROR(NeedUnsigned(v, key, &request_timeout_ms));
+    } else if (key == "max_queued_requests") {
+      RETURN_IF_ERROR(NeedUnsigned(v, key, &max_queued_requests));
+    } else if (key == "admission") {
+      if (!v.is_object()) return absl::InvalidArgumentError("config: \"admission\" must be an object");
+      for (const auto& [ak, av] : v.items()) {
+        const std::string where = StrCat("admission.", ak);
+        if (ak == "max_in_flight" || ak == "max_queue") {
+          uint64_t n = 0;
+          RETURN_IF_ERROR(NeedUnsigned(av, where, &n));
+          (ak == "max_in_flight" ? admission_max_in_flight : admission_max_queue) = n;
+        } else if (ak == "max_wait_ms") {
+          RETURN_IF_ERROR(NeedUnsigned(av, where, &admission_max_wait_ms));
+        } else {
+          return absl::InvalidArgumentError(StrCat("config: unknown key \"", where, "\""));
+        }
+      }
     } else if (key == "ingest") {
       if (!v.is_object()) return absl::InvalidArgumentError("config: \"ingest\" must be an object");
       for (const auto& [ik, iv] : v.items()) {
@@ -143,6 +161,10 @@ Status ServerConfig::MergeJson(const json& j) {
           RETURN_IF_ERROR(NeedUnsigned(lv, where, &llm.timeout_ms));
         } else if (lk == "max_tokens") {
           RETURN_IF_ERROR(NeedUnsigned(lv, where, &llm.max_tokens));
+        } else if (lk == "breaker") {
+          ASSIGN_OR_RETURN(llm.breaker, resilience::BreakerOptions::FromJson(lv, StrCat("config: ", where)));
+        } else if (lk == "retry") {
+          ASSIGN_OR_RETURN(llm.retry, resilience::RetryPolicy::FromJson(lv, StrCat("config: ", where)));
         } else {
           return absl::InvalidArgumentError(StrCat("config: unknown key \"", where, "\""));
         }
@@ -196,6 +218,14 @@ Status ServerConfig::MergeFile(const std::string& path) {
   return absl::OkStatus();
 }
 
+resilience::AdmissionOptions ServerConfig::Admission() const {
+  resilience::AdmissionOptions a;
+  a.max_in_flight = admission_max_in_flight.value_or(std::max<size_t>(1, threads / 2));
+  a.max_queue = admission_max_queue.value_or(std::max<size_t>(1, threads / 4));
+  a.max_wait = std::chrono::milliseconds(admission_max_wait_ms);
+  return a;
+}
+
 void ServerConfig::MergeEnvironment() { llm.MergeEnvironment(); }
 
 Status ServerConfig::Validate() const {
@@ -220,6 +250,17 @@ Status ServerConfig::Validate() const {
   if (max_header_bytes < 1024) return absl::InvalidArgumentError("max_header_bytes must be at least 1024");
   if (shutdown_grace_ms > 3'600'000)
     return absl::InvalidArgumentError("shutdown_grace_ms must be at most 3600000");
+  if (request_timeout_ms < 1 || request_timeout_ms > 3'600'000)
+    return absl::InvalidArgumentError("request_timeout_ms must be in [1, 3600000]");
+  if (max_queued_requests > 1'000'000)
+    return absl::InvalidArgumentError("max_queued_requests must be at most 1000000 (0 = no bound)");
+  if (admission_max_in_flight.value_or(0) > 100'000 || admission_max_queue.value_or(0) > 1'000'000 ||
+      admission_max_wait_ms > 3'600'000) {
+    return absl::InvalidArgumentError(
+        "admission: max_in_flight at most 100000 (0 = no limit), max_queue at most 1000000, max_wait_ms at "
+        "most "
+        "3600000");
+  }
   if (ingest.max_document_bytes == 0 || ingest.max_document_chunks == 0 || ingest.max_call_chunks == 0) {
     return absl::InvalidArgumentError(
         "ingest.max_document_bytes, ingest.max_document_chunks and ingest.max_request_chunks must be at "

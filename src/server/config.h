@@ -9,8 +9,13 @@
 //   {"data": "DIR", "model": "DIR", "host": "127.0.0.1", "port": 8080,
 //    "threads": 8, "max_body_bytes": 33554432, "log_level": "info",
 //    "llm": {"url": "http://127.0.0.1:8081/v1", "model": "NAME", "api_key": "...",
-//            "timeout_ms": 60000, "max_tokens": 512},
-//    "api_keys": [{"key": "...", "scope": "read"|"write", "collections": ["*"]}],
+//            "timeout_ms": 60000, "max_tokens": 512,
+//            "breaker": {"fail_max": 5, "reset_timeout_ms": 30000},
+//            "retry": {"max_attempts": 2, "initial_backoff_ms": 100, "max_backoff_ms": 2000}},
+//    "request_timeout_ms": 60000, "max_queued_requests": 64,
+//    "admission": {"max_in_flight": threads/2, "max_queue": threads/4, "max_wait_ms": 2000},
+//    "api_keys": [{"key": "...", "scope": "read"|"write", "collections": ["*"],
+//                  "rate_per_s": 0, "burst": 0}],
 //    "compaction": {"min_segments": 4, "max_dead_fraction": 0.2, "interval_ms": 5000},
 //    "max_header_bytes": 32768, "shutdown_grace_ms": 10000,
 //    "ingest": {"max_document_bytes": 16777216, "max_document_chunks": 4096,
@@ -34,6 +39,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +47,7 @@
 #include "generate/llm_config.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/ingestor.h"
+#include "resilience/admission.h"
 #include "server/auth.h"
 #include "store/compactor.h"
 
@@ -79,6 +86,14 @@ struct ServerConfig {
   size_t max_body_bytes = 32u << 20;
   size_t max_header_bytes = 32u << 10;  // request line + headers; larger: 431 (414)
   uint64_t shutdown_grace_ms = 10'000;  // SIGTERM: in-flight requests get this long, then are cancelled
+  // docs/reliability.md: a query's deadline when the client gives none; the
+  // bound on requests waiting for a worker; admission control of queries.
+  uint64_t request_timeout_ms = 60'000;
+  uint64_t max_queued_requests = 64;
+  // "admission": unset limits follow `threads` (Admission()), so queries
+  // never hold every worker.
+  std::optional<uint64_t> admission_max_in_flight, admission_max_queue;
+  uint64_t admission_max_wait_ms = 2'000;
   // Bounds on POST .../documents (413 naming the bound); max_call_chunks is
   // "max_request_chunks" in the file.
   pipeline::IngestLimits ingest{.max_call_chunks = 8192};
@@ -99,6 +114,9 @@ struct ServerConfig {
   void MergeEnvironment();
   // Checks ranges (port, threads, body size) and that an LLM URL has a model.
   Status Validate() const;
+  // Admission control: max_in_flight defaults to threads/2, max_queue to
+  // threads/4 (each at least 1).
+  resilience::AdmissionOptions Admission() const;
 };
 
 }  // namespace ragline::server

@@ -131,6 +131,43 @@ TEST(ServerConfigTest, ARouterNeedsShardsAndNoDataDirectory) {
   EXPECT_THAT(std::string(node.Validate().message()), HasSubstr("--kafka is for a router"));
 }
 
+TEST(ServerConfigTest, ReliabilitySettingsParseAndAdmissionFollowsThreads) {
+  ServerConfig c;
+  c.data_dir = "d";
+  c.threads = 12;
+  EXPECT_EQ(c.Admission().max_in_flight, 6u);
+  EXPECT_EQ(c.Admission().max_queue, 3u);
+  ASSERT_TRUE(c.MergeJson(json::parse(R"({
+      "request_timeout_ms": 1500, "max_queued_requests": 9,
+      "admission": {"max_in_flight": 2, "max_wait_ms": 100},
+      "llm": {"url": "http://127.0.0.1:1/v1", "model": "m",
+              "breaker": {"fail_max": 3, "reset_timeout_ms": 700}, "retry": {"max_attempts": 1}},
+      "api_keys": [{"key": "k", "rate_per_s": 5, "burst": 10}]})"))
+                  .ok());
+  ASSERT_TRUE(c.Validate().ok()) << c.Validate();
+  EXPECT_EQ(c.request_timeout_ms, 1500u);
+  EXPECT_EQ(c.max_queued_requests, 9u);
+  EXPECT_EQ(c.Admission().max_in_flight, 2u);
+  EXPECT_EQ(c.Admission().max_queue, 3u);  // still from threads
+  EXPECT_EQ(c.Admission().max_wait, std::chrono::milliseconds(100));
+  EXPECT_EQ(c.llm.breaker.fail_max, 3);
+  EXPECT_EQ(c.llm.breaker.reset_timeout, std::chrono::milliseconds(700));
+  EXPECT_EQ(c.llm.retry.max_attempts, 1);
+  EXPECT_EQ(c.api_keys[0].rate_per_s, 5);
+  EXPECT_EQ(c.api_keys[0].burst, 10);
+  EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"admission", {{"queue", 1}}}}).message()),
+              HasSubstr("admission.queue"));
+  EXPECT_THAT(
+      std::string(ServerConfig().MergeJson(json{{"llm", {{"breaker", {{"fail_max", 0}}}}}}).message()),
+      HasSubstr("llm.breaker.fail_max"));
+  EXPECT_THAT(
+      std::string(ServerConfig().MergeJson(json{{"api_keys", {{{"key", "k"}, {"burst", 3}}}}}).message()),
+      HasSubstr("needs a \"rate_per_s\""));
+  ServerConfig zero = c;
+  zero.request_timeout_ms = 0;
+  EXPECT_THAT(std::string(zero.Validate().message()), HasSubstr("request_timeout_ms"));
+}
+
 TEST(AuthorizerTest, ChecksKeysScopesAndCollections) {
   Authorizer open({});
   EXPECT_TRUE(open.Check("", Access::kWrite, "x").ok());

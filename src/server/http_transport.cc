@@ -88,6 +88,7 @@ struct HttpTransport::Impl {
   std::condition_variable cv;
   std::map<Connection*, std::weak_ptr<Connection>> connections;  // GUARDED_BY(mu)
   size_t busy = 0;                    // GUARDED_BY(mu): requests handed to a worker, not yet written
+  size_t queued = 0;                  // GUARDED_BY(mu): handed to a worker, not yet started
   bool stop_requested = false;        // GUARDED_BY(mu)
   std::atomic<bool> stopping{false};  // no new requests; connections close after their reply
   std::atomic<bool> abandon{false};   // past the grace period: every request reads as cancelled
@@ -227,19 +228,34 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Dispatch(HttpRequest request, bool keep_alive) {
     state_ = State::kBusy;
     stream_.expires_never();
+    bool overloaded;
     {
       std::lock_guard lock(t_.mu);
       ++t_.busy;
+      overloaded = t_.options.max_queued_requests > 0 && t_.queued >= t_.options.max_queued_requests;
+      if (!overloaded) ++t_.queued;
     }
+    if (overloaded && request.rejected_status == 0) {
+      // Answered here, on the io thread (the handler only writes an error):
+      // waiting for a worker is what overload must not do.
+      request.rejected_status = 503;
+      request.rejected_reason = StrCat("server overloaded: ", t_.options.max_queued_requests,
+                                       " requests are waiting for a worker; retry later");
+    }
+    if (overloaded) return Handle(std::move(request), keep_alive, /*dequeued=*/false);
     t_.workers->Submit([self = shared_from_this(), request = std::move(request), keep_alive]() mutable {
-      self->Handle(std::move(request), keep_alive);
+      self->Handle(std::move(request), keep_alive, /*dequeued=*/true);
     });
   }
 
   // On a worker: run the handler, then write the reply. The connection does
   // nothing else meanwhile (no read is pending), so the worker may start the
   // write itself; its completion runs on the io thread.
-  void Handle(HttpRequest request, bool keep_alive) {
+  void Handle(HttpRequest request, bool keep_alive, bool dequeued) {
+    if (dequeued) {
+      std::lock_guard lock(t_.mu);
+      --t_.queued;
+    }
     request.cancelled = [this] { return t_.abandon.load() || PeerClosed(); };
     HttpResponse response;
     t_.handler(request, response);

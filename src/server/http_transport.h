@@ -20,6 +20,9 @@
 //     before reading it; "Expect: 100-continue" is honoured), malformed
 //     requests -> 400. Such connections close after the reply (lingering a
 //     little so the client reads it).
+//   - Overload: a request that finds max_queued_requests others waiting for a
+//     worker is answered at once with 503 and Retry-After (its handler sees
+//     rejected_status 503), so the queue in front of the workers is bounded.
 //   - Timeouts: header_timeout for the next request's headers (idle
 //     keep-alive included), body_timeout for its body, write_timeout per
 //     write. A client that stalls loses its connection, not a thread.
@@ -56,6 +59,7 @@ struct HttpTransportOptions {
   std::chrono::milliseconds body_timeout{120'000};
   std::chrono::milliseconds write_timeout{30'000};
   std::chrono::milliseconds shutdown_grace{10'000};
+  size_t max_queued_requests = 64;  // waiting for a worker; 0 = no bound
 };
 
 // Fills `response` for `request` (also for rejected ones). Runs on a worker thread.

@@ -223,7 +223,8 @@ class Routes {
                 {"data_dir_open", names.ok()},
                 {"degraded", !collections.empty()},
                 {"collections", collections},
-                {"llm", server_.deps().chat != nullptr ? json(server_.deps().chat->url()) : json(nullptr)}};
+                {"llm", server_.deps().chat != nullptr ? json(server_.deps().chat->url()) : json(nullptr)},
+                {"breakers", server_.BreakersJson()}};
     if (!ready) {
       out["error"] = {
           {"code", "unavailable"},
@@ -363,6 +364,8 @@ class Routes {
         return absl::InvalidArgumentError("\"ef_search\" must be an integer in [0, 100000]");
       options.ef_search = static_cast<uint32_t>(*value);
     }
+    ASSIGN_OR_RETURN(const resilience::Deadline deadline, server_.QueryDeadline(r, std::nullopt));
+    ASSIGN_OR_RETURN(auto slot, server_.AdmitQuery(deadline));
     const auto start = std::chrono::steady_clock::now();
     auto hits = c->Search(query, k, filter ? &*filter : nullptr, options);
     server_.vectorstore_query_time().WithLabels({"dense"}).Observe(
@@ -378,6 +381,7 @@ class Routes {
   Result<json> Query(RouteRequest& r) {
     ASSIGN_OR_RETURN(json body, r.JsonBody());
     ASSIGN_OR_RETURN(query::QueryRequest request, query::QueryRequest::FromJson(body));
+    ASSIGN_OR_RETURN(auto slot, AdmitQuery(server_, r, request));
     const query::QueryInstruments ins = QueryInstrumentsFor(server_, r);
     auto retrieved = std::make_shared<query::RetrievedHits>();
     {
@@ -386,7 +390,7 @@ class Routes {
       ASSIGN_OR_RETURN(*retrieved, query::RunRetrieval(*c, server_.deps().embedder, request, ins));
     }
     return RespondToQuery(r, std::move(retrieved), std::move(request), server_.deps().chat,
-                          server_.options().answer, ins, json::object());
+                          server_.options().answer, ins, json::object(), std::move(slot));
   }
 
   Server& server_;
@@ -419,14 +423,20 @@ void RegisterHealthAndMetricsRoutes(Server& server) {
                    }});
 }
 
+Result<resilience::AdmissionController::Ticket> AdmitQuery(Server& server, const RouteRequest& r,
+                                                           query::QueryRequest& request) {
+  ASSIGN_OR_RETURN(request.deadline, server.QueryDeadline(r, request.timeout));
+  return server.AdmitQuery(request.deadline);
+}
+
 Result<json> RespondToQuery(RouteRequest& r, std::shared_ptr<const query::RetrievedHits> retrieved,
                             query::QueryRequest request, const generate::ChatClient* chat,
                             const generate::AnswerOptions& options, const query::QueryInstruments& ins,
-                            json extra) {
+                            json extra, resilience::AdmissionController::Ticket slot) {
   if (!request.stream) {
     json out;
     if (request.generate) {
-      generate::Answer answer = query::RunAnswer(request.question, *retrieved, chat, options, nullptr, ins);
+      generate::Answer answer = query::RunAnswer(request, *retrieved, chat, options, nullptr, ins);
       out = query::QueryResponseJson(*retrieved, &answer);
     } else {
       out = query::QueryResponseJson(*retrieved, nullptr);
@@ -437,8 +447,9 @@ Result<json> RespondToQuery(RouteRequest& r, std::shared_ptr<const query::Retrie
   // Server-sent events: hits, then answer deltas, then done.
   r.response.SetHeader("Cache-Control", "no-cache");
   r.response.SetHeader("X-Accel-Buffering", "no");
+  auto held = std::make_shared<resilience::AdmissionController::Ticket>(std::move(slot));
   r.response.SetStream("text/event-stream", [retrieved, request = std::move(request), chat, options, ins,
-                                             extra = std::move(extra)](DataSink& sink) {
+                                             extra = std::move(extra), held](DataSink& sink) {
     auto send = [&sink](const std::string& event) { return sink.IsWritable() && sink.Write(event); };
     json hits = {{"hits", retrieved->hits_json}};
     hits.update(extra);
@@ -448,7 +459,7 @@ Result<json> RespondToQuery(RouteRequest& r, std::shared_ptr<const query::Retrie
       generate::DeltaCallback on_delta = [&](std::string_view delta) {
         return send(SseEvent("delta", {{"text", std::string(delta)}}));
       };
-      generate::Answer answer = query::RunAnswer(request.question, *retrieved, chat, options, &on_delta, ins);
+      generate::Answer answer = query::RunAnswer(request, *retrieved, chat, options, &on_delta, ins);
       if (answer.llm_status.code() == absl::StatusCode::kCancelled && !answer.degraded) {
         return;  // the client went away
       }

@@ -47,15 +47,22 @@ void RegisterHealthAndMetricsRoutes(Server& server);
 // its log, and the request's id.
 query::QueryInstruments QueryInstrumentsFor(Server& server, const RouteRequest& r);
 
+// Before a query runs: sets request.deadline (Server::QueryDeadline) and
+// takes a query slot (Server::AdmitQuery), which the caller holds until the
+// reply is written (RespondToQuery takes it over).
+Result<resilience::AdmissionController::Ticket> AdmitQuery(Server& server, const RouteRequest& r,
+                                                           query::QueryRequest& request);
+
 // The reply to a query whose hits are retrieved (the query route's, and the
 // router's): JSON {"hits", "answer", "citations", "degraded",
-// "degraded_reason"} with `extra`'s fields added, or, when the request asks to
-// stream, server-sent events "hits", "delta"..., "done" (`extra`'s fields in
-// "hits" and "done").
+// "degraded_reason", "degraded_detail"} with `extra`'s fields added, or, when
+// the request asks to stream, server-sent events "hits", "delta"..., "done"
+// (`extra`'s fields in "hits" and "done"). `slot` is held until the last byte.
 Result<nlohmann::json> RespondToQuery(RouteRequest& r, std::shared_ptr<const query::RetrievedHits> retrieved,
                                       query::QueryRequest request, const generate::ChatClient* chat,
                                       const generate::AnswerOptions& options,
-                                      const query::QueryInstruments& ins, nlohmann::json extra);
+                                      const query::QueryInstruments& ins, nlohmann::json extra,
+                                      resilience::AdmissionController::Ticket slot);
 
 // Server-sent event framing: "event: NAME\ndata: JSON\n\n".
 std::string SseEvent(std::string_view name, const nlohmann::json& data);

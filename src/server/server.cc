@@ -19,7 +19,8 @@ using nlohmann::json;
 bool ValidRequestId(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   for (char c : id) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != ':' && c != '-') return false;
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != ':' && c != '-')
+      return false;
   }
   return true;
 }
@@ -82,16 +83,24 @@ size_t MaxNestingDepth(std::string_view text) {
 
 std::string DefaultErrorCode(int status) {
   switch (status) {
-    case 400: return "invalid_argument";
-    case 401: return "unauthenticated";
-    case 403: return "permission_denied";
-    case 404: return "not_found";
-    case 405: return "method_not_allowed";
-    case 413: return "payload_too_large";
-    case 414: return "uri_too_long";
+    case 400:
+      return "invalid_argument";
+    case 401:
+      return "unauthenticated";
+    case 403:
+      return "permission_denied";
+    case 404:
+      return "not_found";
+    case 405:
+      return "method_not_allowed";
+    case 413:
+      return "payload_too_large";
+    case 414:
+      return "uri_too_long";
     case 431:
       return "request_header_fields_too_large";
-    default: return status >= 500 ? "internal" : "invalid_argument";
+    default:
+      return status >= 500 ? "internal" : "invalid_argument";
   }
 }
 
@@ -127,17 +136,31 @@ Result<json> RouteRequest::JsonBody() const {
 }
 
 Server::Server(ServerDeps deps, ServerOptions options)
-    : deps_(std::move(deps)), options_(std::move(options)), authorizer_(options_.api_keys) {
+    : deps_(std::move(deps)),
+      options_(std::move(options)),
+      authorizer_(options_.api_keys),
+      admission_(options_.admission) {
   obs::MetricsRegistry& m = *deps_.metrics;
-  requests_total_ = &m.Counter("rag_http_requests_total", "HTTP requests served, by route template, method and status.",
-                               {"route", "method", "code"});
-  request_duration_ = &m.Histogram("rag_http_request_duration_seconds",
-                                   "HTTP request latency (until the last byte is written), in seconds.",
-                                   {"route", "method"});
+  requests_total_ =
+      &m.Counter("rag_http_requests_total", "HTTP requests served, by route template, method and status.",
+                 {"route", "method", "code"});
+  request_duration_ =
+      &m.Histogram("rag_http_request_duration_seconds",
+                   "HTTP request latency (until the last byte is written), in seconds.", {"route", "method"});
   pipeline_latency_ = &obs::PipelineLatency(m);
   vectorstore_time_ = &obs::VectorstoreQueryTime(m);
   // Expose the query stages from the start so dashboards see zeros, not gaps.
   for (const char* stage : {"embed", "retrieve", "generate"}) pipeline_latency_->WithLabels({stage});
+  breaker_state_ =
+      &m.Gauge("rag_circuit_breaker_state",
+               "Circuit breaker state per dependency: 0 closed, 1 open, 2 half-open.", {"dependency"});
+  breaker_transitions_ =
+      &m.Counter("rag_circuit_breaker_transitions_total",
+                 "Circuit breaker transitions per dependency, by the state entered.", {"dependency", "to"});
+  admission_rejected_ = &m.Counter("rag_admission_rejected_total",
+                                   "Queries refused by admission control (503 with Retry-After).", {})
+                             .WithLabels({});
+  if (deps_.chat != nullptr) WatchBreaker(deps_.chat->breaker());
 
   if (!deps_.data_dir.empty()) {
     std::error_code ec;
@@ -161,6 +184,7 @@ Server::Server(ServerDeps deps, ServerOptions options)
   transport.max_header_bytes = options_.max_header_bytes;
   transport.max_header_fields = options_.max_header_fields;
   transport.shutdown_grace = options_.shutdown_grace;
+  transport.max_queued_requests = options_.max_queued_requests;
   transport_ = std::make_unique<HttpTransport>(
       transport, [this](HttpRequest& req, HttpResponse& res) { Handle(req, res); },
       [this](const HttpRequest& req, const HttpResponse& res) { LogAndCount(req, res); });
@@ -172,7 +196,9 @@ Server::~Server() {
   transport_.reset();  // before the routes and the state they capture
 }
 
-obs::Histogram& Server::stage_latency(std::string_view stage) { return pipeline_latency_->WithLabels({stage}); }
+obs::Histogram& Server::stage_latency(std::string_view stage) {
+  return pipeline_latency_->WithLabels({stage});
+}
 
 void Server::AddRoute(RouteSpec spec) {
   std::regex pattern(TemplateToRegex(spec.path_template));
@@ -208,12 +234,63 @@ void Server::WriteError(HttpResponse& res, int http_status, std::string_view cod
 void Server::WriteError(HttpResponse& res, const Status& status) const {
   WriteError(res, HttpStatusFor(status), ErrorCodeName(status), std::string(status.message()));
   if (status.code() == absl::StatusCode::kUnauthenticated) res.SetHeader("WWW-Authenticate", "Bearer");
+  if (auto seconds = RetryAfterSeconds(status)) res.SetHeader("Retry-After", std::to_string(*seconds));
+}
+
+Result<resilience::Deadline> Server::QueryDeadline(
+    const RouteRequest& r, std::optional<std::chrono::milliseconds> body_timeout) const {
+  if (body_timeout) return resilience::Deadline::After(*body_timeout);
+  const std::string header = r.http.Header("X-Request-Timeout-Ms");
+  if (header.empty()) return resilience::Deadline::After(options_.request_timeout);
+  uint64_t ms = 0;
+  const bool digits = header.size() <= 7 && header.find_first_not_of("0123456789") == std::string::npos;
+  if (digits) ms = std::stoull(header);
+  if (!digits || ms == 0 || ms > 3'600'000) {
+    return absl::InvalidArgumentError(
+        "X-Request-Timeout-Ms must be an integer in [1, 3600000] (milliseconds)");
+  }
+  return resilience::Deadline::After(std::chrono::milliseconds(ms));
+}
+
+Result<resilience::AdmissionController::Ticket> Server::AdmitQuery(const resilience::Deadline& deadline) {
+  auto ticket = admission_.Admit(deadline);
+  if (!ticket.ok()) admission_rejected_->Increment();
+  return ticket;
+}
+
+void Server::WatchBreaker(resilience::CircuitBreaker& breaker) {
+  obs::Gauge& state = breaker_state_->WithLabels({breaker.dependency()});
+  state.Set(static_cast<double>(breaker.state()));
+  breaker.SetListener([this, &state](const resilience::CircuitBreaker& b, resilience::BreakerState,
+                                     resilience::BreakerState to) {
+    state.Set(static_cast<double>(to));
+    breaker_transitions_->WithLabels({b.dependency(), std::string(resilience::BreakerStateName(to))})
+        .Increment();
+    deps_.logger
+        ->Log(to == resilience::BreakerState::kOpen ? obs::LogLevel::kError : obs::LogLevel::kInfo,
+              "circuit breaker")
+        .Field("dependency", b.dependency())
+        .Field("state", std::string(resilience::BreakerStateName(to)));
+  });
+  breakers_.push_back(&breaker);
+}
+
+json Server::BreakersJson() const {
+  json out = json::object();
+  for (const resilience::CircuitBreaker* b : breakers_) {
+    out[b->dependency()] = b->ToJson();
+  }
+  return out;
 }
 
 void Server::Handle(HttpRequest& req, HttpResponse& res) {
   const std::string given = req.Header("X-Request-Id");
   res.log.request_id = ValidRequestId(given) ? given : NewRequestId();
   res.SetHeader("X-Request-Id", res.log.request_id);
+  if (req.rejected_status == 503) {  // the transport's overload answer
+    WriteError(res, 503, "unavailable", req.rejected_reason);
+    return res.SetHeader("Retry-After", "1");
+  }
   if (req.rejected_status != 0) {
     return WriteError(res, req.rejected_status, DefaultErrorCode(req.rejected_status), req.rejected_reason);
   }

@@ -39,6 +39,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <regex>
 #include <shared_mutex>
 #include <string>
@@ -52,6 +53,9 @@
 #include "nlohmann/json.hpp"
 #include "obs/log.h"
 #include "obs/metrics.h"
+#include "resilience/admission.h"
+#include "resilience/circuit_breaker.h"
+#include "resilience/deadline.h"
 #include "server/auth.h"
 #include "server/http_message.h"
 #include "server/http_transport.h"
@@ -89,7 +93,15 @@ struct ServerOptions {
   size_t max_header_bytes = 32u << 10;               // larger request heads get 431 (414: the request line)
   size_t max_header_fields = 100;                    // more header fields get 431
   std::chrono::milliseconds shutdown_grace{10'000};  // Stop: in-flight requests get this long
-  std::vector<ApiKey> api_keys;                      // empty: no authentication
+  // Requests waiting for a free worker thread beyond this get a fast 503
+  // with Retry-After (0 = no bound).
+  size_t max_queued_requests = 64;
+  // A query's deadline when the client gives none (X-Request-Timeout-Ms or
+  // "timeout_ms"); docs/reliability.md.
+  std::chrono::milliseconds request_timeout{60'000};
+  // Queries (query and vector search routes) running at once and waiting.
+  resilience::AdmissionOptions admission;
+  std::vector<ApiKey> api_keys;  // empty: no authentication
   generate::AnswerOptions answer;
 };
 
@@ -175,6 +187,21 @@ class Server {
   std::shared_mutex& catalog_mutex() { return catalog_mu_; }
   obs::Histogram& stage_latency(std::string_view stage);
   obs::HistogramFamily& vectorstore_query_time() { return *vectorstore_time_; }
+
+  // A query's deadline: the body's "timeout_ms" (`body_timeout`), else the
+  // X-Request-Timeout-Ms header, else options().request_timeout.
+  // InvalidArgument for a malformed header.
+  Result<resilience::Deadline> QueryDeadline(const RouteRequest& r,
+                                             std::optional<std::chrono::milliseconds> body_timeout) const;
+  // A query slot (admission control): held by the ticket; Unavailable with
+  // Retry-After when the server is at its limits.
+  Result<resilience::AdmissionController::Ticket> AdmitQuery(const resilience::Deadline& deadline);
+  // Reports `breaker` as rag_circuit_breaker_state{dependency} and in
+  // /readyz; call before Run. The breaker must outlive the server.
+  void WatchBreaker(resilience::CircuitBreaker& breaker);
+  // {dependency: {"state", ...}} of the watched breakers.
+  nlohmann::json BreakersJson() const;
+
   // `message` as a client may see it: the data directory's absolute paths
   // made relative to it (error replies go through this already).
   std::string ClientMessage(std::string message) const;
@@ -205,6 +232,11 @@ class Server {
   obs::HistogramFamily* request_duration_;
   obs::HistogramFamily* pipeline_latency_;
   obs::HistogramFamily* vectorstore_time_;
+  obs::GaugeFamily* breaker_state_;
+  obs::CounterFamily* breaker_transitions_;
+  obs::Counter* admission_rejected_;
+  resilience::AdmissionController admission_;
+  std::vector<resilience::CircuitBreaker*> breakers_;  // fixed once Run starts
   std::vector<std::shared_ptr<void>> kept_alive_;
   std::thread background_;
 };

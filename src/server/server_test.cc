@@ -69,7 +69,7 @@ class ServerTest : public ::testing::Test {
   void Start(ServerOptions options = {}, embed::Embedder* embedder = nullptr,
              const generate::ChatClient* chat = nullptr, embed::LocalEmbedder* document_embedder = nullptr,
              pipeline::IngestOptions ingest = {}) {
-    options.threads = 4;
+    if (options.threads == ServerOptions{}.threads) options.threads = 4;
     ServerDeps deps{db_.get(), embedder, chat, &metrics_, logger_.get(), dir_.path() + "/data"};
     server_ = std::make_unique<Server>(deps, std::move(options));
     RegisterCoreRoutes(*server_);
@@ -210,7 +210,9 @@ std::unique_ptr<generate::ChatClient> PeerClient(const generate::testing::ChatPe
 
 TEST_F(ServerTest, CreatesListsDescribesAndDropsCollections) {
   Start();
-  Reply created = Post("/v1/collections", {{"name", "docs"}, {"dim", 4}, {"metric", "l2"},
+  Reply created = Post("/v1/collections", {{"name", "docs"},
+                                           {"dim", 4},
+                                           {"metric", "l2"},
                                            {"index", {{"kind", "hnsw"}, {"params", {{"M", 8}}}}}});
   ASSERT_EQ(created.status, 201) << created.raw;
   EXPECT_EQ(created.body["dim"], 4);
@@ -309,12 +311,16 @@ TEST_F(ServerTest, ClientMistakesGet4xxWithAnErrorBody) {
   expect_error(Send("POST", "/v1/collections", "[1,2]"), 400, "invalid_argument", "must be a JSON object");
   expect_error(Post("/v1/collections", {{"name", 5}}), 400, "invalid_argument", "\"name\"");
   expect_error(Post("/v1/collections", {{"name", "a/b"}}), 400, "invalid_argument", "is invalid");
-  expect_error(Post("/v1/collections", {{"name", "x"}, {"metric", "hamming"}}), 400, "invalid_argument", "hamming");
-  expect_error(Post("/v1/collections/docs/vectors", {{"vectors", 5}}), 400, "invalid_argument", "\"vectors\"");
-  expect_error(Post("/v1/collections/docs/vectors", {{"vectors", {{{"id", "x"}, {"vector", {1, 2, 3}}}}}}), 400,
-               "invalid_argument", "vectors[0] (id 'x'): vector has 3 dimensions, the collection expects 4");
-  expect_error(Post("/v1/collections/docs/vectors", {{"vectors", {{{"id", "x"}, {"vector", {1, "a", 3, 4}}}}}}), 400,
-               "invalid_argument", "vector[1] is not a number");
+  expect_error(Post("/v1/collections", {{"name", "x"}, {"metric", "hamming"}}), 400, "invalid_argument",
+               "hamming");
+  expect_error(Post("/v1/collections/docs/vectors", {{"vectors", 5}}), 400, "invalid_argument",
+               "\"vectors\"");
+  expect_error(Post("/v1/collections/docs/vectors", {{"vectors", {{{"id", "x"}, {"vector", {1, 2, 3}}}}}}),
+               400, "invalid_argument",
+               "vectors[0] (id 'x'): vector has 3 dimensions, the collection expects 4");
+  expect_error(
+      Post("/v1/collections/docs/vectors", {{"vectors", {{{"id", "x"}, {"vector", {1, "a", 3, 4}}}}}}), 400,
+      "invalid_argument", "vector[1] is not a number");
   expect_error(Send("POST", "/v1/collections/docs/vectors/search", "{\"vector\": [NaN, 0, 0, 0]}"), 400,
                "invalid_argument", "malformed JSON");
   expect_error(Send("POST", "/v1/collections/docs/vectors/search", "{\"vector\": [1e400, 0, 0, 0]}"), 400,
@@ -323,18 +329,21 @@ TEST_F(ServerTest, ClientMistakesGet4xxWithAnErrorBody) {
                "invalid_argument", "vector[0] is not a finite float");
   expect_error(Post("/v1/collections/docs/vectors/search", {{"vector", {1, 0, 0, 0}}, {"k", -1}}), 400,
                "invalid_argument", "\"k\"");
-  expect_error(Post("/v1/collections/docs/vectors/search", {{"vector", {1, 0, 0, 0}}, {"filter", {{"a", {{"$bad", 1}}}}}}),
+  expect_error(Post("/v1/collections/docs/vectors/search",
+                    {{"vector", {1, 0, 0, 0}}, {"filter", {{"a", {{"$bad", 1}}}}}}),
                400, "invalid_argument", "filter");
-  expect_error(Post("/v1/collections/nope/vectors/search", {{"vector", {1, 0, 0, 0}}}), 404, "not_found", "nope");
-  expect_error(Post("/v1/collections/nope/query", {{"query", "x"}, {"mode", "lexical"}}), 404, "not_found", "nope");
-  expect_error(Send("POST", "/v1/collections/docs/query", "{\"query\": \"caf\xC3\"}"), 400, "invalid_argument",
-               "UTF-8");
-  expect_error(Post("/v1/collections/docs/query", {{"query", "x"}, {"mode", "fuzzy"}}), 400, "invalid_argument",
-               "mode");
-  expect_error(Post("/v1/collections/docs/query", {{"query", "x"}, {"generate", "yes"}}), 400, "invalid_argument",
-               "\"generate\"");
-  expect_error(Post("/v1/collections/docs/query", {{"query", "capital"}, {"mode", "dense"}}), 503, "unavailable",
-               "no embedding model");
+  expect_error(Post("/v1/collections/nope/vectors/search", {{"vector", {1, 0, 0, 0}}}), 404, "not_found",
+               "nope");
+  expect_error(Post("/v1/collections/nope/query", {{"query", "x"}, {"mode", "lexical"}}), 404, "not_found",
+               "nope");
+  expect_error(Send("POST", "/v1/collections/docs/query", "{\"query\": \"caf\xC3\"}"), 400,
+               "invalid_argument", "UTF-8");
+  expect_error(Post("/v1/collections/docs/query", {{"query", "x"}, {"mode", "fuzzy"}}), 400,
+               "invalid_argument", "mode");
+  expect_error(Post("/v1/collections/docs/query", {{"query", "x"}, {"generate", "yes"}}), 400,
+               "invalid_argument", "\"generate\"");
+  expect_error(Post("/v1/collections/docs/query", {{"query", "capital"}, {"mode", "dense"}}), 503,
+               "unavailable", "no embedding model");
   expect_error(Send("POST", "/v1/collections/docs/vectors", std::string(8192, ' ')), 413, "payload_too_large",
                "max_body_bytes");
   expect_error(Send("GET", "/v1/nothing"), 404, "not_found", "no route for GET /v1/nothing");
@@ -475,7 +484,8 @@ TEST_F(ServerTest, StrictBodiesAndErrorsThatNameNoPaths) {
 TEST_F(ServerTest, LexicalQueryWithoutAnLlmGivesADegradedExtractiveAnswer) {
   Start();
   CreateDocs();
-  Reply r = Post("/v1/collections/docs/query", {{"query", "What is the capital of France?"}, {"mode", "lexical"}});
+  Reply r =
+      Post("/v1/collections/docs/query", {{"query", "What is the capital of France?"}, {"mode", "lexical"}});
   ASSERT_EQ(r.status, 200) << r.raw;
   ASSERT_GE(r.body["hits"].size(), 1u);
   const json& top = r.body["hits"][0];
@@ -485,7 +495,8 @@ TEST_F(ServerTest, LexicalQueryWithoutAnLlmGivesADegradedExtractiveAnswer) {
   EXPECT_EQ(top["metadata"]["title"], "Paris");
   EXPECT_THAT(top["text"].get<std::string>(), HasSubstr("capital of France"));
   EXPECT_EQ(r.body["degraded"], true);
-  EXPECT_EQ(r.body["degraded_reason"], "no LLM configured");
+  EXPECT_EQ(r.body["degraded_reason"], "no_llm");
+  EXPECT_EQ(r.body["degraded_detail"], "no LLM configured");
   EXPECT_THAT(r.body["answer"].get<std::string>(), HasSubstr("Paris is the capital of France. [1]"));
   ASSERT_GE(r.body["citations"].size(), 1u);
   EXPECT_EQ(r.body["citations"][0]["n"], 1);
@@ -493,8 +504,8 @@ TEST_F(ServerTest, LexicalQueryWithoutAnLlmGivesADegradedExtractiveAnswer) {
   EXPECT_EQ(r.body["citations"][0]["doc_id"], "paris");
 
   // A hit without "doc_id"/"offsets" falls back.
-  Reply berlin = Post("/v1/collections/docs/query",
-                      {{"query", "Germany"}, {"mode", "lexical"}, {"generate", false}});
+  Reply berlin =
+      Post("/v1/collections/docs/query", {{"query", "Germany"}, {"mode", "lexical"}, {"generate", false}});
   ASSERT_EQ(berlin.body["hits"].size(), 1u);
   EXPECT_EQ(berlin.body["hits"][0]["doc_id"], "berlin#0");
   EXPECT_EQ(berlin.body["hits"][0]["offsets"], nullptr);
@@ -525,7 +536,8 @@ TEST_F(ServerTest, StreamedQuerySendsHitsDeltasAndDoneEvents) {
   ASSERT_NE(chat, nullptr);
   Start({}, nullptr, chat.get());
   CreateDocs();
-  Reply r = Post("/v1/collections/docs/query", {{"query", "capital of France"}, {"mode", "lexical"}, {"stream", true}});
+  Reply r = Post("/v1/collections/docs/query",
+                 {{"query", "capital of France"}, {"mode", "lexical"}, {"stream", true}});
   ASSERT_EQ(r.status, 200);
   EXPECT_THAT(Header(r.headers, "Content-Type"), HasSubstr("text/event-stream"));
   // Parse "event: X\ndata: Y\n\n" blocks.
@@ -594,10 +606,17 @@ TEST_F(ServerTest, MetricsCountRequestsByRouteTemplate) {
   }
   EXPECT_THAT(res->get_header_value("Content-Type"), HasSubstr("text/plain; version=0.0.4"));
   const std::string& text = res->body;
-  EXPECT_THAT(text, HasSubstr("rag_http_requests_total{route=\"/v1/collections\",method=\"POST\",code=\"201\"} 1"));
-  EXPECT_THAT(text, HasSubstr("rag_http_requests_total{route=\"/v1/collections/{name}/query\",method=\"POST\",code=\"200\"} 1"));
-  EXPECT_THAT(text, HasSubstr("rag_http_requests_total{route=\"/v1/collections/{name}\",method=\"GET\",code=\"404\"} 1"));
-  EXPECT_THAT(text, HasSubstr("rag_http_request_duration_seconds_bucket{route=\"/v1/collections/{name}/query\",method=\"POST\",le="));
+  EXPECT_THAT(text,
+              HasSubstr("rag_http_requests_total{route=\"/v1/collections\",method=\"POST\",code=\"201\"} 1"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          "rag_http_requests_total{route=\"/v1/collections/{name}/query\",method=\"POST\",code=\"200\"} 1"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("rag_http_requests_total{route=\"/v1/collections/{name}\",method=\"GET\",code=\"404\"} 1"));
+  EXPECT_THAT(text, HasSubstr("rag_http_request_duration_seconds_bucket{route=\"/v1/collections/{name}/"
+                              "query\",method=\"POST\",le="));
   EXPECT_THAT(text, HasSubstr("rag_pipeline_latency_seconds_count{stage=\"retrieve\"} 1"));
   EXPECT_THAT(text, HasSubstr("rag_pipeline_latency_seconds_count{stage=\"generate\"} 1"));
   EXPECT_THAT(text, HasSubstr("rag_pipeline_latency_seconds_count{stage=\"embed\"} 0"));
@@ -612,7 +631,8 @@ TEST_F(ServerTest, EchoesRequestIdsAndLogsOneJsonLinePerRequest) {
   EXPECT_EQ(Header(generated.headers, "X-Request-Id").size(), 16u);
   // The log line is written after the response; give the worker a moment.
   std::string log;
-  for (int i = 0; i < 200 && (log.find("/healthz") == std::string::npos || log.find("req-42") == std::string::npos);
+  for (int i = 0;
+       i < 200 && (log.find("/healthz") == std::string::npos || log.find("req-42") == std::string::npos);
        ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     log = ReadLog();
@@ -647,8 +667,11 @@ TEST_F(ServerTest, ServesQueriesWhileWritesRun) {
   std::thread writer([&] {
     httplib::Client c("127.0.0.1", port_);
     for (int i = 0; i < 30; ++i) {
-      json v = {{"vectors", {{{"id", StrCat("w", i)}, {"version", 1}, {"vector", {0.5, 0.5, 0, 0}},
-                              {"payload", {{"text", "a capital city"}}}}}}};
+      json v = {{"vectors",
+                 {{{"id", StrCat("w", i)},
+                   {"version", 1},
+                   {"vector", {0.5, 0.5, 0, 0}},
+                   {"payload", {{"text", "a capital city"}}}}}}};
       auto res = c.Post("/v1/collections/docs/vectors", v.dump(), "application/json");
       if (!res || res->status != 200) ++failures;
     }
@@ -660,7 +683,8 @@ TEST_F(ServerTest, ServesQueriesWhileWritesRun) {
       httplib::Client c("127.0.0.1", port_);
       while (!stop) {
         auto res = c.Post("/v1/collections/docs/query",
-                          json{{"query", "capital"}, {"mode", "lexical"}, {"generate", false}}.dump(), "application/json");
+                          json{{"query", "capital"}, {"mode", "lexical"}, {"generate", false}}.dump(),
+                          "application/json");
         if (!res || res->status != 200) ++failures;
       }
     });
@@ -687,12 +711,15 @@ TEST_F(ServerTest, DenseAndHybridQueriesEmbedWithTheRealModel) {
   json vectors = json::array();
   for (size_t i = 0; i < texts.size(); ++i) {
     auto row = m->row(i);
-    vectors.push_back({{"id", StrCat("t", i)}, {"version", 1}, {"vector", std::vector<float>(row.begin(), row.end())},
+    vectors.push_back({{"id", StrCat("t", i)},
+                       {"version", 1},
+                       {"vector", std::vector<float>(row.begin(), row.end())},
                        {"payload", {{"text", texts[i]}}}});
   }
   ASSERT_EQ(Post("/v1/collections/kb/vectors", {{"vectors", vectors}}).status, 200);
   for (const char* mode : {"dense", "hybrid"}) {
-    Reply r = Post("/v1/collections/kb/query", {{"query", "How do plants make energy from sunlight?"}, {"mode", mode}, {"k", 2}});
+    Reply r = Post("/v1/collections/kb/query",
+                   {{"query", "How do plants make energy from sunlight?"}, {"mode", mode}, {"k", 2}});
     ASSERT_EQ(r.status, 200) << r.raw;
     EXPECT_EQ(r.body["hits"][0]["id"], "t1") << mode;
     EXPECT_EQ(r.body["degraded"], true);
@@ -734,7 +761,8 @@ TEST_F(ServerTest, DocumentsAreChunkedEmbeddedReplacedAndDeleted) {
                      {"content_base64", "PGgxPlRpZGVzPC9oMT48cD5UaGUgbW9vbiBwdWxscyB0aGUgc2VhLjwvcD4="},
                      {"content_type", "text/html"},
                      {"metadata", {{"lang", "en"}}}};  // <h1>Tides</h1><p>The moon pulls the sea.</p>
-  auto r = Post(path + "?wait=true", {{"documents", {{{"id", "note"}, {"text", "Zebras sleep standing up."}}, html}}});
+  auto r = Post(path + "?wait=true",
+                {{"documents", {{{"id", "note"}, {"text", "Zebras sleep standing up."}}, html}}});
   ASSERT_EQ(r.status, 200) << r.raw;
   EXPECT_EQ(r.body["documents_added"], 2);
   EXPECT_EQ(r.body["chunks_upserted"], 2);
@@ -754,13 +782,16 @@ TEST_F(ServerTest, DocumentsAreChunkedEmbeddedReplacedAndDeleted) {
   EXPECT_EQ(r.body["documents_replaced"], 1) << r.raw;
 
   // Some fail: 207 with the failures named; all fail: 400 naming them.
-  r = Post(path, {{"documents",
-                   {{{"id", "ok"}, {"text", "fine"}},
-                    {{"id", "broken.pdf"}, {"content_base64", "bm90IGEgcGRm"}, {"content_type", "application/pdf"}}}}});
+  r = Post(
+      path,
+      {{"documents",
+        {{{"id", "ok"}, {"text", "fine"}},
+         {{"id", "broken.pdf"}, {"content_base64", "bm90IGEgcGRm"}, {"content_type", "application/pdf"}}}}});
   EXPECT_EQ(r.status, 207) << r.raw;
   EXPECT_EQ(r.body["documents_failed"], 1);
   EXPECT_EQ(r.body["failures"][0]["id"], "broken.pdf");
-  r = Post(path, {{"documents", {{{"id", "x.bin"}, {"content_base64", "AAEC"}, {"content_type", "application/zip"}}}}});
+  r = Post(path, {{"documents",
+                   {{{"id", "x.bin"}, {"content_base64", "AAEC"}, {"content_type", "application/zip"}}}}});
   EXPECT_EQ(r.status, 400) << r.raw;
   EXPECT_THAT(r.body["error"]["message"].get<std::string>(), HasSubstr("x.bin"));
 
@@ -769,7 +800,8 @@ TEST_F(ServerTest, DocumentsAreChunkedEmbeddedReplacedAndDeleted) {
   for (const auto& [body, message] : std::vector<std::pair<json, std::string>>{
            {json{{"documents", json::array()}}, "non-empty array"},
            {json{{"documents", {{{"id", "a"}, {"text", "x"}}, {{"text", "no id"}}}}}, "documents[1]"},
-           {json{{"documents", {{{"id", "b"}, {"content_base64", "%%%"}, {"content_type", "txt"}}}}}, "base64"},
+           {json{{"documents", {{{"id", "b"}, {"content_base64", "%%%"}, {"content_type", "txt"}}}}},
+            "base64"},
            {json{{"documents", {{{"id", "c"}, {"text", 5}}}}}, "\"text\" must be a string"},
            {json{{"docs", json::array()}}, "unknown field"}}) {
     r = Post(path, body);
@@ -778,7 +810,8 @@ TEST_F(ServerTest, DocumentsAreChunkedEmbeddedReplacedAndDeleted) {
   }
   EXPECT_EQ(Post(path + "?wait=maybe", {{"documents", {{{"id", "a"}, {"text", "x"}}}}}).status, 400);
   EXPECT_EQ(db_->GetCollection("kb").value()->Stats().vector_count, before);
-  EXPECT_EQ(Post("/v1/collections/nope/documents", {{"documents", {{{"id", "a"}, {"text", "x"}}}}}).status, 404);
+  EXPECT_EQ(Post("/v1/collections/nope/documents", {{"documents", {{{"id", "a"}, {"text", "x"}}}}}).status,
+            404);
   ASSERT_EQ(Post("/v1/collections", {{"name", "small"}, {"dim", 4}}).status, 201);
   r = Post("/v1/collections/small/documents", {{"documents", {{{"id", "a"}, {"text", "x"}}}}});
   EXPECT_EQ(r.status, 409) << r.raw;  // failed_precondition: the model does not fit the collection
@@ -793,6 +826,277 @@ TEST_F(ServerTest, DocumentsAreChunkedEmbeddedReplacedAndDeleted) {
   r = Post("/v1/collections/kb/query", {{"query", "moon sea"}, {"mode", "lexical"}, {"generate", false}});
   for (const auto& h : r.body["hits"]) EXPECT_NE(h["doc_id"], "page.html");
   EXPECT_THAT(Send("GET", "/metrics").raw, HasSubstr("stage=\"ingest_embed\""));
+}
+
+// ---- Fault drills (issue 15, docs/reliability.md) ----
+
+// A chat client whose breaker opens after 5 failures and lets a trial through
+// after `reset`; one retry 10 ms later.
+std::unique_ptr<generate::ChatClient> DrillClient(
+    const std::string& base_url, std::chrono::milliseconds reset = std::chrono::milliseconds(300)) {
+  generate::ChatClientOptions options;
+  options.base_url = base_url;
+  options.model = "peer-model";
+  options.timeout = std::chrono::milliseconds(10'000);
+  options.breaker = {.fail_max = 5, .reset_timeout = reset};
+  options.retry = {.max_attempts = 2, .initial_backoff = std::chrono::milliseconds(10)};
+  auto chat = generate::ChatClient::Create(options);
+  return chat.ok() ? std::move(*chat) : nullptr;
+}
+
+// The value of the series `series` (name and labels as exposed) in /metrics text; -1 when absent.
+double SeriesValue(const std::string& metrics, const std::string& series) {
+  std::istringstream lines(metrics);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
+}
+
+constexpr char kLlmBreaker[] = "rag_circuit_breaker_state{dependency=\"llm\"}";
+
+class LlmDrillTest : public ServerTest {
+ protected:
+  // Ten lexical queries with a 1 s deadline: each answered 200, degraded
+  // with `reason` (the first five from the failing LLM, the rest from the
+  // open breaker: "llm_unavailable"), well within the deadline.
+  void AskTenAndExpectDegraded(const std::string& first_reason) {
+    for (int i = 0; i < 10; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      Reply r = Post("/v1/collections/docs/query", {{"query", "capital of France"}, {"mode", "lexical"}},
+                     {{"X-Request-Timeout-Ms", "1000"}});
+      const auto took = std::chrono::steady_clock::now() - start;
+      ASSERT_EQ(r.status, 200) << i << ": " << r.raw;
+      EXPECT_EQ(r.body["degraded"], true) << i;
+      EXPECT_EQ(r.body["degraded_reason"], i < 5 ? first_reason : std::string("llm_unavailable"))
+          << i << r.raw;
+      EXPECT_THAT(r.body["answer"].get<std::string>(), HasSubstr("[1]")) << i;
+      EXPECT_LT(took, std::chrono::milliseconds(1500)) << i;
+      if (i >= 5) {
+        EXPECT_THAT(r.body["degraded_detail"].get<std::string>(), HasSubstr("circuit breaker is open")) << i;
+        EXPECT_LT(took, std::chrono::milliseconds(300)) << i << ": an open breaker answers at once";
+      }
+    }
+    EXPECT_EQ(SeriesValue(Metrics(), kLlmBreaker), 1);
+    Reply ready = Send("GET", "/readyz");
+    EXPECT_EQ(ready.body["breakers"]["llm"]["state"], "open") << ready.raw;
+  }
+  std::string Metrics() { return Send("GET", "/metrics").raw; }
+
+  // After the reset timeout a healthy LLM closes the breaker again.
+  void ExpectRecovery() {
+    std::this_thread::sleep_for(std::chrono::milliseconds(350));
+    Reply r = Post("/v1/collections/docs/query", {{"query", "capital of France"}, {"mode", "lexical"}});
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.body["degraded"], false) << r.raw;
+    EXPECT_EQ(r.body["answer"], "Paris is the capital of France [1].");
+    const std::string metrics = Metrics();
+    EXPECT_EQ(SeriesValue(metrics, kLlmBreaker), 0);
+    EXPECT_EQ(SeriesValue(metrics, "rag_circuit_breaker_transitions_total{dependency=\"llm\",to=\"open\"}"),
+              1);
+    EXPECT_EQ(SeriesValue(metrics, "rag_circuit_breaker_transitions_total{dependency=\"llm\",to=\"closed\"}"),
+              1);
+  }
+};
+
+TEST_F(LlmDrillTest, LlmDownEveryQueryAnsweredDegradedAndTheBreakerOpensAfterFive) {
+  std::string base_url;
+  {
+    generate::testing::ChatPeer gone;  // its port, closed again
+    base_url = gone.base_url();
+  }
+  auto chat = DrillClient(base_url);
+  ASSERT_NE(chat, nullptr);
+  Start({}, nullptr, chat.get());
+  CreateDocs();
+  AskTenAndExpectDegraded("llm_unavailable");
+}
+
+TEST_F(LlmDrillTest, LlmReturning500sEveryQueryAnsweredDegradedThenTheBreakerClosesOnRecovery) {
+  generate::testing::ChatPeer peer;
+  peer.set_behaviour([](const json&, httplib::Response& res) {
+    res.status = 500;
+    res.set_content(R"({"error": {"message": "out of memory"}})", "application/json");
+  });
+  auto chat = DrillClient(peer.base_url());
+  ASSERT_NE(chat, nullptr);
+  Start({}, nullptr, chat.get());
+  CreateDocs();
+  AskTenAndExpectDegraded("llm_unavailable");
+  EXPECT_EQ(peer.requests(), 10);  // 5 queries x 2 attempts; none while open
+  peer.set_behaviour(nullptr);
+  ExpectRecovery();
+}
+
+TEST_F(LlmDrillTest, LlmHangingEachQueryStopsAtItsDeadlineThenTheBreakerAnswersAtOnce) {
+  generate::testing::ChatPeer peer;
+  std::atomic<bool> hang{true};
+  peer.set_behaviour([&hang](const json&, httplib::Response& res) {
+    for (int i = 0; i < 300 && hang; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    res.set_content(generate::testing::CompletionJson("Paris is the capital of France [1]."),
+                    "application/json");
+  });
+  auto chat = DrillClient(peer.base_url());
+  ASSERT_NE(chat, nullptr);
+  Start({}, nullptr, chat.get());
+  CreateDocs();
+  AskTenAndExpectDegraded("llm_timeout");
+  EXPECT_EQ(peer.requests(), 5);  // the deadline leaves no time for a retry
+  hang = false;
+  peer.set_behaviour(nullptr);
+  ExpectRecovery();
+}
+
+TEST_F(ServerTest, RequestDeadlinesComeFromTheBodyTheHeaderOrTheDefault) {
+  generate::testing::ChatPeer peer;
+  peer.set_behaviour([](const json&, httplib::Response& res) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    res.set_content(generate::testing::CompletionJson("late [1]"), "application/json");
+  });
+  auto chat = DrillClient(peer.base_url(), std::chrono::milliseconds(60'000));
+  ASSERT_NE(chat, nullptr);
+  ServerOptions options;
+  options.request_timeout = std::chrono::milliseconds(200);
+  Start(options, nullptr, chat.get());
+  CreateDocs();
+  const json ask = {{"query", "capital of France"}, {"mode", "lexical"}};
+  auto with_timeout = [&ask](int ms) {
+    json body = ask;
+    body["timeout_ms"] = ms;
+    return body;
+  };
+  const std::vector<std::pair<json, httplib::Headers>> cases = {
+      {ask, {}},                                 // the server's default: 200 ms
+      {ask, {{"X-Request-Timeout-Ms", "300"}}},  // the header
+      {with_timeout(250), {}}};                  // the body
+  for (const auto& [body, headers] : cases) {
+    const auto start = std::chrono::steady_clock::now();
+    Reply r = Post("/v1/collections/docs/query", body, headers);
+    const auto took = std::chrono::steady_clock::now() - start;
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.body["degraded_reason"], "llm_timeout") << r.raw;
+    EXPECT_LT(took, std::chrono::milliseconds(1000));
+  }
+  // A deadline long enough lets the LLM answer.
+  Reply slow = Post("/v1/collections/docs/query", with_timeout(5000));
+  EXPECT_EQ(slow.body["degraded"], false) << slow.raw;
+  EXPECT_EQ(slow.body["answer"], "late [1]");
+  // Bad deadlines are the client's mistake.
+  EXPECT_EQ(Post("/v1/collections/docs/query", ask, {{"X-Request-Timeout-Ms", "soon"}}).status, 400);
+  EXPECT_EQ(Post("/v1/collections/docs/query", with_timeout(0)).status, 400);
+}
+
+TEST_F(ServerTest, AdmissionControlRefusesQueriesBeyondItsLimitsAtOnceWithRetryAfter) {
+  generate::testing::ChatPeer peer;
+  peer.set_behaviour([](const json&, httplib::Response& res) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    res.set_content(generate::testing::CompletionJson("slow [1]"), "application/json");
+  });
+  auto chat = DrillClient(peer.base_url());
+  ASSERT_NE(chat, nullptr);
+  ServerOptions options;
+  options.threads = 8;
+  options.admission = {.max_in_flight = 1, .max_queue = 1, .max_wait = std::chrono::milliseconds(5'000)};
+  Start(options, nullptr, chat.get());
+  CreateDocs();
+  // Six at once: one runs, one waits, four are refused at once.
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::vector<std::pair<int, std::string>> outcomes;  // status, Retry-After
+  std::vector<std::chrono::steady_clock::duration> refused_after;
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&] {
+      httplib::Client client("127.0.0.1", port_);
+      client.set_read_timeout(10, 0);
+      const auto start = std::chrono::steady_clock::now();
+      auto res = client.Post("/v1/collections/docs/query",
+                             R"({"query": "capital of France", "mode": "lexical"})", "application/json");
+      std::lock_guard lock(mu);
+      ASSERT_TRUE(res);
+      outcomes.emplace_back(res->status, res->get_header_value("Retry-After"));
+      if (res->status == 503) {
+        refused_after.push_back(std::chrono::steady_clock::now() - start);
+        EXPECT_THAT(res->body, HasSubstr("overloaded"));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  int ok = 0, refused = 0;
+  for (const auto& [status, retry_after] : outcomes) {
+    if (status == 200) ++ok;
+    if (status == 503) {
+      ++refused;
+      EXPECT_EQ(retry_after, "1");
+    }
+  }
+  EXPECT_EQ(ok, 2);
+  EXPECT_EQ(refused, 4);
+  for (const auto& d : refused_after) EXPECT_LT(d, std::chrono::milliseconds(500));
+  EXPECT_EQ(SeriesValue(Send("GET", "/metrics").raw, "rag_admission_rejected_total"), 4);
+  // Other routes are not queries: they still answer.
+  EXPECT_EQ(Send("GET", "/v1/collections").status, 200);
+}
+
+TEST_F(ServerTest, RequestsBeyondTheWorkerQueueGetA503AtOnce) {
+  generate::testing::ChatPeer peer;
+  peer.set_behaviour([](const json&, httplib::Response& res) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    res.set_content(generate::testing::CompletionJson("slow [1]"), "application/json");
+  });
+  auto chat = DrillClient(peer.base_url());
+  ASSERT_NE(chat, nullptr);
+  ServerOptions options;
+  options.threads = 1;
+  options.max_queued_requests = 1;
+  options.admission = {.max_in_flight = 0};  // no query limit: only the transport's queue
+  Start(options, nullptr, chat.get());
+  CreateDocs();
+  std::thread busy([&] {
+    httplib::Client client("127.0.0.1", port_);
+    client.set_read_timeout(10, 0);
+    auto res = client.Post("/v1/collections/docs/query",
+                           R"({"query": "capital of France", "mode": "lexical"})", "application/json");
+    EXPECT_TRUE(res && res->status == 200);
+  });
+  while (peer.requests() == 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the worker is busy
+  std::thread queued([&] {
+    httplib::Client client("127.0.0.1", port_);
+    client.set_read_timeout(10, 0);
+    auto res = client.Get("/healthz");
+    EXPECT_TRUE(res && res->status == 200);  // waits for the worker, then answers
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto start = std::chrono::steady_clock::now();
+  httplib::Client client("127.0.0.1", port_);
+  auto res = client.Get("/healthz");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503) << res->body;
+  EXPECT_EQ(res->get_header_value("Retry-After"), "1");
+  EXPECT_THAT(res->body, HasSubstr("overloaded"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(400));
+  busy.join();
+  queued.join();
+}
+
+TEST_F(ServerTest, AnApiKeysRateLimitAnswers429WithRetryAfter) {
+  ServerOptions options;
+  ApiKey limited{"limited", Access::kRead, {"*"}};
+  limited.rate_per_s = 0.5;
+  limited.burst = 2;
+  options.api_keys = {limited, {"free", Access::kRead, {"*"}}};
+  Start(options);
+  const httplib::Headers key = {{"Authorization", "Bearer limited"}};
+  EXPECT_EQ(Send("GET", "/v1/collections", "", key).status, 200);
+  EXPECT_EQ(Send("GET", "/v1/collections", "", key).status, 200);
+  Reply over = Send("GET", "/v1/collections", "", key);
+  EXPECT_EQ(over.status, 429) << over.raw;
+  EXPECT_EQ(over.body["error"]["code"], "resource_exhausted");
+  EXPECT_THAT(over.body["error"]["message"].get<std::string>(), HasSubstr("rate limit"));
+  EXPECT_EQ(Header(over.headers, "Retry-After"), "2");
+  // Another key has its own budget; open routes have none.
+  EXPECT_EQ(Send("GET", "/v1/collections", "", {{"Authorization", "Bearer free"}}).status, 200);
+  EXPECT_EQ(Send("GET", "/healthz").status, 200);
 }
 
 }  // namespace

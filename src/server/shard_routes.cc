@@ -58,6 +58,8 @@ Result<json> Search(Server& server, RouteRequest& r) {
       return absl::InvalidArgumentError(StrCat("\"filter\": ", std::string(parsed.status().message())));
     filter = std::move(*parsed);
   }
+  ASSIGN_OR_RETURN(const resilience::Deadline deadline, server.QueryDeadline(r, std::nullopt));
+  ASSIGN_OR_RETURN(auto slot, server.AdmitQuery(deadline));
   std::optional<store::LexicalTermStats> stats;
   if (auto s = body.find("lexical_stats"); s != body.end()) {
     ASSIGN_OR_RETURN(stats, query::LexicalStatsFromWire(*s));
