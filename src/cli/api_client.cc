@@ -12,7 +12,8 @@ using nlohmann::json;
 Result<std::unique_ptr<ApiClient>> ApiClient::Create(const std::string& base_url, std::string api_key) {
   ASSIGN_OR_RETURN(BaseUrl url, SplitBaseUrl(base_url, "--server"));
   if (!url.path.empty()) {
-    return absl::InvalidArgumentError(StrCat("--server '", base_url, "': give http://HOST:PORT without a path"));
+    return absl::InvalidArgumentError(
+        StrCat("--server '", base_url, "': give http://HOST:PORT without a path"));
   }
   if (api_key.empty()) {
     if (const char* env = std::getenv("RAGLINE_API_KEY")) api_key = env;
@@ -36,21 +37,68 @@ Result<ApiReply> ApiClient::Call(const std::string& method, const std::string& p
   } else {
     res = client_.Get(path.c_str(), headers_);
   }
-  if (!res) return absl::UnavailableError(StrCat("cannot reach ", url_, ": ", httplib::to_string(res.error())));
+  if (!res)
+    return absl::UnavailableError(StrCat("cannot reach ", url_, ": ", httplib::to_string(res.error())));
   ApiReply reply{res->status, json::parse(res->body, nullptr, false)};
   if (res->status >= 200 && res->status < 300) {
     if (reply.body.is_discarded()) return absl::DataLossError(StrCat(url_, path, ": malformed JSON reply"));
     return reply;
   }
-  const std::string message = StrCat("server answered ", res->status, ": ", PeerErrorMessage(res->body));
-  switch (res->status) {
-    case 400: return absl::InvalidArgumentError(message);
-    case 401: return absl::UnauthenticatedError(message);
-    case 403: return absl::PermissionDeniedError(message);
-    case 404: return absl::NotFoundError(message);
-    case 409: return absl::AlreadyExistsError(message);
-    default: return absl::UnavailableError(message);
+  return ErrorOf(res->status, res->body);
+}
+
+Status ApiClient::ErrorOf(int status, const std::string& body) {
+  const std::string message = StrCat("server answered ", status, ": ", PeerErrorMessage(body));
+  switch (status) {
+    case 400:
+      return absl::InvalidArgumentError(message);
+    case 401:
+      return absl::UnauthenticatedError(message);
+    case 403:
+      return absl::PermissionDeniedError(message);
+    case 404:
+      return absl::NotFoundError(message);
+    case 409:
+      return absl::AlreadyExistsError(message);
+    default:
+      return absl::UnavailableError(message);
   }
+}
+
+Status ApiClient::PostStreaming(const std::string& path, const json& body,
+                                const std::function<void(const json& line)>& on_line) {
+  httplib::Request request;
+  request.method = "POST";
+  request.path = path;
+  request.headers = headers_;
+  request.body = body.dump();
+  request.set_header("Content-Type", "application/json");
+  int status = 0;
+  std::string pending, error_body;
+  request.response_handler = [&](const httplib::Response& r) {
+    status = r.status;
+    return true;
+  };
+  request.content_receiver = [&](const char* data, size_t size, uint64_t, uint64_t) {
+    if (status < 200 || status >= 300) {
+      error_body.append(data, size);
+      return true;
+    }
+    pending.append(data, size);
+    for (size_t nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n')) {
+      json line = json::parse(pending.substr(0, nl), nullptr, false);
+      pending.erase(0, nl + 1);
+      if (!line.is_discarded()) on_line(line);
+    }
+    return true;
+  };
+  httplib::Response response;
+  httplib::Error error = httplib::Error::Success;
+  if (!client_.send(request, response, error)) {
+    return absl::UnavailableError(StrCat("cannot reach ", url_, ": ", httplib::to_string(error)));
+  }
+  if (status < 200 || status >= 300) return ErrorOf(status, error_body.empty() ? response.body : error_body);
+  return absl::OkStatus();
 }
 
 }  // namespace ragline::cli

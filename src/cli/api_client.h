@@ -5,6 +5,7 @@
 
 #include <httplib.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -27,12 +28,19 @@ class ApiClient {
   // POST (body given) or GET/DELETE (body null). Errors: Unavailable when the
   // server cannot be reached, else the HTTP status mapped back to a code with
   // "server answered N: message".
-  Result<ApiReply> Call(const std::string& method, const std::string& path, const nlohmann::json* body = nullptr);
+  Result<ApiReply> Call(const std::string& method, const std::string& path,
+                        const nlohmann::json* body = nullptr);
 
+  // POSTs `body` and hands each line of a streamed NDJSON reply to
+  // `on_line` as it arrives. A non-2xx reply is an error as for Call.
+  Status PostStreaming(const std::string& path, const nlohmann::json& body,
+                       const std::function<void(const nlohmann::json& line)>& on_line);
   const std::string& url() const { return url_; }
 
  private:
   ApiClient(std::string url, std::string api_key);
+  // A non-2xx reply as a Status: "server answered N: message".
+  static Status ErrorOf(int status, const std::string& body);
 
   std::string url_;
   httplib::Headers headers_;

@@ -17,17 +17,19 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "cli/api_client.h"
+#include "cli/cluster_command.h"
 #include "cli/embed_command.h"
 #include "cli/eval_command.h"
 #include "cli/ingest_command.h"
 #include "cli/io.h"
 #include "cli/query_command.h"
+#include "cli/reindex_command.h"
 #include "cli/serve_command.h"
 #include "cli/worker_command.h"
-#include "cli/cluster_command.h"
 #include "core/strings.h"
-#include "nlohmann/json.hpp"
 #include "embed/local_embedder.h"
+#include "nlohmann/json.hpp"
 #include "search/retriever.h"
 #include "store/database.h"
 #include "store/record_json.h"
@@ -63,8 +65,9 @@ json ConfigJson(const Collection& c) { return c.config().ToJson(); }
 // store::StatsJson plus, after a cut WAL tail, what recovery dropped (the CLI reports it).
 // ---------------------------------------------------------------- commands
 
-int CmdCollectionCreate(const std::string& data, const std::string& name, uint32_t dim, const std::string& metric,
-                        const std::string& index, const std::vector<std::string>& params, uint32_t seal_threshold,
+int CmdCollectionCreate(const std::string& data, const std::string& name, uint32_t dim,
+                        const std::string& metric, const std::string& index,
+                        const std::vector<std::string>& params, uint32_t seal_threshold,
                         const std::string& fsync, const std::string& text_field, const std::string& analyzer,
                         const std::string& bm25) {
   store::CollectionConfig config;
@@ -79,14 +82,16 @@ int CmdCollectionCreate(const std::string& data, const std::string& name, uint32
   for (const auto& p : params) {
     auto eq = p.find('=');
     if (eq == std::string::npos) return Fail(StrCat("--param '", p, "': expected KEY=VALUE"));
-    Status st = config.index_params.Set(std::string_view(p).substr(0, eq), std::string_view(p).substr(eq + 1));
+    Status st =
+        config.index_params.Set(std::string_view(p).substr(0, eq), std::string_view(p).substr(eq + 1));
     if (!st.ok()) return Fail(st);
   }
   config.seal_threshold = seal_threshold;
   if (fsync != "batch" && fsync != "none") return Fail("--fsync must be 'batch' or 'none'");
   config.fsync = fsync == "none" ? store::FsyncPolicy::kNone : store::FsyncPolicy::kBatch;
   config.lexical.text_field = text_field;
-  if (Status st = config.lexical.analyzer.SetFromString(analyzer); !st.ok()) return Fail(StrCat("--analyzer: ", std::string(st.message())));
+  if (Status st = config.lexical.analyzer.SetFromString(analyzer); !st.ok())
+    return Fail(StrCat("--analyzer: ", std::string(st.message())));
   auto bm25_params = index::Bm25Params::Parse(bm25);
   if (!bm25_params.ok()) return Fail(StrCat("--bm25: ", std::string(bm25_params.status().message())));
   config.lexical.bm25 = *bm25_params;
@@ -167,8 +172,9 @@ class LazyEmbedder {
     if (!opened.ok()) {
       error_ = opened.status();
     } else if ((*opened)->dim() != config_.dim) {
-      error_ = absl::InvalidArgumentError(StrCat("model ", (*opened)->model_id(), " embeds to ", (*opened)->dim(),
-                                                 " dimensions, collection '", config_.name, "' has ", config_.dim));
+      error_ = absl::InvalidArgumentError(StrCat("model ", (*opened)->model_id(), " embeds to ",
+                                                 (*opened)->dim(), " dimensions, collection '", config_.name,
+                                                 "' has ", config_.dim));
     } else {
       embedder_ = std::move(*opened);
       return embedder_.get();
@@ -188,15 +194,19 @@ class LazyEmbedder {
 Status ParseQueryLine(const std::string& line, const std::string& where, size_t dim, search::Query* query,
                       std::optional<store::PayloadFilter>* query_filter) {
   json q = json::parse(line, nullptr, false);
-  if (q.is_discarded() || !q.is_object()) return absl::InvalidArgumentError(StrCat(where, ": malformed JSON query"));
+  if (q.is_discarded() || !q.is_object())
+    return absl::InvalidArgumentError(StrCat(where, ": malformed JSON query"));
   if (q.contains("mode")) {
-    if (!q["mode"].is_string()) return absl::InvalidArgumentError(StrCat(where, ": \"mode\" must be a string"));
+    if (!q["mode"].is_string())
+      return absl::InvalidArgumentError(StrCat(where, ": \"mode\" must be a string"));
     auto mode = search::ParseMode(q["mode"].get<std::string>());
-    if (!mode.ok()) return absl::InvalidArgumentError(StrCat(where, ": ", std::string(mode.status().message())));
+    if (!mode.ok())
+      return absl::InvalidArgumentError(StrCat(where, ": ", std::string(mode.status().message())));
     query->mode = *mode;
   }
   if (q.contains("text")) {
-    if (!q["text"].is_string()) return absl::InvalidArgumentError(StrCat(where, ": \"text\" must be a string"));
+    if (!q["text"].is_string())
+      return absl::InvalidArgumentError(StrCat(where, ": \"text\" must be a string"));
     query->text = q["text"].get<std::string>();
   }
   if (q.contains("vector")) {
@@ -206,7 +216,8 @@ Status ParseQueryLine(const std::string& line, const std::string& where, size_t 
   const std::string mode_name(search::ModeName(query->mode));
   if (query->mode == search::Mode::kDense) {
     if (!query->vector && !query->text) {
-      return absl::InvalidArgumentError(StrCat(where, ": missing \"vector\" (dense mode; or a \"text\" to embed)"));
+      return absl::InvalidArgumentError(
+          StrCat(where, ": missing \"vector\" (dense mode; or a \"text\" to embed)"));
     }
   } else if (!query->text) {
     return absl::InvalidArgumentError(StrCat(where, ": missing \"text\" (", mode_name, " mode)"));
@@ -235,7 +246,8 @@ int CmdSearch(const std::string& data, const SearchArgs& args) {
   fusion.method = *method;
   fusion.rrf_k = args.rrf_k;
   fusion.alpha = args.alpha;
-  if (Status st = fusion.SetWeights(args.weights); !st.ok()) return Fail(StrCat("--weights: ", std::string(st.message())));
+  if (Status st = fusion.SetWeights(args.weights); !st.ok())
+    return Fail(StrCat("--weights: ", std::string(st.message())));
   if (Status st = fusion.Validate(); !st.ok()) return Fail(st);
   auto db = OpenDatabase(data, true);
   if (!db.ok()) return Fail(db.status());
@@ -272,7 +284,8 @@ int CmdSearch(const std::string& data, const SearchArgs& args) {
       if (!e.ok()) {
         const std::string why = std::string(e.status().message());
         if (query.mode == search::Mode::kDense) {
-          return Fail(StrCat(where, ": missing \"vector\" (dense mode) and \"text\" cannot be embedded: ", why));
+          return Fail(
+              StrCat(where, ": missing \"vector\" (dense mode) and \"text\" cannot be embedded: ", why));
         }
         return Fail(StrCat(where, ": \"text\" cannot be embedded for ", search::ModeName(query.mode),
                            " mode (or give a \"vector\"): ", why));
@@ -412,9 +425,7 @@ int RunCli(int argc, char** argv) {
   app.set_version_flag("--version", "ragline 0.1.0");
   app.require_subcommand(1);
   std::string data;
-  auto add_data = [&](CLI::App* cmd) {
-    cmd->add_option("--data", data, "data directory")->required();
-  };
+  auto add_data = [&](CLI::App* cmd) { cmd->add_option("--data", data, "data directory")->required(); };
   int rc = 0;
 
   // collection create|list|describe|drop
@@ -431,8 +442,9 @@ int RunCli(int argc, char** argv) {
   create->add_option("--dim", dim, "vector dimension")->required();
   create->add_option("--metric", metric, "cosine | dot | l2")->capture_default_str();
   create->add_option("--index", index_kind, "flat | hnsw | ivf_pq")->capture_default_str();
-  create->add_option("--param", params, "index parameter KEY=VALUE (repeatable): M, ef_construction, "
-                                        "ef_search, nlist, pq_m, nbits, nprobe, rerank, seed");
+  create->add_option("--param", params,
+                     "index parameter KEY=VALUE (repeatable): M, ef_construction, "
+                     "ef_search, nlist, pq_m, nbits, nprobe, rerank, seed");
   create->add_option("--seal-threshold", seal_threshold, "rows per segment before it is indexed")
       ->capture_default_str();
   create->add_option("--fsync", fsync, "batch (durable before ack) | none")->capture_default_str();
@@ -444,8 +456,8 @@ int RunCli(int argc, char** argv) {
   create->add_option("--bm25", bm25, "BM25 parameters, e.g. k1=1.2,b=0.75 (the default)");
   add_data(create);
   create->callback([&] {
-    rc = CmdCollectionCreate(data, name, dim, metric, index_kind, params, seal_threshold, fsync, text_field, analyzer,
-                             bm25);
+    rc = CmdCollectionCreate(data, name, dim, metric, index_kind, params, seal_threshold, fsync, text_field,
+                             analyzer, bm25);
   });
 
   auto* list = coll->add_subcommand("list", "list collections and aliases");
@@ -506,6 +518,37 @@ int RunCli(int argc, char** argv) {
       return json{{"deleted_alias", alias_name}};
     });
   });
+  // rollback / history: on the data directory, or through a server (--server URL).
+  std::string alias_server;
+  auto alias_over = [&](const std::string& method, const std::string& suffix) -> int {
+    const std::string path = StrCat("/v1/aliases/", alias_name, suffix);
+    if (alias_server.empty()) {
+      if (data.empty()) return Fail(absl::InvalidArgumentError("give --data DIR or --server URL"));
+      return WithDatabase(data, method == "GET", [&](Database& db) -> Result<json> {
+        ASSIGN_OR_RETURN(json now, db.DescribeAlias(alias_name));
+        if (method == "GET") return now;
+        ASSIGN_OR_RETURN(std::string restored, db.RollbackAlias(alias_name));
+        return json{{"alias", alias_name}, {"collection", restored}, {"rolled_back_from", now["collection"]}};
+      });
+    }
+    auto client = ApiClient::Create(alias_server, "");
+    if (!client.ok()) return Fail(client.status());
+    json empty = json::object();
+    auto reply = (*client)->Call(method, path, method == "POST" ? &empty : nullptr);
+    if (!reply.ok()) return Fail(reply.status());
+    PrintJson(reply->body);
+    return 0;
+  };
+  auto* alias_rollback =
+      alias->add_subcommand("rollback", "point an alias back at the collection it had before its last flip");
+  auto* alias_history = alias->add_subcommand("history", "an alias's target and its earlier ones");
+  for (auto* cmd : {alias_rollback, alias_history}) {
+    cmd->add_option("alias", alias_name, "alias name")->required();
+    auto* server = cmd->add_option("--server", alias_server, "a ragline server (http://HOST:PORT)");
+    cmd->add_option("--data", data, "data directory")->excludes(server);
+  }
+  alias_rollback->callback([&] { rc = alias_over("POST", "/rollback"); });
+  alias_history->callback([&] { rc = alias_over("GET", ""); });
   auto* alias_list = alias->add_subcommand("list", "list aliases");
   add_data(alias_list);
   alias_list->callback([&] {
@@ -518,10 +561,13 @@ int RunCli(int argc, char** argv) {
   // upsert
   std::string file;
   size_t batch_size = 1000;
-  auto* upsert = app.add_subcommand("upsert", "upsert JSONL records {\"id\",\"version\",\"vector\",\"payload\"}");
+  auto* upsert =
+      app.add_subcommand("upsert", "upsert JSONL records {\"id\",\"version\",\"vector\",\"payload\"}");
   upsert->add_option("name", name, "collection or alias")->required();
   upsert->add_option("--file", file, "JSONL file (default: stdin)");
-  upsert->add_option("--batch-size", batch_size, "records per durable batch")->capture_default_str()->check(CLI::Range(1, 1000000));
+  upsert->add_option("--batch-size", batch_size, "records per durable batch")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
   add_data(upsert);
   upsert->callback([&] { rc = CmdUpsert(data, name, file, batch_size); });
 
@@ -532,14 +578,17 @@ int RunCli(int argc, char** argv) {
       "top-k search; JSONL queries on stdin: {\"vector\": [...]} or {\"text\": \"...\"} (plus optional "
       "\"k\", \"filter\", \"mode\")");
   search->add_option("name", search_args.name, "collection or alias")->required();
-  search->add_option("--k", search_args.k, "hits per query")->capture_default_str()->check(CLI::Range(1, 100000));
+  search->add_option("--k", search_args.k, "hits per query")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   search->add_option("--filter", search_args.filter, "payload filter JSON, e.g. '{\"lang\": \"en\"}'");
   search->add_option("--ef", search_args.ef, "HNSW ef_search override");
   search->add_option("--nprobe", search_args.nprobe, "IVF-PQ nprobe override");
   search->add_option("--file", search_args.file, "JSONL file (default: stdin)");
-  search->add_option("--mode", search_args.mode,
-                     "dense (nearest vectors; {\"text\"} is embedded with --model) | lexical (BM25 over the "
-                     "text field) | hybrid (both, fused; needs {\"text\"})")
+  search
+      ->add_option("--mode", search_args.mode,
+                   "dense (nearest vectors; {\"text\"} is embedded with --model) | lexical (BM25 over the "
+                   "text field) | hybrid (both, fused; needs {\"text\"})")
       ->capture_default_str();
   search->add_option("--model", search_args.model,
                      "model directory that embeds text queries (default $RAGLINE_MODEL_DIR or "
@@ -550,8 +599,9 @@ int RunCli(int argc, char** argv) {
   search->add_option("--weights", search_args.weights, "RRF weights, e.g. dense=1,lexical=1");
   search->add_option("--alpha", search_args.alpha, "convex fusion weight of dense (lexical gets 1 - alpha)")
       ->capture_default_str();
-  search->add_option("--candidates", search_args.candidates,
-                     "hybrid: hits per list before fusion (0 = max(k, 100))")
+  search
+      ->add_option("--candidates", search_args.candidates,
+                   "hybrid: hits per list before fusion (0 = max(k, 100))")
       ->capture_default_str();
   add_data(search);
   search->callback([&] { rc = CmdSearch(data, search_args); });
@@ -602,7 +652,8 @@ int RunCli(int argc, char** argv) {
   repair->callback([&] { rc = CmdRepair(data, name); });
 
   // compact
-  auto* compact = app.add_subcommand("compact", "seal pending segments, then merge segments and drop dead rows");
+  auto* compact =
+      app.add_subcommand("compact", "seal pending segments, then merge segments and drop dead rows");
   compact->add_option("name", name, "collection or alias")->required();
   add_data(compact);
   compact->callback([&] {
@@ -623,6 +674,7 @@ int RunCli(int argc, char** argv) {
   AddQueryCommand(app, &rc);
   AddWorkerCommand(app, &rc);
   AddClusterCommand(app, &rc);
+  AddReindexCommand(app, &rc);
 
   try {
     app.parse(argc, argv);

@@ -94,8 +94,13 @@ std::string Duration(double seconds) {
 
 }  // namespace
 
-Progress::Progress(std::string label, size_t total)
-    : label_(std::move(label)), total_(total), tty_(::isatty(2) == 1), start_(Clock::now()), last_(start_) {}
+Progress::Progress(std::string label, size_t total, std::string unit)
+    : label_(std::move(label)),
+      total_(total),
+      unit_(std::move(unit)),
+      tty_(::isatty(2) == 1),
+      start_(Clock::now()),
+      last_(start_) {}
 
 void Progress::Update(size_t done, std::string_view extra) {
   const bool finished = total_ > 0 && done >= total_;
@@ -105,9 +110,9 @@ void Progress::Update(size_t done, std::string_view extra) {
   const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
   std::string line = StrCat(label_, ": ", done);
   if (total_ > 0) line += StrCat("/", total_);
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), " docs  %.1f docs/s", rate);
-  line += buf;
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f", rate);
+  line += StrCat(" ", unit_, "  ", buf, " ", unit_, "/s");
   if (!extra.empty()) line += StrCat("  ", extra);
   if (total_ > 0) {
     const double eta = rate > 0 ? static_cast<double>(total_ - std::min(done, total_)) / rate : 0;

@@ -128,12 +128,12 @@ class SignalStopper {
   std::thread thread_;
 };
 
-// Progress of a long command on stderr: "LABEL: done/total docs  rate  ETA",
+// Progress of a long command on stderr: "LABEL: done/total UNIT  rate  ETA",
 // a `\r`-updated line on a terminal, otherwise a line every 10 s and one at
 // the end. total 0 = unknown (no ETA). `extra` is appended ("12 chunks").
 class Progress {
  public:
-  Progress(std::string label, size_t total);
+  Progress(std::string label, size_t total, std::string unit = "docs");
   void set_total(size_t total) { total_ = total; }
   void Update(size_t done, std::string_view extra = {});
   // Ends a terminal line left open by Update (no-op otherwise).
@@ -143,6 +143,7 @@ class Progress {
   using Clock = std::chrono::steady_clock;
   std::string label_;
   size_t total_;
+  std::string unit_;
   bool tty_;
   bool open_line_ = false;
   Clock::time_point start_, last_;

@@ -8,6 +8,7 @@
 #include "core/json_fields.h"
 #include "core/strings.h"
 #include "obs/metrics.h"
+#include "pipeline/reindex.h"
 #include "query/query.h"
 #include "server/http_error.h"
 #include "store/record_json.h"
@@ -36,17 +37,6 @@ Result<std::optional<store::PayloadFilter>> ParseFilter(const json& body) {
   return std::optional<store::PayloadFilter>(std::move(*filter));
 }
 
-// {"M": 16, ...}: each a non-negative integer the index knows.
-Status SetIndexParams(const json& params, index::IndexParams* out) {
-  for (const auto& [key, value] : params.items()) {
-    const auto v = JsonUnsigned(value);
-    if (!v)
-      return absl::InvalidArgumentError(StrCat("index parameter '", key, "' must be a non-negative integer"));
-    RETURN_IF_ERROR(out->Set(key, std::to_string(*v)));
-  }
-  return absl::OkStatus();
-}
-
 Result<store::CollectionConfig> ParseCollectionConfig(const json& body, const embed::Embedder* embedder) {
   RETURN_IF_ERROR(RefuseUnknownFields(
       body,
@@ -71,27 +61,10 @@ Result<store::CollectionConfig> ParseCollectionConfig(const json& body, const em
         return absl::InvalidArgumentError("\"metric\" must be \"cosine\", \"dot\" or \"l2\"");
       ASSIGN_OR_RETURN(config.metric, store::ParseMetric(v.get<std::string>()));
     } else if (key == "index") {
-      // "hnsw" or {"kind": "hnsw", "params": {...}}
-      const json* params = nullptr;
-      std::string kind;
-      if (v.is_string()) {
-        kind = v.get<std::string>();
-      } else if (v.is_object() && v.contains("kind") && v["kind"].is_string()) {
-        RETURN_IF_ERROR(RefuseUnknownFields(v, {"kind", "params"}, "\"index\""));
-        kind = v["kind"].get<std::string>();
-        if (v.contains("params")) params = &v["params"];
-      } else {
-        return absl::InvalidArgumentError(
-            "\"index\" must be \"flat\", \"hnsw\", \"ivf_pq\" or {\"kind\", \"params\"}");
-      }
-      ASSIGN_OR_RETURN(config.index_kind, index::ParseIndexKind(kind));
-      if (params != nullptr) {
-        if (!params->is_object()) return absl::InvalidArgumentError("\"index.params\" must be an object");
-        RETURN_IF_ERROR(SetIndexParams(*params, &config.index_params));
-      }
+      RETURN_IF_ERROR(store::ApplyIndexJson(v, &config));
     } else if (key == "index_params") {
       if (!v.is_object()) return absl::InvalidArgumentError("\"index_params\" must be an object");
-      RETURN_IF_ERROR(SetIndexParams(v, &config.index_params));
+      RETURN_IF_ERROR(store::ApplyIndexParamsJson(v, &config.index_params));
     } else if (key == "seal_threshold") {
       const auto threshold = JsonUnsigned(v);
       if (!threshold || *threshold == 0 || *threshold > (1u << 24)) {
@@ -153,11 +126,22 @@ class Routes {
       ASSIGN_OR_RETURN(auto aliases, db_.ListAliases());
       return json{{"aliases", aliases}};
     });
+    Add("GET", "/v1/aliases/{alias}", Access::kRead, -1,
+        [this](RouteRequest& r) { return db_.DescribeAlias(r.PathParam(0)); });
+    Add("POST", "/v1/aliases/{alias}/rollback", Access::kWrite, -1, [this](RouteRequest& r) -> Result<json> {
+      const std::string alias = r.PathParam(0);
+      Observed observed(server_.deps().catalog_observer, alias);
+      ASSIGN_OR_RETURN(json before, db_.DescribeAlias(alias));
+      ASSIGN_OR_RETURN(std::string restored, db_.RollbackAlias(alias));
+      return json{{"alias", alias}, {"collection", restored}, {"rolled_back_from", before["collection"]}};
+    });
     if (vector_writes_) {
       Add("POST", "/v1/collections/{name}/vectors", Access::kWrite, 0,
           [this](RouteRequest& r) { return Upsert(r); });
       Add("POST", "/v1/collections/{name}/vectors/delete", Access::kWrite, 0,
           [this](RouteRequest& r) { return DeleteVectors(r); });
+      Add("POST", "/v1/collections/{name}/reindex", Access::kWrite, 0,
+          [this](RouteRequest& r) { return Reindex(r); });
     }
     Add("POST", "/v1/collections/{name}/vectors/search", Access::kRead, 0,
         [this](RouteRequest& r) { return SearchVectors(r); });
@@ -240,6 +224,13 @@ class Routes {
   Result<json> CreateCollection(RouteRequest& r) {
     ASSIGN_OR_RETURN(json body, r.JsonBody());
     ASSIGN_OR_RETURN(store::CollectionConfig config, ParseCollectionConfig(body, server_.deps().embedder));
+    ASSIGN_OR_RETURN(Collection * c, CreateObserved(config));
+    r.SetSuccessStatus(201);
+    return c->config().ToJson();
+  }
+
+  // Creates a collection, telling the catalog observer (undone when it refuses).
+  Result<Collection*> CreateObserved(const store::CollectionConfig& config) {
     CatalogObserver* observer = server_.deps().catalog_observer;
     Observed observed(observer, config.name);
     std::shared_lock lock(server_.catalog_mutex());
@@ -252,8 +243,133 @@ class Routes {
         return st;
       }
     }
-    r.SetSuccessStatus(201);
-    return c->config().ToJson();
+    return c;
+  }
+
+  // POST .../reindex {"target", "index"?, "reembed"?, "rate"?, "alias"?}:
+  // copies the collection into `target` (created from the source's config
+  // with the index given, or resumed when it exists), streaming NDJSON
+  // progress lines; then, with writes paused, a last pass, a verification
+  // and (with "alias") the flip. docs/reliability.md "Re-index with rollback".
+  Result<json> Reindex(RouteRequest& r) {
+    ASSIGN_OR_RETURN(json body, r.JsonBody());
+    RETURN_IF_ERROR(RefuseUnknownFields(body, {"target", "index", "reembed", "rate", "alias"}, ""));
+    auto target_name = body.find("target");
+    if (target_name == body.end() || !target_name->is_string()) {
+      return absl::InvalidArgumentError("\"target\" (the new collection's name) is required");
+    }
+    const bool reembed = body.value("reembed", json(false)) == json(true);
+    if (body.contains("reembed") && !body["reembed"].is_boolean())
+      return absl::InvalidArgumentError("\"reembed\" must be true or false");
+    double rate = 0;
+    if (auto v = body.find("rate"); v != body.end() && !v->is_null()) {
+      if (!v->is_number() || v->get<double>() < 0) {
+        return absl::InvalidArgumentError(
+            "\"rate\" must be a non-negative number (records per second; 0 = unthrottled)");
+      }
+      rate = v->get<double>();
+    }
+    std::string alias;
+    if (auto v = body.find("alias"); v != body.end() && !v->is_null()) {
+      if (!v->is_string()) return absl::InvalidArgumentError("\"alias\" must be a string");
+      alias = v->get<std::string>();
+      RETURN_IF_ERROR(store::ValidateName("alias", alias));
+    }
+    embed::Embedder* embedder = reembed ? server_.deps().embedder : nullptr;
+    if (reembed && embedder == nullptr) {
+      return absl::FailedPreconditionError(
+          "\"reembed\" needs the server's embedding model, and none is loaded");
+    }
+    std::string source_name;
+    store::CollectionConfig target_config;
+    {
+      std::shared_lock lock(server_.catalog_mutex());
+      ASSIGN_OR_RETURN(Collection * source, db_.GetCollection(r.PathParam(0)));
+      source_name = source->config().name;
+      ASSIGN_OR_RETURN(target_config,
+                       pipeline::ReindexTargetConfig(
+                           source->config(), target_name->get<std::string>(), body.value("index", json()),
+                           embedder != nullptr ? static_cast<uint32_t>(embedder->dim()) : 0));
+    }
+    if (source_name == target_config.name) {
+      return absl::InvalidArgumentError("\"target\" must name another collection than the source");
+    }
+    {
+      std::shared_lock lock(server_.catalog_mutex());
+      auto existing = db_.GetCollection(target_config.name);
+      if (!existing.ok() && !absl::IsNotFound(existing.status())) return existing.status();
+      if (!existing.ok()) {
+        lock.unlock();
+        RETURN_IF_ERROR(CreateObserved(target_config).status());
+      }
+    }
+    // The copy runs in the stream's writer, after this handler returned; the
+    // HTTP request outlives it (the transport writes the stream in its scope).
+    const HttpRequest* http = &r.http;
+    r.response.SetStream("application/x-ndjson", [this, http, source_name, target_config, embedder, rate,
+                                                  alias](DataSink& sink) {
+      auto line = [&sink](const json& j) { return sink.IsWritable() && sink.Write(DumpJson(j) + "\n"); };
+      Result<json> done = RunReindex([http] { return http->IsCancelled(); }, source_name, target_config.name,
+                                     embedder, rate, alias, line);
+      if (!done.ok()) {
+        line({{"error",
+               {{"code",
+                 ErrorCodeName(done.status()),
+                 {"message", server_.ClientMessage(std::string(done.status().message()))}}}}});
+      } else {
+        line({{"done", *done}});
+      }
+      sink.Done();
+    });
+    r.MarkResponded();
+    return json();
+  }
+
+  Result<json> RunReindex(const std::function<bool()>& cancelled, const std::string& source_name,
+                          const std::string& target_name, embed::Embedder* embedder, double rate,
+                          const std::string& alias, const std::function<bool(const json&)>& line) {
+    pipeline::ReindexOptions options;
+    options.embedder = embedder;
+    options.rate = rate;
+    options.cancelled = cancelled;
+    auto last = std::chrono::steady_clock::now();
+    options.on_progress = [&](const pipeline::ReindexProgress& p) {
+      if (std::chrono::steady_clock::now() - last < std::chrono::milliseconds(500)) return;
+      last = std::chrono::steady_clock::now();
+      line({{"progress", {{"pass", p.pass}, {"total", p.total}, {"done", p.done}, {"copied", p.copied}}}});
+    };
+    json out = {{"source", source_name}, {"target", target_name}};
+    {
+      std::shared_lock lock(server_.catalog_mutex());
+      ASSIGN_OR_RETURN(Collection * source, db_.GetCollection(source_name));
+      ASSIGN_OR_RETURN(Collection * target, db_.GetCollection(target_name));
+      ASSIGN_OR_RETURN(pipeline::ReindexReport copy, pipeline::CopyCollection(*source, *target, options));
+      out["copy"] = copy.ToJson();
+    }
+    // Writes paused (every writer holds the catalog lock shared): the last
+    // records, the check, the flip. Queries wait here, they do not fail.
+    std::unique_lock pause(server_.catalog_mutex());
+    ASSIGN_OR_RETURN(Collection * source, db_.GetCollection(source_name));
+    ASSIGN_OR_RETURN(Collection * target, db_.GetCollection(target_name));
+    options.on_progress = nullptr;
+    ASSIGN_OR_RETURN(pipeline::ReindexReport last_pass, pipeline::CopyCollection(*source, *target, options));
+    out["final_pass"] = last_pass.ToJson();
+    out["verify"] = pipeline::VerifyCopy(*source, *target);
+    if (out["verify"]["ok"] != true) {
+      return absl::FailedPreconditionError(
+          StrCat("the copy did not verify, so no alias was flipped: ", out["verify"].dump()));
+    }
+    out["alias"] = nullptr;
+    if (!alias.empty()) {
+      Observed observed(server_.deps().catalog_observer, alias);
+      Status st = db_.CreateAlias(alias, target_name);
+      if (absl::IsAlreadyExists(st)) st = db_.FlipAlias(alias, target_name);
+      RETURN_IF_ERROR(st);
+      out["alias"] = {{"alias", alias},
+                      {"collection", target_name},
+                      {"rollback", StrCat("POST /v1/aliases/", alias, "/rollback")}};
+    }
+    return out;
   }
 
   Result<json> DescribeCollection(RouteRequest& r) {

@@ -704,6 +704,45 @@ TEST(DatabaseTest, AliasesCreateFlipAndDeleteAtomically) {
   EXPECT_FALSE(fs::exists(tmp.path() + "/collections/v2"));
 }
 
+TEST(DatabaseTest, AFlipIsRememberedAndRolledBackSurvivingAReopen) {
+  TempDir tmp;
+  {
+    auto db = Database::Open(*Env::Default(), tmp.path());
+    ASSERT_TRUE(db.ok());
+    for (const char* name : {"v1", "v2", "v3"}) {
+      ASSERT_TRUE((*db)->CreateCollection(Config(name, 2, index::IndexKind::kFlat)).ok());
+    }
+    ASSERT_TRUE((*db)->CreateAlias("live", "v1").ok());
+    EXPECT_EQ((*db)->RollbackAlias("live").status().code(), absl::StatusCode::kFailedPrecondition);
+    ASSERT_TRUE((*db)->FlipAlias("live", "v2").ok());
+    ASSERT_TRUE((*db)->FlipAlias("live", "v2").ok());  // no change: no history entry
+    ASSERT_TRUE((*db)->FlipAlias("live", "v3").ok());
+    auto history = (*db)->AliasHistory("live");
+    ASSERT_TRUE(history.ok()) << history.status();
+    ASSERT_EQ(history->size(), 2u);
+    EXPECT_EQ((*history)[0].collection, "v1");
+    EXPECT_EQ((*history)[1].collection, "v2");
+    EXPECT_GT((*history)[1].until_ms, 1'700'000'000'000);
+  }
+  auto db = Database::Open(*Env::Default(), tmp.path());  // the history is on disk
+  ASSERT_TRUE(db.ok());
+  auto back = (*db)->RollbackAlias("live");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, "v2");
+  EXPECT_EQ((*(*db)->ListAliases())["live"], "v2");
+  // v1 was dropped since: the rollback refuses and leaves the alias alone.
+  ASSERT_TRUE((*db)->DropCollection("v1").ok());
+  auto refused = (*db)->RollbackAlias("live");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("no longer exists"), std::string_view::npos) << refused.status();
+  EXPECT_EQ((*(*db)->ListAliases())["live"], "v2");
+  EXPECT_EQ((*db)->AliasHistory("nope").status().code(), absl::StatusCode::kNotFound);
+  // Deleting the alias forgets its history; a new one starts clean.
+  ASSERT_TRUE((*db)->DeleteAlias("live").ok());
+  ASSERT_TRUE((*db)->CreateAlias("live", "v3").ok());
+  EXPECT_TRUE((*db)->AliasHistory("live")->empty());
+}
+
 TEST(DatabaseTest, RejectsBadNamesAndDuplicateCollections) {
   TempDir tmp;
   auto db = Database::Open(*Env::Default(), tmp.path());

@@ -21,7 +21,8 @@ Result<std::vector<float>> VectorFromJson(const json& v, size_t dim, std::string
   const std::string at = Prefix(where);
   if (!v.is_array()) return absl::InvalidArgumentError(StrCat(at, "\"vector\" must be an array of numbers"));
   if (v.size() != dim) {
-    return absl::InvalidArgumentError(StrCat(at, "vector has ", v.size(), " dimensions, the collection expects ", dim));
+    return absl::InvalidArgumentError(
+        StrCat(at, "vector has ", v.size(), " dimensions, the collection expects ", dim));
   }
   std::vector<float> out(dim);
   for (size_t i = 0; i < dim; ++i) {
@@ -67,6 +68,37 @@ Result<Record> RecordFromJson(const json& j, size_t dim, std::string_view where)
     return absl::InvalidArgumentError(StrCat(at, ": \"payload\" must be a JSON object"));
   }
   return r;
+}
+
+Status ApplyIndexParamsJson(const nlohmann::json& params, index::IndexParams* out) {
+  if (!params.is_object()) return absl::InvalidArgumentError("index parameters must be an object");
+  for (const auto& [key, value] : params.items()) {
+    const auto v = JsonUnsigned(value);
+    if (!v) {
+      return absl::InvalidArgumentError(StrCat("index parameter '", key, "' must be a non-negative integer"));
+    }
+    RETURN_IF_ERROR(out->Set(key, std::to_string(*v)));
+  }
+  return absl::OkStatus();
+}
+
+Status ApplyIndexJson(const nlohmann::json& v, CollectionConfig* config) {
+  const nlohmann::json* params = nullptr;
+  std::string kind;
+  if (v.is_string()) {
+    kind = v.get<std::string>();
+  } else if (v.is_object() && v.contains("kind") && v["kind"].is_string()) {
+    RETURN_IF_ERROR(RefuseUnknownFields(v, {"kind", "params"}, "\"index\""));
+    kind = v["kind"].get<std::string>();
+    if (v.contains("params")) params = &v["params"];
+  } else {
+    return absl::InvalidArgumentError(
+        "\"index\" must be \"flat\", \"hnsw\", \"ivf_pq\" or {\"kind\", \"params\"}");
+  }
+  ASSIGN_OR_RETURN(config->index_kind, index::ParseIndexKind(kind));
+  if (params == nullptr) return absl::OkStatus();
+  if (!params->is_object()) return absl::InvalidArgumentError("\"index.params\" must be an object");
+  return ApplyIndexParamsJson(*params, &config->index_params);
 }
 
 }  // namespace ragline::store

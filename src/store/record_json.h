@@ -1,5 +1,6 @@
 // Records and vectors as JSON, the form the CLI (JSONL lines) and the HTTP API
-// (request bodies) take: {"id", "version"?, "vector", "payload"?}.
+// (request bodies) take: {"id", "version"?, "vector", "payload"?}; and a
+// collection's index as the API gives it.
 //
 // Thread safety: pure functions.
 #pragma once
@@ -9,6 +10,7 @@
 
 #include "core/status.h"
 #include "nlohmann/json.hpp"
+#include "store/collection.h"
 #include "store/record.h"
 
 namespace ragline::store {
@@ -23,5 +25,11 @@ Result<std::vector<float>> VectorFromJson(const nlohmann::json& v, size_t dim, s
 // (absent or null: {}). Errors start with "WHERE: ", or "WHERE (id 'X'): " once
 // the id is known.
 Result<Record> RecordFromJson(const nlohmann::json& j, size_t dim, std::string_view where);
+
+// "index": "flat" | "hnsw" | "ivf_pq", or {"kind", "params": {"M": 16, ...}}:
+// sets config->index_kind (and its parameters). InvalidArgument names the problem.
+Status ApplyIndexJson(const nlohmann::json& index, CollectionConfig* config);
+// {"M": 16, ...}: each a non-negative integer the index knows.
+Status ApplyIndexParamsJson(const nlohmann::json& params, index::IndexParams* out);
 
 }  // namespace ragline::store
