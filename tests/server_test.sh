@@ -186,6 +186,14 @@ rl_headers=$(curl -s -D - -o "$WORK/body" -H "Authorization: Bearer slow-key" "$
 check_contains "rate-limited key: 429" "$rl_headers" "HTTP/1.1 429"
 check_contains "rate-limited key: Retry-After" "$(tr -d '\r' <<<"$rl_headers")" "Retry-After: 100"
 check "429 code" "$(body | jq -r .error.code)" "resource_exhausted"
+# the fallback index, switched by an operator (docs/reliability.md "Fallback retrieval")
+check "admin fallback on" "$(RAGLINE_API_KEY=writer-key "$RAGLINE" admin fallback on --server "$URL" | jq -r .enabled)" "true"
+auth reader-key POST /v1/collections/kb/query '{"query":"Eiffel tower","mode":"lexical"}' > /dev/null
+check "answered from the fallback index" "$(body | jq -r .degraded_reason)" "fallback_index"
+check "the cache had the hot record" "$(body | jq -r '.hits[0].doc_id')" "eiffel"
+check "admin fallback status" "$(RAGLINE_API_KEY=reader-key "$RAGLINE" admin fallback status --server "$URL" | jq -c '[.enabled, .cached.kb > 0]')" "[true,true]"
+check "a read key cannot switch it" "$(auth reader-key PUT /v1/admin/fallback '{"enabled":false}')" "403"
+check "admin fallback off" "$(RAGLINE_API_KEY=writer-key "$RAGLINE" admin fallback off --server "$URL" | jq -r .enabled)" "false"
 out=$(RAGLINE_API_KEY=reader-key "$RAGLINE" query "Eiffel tower" --collection kb --server "$URL" --mode lexical --json 2>/dev/null)
 check "query --server sends RAGLINE_API_KEY" "$(echo "$out" | jq -r '.hits[0].doc_id')" "eiffel"
 out=$(RAGLINE_API_KEY=reader-key "$RAGLINE" query "a tall iron tower in France" --collection kb --server "$URL" --mode dense --json 2>/dev/null)

@@ -32,6 +32,8 @@ Result<ApiReply> ApiClient::Call(const std::string& method, const std::string& p
   httplib::Result res(nullptr, httplib::Error::Unknown);
   if (method == "POST") {
     res = client_.Post(path.c_str(), headers_, body != nullptr ? body->dump() : "{}", "application/json");
+  } else if (method == "PUT") {
+    res = client_.Put(path.c_str(), headers_, body != nullptr ? body->dump() : "{}", "application/json");
   } else if (method == "DELETE") {
     res = client_.Delete(path.c_str(), headers_);
   } else {

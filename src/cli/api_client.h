@@ -25,7 +25,7 @@ class ApiClient {
   // `base_url`: http://HOST:PORT. `api_key`: empty = $RAGLINE_API_KEY, if set.
   static Result<std::unique_ptr<ApiClient>> Create(const std::string& base_url, std::string api_key);
 
-  // POST (body given) or GET/DELETE (body null). Errors: Unavailable when the
+  // POST or PUT (body given) or GET/DELETE (body null). Errors: Unavailable when the
   // server cannot be reached, else the HTTP status mapped back to a code with
   // "server answered N: message".
   Result<ApiReply> Call(const std::string& method, const std::string& path,

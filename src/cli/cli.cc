@@ -549,6 +549,33 @@ int RunCli(int argc, char** argv) {
   }
   alias_rollback->callback([&] { rc = alias_over("POST", "/rollback"); });
   alias_history->callback([&] { rc = alias_over("GET", ""); });
+  // admin fallback on|off|status --server URL (docs/reliability.md)
+  auto* admin = app.add_subcommand("admin", "operator switches of a running server");
+  admin->require_subcommand(1);
+  auto* fallback =
+      admin->add_subcommand("fallback", "answer queries from the hot-cache fallback index: on, off, status");
+  std::string fallback_state, admin_server;
+  fallback->add_option("state", fallback_state, "on | off | status")
+      ->required()
+      ->check(CLI::IsMember({"on", "off", "status"}));
+  fallback->add_option("--server", admin_server, "the server (http://HOST:PORT)")->required();
+  fallback->callback([&] {
+    auto client = ApiClient::Create(admin_server, "");
+    if (!client.ok()) {
+      rc = Fail(client.status());
+      return;
+    }
+    const json body = {{"enabled", fallback_state == "on"}};
+    auto reply = fallback_state == "status" ? (*client)->Call("GET", "/v1/admin/fallback")
+                                            : (*client)->Call("PUT", "/v1/admin/fallback", &body);
+    if (!reply.ok()) {
+      rc = Fail(reply.status());
+      return;
+    }
+    PrintJson(reply->body);
+    rc = 0;
+  });
+
   auto* alias_list = alias->add_subcommand("list", "list aliases");
   add_data(alias_list);
   alias_list->callback([&] {

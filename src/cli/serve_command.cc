@@ -214,6 +214,11 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
   options.request_timeout = std::chrono::milliseconds(config.request_timeout_ms);
   options.max_queued_requests = config.max_queued_requests;
   options.admission = config.Admission();
+  options.fallback = {.enabled = config.fallback_enabled,
+                      .capacity = config.fallback_capacity,
+                      .refresh = std::chrono::milliseconds(config.fallback_refresh_ms),
+                      .search_timeout = std::chrono::milliseconds(config.fallback_search_timeout_ms),
+                      .breaker = config.search_breaker};
   server::ServerDeps deps{db.get(), embedder.get(), chat->get(), &metrics, &logger, config.data_dir};
   auto srv = std::make_unique<server::Server>(deps, options);
   if (router) {

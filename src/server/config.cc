@@ -98,6 +98,27 @@ Status ServerConfig::MergeJson(const json& j) {
       RETURN_IF_ERROR(NeedUnsigned(v, key, &request_timeout_ms));
     } else if (key == "max_queued_requests") {
       RETURN_IF_ERROR(NeedUnsigned(v, key, &max_queued_requests));
+    } else if (key == "fallback") {
+      if (!v.is_object()) return absl::InvalidArgumentError("config: \"fallback\" must be an object");
+      for (const auto& [fk, fv] : v.items()) {
+        const std::string where = StrCat("fallback.", fk);
+        if (fk == "enabled") {
+          if (!fv.is_boolean())
+            return absl::InvalidArgumentError(StrCat("config: \"", where, "\" must be true or false"));
+          fallback_enabled = fv.get<bool>();
+        } else if (fk == "capacity") {
+          RETURN_IF_ERROR(NeedUnsigned(fv, where, &fallback_capacity));
+        } else if (fk == "refresh_ms") {
+          RETURN_IF_ERROR(NeedUnsigned(fv, where, &fallback_refresh_ms));
+        } else if (fk == "search_timeout_ms") {
+          RETURN_IF_ERROR(NeedUnsigned(fv, where, &fallback_search_timeout_ms));
+        } else if (fk == "breaker") {
+          ASSIGN_OR_RETURN(search_breaker,
+                           resilience::BreakerOptions::FromJson(fv, StrCat("config: ", where)));
+        } else {
+          return absl::InvalidArgumentError(StrCat("config: unknown key \"", where, "\""));
+        }
+      }
     } else if (key == "admission") {
       if (!v.is_object()) return absl::InvalidArgumentError("config: \"admission\" must be an object");
       for (const auto& [ak, av] : v.items()) {
@@ -254,6 +275,12 @@ Status ServerConfig::Validate() const {
     return absl::InvalidArgumentError("request_timeout_ms must be in [1, 3600000]");
   if (max_queued_requests > 1'000'000)
     return absl::InvalidArgumentError("max_queued_requests must be at most 1000000 (0 = no bound)");
+  if (fallback_capacity > 10'000'000 || fallback_refresh_ms < 10 || fallback_refresh_ms > 86'400'000 ||
+      fallback_search_timeout_ms < 1 || fallback_search_timeout_ms > 3'600'000) {
+    return absl::InvalidArgumentError(
+        "fallback: capacity at most 10000000, refresh_ms in [10, 86400000], search_timeout_ms in [1, "
+        "3600000]");
+  }
   if (admission_max_in_flight.value_or(0) > 100'000 || admission_max_queue.value_or(0) > 1'000'000 ||
       admission_max_wait_ms > 3'600'000) {
     return absl::InvalidArgumentError(

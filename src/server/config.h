@@ -14,6 +14,8 @@
 //            "retry": {"max_attempts": 2, "initial_backoff_ms": 100, "max_backoff_ms": 2000}},
 //    "request_timeout_ms": 60000, "max_queued_requests": 64,
 //    "admission": {"max_in_flight": threads/2, "max_queue": threads/4, "max_wait_ms": 2000},
+//    "fallback": {"enabled": false, "capacity": 10000, "refresh_ms": 10000, "search_timeout_ms": 1000,
+//                 "breaker": {"fail_max": 5, "reset_timeout_ms": 30000}},
 //    "api_keys": [{"key": "...", "scope": "read"|"write", "collections": ["*"],
 //                  "rate_per_s": 0, "burst": 0}],
 //    "compaction": {"min_segments": 4, "max_dead_fraction": 0.2, "interval_ms": 5000},
@@ -94,6 +96,10 @@ struct ServerConfig {
   // never hold every worker.
   std::optional<uint64_t> admission_max_in_flight, admission_max_queue;
   uint64_t admission_max_wait_ms = 2'000;
+  // "fallback": the hot-cache fallback index and the store search's breaker.
+  bool fallback_enabled = false;
+  uint64_t fallback_capacity = 10'000, fallback_refresh_ms = 10'000, fallback_search_timeout_ms = 1'000;
+  resilience::BreakerOptions search_breaker;
   // Bounds on POST .../documents (413 naming the bound); max_call_chunks is
   // "max_request_chunks" in the file.
   pipeline::IngestLimits ingest{.max_call_chunks = 8192};

@@ -10,6 +10,7 @@
 #include "obs/metrics.h"
 #include "pipeline/reindex.h"
 #include "query/query.h"
+#include "server/fallback.h"
 #include "server/http_error.h"
 #include "store/record_json.h"
 
@@ -90,10 +91,14 @@ Result<store::CollectionConfig> ParseCollectionConfig(const json& body, const em
 class Routes {
  public:
   Routes(Server& server, bool vector_writes)
-      : server_(server), db_(*server.deps().db), vector_writes_(vector_writes) {}
+      : server_(server),
+        db_(*server.deps().db),
+        vector_writes_(vector_writes),
+        fallback_(std::make_unique<Fallback>(server)) {}
 
   void Register() {
     RegisterHealthAndMetricsRoutes(server_);
+    fallback_->RegisterRoutes();
     Add("GET", "/readyz", Access::kOpen, -1, [this](RouteRequest& r) { return Ready(r); });
     Add("POST", "/v1/collections", Access::kWrite, -1,
         [this](RouteRequest& r) { return CreateCollection(r); });
@@ -500,18 +505,20 @@ class Routes {
     ASSIGN_OR_RETURN(auto slot, AdmitQuery(server_, r, request));
     const query::QueryInstruments ins = QueryInstrumentsFor(server_, r);
     auto retrieved = std::make_shared<query::RetrievedHits>();
+    json extra = json::object();  // the fallback's degraded fields
     {
       std::shared_lock lock(server_.catalog_mutex());
       ASSIGN_OR_RETURN(Collection * c, db_.GetCollection(r.PathParam(0)));
-      ASSIGN_OR_RETURN(*retrieved, query::RunRetrieval(*c, server_.deps().embedder, request, ins));
+      ASSIGN_OR_RETURN(*retrieved, fallback_->Retrieve(*c, request, ins, &extra));
     }
     return RespondToQuery(r, std::move(retrieved), std::move(request), server_.deps().chat,
-                          server_.options().answer, ins, json::object(), std::move(slot));
+                          server_.options().answer, ins, std::move(extra), std::move(slot));
   }
 
   Server& server_;
   store::Database& db_;
   const bool vector_writes_;
+  std::unique_ptr<Fallback> fallback_;
 };
 
 }  // namespace

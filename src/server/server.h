@@ -85,6 +85,18 @@ struct ServerDeps {
   obs::Logger* logger = nullptr;               // required
   std::string data_dir;  // never shown to clients (error messages are made relative to it)
   CatalogObserver* catalog_observer = nullptr;  // optional
+  // Tests only (fault drills): runs before every primary search of a query;
+  // a non-OK status is taken as the store's failure.
+  std::function<Status()> search_fault = nullptr;
+};
+
+// Fallback retrieval (fallback.h, docs/reliability.md).
+struct FallbackOptions {
+  bool enabled = false;                             // answer every query from the hot cache (operator switch)
+  size_t capacity = 10'000;                         // records kept per collection
+  std::chrono::milliseconds refresh{10'000};        // how often the cache is rebuilt and its counts saved
+  std::chrono::milliseconds search_timeout{1'000};  // a slower store search counts as a breaker failure
+  resilience::BreakerOptions breaker;               // dependency "search"
 };
 
 struct ServerOptions {
@@ -101,6 +113,7 @@ struct ServerOptions {
   std::chrono::milliseconds request_timeout{60'000};
   // Queries (query and vector search routes) running at once and waiting.
   resilience::AdmissionOptions admission;
+  FallbackOptions fallback;
   std::vector<ApiKey> api_keys;  // empty: no authentication
   generate::AnswerOptions answer;
 };

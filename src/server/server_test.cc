@@ -71,6 +71,7 @@ class ServerTest : public ::testing::Test {
              pipeline::IngestOptions ingest = {}) {
     if (options.threads == ServerOptions{}.threads) options.threads = 4;
     ServerDeps deps{db_.get(), embedder, chat, &metrics_, logger_.get(), dir_.path() + "/data"};
+    deps.search_fault = search_fault_;
     server_ = std::make_unique<Server>(deps, std::move(options));
     RegisterCoreRoutes(*server_);
     if (document_embedder != nullptr) RegisterDocumentRoutes(*server_, *document_embedder, ingest);
@@ -113,6 +114,7 @@ class ServerTest : public ::testing::Test {
   Reply Post(const std::string& path, const json& body, const httplib::Headers& headers = {}) {
     return Send("POST", path, body.dump(), headers);
   }
+  Reply Put(const std::string& path, const json& body) { return Send("PUT", path, body.dump()); }
 
   // A dim-4 collection "docs" with three records whose payloads carry text.
   void CreateDocs() {
@@ -149,6 +151,7 @@ class ServerTest : public ::testing::Test {
   FILE* log_file_ = nullptr;
   std::unique_ptr<obs::Logger> logger_;
   obs::MetricsRegistry metrics_;
+  std::function<Status()> search_fault_;  // ServerDeps::search_fault of the next Start
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<Server> server_;
   std::unique_ptr<httplib::Client> client_;
@@ -1097,6 +1100,107 @@ TEST_F(ServerTest, AnApiKeysRateLimitAnswers429WithRetryAfter) {
   // Another key has its own budget; open routes have none.
   EXPECT_EQ(Send("GET", "/v1/collections", "", {{"Authorization", "Bearer free"}}).status, 200);
   EXPECT_EQ(Send("GET", "/healthz").status, 200);
+}
+
+// ---- Fallback retrieval (docs/reliability.md) ----
+
+class FallbackDrillTest : public ServerTest {
+ protected:
+  static ServerOptions Options() {
+    ServerOptions options;
+    options.fallback = {.capacity = 100,
+                        .refresh = std::chrono::milliseconds(50),
+                        .search_timeout = std::chrono::milliseconds(100),
+                        .breaker = {.fail_max = 3, .reset_timeout = std::chrono::milliseconds(400)}};
+    return options;
+  }
+  Reply Ask(const std::string& question) {
+    return Post("/v1/collections/docs/query", {{"query", question}, {"mode", "lexical"}, {"k", 3}});
+  }
+  // Asks about France until the refresher has cached the hit.
+  void WarmTheCache() {
+    ASSERT_EQ(Ask("capital of France").status, 200);
+    for (int i = 0; i < 200; ++i) {
+      if (Send("GET", "/v1/admin/fallback").body["cached"].value("docs", 0) > 0) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    FAIL() << "the hot cache was not refreshed";
+  }
+};
+
+TEST_F(FallbackDrillTest, ASlowStoreSearchOpensItsBreakerAndTheHotCacheAnswers) {
+  std::atomic<int> delay_ms{0};
+  std::atomic<bool> broken{false};
+  search_fault_ = [&]() -> Status {
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms.load()));
+    return broken ? absl::InternalError("segment read failed") : absl::OkStatus();
+  };
+  Start(Options());
+  CreateDocs();
+  WarmTheCache();
+  // Slow searches still answer (their hits are good) but count: three open the breaker.
+  delay_ms = 150;
+  for (int i = 0; i < 3; ++i) {
+    Reply r = Ask("capital of France");
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.body["degraded_reason"], "no_llm") << i;  // the primary answered
+  }
+  EXPECT_EQ(SeriesValue(Send("GET", "/metrics").raw, "rag_circuit_breaker_state{dependency=\"search\"}"), 1);
+  // Open: the hot cache answers at once, and says so.
+  auto start = std::chrono::steady_clock::now();
+  Reply cached = Ask("capital of France");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(100));
+  ASSERT_EQ(cached.status, 200) << cached.raw;
+  EXPECT_EQ(cached.body["degraded"], true);
+  EXPECT_EQ(cached.body["degraded_reason"], "fallback_index");
+  EXPECT_THAT(cached.body["degraded_detail"].get<std::string>(), HasSubstr("circuit breaker is open"));
+  ASSERT_GE(cached.body["hits"].size(), 1u);
+  EXPECT_EQ(cached.body["hits"][0]["id"], "paris#0");
+  EXPECT_THAT(cached.body["answer"].get<std::string>(), HasSubstr("[1]"));
+  // Nothing relevant cached: a knowledge-limited answer, not an error.
+  Reply nothing = Ask("submarine");
+  ASSERT_EQ(nothing.status, 200);
+  EXPECT_EQ(nothing.body["hits"].size(), 0u);
+  EXPECT_THAT(nothing.body["answer"].get<std::string>(), HasSubstr("limited cache"));
+  EXPECT_GE(SeriesValue(Send("GET", "/metrics").raw, "rag_fallback_queries_total{reason=\"breaker_open\"}"),
+            2);
+  // Recovery: after the reset timeout a fast search closes the breaker.
+  delay_ms = 0;
+  std::this_thread::sleep_for(std::chrono::milliseconds(450));
+  EXPECT_EQ(Ask("capital of France").body["degraded_reason"], "no_llm");
+  EXPECT_EQ(SeriesValue(Send("GET", "/metrics").raw, "rag_circuit_breaker_state{dependency=\"search\"}"), 0);
+  // A store that fails outright: the cache answers that very query.
+  broken = true;
+  Reply failed = Ask("capital of France");
+  ASSERT_EQ(failed.status, 200) << failed.raw;
+  EXPECT_EQ(failed.body["degraded_reason"], "fallback_index");
+  EXPECT_THAT(failed.body["degraded_detail"].get<std::string>(), HasSubstr("segment read failed"));
+  // A client mistake is still the client's: 400, not a fallback.
+  EXPECT_EQ(Post("/v1/collections/docs/query", {{"query", "x"}, {"mode", "sideways"}}).status, 400);
+}
+
+TEST_F(FallbackDrillTest, AnOperatorTurnsFallbackOnAndTheCacheSurvivesARestart) {
+  Start(Options());
+  CreateDocs();
+  WarmTheCache();
+  EXPECT_EQ(Put("/v1/admin/fallback", {{"enabled", "yes"}}).status, 400);
+  Reply on = Put("/v1/admin/fallback", {{"enabled", true}});
+  ASSERT_EQ(on.status, 200) << on.raw;
+  Reply r = Ask("capital of France");
+  EXPECT_EQ(r.body["degraded_reason"], "fallback_index");
+  EXPECT_THAT(r.body["degraded_detail"].get<std::string>(), HasSubstr("fallback mode is on"));
+  EXPECT_EQ(Send("GET", "/v1/admin/fallback").body["enabled"], true);
+  // A restart keeps the counts (DATA/hot_cache.json): switched on again, the cache has Paris.
+  client_.reset();
+  server_.reset();
+  Start(Options());
+  ASSERT_EQ(Put("/v1/admin/fallback", {{"enabled", true}}).status, 200);
+  Reply after = Ask("capital of France");
+  EXPECT_EQ(after.body["degraded_reason"], "fallback_index");
+  ASSERT_GE(after.body["hits"].size(), 1u) << after.raw;
+  EXPECT_EQ(after.body["hits"][0]["id"], "paris#0");
+  ASSERT_EQ(Put("/v1/admin/fallback", {{"enabled", false}}).status, 200);
+  EXPECT_EQ(Ask("capital of France").body["degraded_reason"], "no_llm");
 }
 
 }  // namespace
