@@ -42,6 +42,16 @@ inline bool IsLimitExceeded(const Status& st) {
   return absl::IsResourceExhausted(st) && st.GetPayload(kLimitExceededPayload).has_value();
 }
 
+// The disk (or quota) is full: ENOSPC/EDQUOT from the OS, marked so the HTTP
+// API answers 507 "insufficient_storage" rather than 429 (the canonical code
+// stays ResourceExhausted).
+inline constexpr char kDiskFullPayload[] = "ragline/disk_full";
+inline Status MarkDiskFull(Status st) {
+  st.SetPayload(kDiskFullPayload, absl::Cord("1"));
+  return st;
+}
+inline bool IsDiskFull(const Status& st) { return st.GetPayload(kDiskFullPayload).has_value(); }
+
 // A Retry-After (whole seconds, at least 1) for an overload or an open
 // breaker; server/ sends it as the Retry-After header with the 429/503.
 inline constexpr char kRetryAfterPayload[] = "ragline/retry_after_s";

@@ -36,10 +36,12 @@ int HttpStatusFor(absl::StatusCode code) {
 }
 
 int HttpStatusFor(const Status& status) {
+  if (IsDiskFull(status)) return 507;
   return IsLimitExceeded(status) ? 413 : HttpStatusFor(status.code());
 }
 
 std::string ErrorCodeName(const Status& status) {
+  if (IsDiskFull(status)) return "insufficient_storage";
   return IsLimitExceeded(status) ? "payload_too_large" : ErrorCodeName(status.code());
 }
 

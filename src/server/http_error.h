@@ -8,7 +8,8 @@
 //   InvalidArgument, OutOfRange -> 400     NotFound -> 404
 //   Unauthenticated -> 401                 PermissionDenied -> 403
 //   AlreadyExists, FailedPrecondition, Aborted -> 409
-//   ResourceExhausted -> 429; a LimitExceededError (core/status.h) -> 413 "payload_too_large"
+//   ResourceExhausted -> 429; a LimitExceededError (core/status.h) -> 413 "payload_too_large";
+//   a full disk (IsDiskFull, core/status.h) -> 507 "insufficient_storage"
 //   Unimplemented -> 501   Unavailable, Cancelled -> 503   DeadlineExceeded -> 504
 //   DataLoss, Internal, Unknown -> 500
 // error.code is the lower-case canonical name ("not_found").
@@ -26,7 +27,7 @@ namespace ragline::server {
 
 // The HTTP status for a non-OK status (200 for OK).
 int HttpStatusFor(absl::StatusCode code);
-int HttpStatusFor(const Status& status);  // 413 for a LimitExceededError
+int HttpStatusFor(const Status& status);  // 413 for a LimitExceededError, 507 for a full disk
 
 // "invalid_argument", "not_found", ... ("ok" for OK).
 std::string ErrorCodeName(absl::StatusCode code);

@@ -25,6 +25,7 @@
 #include "generate/chat_peer_for_test.h"
 #include "server/document_routes.h"
 #include "server/routes.h"
+#include "store/fault_injection_env.h"
 
 namespace ragline::server {
 namespace {
@@ -151,7 +152,8 @@ class ServerTest : public ::testing::Test {
   FILE* log_file_ = nullptr;
   std::unique_ptr<obs::Logger> logger_;
   obs::MetricsRegistry metrics_;
-  std::function<Status()> search_fault_;  // ServerDeps::search_fault of the next Start
+  std::function<Status()> search_fault_;                 // ServerDeps::search_fault of the next Start
+  std::unique_ptr<store::FaultInjectionEnv> fault_env_;  // when a test opens db_ on it
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<Server> server_;
   std::unique_ptr<httplib::Client> client_;
@@ -1201,6 +1203,30 @@ TEST_F(FallbackDrillTest, AnOperatorTurnsFallbackOnAndTheCacheSurvivesARestart) 
   EXPECT_EQ(after.body["hits"][0]["id"], "paris#0");
   ASSERT_EQ(Put("/v1/admin/fallback", {{"enabled", false}}).status, 200);
   EXPECT_EQ(Ask("capital of France").body["degraded_reason"], "no_llm");
+}
+
+TEST_F(ServerTest, AFullDiskIsA507AndWritesResumeOnceSpaceReturns) {
+  db_.reset();
+  fault_env_ = std::make_unique<store::FaultInjectionEnv>(*store::Env::Default());
+  auto db = store::Database::Open(*fault_env_, dir_.path() + "/data");
+  ASSERT_TRUE(db.ok()) << db.status();
+  db_ = std::move(*db);
+  Start();
+  CreateDocs();
+  const json one = {{"vectors", {{{"id", "new"}, {"version", 1}, {"vector", {0, 0, 0, 1}}}}}};
+  fault_env_->SetDiskFull(true);
+  Reply full = Post("/v1/collections/docs/vectors", one);
+  EXPECT_EQ(full.status, 507) << full.raw;
+  EXPECT_EQ(full.body["error"]["code"], "insufficient_storage");
+  EXPECT_THAT(full.body["error"]["message"].get<std::string>(), HasSubstr("No space left on device"));
+  EXPECT_EQ(Post("/v1/collections/docs/query", {{"query", "capital of France"}, {"mode", "lexical"}}).status,
+            200);
+  EXPECT_EQ(Send("GET", "/v1/collections/docs/vectors/new").status, 404);  // nothing half-written
+  fault_env_->SetDiskFull(false);
+  Reply later = Post("/v1/collections/docs/vectors", one);
+  EXPECT_EQ(later.status, 200) << later.raw;
+  EXPECT_EQ(Send("GET", "/v1/collections/docs/vectors/new").status, 200);
+  EXPECT_EQ(Send("GET", "/v1/collections/docs/stats").body["vector_count"], 4);
 }
 
 }  // namespace

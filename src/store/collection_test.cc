@@ -472,6 +472,51 @@ TEST_F(CollectionTest, FailedSyncIsNotAcknowledgedAndLosesNothingEarlier) {
   EXPECT_TRUE(c->Get("a"));
 }
 
+// Issue 15 drill: a full disk during upserts and during compaction. The
+// writer gets a clear error marked disk-full (the HTTP API's 507), nothing
+// acknowledged is lost, and once space returns the same collection takes
+// writes and compacts again without a restart.
+TEST_F(CollectionTest, AFullDiskRefusesWritesAndCompactionLosesNothingAndRecovers) {
+  FaultInjectionEnv env(*Env::Default());
+  CollectionConfig config = Config("full", 2, index::IndexKind::kFlat);
+  config.seal_threshold = 4;
+  auto c = Create(config, &env);
+  for (int i = 0; i < 12; ++i) ASSERT_TRUE(c->Upsert({MakeRecord(StrCat("r", i), 1, {1, float(i)})}).ok());
+  ASSERT_TRUE(c->WaitForIndexing().ok());
+  const size_t before = c->Stats().vector_count;
+  ASSERT_EQ(before, 12u);
+
+  env.SetDiskFull(true);
+  for (int i = 0; i < 3; ++i) {
+    auto refused = c->Upsert({MakeRecord(StrCat("late", i), 1, {0, 1})});
+    ASSERT_FALSE(refused.ok());
+    EXPECT_TRUE(IsDiskFull(refused.status())) << refused.status();
+    EXPECT_FALSE(c->Get(StrCat("late", i)));  // not applied in memory either
+  }
+  Status compact = c->Compact();
+  EXPECT_FALSE(compact.ok());
+  EXPECT_TRUE(IsDiskFull(compact)) << compact;
+  // Reads go on while the disk is full.
+  EXPECT_EQ(c->Stats().vector_count, before);
+  EXPECT_TRUE(c->Get("r7"));
+  const std::vector<float> q = {1, 7};
+  auto hits = c->Search(q, 3, nullptr);
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  EXPECT_EQ((*hits)[0].id, "r7");
+
+  env.SetDiskFull(false);  // space returns: the same collection writes and compacts
+  ASSERT_TRUE(c->Upsert({MakeRecord("after", 1, {0, 1})}).ok());
+  ASSERT_TRUE(c->Compact().ok());
+  EXPECT_EQ(c->Stats().vector_count, before + 1);
+  c.reset();
+  ASSERT_TRUE(env.DropUnsyncedData().ok());  // and a power loss right after keeps every acked record
+  c = Reopen(&env);
+  EXPECT_EQ(c->Stats().vector_count, before + 1);
+  for (int i = 0; i < 12; ++i) EXPECT_TRUE(c->Get(StrCat("r", i))) << i;
+  EXPECT_TRUE(c->Get("after"));
+  EXPECT_FALSE(c->Get("late0"));
+}
+
 TEST_F(CollectionTest, TornWalTailIsCutBackAndReported) {
   auto c = Create(Config("t", 2, index::IndexKind::kFlat));
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(c->Upsert({MakeRecord(StrCat("r", i), 1, {1, float(i)})}).ok());

@@ -22,7 +22,8 @@ namespace ragline::store {
 
 Status PosixError(std::string_view context, int errno_value) {
   // Debian's abseil has its own string_view, not std::string_view.
-  return absl::ErrnoToStatus(errno_value, absl::string_view(context.data(), context.size()));
+  Status st = absl::ErrnoToStatus(errno_value, absl::string_view(context.data(), context.size()));
+  return errno_value == ENOSPC || errno_value == EDQUOT ? MarkDiskFull(std::move(st)) : st;
 }
 
 namespace {
@@ -60,8 +61,7 @@ int OpenRetry(const char* path, int flags, mode_t mode = 0) {
 
 class PosixWritableFile final : public WritableFile {
  public:
-  PosixWritableFile(std::string path, int fd, uint64_t size)
-      : path_(std::move(path)), fd_(fd), size_(size) {}
+  PosixWritableFile(std::string path, int fd, uint64_t size) : path_(std::move(path)), fd_(fd), size_(size) {}
   ~PosixWritableFile() override {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -122,8 +122,7 @@ class PosixEnv final : public Env {
       ::close(fd);
       return status;
     }
-    return std::unique_ptr<WritableFile>(
-        new PosixWritableFile(path, fd, static_cast<uint64_t>(st.st_size)));
+    return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd, static_cast<uint64_t>(st.st_size)));
   }
 
   Result<std::string> ReadFile(const std::string& path) override {
@@ -261,9 +260,9 @@ class PosixEnv final : public Env {
       int err = errno;
       ::close(fd);
       if (err == EWOULDBLOCK) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "data directory is locked by another ragline process (lock file ", path,
-            " is held; is another server running on this directory?)"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("data directory is locked by another ragline process (lock file ", path,
+                         " is held; is another server running on this directory?)"));
       }
       return PosixError(absl::StrCat("lock ", path), err);
     }

@@ -134,9 +134,21 @@ uint64_t FaultInjectionEnv::sync_calls() const {
   return sync_calls_;
 }
 
+void FaultInjectionEnv::SetDiskFull(bool full) {
+  std::lock_guard<std::mutex> lock(mu_);
+  disk_full_ = full;
+}
+
+Status FaultInjectionEnv::DiskFullLocked(std::string_view what, const std::string& path) const {
+  if (!disk_full_) return absl::OkStatus();
+  return MarkDiskFull(
+      absl::ErrnoToStatus(ENOSPC, absl::StrCat("injected fault: ", std::string(what), " ", path)));
+}
+
 Status FaultInjectionEnv::BeforeAppend(const std::string& path, uint64_t* torn_bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   ++append_calls_;
+  RETURN_IF_ERROR(DiskFullLocked("append to", path));
   if (fail_appends_ > 0) {
     --fail_appends_;
     *torn_bytes = torn_bytes_;
@@ -153,6 +165,7 @@ void FaultInjectionEnv::AfterAppend(const std::string& path, uint64_t new_size) 
 Status FaultInjectionEnv::BeforeSync(const std::string& path) {
   std::lock_guard<std::mutex> lock(mu_);
   ++sync_calls_;
+  RETURN_IF_ERROR(DiskFullLocked("sync of", path));
   if (fail_syncs_ > 0) {
     --fail_syncs_;
     return Injected("sync of", path);
@@ -167,8 +180,7 @@ void FaultInjectionEnv::AfterSync(const std::string& path, uint64_t size) {
   state.synced_size = size;
 }
 
-Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::NewAppendableFile(
-    const std::string& path) {
+Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::NewAppendableFile(const std::string& path) {
   bool existed = base_.FileExists(path);
   ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> base_file, base_.NewAppendableFile(path));
   {
@@ -184,13 +196,12 @@ Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::NewAppendableFile(
   return std::unique_ptr<WritableFile>(new File(*this, path, std::move(base_file)));
 }
 
-Result<std::string> FaultInjectionEnv::ReadFile(const std::string& path) {
-  return base_.ReadFile(path);
-}
+Result<std::string> FaultInjectionEnv::ReadFile(const std::string& path) { return base_.ReadFile(path); }
 
 Status FaultInjectionEnv::WriteFileAtomically(const std::string& path, std::string_view data) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(DiskFullLocked("atomic write of", path));
     if (fail_atomic_writes_ > 0) {
       --fail_atomic_writes_;
       return Injected("atomic write of", path);
@@ -256,9 +267,7 @@ Result<std::vector<std::string>> FaultInjectionEnv::ListDir(const std::string& d
 
 bool FaultInjectionEnv::FileExists(const std::string& path) { return base_.FileExists(path); }
 
-Result<uint64_t> FaultInjectionEnv::FileSize(const std::string& path) {
-  return base_.FileSize(path);
-}
+Result<uint64_t> FaultInjectionEnv::FileSize(const std::string& path) { return base_.FileSize(path); }
 
 Status FaultInjectionEnv::SyncDir(const std::string& dir) {
   {

@@ -73,6 +73,9 @@ class FaultInjectionEnv final : public Env {
   void FailNextAtomicWrites(int count);
   // The next `count` SyncDir calls fail.
   void FailNextDirSyncs(int count);
+  // While full, every Append, Sync and WriteFileAtomically fails as a full
+  // disk does (ENOSPC, IsDiskFull), writing nothing; files can still be read.
+  void SetDiskFull(bool full);
   // Clears all pending injected failures.
   void ClearFailures();
 
@@ -100,11 +103,13 @@ class FaultInjectionEnv final : public Env {
   friend class File;
 
   struct FileState {
-    uint64_t size = 0;         // bytes in the file as written through us
-    uint64_t synced_size = 0;  // size at the last successful Sync
+    uint64_t size = 0;            // bytes in the file as written through us
+    uint64_t synced_size = 0;     // size at the last successful Sync
     bool creation_synced = true;  // false until SyncDir of its directory
   };
 
+  // The disk-full failure for `what` on `path` while SetDiskFull(true); else OK.
+  Status DiskFullLocked(std::string_view what, const std::string& path) const;
   // Hooks for File. Each returns the injected failure, or OK to go ahead.
   Status BeforeAppend(const std::string& path, uint64_t* torn_bytes);
   void AfterAppend(const std::string& path, uint64_t new_size);
@@ -119,6 +124,7 @@ class FaultInjectionEnv final : public Env {
   int fail_syncs_ = 0;                      // GUARDED_BY(mu_)
   int fail_atomic_writes_ = 0;              // GUARDED_BY(mu_)
   int fail_dir_syncs_ = 0;                  // GUARDED_BY(mu_)
+  bool disk_full_ = false;                  // GUARDED_BY(mu_)
   uint64_t append_calls_ = 0;               // GUARDED_BY(mu_)
   uint64_t sync_calls_ = 0;                 // GUARDED_BY(mu_)
 };

@@ -98,8 +98,8 @@ bool ParseRecord(std::string_view data, size_t offset, ParsedRecord* record, std
   }
   uint32_t length = DecodeFixed32(rest.data() + 4);
   if (length > rest.size() - kHeaderSize) {
-    *reason = absl::StrCat("record length ", length, " extends past end of file (",
-                           rest.size() - kHeaderSize, " bytes left)");
+    *reason = absl::StrCat("record length ", length, " extends past end of file (", rest.size() - kHeaderSize,
+                           " bytes left)");
     return false;
   }
   uint32_t expected_crc = crc32c::Unmask(DecodeFixed32(rest.data()));
@@ -127,8 +127,7 @@ struct LogFile {
 }  // namespace
 
 struct Wal::Impl {
-  Impl(Env& env, std::string dir, WalOptions options)
-      : env(env), dir(std::move(dir)), options(options) {}
+  Impl(Env& env, std::string dir, WalOptions options) : env(env), dir(std::move(dir)), options(options) {}
 
   // Syncs and closes the current file, then creates wal-<last_lsn+1>.log.
   // Any error fails the Wal.
@@ -139,14 +138,29 @@ struct Wal::Impl {
     failed = status;
     return status;
   }
+  // After a write that failed because the disk is full: cut the current
+  // file back to `size` (its length before the failed batch, durable once
+  // cut) and reopen it, so the log takes the next batch once space returns.
+  // Returns `cause`; a cut that fails too fails the Wal.
+  Status UndoAppend(uint64_t size, Status cause) {
+    const std::string path = files.back().path;
+    (void)current->Close();
+    current.reset();
+    if (Status s = env.Truncate(path, size); !s.ok()) return Fail(cause);
+    auto reopened = env.NewAppendableFile(path);
+    if (!reopened.ok()) return Fail(cause);
+    current = std::move(*reopened);
+    current_bytes.store(current->Size(), std::memory_order_relaxed);
+    return cause;
+  }
   Status CheckWritable() const {
     if (options.read_only) {
       return absl::FailedPreconditionError(absl::StrCat("WAL in ", dir, " is open read-only"));
     }
     if (!failed.ok()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("WAL in ", dir, " is unusable after an earlier write error (",
-                       failed.ToString(), "); reopen it to recover"));
+      return absl::FailedPreconditionError(absl::StrCat("WAL in ", dir,
+                                                        " is unusable after an earlier write error (",
+                                                        failed.ToString(), "); reopen it to recover"));
     }
     return absl::OkStatus();
   }
@@ -156,8 +170,8 @@ struct Wal::Impl {
   const WalOptions options;
   // Live files, oldest first. In read-write mode back() is the current file.
   std::vector<LogFile> files;
-  std::unique_ptr<WritableFile> current;  // null in read-only mode
-  Status failed;                          // the first write error, if any
+  std::unique_ptr<WritableFile> current;   // null in read-only mode
+  Status failed;                           // the first write error, if any
   std::atomic<uint64_t> sealed_bytes{0};   // bytes in files other than current
   std::atomic<uint64_t> current_bytes{0};  // bytes in current
 };
@@ -198,9 +212,9 @@ Wal::~Wal() {
   if (impl_->current != nullptr) (void)impl_->current->Close();
 }
 
-Result<std::unique_ptr<Wal>> Wal::Open(Env& env, const std::string& dir,
-                                       const WalOptions& options, uint64_t after_lsn,
-                                       const ReplayFn& replay, WalRecoveryReport* report_out) {
+Result<std::unique_ptr<Wal>> Wal::Open(Env& env, const std::string& dir, const WalOptions& options,
+                                       uint64_t after_lsn, const ReplayFn& replay,
+                                       WalRecoveryReport* report_out) {
   WalRecoveryReport local_report;
   WalRecoveryReport& report = report_out != nullptr ? *report_out : local_report;
   report = WalRecoveryReport{};
@@ -340,8 +354,7 @@ Result<std::unique_ptr<Wal>> Wal::Open(Env& env, const std::string& dir,
       bool ok = ParseRecord(data, offset, &record, &reason);
       if (ok && record.lsn != expected) {
         ok = false;
-        reason = absl::StrCat("LSN out of sequence (expected ", expected, ", found ",
-                              record.lsn, ")");
+        reason = absl::StrCat("LSN out of sequence (expected ", expected, ", found ", record.lsn, ")");
       }
       if (!ok) {
         if (i + 1 < files.size()) {
@@ -445,8 +458,8 @@ Result<uint64_t> Wal::AppendBatch(std::span<const WalRecordRef> records) {
       return absl::InvalidArgumentError("WAL record type 0 is reserved");
     }
     if (record.payload.size() > kMaxPayloadBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "WAL record payload of ", record.payload.size(), " bytes exceeds ", kMaxPayloadBytes));
+      return absl::InvalidArgumentError(
+          absl::StrCat("WAL record payload of ", record.payload.size(), " bytes exceeds ", kMaxPayloadBytes));
     }
     bytes += kHeaderSize + record.payload.size();
   }
@@ -462,9 +475,11 @@ Result<uint64_t> Wal::AppendBatch(std::span<const WalRecordRef> records) {
   if (size > 0 && size + buffer.size() > impl.options.max_file_bytes) {
     RETURN_IF_ERROR(impl.StartNewFile(first_lsn));
   }
+  const uint64_t before = impl.current->Size();  // after any rotation
   Status status = impl.current->Append(buffer);
   if (status.ok() && impl.options.fsync == FsyncPolicy::kBatch) status = impl.current->Sync();
   impl.current_bytes.store(impl.current->Size(), std::memory_order_relaxed);
+  if (!status.ok() && IsDiskFull(status)) return impl.UndoAppend(before, status);
   if (!status.ok()) return impl.Fail(status);
   last_lsn_.store(batch_last, std::memory_order_release);
   return batch_last;
@@ -484,8 +499,7 @@ Status Wal::RemoveObsolete(uint64_t checkpoint_lsn) {
   }
   // File i holds LSNs [files[i].number, files[i + 1].number - 1].
   size_t removable = 0;
-  while (removable + 1 < impl.files.size() &&
-         impl.files[removable + 1].number - 1 <= checkpoint_lsn) {
+  while (removable + 1 < impl.files.size() && impl.files[removable + 1].number - 1 <= checkpoint_lsn) {
     ++removable;
   }
   if (removable == 0) return absl::OkStatus();

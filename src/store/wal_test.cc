@@ -208,13 +208,13 @@ TEST_F(WalTest, ReplayErrorStopsRecoveryAndIsReturned) {
   }
   auto before = Snapshot();
   int calls = 0;
-  auto wal = Wal::Open(*Env::Default(), dir_, {}, 0,
-                       [&](const WalEntry& entry) {
-                         ++calls;
-                         return entry.lsn == 4 ? absl::InternalError("apply failed")
-                                               : absl::OkStatus();
-                       },
-                       nullptr);
+  auto wal = Wal::Open(
+      *Env::Default(), dir_, {}, 0,
+      [&](const WalEntry& entry) {
+        ++calls;
+        return entry.lsn == 4 ? absl::InternalError("apply failed") : absl::OkStatus();
+      },
+      nullptr);
   EXPECT_EQ(wal.status().message(), "apply failed");
   EXPECT_EQ(calls, 4);
   EXPECT_EQ(Snapshot(), before);
@@ -278,8 +278,8 @@ TEST_F(WalTest, RotateStartsANewFileAndIsANoOpOnAnEmptyOne) {
   AppendRecords(**wal, 3);
   ASSERT_TRUE((*wal)->Rotate().ok());
   ASSERT_TRUE((*wal)->Rotate().ok());
-  EXPECT_EQ(LogFiles(), (std::vector<std::string>{"wal-00000000000000000001.log",
-                                                  "wal-00000000000000000004.log"}));
+  EXPECT_EQ(LogFiles(),
+            (std::vector<std::string>{"wal-00000000000000000001.log", "wal-00000000000000000004.log"}));
   AppendRecords(**wal, 2);
   ASSERT_TRUE((*wal)->RemoveObsolete(3).ok());
   EXPECT_EQ(LogFiles(), std::vector<std::string>{"wal-00000000000000000004.log"});
@@ -504,8 +504,7 @@ std::vector<CorruptionCase> CorruptionCases() {
   };
 }
 
-class WalCorruptionTest : public WalTest,
-                          public ::testing::WithParamInterface<std::tuple<size_t, int>> {};
+class WalCorruptionTest : public WalTest, public ::testing::WithParamInterface<std::tuple<size_t, int>> {};
 
 TEST_P(WalCorruptionTest, RecoversExactlyTheGoodPrefix) {
   const CorruptionCase c = CorruptionCases()[std::get<0>(GetParam())];
@@ -530,8 +529,8 @@ TEST_P(WalCorruptionTest, RecoversExactlyTheGoodPrefix) {
   const size_t good_in_file = c.damage(bytes, spans);
   Write(victim, bytes);
   const uint64_t good = 8 * target + good_in_file;
-  const uint64_t cut_offset = good_in_file < spans.size() ? spans[good_in_file].offset
-                                                          : spans.back().offset + spans.back().size;
+  const uint64_t cut_offset =
+      good_in_file < spans.size() ? spans[good_in_file].offset : spans.back().offset + spans.back().size;
   uint64_t bytes_after_cut = bytes.size() - cut_offset;
   for (size_t i = target + 1; i < files.size(); ++i) bytes_after_cut += Read(files[i]).size();
 
@@ -611,14 +610,13 @@ TEST_P(WalCorruptionTest, RecoversExactlyTheGoodPrefix) {
   EXPECT_EQ(replayed_, Expected(1, good + 3));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Table, WalCorruptionTest,
-    ::testing::Combine(::testing::Range(size_t{0}, CorruptionCases().size()),
-                       ::testing::Values(1, 2)),
-    [](const ::testing::TestParamInfo<std::tuple<size_t, int>>& info) {
-      return std::string(CorruptionCases()[std::get<0>(info.param)].name) +
-             (std::get<1>(info.param) == 1 ? "InMiddleFile" : "InLastFile");
-    });
+INSTANTIATE_TEST_SUITE_P(Table, WalCorruptionTest,
+                         ::testing::Combine(::testing::Range(size_t{0}, CorruptionCases().size()),
+                                            ::testing::Values(1, 2)),
+                         [](const ::testing::TestParamInfo<std::tuple<size_t, int>>& info) {
+                           return std::string(CorruptionCases()[std::get<0>(info.param)].name) +
+                                  (std::get<1>(info.param) == 1 ? "InMiddleFile" : "InLastFile");
+                         });
 
 TEST_F(WalTest, MisnamedLaterFileIsRemovedAsOutOfSequence) {
   {
@@ -631,8 +629,10 @@ TEST_F(WalTest, MisnamedLaterFileIsRemovedAsOutOfSequence) {
   // A file whose name leaves a gap after LSN 4, in a log from before the
   // file registry (with one, the registered wal-5 is missing: refused, below).
   ASSERT_TRUE(Env::Default()->RemoveFile(FilePath("FILES")).ok());
-  ASSERT_TRUE(Env::Default()->RenameFile(FilePath("wal-00000000000000000005.log"),
-                                         FilePath("wal-00000000000000000007.log")).ok());
+  ASSERT_TRUE(
+      Env::Default()
+          ->RenameFile(FilePath("wal-00000000000000000005.log"), FilePath("wal-00000000000000000007.log"))
+          .ok());
   auto wal = Open();
   ASSERT_TRUE(wal.ok());
   EXPECT_EQ(replayed_, Expected(1, 4));
@@ -780,6 +780,33 @@ TEST_F(WalTest, RotationSyncsTheOldFileUnderNonePolicy) {
   ASSERT_TRUE(wal.ok());
   EXPECT_EQ(replayed_, Expected(1, 4));
   EXPECT_FALSE(report_.tail_cut);
+}
+
+// A full disk is not a broken disk: the failed batch is cut off the file
+// and the log takes the next one once space returns, without a reopen.
+TEST_F(WalTest, ADiskFullBatchIsCutOffAndTheNextOneLands) {
+  FaultInjectionEnv env(*Env::Default());
+  {
+    auto wal = Open(env);
+    ASSERT_TRUE(wal.ok());
+    AppendRecords(**wal, 3);
+    env.SetDiskFull(true);
+    const std::string p4 = PayloadFor(4);
+    std::vector<WalRecordRef> batch = {{TypeFor(4), p4}};
+    auto refused = (*wal)->AppendBatch(batch);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_TRUE(IsDiskFull(refused.status())) << refused.status();
+    EXPECT_EQ((*wal)->last_lsn(), 3u);
+    env.SetDiskFull(false);
+    auto landed = (*wal)->AppendBatch(batch);
+    ASSERT_TRUE(landed.ok()) << landed.status();
+    EXPECT_EQ(*landed, 4u);
+  }
+  ASSERT_TRUE(env.DropUnsyncedData().ok());
+  replayed_.clear();
+  auto wal = Open(env);
+  ASSERT_TRUE(wal.ok());
+  EXPECT_EQ(replayed_, Expected(1, 4));  // no trace of the refused attempt
 }
 
 TEST_F(WalTest, SyncFailureFailsTheBatchAndTheWalUntilReopened) {
