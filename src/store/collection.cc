@@ -297,7 +297,11 @@ Status Collection::Recover(const OpenOptions& options) {
           seg->Kill(r);
           continue;
         }
-        segments_.at(it->second.segment_id)->Kill(it->second.row);
+        // The older row may be in this very segment (replaced while it was
+        // still growing), which is not in segments_ yet.
+        Segment& older =
+            it->second.segment_id == id ? static_cast<Segment&>(*seg) : *segments_.at(it->second.segment_id);
+        older.Kill(it->second.row);
         it->second = Location{id, r, meta.version};
       }
     }
