@@ -151,7 +151,8 @@ class RouterRoutes {
     json out = {{"ready", e != nullptr && shards_up},
                 {"role", "router"},
                 {"model", e != nullptr ? json(e->model_id()) : json(nullptr)},
-                {"shards_up", shards_up}};
+                {"shards_up", shards_up},
+                {"breakers", server_.BreakersJson()}};
     if (!out["ready"].get<bool>()) {
       r.response.status = 503;
       r.response.SetContent(server::DumpJson(out), "application/json");
@@ -613,6 +614,7 @@ class RouterRoutes {
 void RegisterRouterRoutes(server::Server& server, const ShardSet& shards, RouterOptions options) {
   auto routes = std::make_shared<RouterRoutes>(server, shards, std::move(options));
   routes->Register();
+  for (resilience::CircuitBreaker* breaker : shards.breakers()) server.WatchBreaker(*breaker);
   server.KeepAlive(std::move(routes));
 }
 

@@ -296,6 +296,13 @@ TEST_F(RouterTest, AReplicaDownIsSkippedWithoutAPartialAnswer) {
   EXPECT_EQ(cluster["shards"][0]["replicas"][0]["up"], false);
   EXPECT_EQ(cluster["shards"][0]["replicas"][1]["up"], true);
   EXPECT_EQ(cluster["shards"][1]["replicas"][0]["collections"]["docs"]["vector_count"], 150);
+  // The dead replica's circuit breaker is open: on /metrics and in /readyz.
+  const std::string dead = StrCat("shard0 ", cluster["shards"][0]["replicas"][0]["url"].get<std::string>());
+  EXPECT_NE(metrics_.ExposeText().find(StrCat("rag_circuit_breaker_state{dependency=\"", dead, "\"} 1")),
+            std::string::npos)
+      << dead;
+  auto [ready_status, ready] = Call(router_port_, "GET", "/readyz");
+  EXPECT_EQ(ready["breakers"][dead]["state"], "open") << ready.dump();
 }
 
 TEST_F(RouterTest, AShardThatNeverAnswersIsCutAtTheDeadline) {

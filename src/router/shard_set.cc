@@ -17,10 +17,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
-}
-
 Status StatusOfReply(int code, const std::string& message) {
   switch (code) {
     case 400:
@@ -81,6 +77,8 @@ ShardSet::ShardSet(ShardSetOptions options, obs::MetricsRegistry* metrics)
     for (const auto& url : options_.shards[i]) {
       auto replica = std::make_unique<Replica>();
       replica->url = url;
+      replica->breaker =
+          std::make_unique<resilience::CircuitBreaker>(StrCat("shard", i, " ", url), options_.breaker);
       shards_[i].replicas.push_back(std::move(replica));
     }
   }
@@ -149,13 +147,12 @@ ShardReply ShardSet::Call(size_t shard_index, const std::string& method, const s
   const auto deadline = Clock::now() + options_.deadline;
   const size_t n = shard.replicas.size();
   const size_t first = shard.next.fetch_add(1, std::memory_order_relaxed);
-  // Replicas not marked down first (in round-robin order), then the others.
+  // Replicas whose breaker is not open first (in round-robin order), then the others.
   std::vector<const Replica*> order;
-  const int64_t now = NowMs();
   for (int pass = 0; pass < 2; ++pass) {
     for (size_t i = 0; i < n; ++i) {
       const Replica* r = shard.replicas[(first + i) % n].get();
-      const bool up = r->down_until_ms.load(std::memory_order_relaxed) <= now;
+      const bool up = r->breaker->state() != resilience::BreakerState::kOpen;
       if (up == (pass == 0)) order.push_back(r);
     }
   }
@@ -167,17 +164,25 @@ ShardReply ShardSet::Call(size_t shard_index, const std::string& method, const s
     reply.replica = r->url;
     reply.body = Send(*r, method, path, body, budget);
     if (reply.body.ok() || !ReplicaFault(reply.body.status())) {
-      r->down_until_ms.store(0, std::memory_order_relaxed);
+      r->breaker->Succeeded();
       if (requests_ != nullptr) requests_->WithLabels({label, reply.body.ok() ? "ok" : "error"}).Increment();
       return reply;
     }
-    r->down_until_ms.store(NowMs() + options_.down_for.count(), std::memory_order_relaxed);
+    r->breaker->Failed();
     if (requests_ != nullptr) requests_->WithLabels({label, "down"}).Increment();
   }
   if (reply.replica.empty()) {
     reply.body = absl::DeadlineExceededError(StrCat("shard ", shard_index, ": no time left for any replica"));
   }
   return reply;
+}
+
+std::vector<resilience::CircuitBreaker*> ShardSet::breakers() const {
+  std::vector<resilience::CircuitBreaker*> out;
+  for (const Shard& shard : shards_) {
+    for (const auto& r : shard.replicas) out.push_back(r->breaker.get());
+  }
+  return out;
 }
 
 std::vector<ShardReply> ShardSet::FanOut(const std::string& method, const std::string& path, const json* body,

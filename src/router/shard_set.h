@@ -3,9 +3,12 @@
 // partitions), and the calls the router makes to them.
 //
 // FanOut sends one request to every shard at once. Per shard it asks one
-// replica (round robin over those not marked down); a replica that cannot
-// be reached, answers 5xx or misses the deadline is marked down for
-// `down_for` and the shard's next replica is asked while the deadline lasts.
+// replica (round robin over those whose circuit breaker is not open, then
+// the open ones as a last resort); a replica that cannot be reached,
+// answers 5xx or misses the deadline counts as a failure of its breaker
+// (resilience/circuit_breaker.h, dependency "shard N URL"; by default open
+// after one failure for 2 s) and the shard's next replica is asked while the
+// deadline lasts. An answer closes the breaker again.
 // Connections are kept alive and reused (up to 16 idle per replica).
 // A shard whose every replica failed comes back as Unavailable or
 // DeadlineExceeded: the caller answers without it (partial). A 4xx is the
@@ -30,6 +33,7 @@
 #include "core/status.h"
 #include "nlohmann/json.hpp"
 #include "obs/metrics.h"
+#include "resilience/circuit_breaker.h"
 
 namespace httplib {
 class Client;
@@ -41,8 +45,10 @@ struct ShardSetOptions {
   // shards[i]: the base URLs (http://host:port) of shard i's replicas.
   std::vector<std::vector<std::string>> shards;
   std::chrono::milliseconds deadline{2000};  // per request, over all of a shard's replicas
-  std::chrono::milliseconds down_for{2000};  // a failed replica is skipped this long
-  std::string api_key;                       // sent to index nodes as a Bearer token; "" = none
+  // Per replica: open after fail_max failures in a row; while open, the
+  // replica is asked only after the shard's others failed.
+  resilience::BreakerOptions breaker{.fail_max = 1, .reset_timeout = std::chrono::milliseconds(2000)};
+  std::string api_key;  // sent to index nodes as a Bearer token; "" = none
 
   // Parses "URL[,URL...]" (one shard, its replicas). InvalidArgument naming the bad URL.
   static Result<std::vector<std::string>> ParseShard(const std::string& spec);
@@ -90,11 +96,13 @@ class ShardSet {
   Result<nlohmann::json> Get(const std::string& replica, const std::string& path) const {
     return At(replica, "GET", path);
   }
+  // Every replica's breaker (for metrics and /readyz), shard by shard.
+  std::vector<resilience::CircuitBreaker*> breakers() const;
 
  private:
   struct Replica {
     std::string url;
-    mutable std::atomic<int64_t> down_until_ms{0};  // steady clock ms; ≤ now = up
+    std::unique_ptr<resilience::CircuitBreaker> breaker;  // thread-safe
     // Idle keep-alive connections (a client serves one call at a time).
     mutable std::mutex idle_mu;
     mutable std::vector<std::unique_ptr<httplib::Client>> idle;  // GUARDED_BY(idle_mu)
