@@ -8,6 +8,15 @@ DATA="$WORK/data"
 PASSED=0
 FAILED=0
 
+# stop_pids PID...: SIGTERM, then wait until each has exited: a server writes
+# its last files (manifests, hot_cache.json) on the way out, so removing WORK
+# before that races with it.
+stop_pids() {
+  local p
+  for p in "$@"; do kill "$p" 2>/dev/null || true; done
+  for p in "$@"; do wait "$p" 2>/dev/null || true; done
+}
+
 fail() { echo "FAIL: $*" >&2; FAILED=$((FAILED + 1)); }
 pass() { PASSED=$((PASSED + 1)); }
 

@@ -8,7 +8,7 @@
 RAGLINE=${1:-$RAGLINE}
 source "$(dirname "$0")/lib.sh"
 require_model
-trap 'kill ${PID:-} 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'stop_pids ${PID:-}; rm -rf "$WORK"' EXIT
 VENV="$ROOT/.venv-schemathesis"
 if [ ! -x "$VENV/bin/st" ]; then
   python3 -m venv "$VENV"

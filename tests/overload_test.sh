@@ -7,7 +7,7 @@
 RAGLINE=${1:-$RAGLINE}
 source "$(dirname "$0")/lib.sh"
 require_model
-trap 'kill ${PID:-} 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'stop_pids ${PID:-}; rm -rf "$WORK"' EXIT
 
 start_serve serve --data "$DATA" --model "$MODEL" --port 0 --threads 4
 "$RAGLINE" ingest "$ROOT/examples/corpus/devils-dictionary/c.md" --server "$URL" --collection devils --create > /dev/null

@@ -9,7 +9,7 @@
 RAGLINE=${1:-$RAGLINE}
 source "$(dirname "$0")/lib.sh"
 require_model
-trap 'kill ${PID:-} ${QPID:-} 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'stop_pids ${QPID:-} ${PID:-}; rm -rf "$WORK"' EXIT
 
 # --- a lexical-ready collection of 3000 records with text, from the JSONL upsert path
 jq -nc '{id: "d\(range(0; 3000))"} | . + {vector: [1, (.id | ltrimstr("d") | tonumber % 7 + 1), 0.5, 2],

@@ -9,7 +9,7 @@ require_model
 command -v promtool >/dev/null || { echo "FAIL: promtool not found (Debian package prometheus)" >&2; exit 1; }
 
 # --- start on a free port; the first stdout line names the address
-trap 'kill ${PID:-} 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'stop_pids ${PID:-}; rm -rf "$WORK"' EXIT
 start_serve serve --data "$DATA" --model "$MODEL" --host 127.0.0.1 --port 0 --threads 4 --max-body-bytes 1048576
 check_contains "listening line" "$(cat "$WORK/serve.out")" "ragline serving on http://127.0.0.1:"
 
