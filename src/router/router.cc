@@ -54,9 +54,11 @@ struct Missing {
 
 // Sorts replies into answers (returned, in shard order, with their shard) and
 // missing shards; a reply that is the request's fault is returned as the
-// error; Unavailable when no shard answered.
+// error; when no shard answered, DeadlineExceeded if the request's deadline
+// cut any of them short, else Unavailable.
 Result<std::vector<std::pair<size_t, json>>> Answers(std::vector<ShardReply> replies, Missing* missing) {
   std::vector<std::pair<size_t, json>> out;
+  bool out_of_time = false;
   for (size_t i = 0; i < replies.size(); ++i) {
     if (!missing->answered[i]) continue;  // left out already
     Result<json>& body = replies[i].body;
@@ -64,9 +66,14 @@ Result<std::vector<std::pair<size_t, json>>> Answers(std::vector<ShardReply> rep
       out.emplace_back(i, std::move(*body));
     } else if (ReplicaFault(body.status())) {
       missing->Add(i, body.status());
+      out_of_time = out_of_time || replies[i].out_of_time;
     } else {
       return body.status();
     }
+  }
+  if (out.empty() && out_of_time) {
+    return absl::DeadlineExceededError(
+        StrCat("the request's deadline passed before any shard answered: ", missing->list.dump()));
   }
   if (out.empty()) {
     return absl::UnavailableError(StrCat("no shard answered: ", missing->list.dump()));
@@ -494,13 +501,20 @@ class RouterRoutes {
     }
 
     Missing missing(shards_.size());
+    // A search round may use half of what the request has left, so that a
+    // shard that never answers still leaves time to fetch payloads and answer.
+    auto round_deadline = [&request] {
+      if (request.deadline.is_never()) return request.deadline;
+      return resilience::Deadline::After(request.deadline.Remaining() / 2);
+    };
     obs::StageTimer timer(ins.retrieve_latency, ins.logger, "retrieve", ins.request_id);
     if (lexical) {
       // Round 1: BM25 statistics summed over shards.
       const json ask = {{"query", request.question}};
-      ASSIGN_OR_RETURN(
-          auto answers,
-          Answers(shards_.FanOut("POST", CollectionPath(name, "/shard/lexical-stats"), &ask), &missing));
+      ASSIGN_OR_RETURN(auto answers,
+                       Answers(shards_.FanOut("POST", CollectionPath(name, "/shard/lexical-stats"), &ask,
+                                              nullptr, round_deadline()),
+                               &missing));
       store::LexicalTermStats total;
       for (const auto& [shard, stats] : answers) {
         ASSIGN_OR_RETURN(store::LexicalTermStats part, query::LexicalStatsFromWire(stats));
@@ -512,7 +526,7 @@ class RouterRoutes {
     // Round 2: each shard's top hits, without payloads (the shards that answered round 1).
     search["payloads"] = false;
     ASSIGN_OR_RETURN(auto answers, Answers(shards_.FanOut("POST", CollectionPath(name, "/shard/search"),
-                                                          &search, &missing.answered),
+                                                          &search, &missing.answered, round_deadline()),
                                            &missing));
     std::vector<std::vector<store::SearchHit>> dense_lists, lexical_lists;
     std::map<std::string, size_t> origin;  // hit id -> its shard
@@ -538,7 +552,7 @@ class RouterRoutes {
       hits = search::FuseHybrid(d, l, search::FusionOptions{}, distances, request.k);
     }
     // Round 3: the kept hits' payloads, from their shards.
-    ASSIGN_OR_RETURN(hits, FetchPayloads(name, std::move(hits), origin, &missing));
+    ASSIGN_OR_RETURN(hits, FetchPayloads(name, std::move(hits), origin, request.deadline, &missing));
     timer.Stop();
     if (missing.any()) {
       partial_->WithLabels({}).Increment();
@@ -558,6 +572,7 @@ class RouterRoutes {
   Result<std::vector<store::SearchHit>> FetchPayloads(const std::string& name,
                                                       std::vector<store::SearchHit> hits,
                                                       const std::map<std::string, size_t>& origin,
+                                                      const resilience::Deadline& deadline,
                                                       Missing* missing) {
     std::vector<json> asks(shards_.size(), json{{"ids", json::array()}});
     for (const auto& h : hits) asks[origin.at(h.id)]["ids"].push_back(h.id);
@@ -565,7 +580,7 @@ class RouterRoutes {
     for (size_t i = 0; i < shards_.size(); ++i) {
       if (!asks[i]["ids"].empty()) bodies[i] = &asks[i];
     }
-    auto replies = shards_.FanOutEach(CollectionPath(name, "/shard/fetch"), bodies);
+    auto replies = shards_.FanOutEach(CollectionPath(name, "/shard/fetch"), bodies, deadline);
     std::map<std::string, json> payloads;
     for (size_t i = 0; i < replies.size(); ++i) {
       if (bodies[i] == nullptr) continue;

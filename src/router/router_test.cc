@@ -328,6 +328,45 @@ TEST_F(RouterTest, AShardThatNeverAnswersIsCutAtTheDeadline) {
   ::close(fd);
 }
 
+// The client's deadline ("timeout_ms") cuts the fan-out before the shard
+// deadline does; the shard that never answers is missing, but its replica's
+// breaker stays closed (the request ran out of time, not the replica). With
+// every shard hanging, the reply is 504.
+TEST_F(RouterTest, TheRequestsDeadlineCutsTheFanOutWithoutBlamingTheReplica) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const std::string hanging = Url(ntohs(addr.sin_port));
+  StartRouter({{Url(shards_[0].ports[0])}, {Url(shards_[1].ports[0])}, {hanging}}, std::chrono::seconds(20));
+  auto start = std::chrono::steady_clock::now();
+  const json reply =
+      Query(router_port_, {{"query", "kafka"}, {"mode", "dense"}, {"generate", false}, {"timeout_ms", 400}});
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(reply["partial"], true) << reply.dump();
+  EXPECT_EQ(reply["hits"].size(), 5u);
+  EXPECT_LT(seconds, 3.0) << "the router ignored the request's 400 ms deadline";
+  EXPECT_NE(
+      metrics_.ExposeText().find(StrCat("rag_circuit_breaker_state{dependency=\"shard2 ", hanging, "\"} 0")),
+      std::string::npos)
+      << "the request's deadline was blamed on the replica";
+
+  router_.reset();
+  StartRouter({{hanging}}, std::chrono::seconds(20));
+  start = std::chrono::steady_clock::now();
+  auto [status, body] =
+      Call(router_port_, "POST", "/v1/collections/docs/query",
+           {{"query", "kafka"}, {"mode", "dense"}, {"generate", false}, {"timeout_ms", 300}});
+  seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(status, 504) << body.dump();
+  EXPECT_LT(seconds, 3.0);
+  ::close(fd);
+}
+
 // Collections and aliases made through the router exist on every index node
 // (each replica has its own catalog), or, for a create that fails anywhere,
 // on none.

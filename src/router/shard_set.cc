@@ -114,6 +114,8 @@ Result<json> ShardSet::Send(const Replica& replica, const std::string& method, c
   client->set_write_timeout(us / 1'000'000, us % 1'000'000);
   httplib::Headers headers;
   if (!options_.api_key.empty()) headers.emplace("Authorization", "Bearer " + options_.api_key);
+  // The node bounds its own work by what is left (a query's deadline, server.h).
+  headers.emplace("X-Request-Timeout-Ms", std::to_string(std::max<int64_t>(1, us / 1000)));
   const std::string content = body != nullptr ? body->dump() : "{}";
   httplib::Result res = method == "POST"  ? client->Post(path.c_str(), headers, content, "application/json")
                         : method == "PUT" ? client->Put(path.c_str(), headers, content, "application/json")
@@ -142,9 +144,12 @@ Result<json> ShardSet::Send(const Replica& replica, const std::string& method, c
 }
 
 ShardReply ShardSet::Call(size_t shard_index, const std::string& method, const std::string& path,
-                          const json* body) const {
+                          const json* body, const resilience::Deadline& request) const {
   const Shard& shard = shards_.at(shard_index);
-  const auto deadline = Clock::now() + options_.deadline;
+  const auto shard_deadline = Clock::now() + options_.deadline;
+  // Cut short by the client's deadline, a late replica is not at fault.
+  const bool cut_by_request = request.at() < shard_deadline;
+  const auto deadline = std::min(shard_deadline, request.at());
   const size_t n = shard.replicas.size();
   const size_t first = shard.next.fetch_add(1, std::memory_order_relaxed);
   // Replicas whose breaker is not open first (in round-robin order), then the others.
@@ -168,11 +173,17 @@ ShardReply ShardSet::Call(size_t shard_index, const std::string& method, const s
       if (requests_ != nullptr) requests_->WithLabels({label, reply.body.ok() ? "ok" : "error"}).Increment();
       return reply;
     }
+    if (cut_by_request && absl::IsDeadlineExceeded(reply.body.status())) {
+      if (requests_ != nullptr) requests_->WithLabels({label, "late"}).Increment();
+      reply.out_of_time = true;  // the request ran out of time, not the replica
+      return reply;
+    }
     r->breaker->Failed();
     if (requests_ != nullptr) requests_->WithLabels({label, "down"}).Increment();
   }
   if (reply.replica.empty()) {
     reply.body = absl::DeadlineExceededError(StrCat("shard ", shard_index, ": no time left for any replica"));
+    reply.out_of_time = cut_by_request;
   }
   return reply;
 }
@@ -186,21 +197,22 @@ std::vector<resilience::CircuitBreaker*> ShardSet::breakers() const {
 }
 
 std::vector<ShardReply> ShardSet::FanOut(const std::string& method, const std::string& path, const json* body,
-                                         const std::vector<bool>* only) const {
+                                         const std::vector<bool>* only,
+                                         const resilience::Deadline& request) const {
   std::vector<std::function<ShardReply()>> calls(shards_.size());
   for (size_t i = 0; i < shards_.size(); ++i) {
     if (only != nullptr && !(*only)[i]) continue;
-    calls[i] = [this, i, &method, &path, body] { return Call(i, method, path, body); };
+    calls[i] = [this, i, &method, &path, body, &request] { return Call(i, method, path, body, request); };
   }
   return RunAll(std::move(calls));
 }
 
-std::vector<ShardReply> ShardSet::FanOutEach(const std::string& path,
-                                             const std::vector<const json*>& bodies) const {
+std::vector<ShardReply> ShardSet::FanOutEach(const std::string& path, const std::vector<const json*>& bodies,
+                                             const resilience::Deadline& request) const {
   std::vector<std::function<ShardReply()>> calls(shards_.size());
   for (size_t i = 0; i < shards_.size() && i < bodies.size(); ++i) {
     if (bodies[i] == nullptr) continue;
-    calls[i] = [this, i, &path, body = bodies[i]] { return Call(i, "POST", path, body); };
+    calls[i] = [this, i, &path, body = bodies[i], &request] { return Call(i, "POST", path, body, request); };
   }
   return RunAll(std::move(calls));
 }

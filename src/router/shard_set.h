@@ -34,6 +34,7 @@
 #include "nlohmann/json.hpp"
 #include "obs/metrics.h"
 #include "resilience/circuit_breaker.h"
+#include "resilience/deadline.h"
 
 namespace httplib {
 class Client;
@@ -56,7 +57,8 @@ struct ShardSetOptions {
 
 struct ShardReply {
   Result<nlohmann::json> body = absl::UnknownError("not called");
-  std::string replica;  // the URL that answered (or the last one tried)
+  std::string replica;       // the URL that answered (or the last one tried)
+  bool out_of_time = false;  // the request's deadline, not the shard's, cut the call short
 };
 
 // The replica, not the request, is at fault (unreachable, 5xx, late,
@@ -77,14 +79,21 @@ class ShardSet {
   // failed, within about the deadline.
   // `only`: the shards to call (null = all); the others come back
   // Unavailable ("not asked").
+  // `request`: the client request's own deadline (a query's, server.h):
+  // each shard gets the earlier of it and the shard deadline, and is told
+  // what is left in X-Request-Timeout-Ms. A replica cut off by the request's
+  // deadline rather than the shard's is not counted against its breaker.
   std::vector<ShardReply> FanOut(const std::string& method, const std::string& path,
-                                 const nlohmann::json* body, const std::vector<bool>* only = nullptr) const;
+                                 const nlohmann::json* body, const std::vector<bool>* only = nullptr,
+                                 const resilience::Deadline& request = resilience::Deadline::Never()) const;
   // POSTs each shard its own body (null: that shard is not asked).
-  std::vector<ShardReply> FanOutEach(const std::string& path,
-                                     const std::vector<const nlohmann::json*>& bodies) const;
+  std::vector<ShardReply> FanOutEach(
+      const std::string& path, const std::vector<const nlohmann::json*>& bodies,
+      const resilience::Deadline& request = resilience::Deadline::Never()) const;
   // The same on one shard.
   ShardReply Call(size_t shard, const std::string& method, const std::string& path,
-                  const nlohmann::json* body) const;
+                  const nlohmann::json* body,
+                  const resilience::Deadline& request = resilience::Deadline::Never()) const;
   // `method` ("GET", "POST", "PUT", "DELETE") on every replica of every shard
   // at once, each within the deadline (no failover, no marking): catalog
   // changes, which every index node makes. Replies in shard, then replica order.
