@@ -143,11 +143,16 @@ class TextBuilder {
   void Space() { pending_space_ = true; }
   // 1: line break, 2: paragraph break.
   void Break(int newlines) { pending_newlines_ = std::max(pending_newlines_, newlines); }
-  // Where the next visible byte will land.
+  // Where the next visible byte will land: what FlushBreaks will do.
   size_t NextOffset() const {
     if (out_.empty()) return 0;
-    if (pending_newlines_ > 0) return out_.size() + static_cast<size_t>(pending_newlines_);
-    return out_.size() + (pending_space_ ? 1 : 0);
+    if (pending_newlines_ > 0) {
+      size_t n = out_.size();
+      while (n > 0 && (out_[n - 1] == ' ' || out_[n - 1] == '\t')) --n;
+      return n + static_cast<size_t>(std::min(pending_newlines_, 2));
+    }
+    const bool space = pending_space_ && out_.back() != '\n' && out_.back() != ' ';
+    return out_.size() + (space ? 1 : 0);
   }
   std::string Finish() {
     TrimTrailingWhitespace(&out_);
@@ -586,7 +591,11 @@ ExtractedDocument ExtractMarkdown(std::string_view text) {
     }
     if (heading) {
       out.Break(2);
-      std::string h = std::string(TrimAscii(heading->second));
+      // As the text will have it (whitespace runs collapsed), so that the
+      // section starts with its heading.
+      TextBuilder collapsed;
+      collapsed.Inline(heading->second);
+      std::string h = collapsed.Finish();
       if (!h.empty()) {
         sections.Heading(heading->first, h, out.NextOffset());
         if (heading->first == 1 && doc.title.empty()) doc.title = h;

@@ -3,9 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
-#include <atomic>
 #include <random>
 #include <thread>
 
@@ -99,13 +99,13 @@ TEST(ExtractTest, InputsOverTheSizeLimitAreRejectedBeforeParsing) {
 TEST(Utf8Test, FindsTheFirstInvalidSequence) {
   EXPECT_EQ(FindInvalidUtf8("plain ascii"), std::nullopt);
   EXPECT_EQ(FindInvalidUtf8("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"), std::nullopt);  // é € 😀
-  EXPECT_EQ(FindInvalidUtf8("ab\x80"), 2u);                  // stray continuation
-  EXPECT_EQ(FindInvalidUtf8("a\xC0\x80"), 1u);               // overlong NUL
-  EXPECT_EQ(FindInvalidUtf8("a\xE0\x80\xAF"), 1u);           // overlong '/'
-  EXPECT_EQ(FindInvalidUtf8("ab\xED\xA0\x80"), 2u);          // surrogate
-  EXPECT_EQ(FindInvalidUtf8("\xF4\x90\x80\x80"), 0u);        // > U+10FFFF
-  EXPECT_EQ(FindInvalidUtf8("abc\xE2\x82"), 3u);             // truncated at the end
-  EXPECT_EQ(FindInvalidUtf8("\xE2\x28\xA1"), 0u);            // bad continuation
+  EXPECT_EQ(FindInvalidUtf8("ab\x80"), 2u);            // stray continuation
+  EXPECT_EQ(FindInvalidUtf8("a\xC0\x80"), 1u);         // overlong NUL
+  EXPECT_EQ(FindInvalidUtf8("a\xE0\x80\xAF"), 1u);     // overlong '/'
+  EXPECT_EQ(FindInvalidUtf8("ab\xED\xA0\x80"), 2u);    // surrogate
+  EXPECT_EQ(FindInvalidUtf8("\xF4\x90\x80\x80"), 0u);  // > U+10FFFF
+  EXPECT_EQ(FindInvalidUtf8("abc\xE2\x82"), 3u);       // truncated at the end
+  EXPECT_EQ(FindInvalidUtf8("\xE2\x28\xA1"), 0u);      // bad continuation
   EXPECT_EQ(FindInvalidUtf8("x\xFF"), 1u);
 }
 
@@ -143,20 +143,24 @@ TEST(MarkdownTest, FixtureKeepsTextDropsMarkupAndRecordsHeadings) {
   EXPECT_EQ(doc.metadata.at("author"), "Ragline Docs");
   EXPECT_EQ(doc.metadata.at("content_type"), "text/markdown");
   const std::string& t = doc.text;
-  EXPECT_TRUE(t.starts_with("Intro paragraph before any heading, with bold and emphasis and a link.\n\nInstall\n\n"))
+  EXPECT_TRUE(
+      t.starts_with("Intro paragraph before any heading, with bold and emphasis and a link.\n\nInstall\n\n"))
       << t;
   EXPECT_THAT(t, HasSubstr("See https://cmake.org for CMake, and snake_case_names stay intact."));
   // Code is verbatim, fences are gone.
-  EXPECT_THAT(t, HasSubstr("Run the script:\n\nsudo ./scripts/install-deps.sh   # installs *everything*\n\n"));
+  EXPECT_THAT(t,
+              HasSubstr("Run the script:\n\nsudo ./scripts/install-deps.sh   # installs *everything*\n\n"));
   EXPECT_THAT(t, HasSubstr("- First item with an image\n- Second item with a reference link"));
   EXPECT_THAT(t, HasSubstr("Quoted text here.\nSecond quoted line."));
   EXPECT_THAT(t, HasSubstr("| Flag | Meaning |\n| -j2 | jobs |"));
   EXPECT_THAT(t, HasSubstr("Flags *literal stars*\n\n2 * 3 = 6 and a_b_c stays."));
-  for (std::string_view noise : {"```", "**", "](", "example.com", "[ref]", "|---", "title:", "====", "\n---"}) {
+  for (std::string_view noise :
+       {"```", "**", "](", "example.com", "[ref]", "|---", "title:", "====", "\n---"}) {
     EXPECT_THAT(t, Not(HasSubstr(std::string(noise)))) << "markup left: " << noise;
   }
-  EXPECT_EQ(HeadingPaths(doc), (std::vector<std::string>{"Install", "Install > Debian", "Install > From source",
-                                                          "Usage", "Usage > Flags *literal stars*"}));
+  EXPECT_EQ(HeadingPaths(doc),
+            (std::vector<std::string>{"Install", "Install > Debian", "Install > From source", "Usage",
+                                      "Usage > Flags *literal stars*"}));
   ExpectWellFormedSections(doc);
   EXPECT_EQ(doc.sections.back().end, t.size());
   EXPECT_EQ(doc.HeadingPathAt(0), "");  // the intro precedes every heading
@@ -197,18 +201,18 @@ TEST(HtmlTest, FixtureKeepsMainTextTitleHeadingsAndDecodesEntities) {
   const std::string& t = doc.text;
   EXPECT_THAT(t, Not(HasSubstr("SHOULD_NOT_APPEAR"))) << t;
   EXPECT_THAT(t, Not(HasSubstr("font-family")));
-  EXPECT_TRUE(t.starts_with("Install Guide\n\nRagline runs on Linux. It needs a C++20 compiler \xE2\x80\x94 GCC\xC2\xA0"
-                            "12 or newer <recommended>.\n\nDebian\n\n"))
+  EXPECT_TRUE(t.starts_with(
+      "Install Guide\n\nRagline runs on Linux. It needs a C++20 compiler \xE2\x80\x94 GCC\xC2\xA0"
+      "12 or newer <recommended>.\n\nDebian\n\n"))
       << t;
   EXPECT_THAT(t, HasSubstr("Run scripts/install-deps.sh, then build with CMake and Ninja.\n\n"
                            "libgumbo-dev\nlibpoppler-cpp-dev\n\nTroubleshooting\n\n"
                            "If the build fails,\nread the log.\n\nninja -C build\n  ragline --help\n\n"));
   EXPECT_THAT(t, HasSubstr("Caf\xC3\xA9 \xE2\x98\x95 notes\n\nName Value\ndim 384"));
   EXPECT_TRUE(t.ends_with("Article footer: tagged install.")) << t;  // an article's own footer stays
-  EXPECT_EQ(HeadingPaths(doc),
-            (std::vector<std::string>{"Install Guide", "Install Guide > Debian",
-                                      "Install Guide > Debian > Troubleshooting",
-                                      "Install Guide > Caf\xC3\xA9 \xE2\x98\x95 notes"}));
+  EXPECT_EQ(HeadingPaths(doc), (std::vector<std::string>{"Install Guide", "Install Guide > Debian",
+                                                         "Install Guide > Debian > Troubleshooting",
+                                                         "Install Guide > Caf\xC3\xA9 \xE2\x98\x95 notes"}));
   ExpectWellFormedSections(doc);
   EXPECT_EQ(doc.HeadingPathAt(t.find("read the log")), "Install Guide > Debian > Troubleshooting");
 }
@@ -227,6 +231,25 @@ TEST(HtmlTest, FragmentsAndEmptyDocumentsWork) {
   auto empty = MustExtract("", "html");
   EXPECT_EQ(empty.text, "");
   EXPECT_TRUE(empty.sections.empty());
+}
+
+// Found by fuzz_html (fuzz/corpus/html/pre_headings): headings inside <pre>
+// after whitespace gave a section that ended before it began.
+TEST(HtmlTest, HeadingsInsidePreformattedTextGiveWellFormedSections) {
+  for (const char* html : {"<pre>    <h2>D<h4>T", "<pre>a  \n\n\n  <h2>D</h2>  \n<h3>E</h3></pre>",
+                           "<p>x</p><pre> \n <h1>A<h2> </h2><h3>B</pre>", "<pre>x </pre><h2>H</h2>"}) {
+    SCOPED_TRACE(html);
+    ExpectWellFormedSections(MustExtract(html, "html"));
+  }
+}
+
+// Found by fuzz_html (fuzz/corpus/html/md_heading_spaces): a heading whose
+// whitespace the text collapses must start its section all the same.
+TEST(MarkdownTest, HeadingsWithOddWhitespaceStartTheirSections) {
+  for (const char* md : {"\v\n-", "# A   B\t C\n\ntext", "Two  \v words\n===\n", "# \f\n\n## x  y"}) {
+    SCOPED_TRACE(md);
+    ExpectWellFormedSections(MustExtract(md, "md"));
+  }
 }
 
 TEST(HtmlTest, DeeplyNestedMarkupDoesNotExhaustTheStack) {
