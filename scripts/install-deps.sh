@@ -14,6 +14,7 @@ packages=(
   prometheus  # promtool: validates the /metrics exposition (src/obs); ~19 MB download
   librdkafka-dev  # the Kafka client of distributed mode (DESIGN.md §5)
   openjdk-17-jre-headless maven  # the Kafka broker the tests start (scripts/kafka.sh; jars from Maven Central)
+  clang-14 libclang-rt-14-dev  # libFuzzer + sanitizers for the fuzz targets (fuzz/, scripts/fuzz.sh)
 )
 
 missing=()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh Debian machine: installs what is
 # missing, builds, runs unit + integration tests (dev preset), then the unit
-# tests again under ASan+UBSan (asan preset). Exits non-zero on any failure.
+# tests again under ASan+UBSan (asan preset), then each fuzz target for a
+# short time (fuzz preset, scripts/fuzz.sh). Exits non-zero on any failure.
 #
 #   scripts/test.sh          # the default suite (what .ci/run runs)
 #   scripts/test.sh --llm    # also generation against a real local LLM (label "llm":
@@ -42,3 +43,6 @@ cmake --preset asan >/dev/null
 cmake --build --preset asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build/asan --output-on-failure -j"$jobs" -L unit
+
+echo "== fuzz build: every libFuzzer target for 20 s (scripts/fuzz.sh runs them longer)"
+./scripts/fuzz.sh --seconds 20

@@ -350,7 +350,7 @@ class PieceWriter {
   void Lower(char32_t c, uint8_t f, Span span) {
     if (options_.lowercase && (f & kLowercaseChanges)) {
       if (c == 0x130) {  // İ -> i + combining dot above
-        Split('i', flags_['i'], span);
+        Split(U'i', flags_[U'i'], span);
         Split(0x307, flags_[0x307], span);
         return;
       }

@@ -215,6 +215,11 @@ class Server {
   // {dependency: {"state", ...}} of the watched breakers.
   nlohmann::json BreakersJson() const;
 
+  // Serves one request in process, as the transport does for each request
+  // it reads (the fuzz targets, fuzz/): a streamed reply's writer is left
+  // in res.stream for the caller to run.
+  void Serve(HttpRequest& req, HttpResponse& res) { Handle(req, res); }
+
   // `message` as a client may see it: the data directory's absolute paths
   // made relative to it (error replies go through this already).
   std::string ClientMessage(std::string message) const;
