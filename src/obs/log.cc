@@ -17,7 +17,8 @@ namespace {
 // A JSON string literal for `s`; invalid UTF-8 becomes U+FFFD instead of
 // nlohmann's default exception.
 std::string JsonString(std::string_view s) {
-  return nlohmann::json(std::string(s)).dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
+  return nlohmann::json(std::string(s))
+      .dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string JsonNumber(double v) {
@@ -53,7 +54,8 @@ Result<LogLevel> ParseLogLevel(std::string_view name) {
   if (lower == "info") return LogLevel::kInfo;
   if (lower == "warn" || lower == "warning") return LogLevel::kWarn;
   if (lower == "error") return LogLevel::kError;
-  return absl::InvalidArgumentError(StrCat("unknown log level '", name, "' (want debug, info, warn or error)"));
+  return absl::InvalidArgumentError(
+      StrCat("unknown log level '", name, "' (want debug, info, warn or error)"));
 }
 
 std::string FormatRfc3339Millis(std::chrono::system_clock::time_point t) {
@@ -107,7 +109,8 @@ LogEvent& LogEvent::Stage(std::string_view stage) {
 }
 
 LogEvent& LogEvent::DurationMs(double milliseconds) {
-  if (enabled()) duration_ms_ = JsonNumber(milliseconds);
+  // Microseconds are plenty: 0.188 reads better than 0.18830999999999998.
+  if (enabled()) duration_ms_ = JsonNumber(std::round(milliseconds * 1000) / 1000);
   return *this;
 }
 

@@ -59,13 +59,29 @@ class CapturedLog {
 
 TEST(LoggerTest, WritesOneJsonObjectPerLineWithFieldsInAFixedOrder) {
   CapturedLog log;
-  log.logger().Info("query served").Field("k", 10).DurationMs(3.25).Stage("search").RequestId("req-1").ErrorCode(
-      "none");
+  log.logger()
+      .Info("query served")
+      .Field("k", 10)
+      .DurationMs(3.25)
+      .Stage("search")
+      .RequestId("req-1")
+      .ErrorCode("none");
   log.logger().Warn("plain");
-  EXPECT_EQ(log.Text(),
-            "{\"ts\":\"2024-05-01T12:34:56.789Z\",\"level\":\"info\",\"msg\":\"query served\","
-            "\"request_id\":\"req-1\",\"stage\":\"search\",\"duration_ms\":3.25,\"error_code\":\"none\",\"k\":10}\n"
-            "{\"ts\":\"2024-05-01T12:34:56.789Z\",\"level\":\"warn\",\"msg\":\"plain\"}\n");
+  EXPECT_EQ(
+      log.Text(),
+      "{\"ts\":\"2024-05-01T12:34:56.789Z\",\"level\":\"info\",\"msg\":\"query served\","
+      "\"request_id\":\"req-1\",\"stage\":\"search\",\"duration_ms\":3.25,\"error_code\":\"none\",\"k\":10}\n"
+      "{\"ts\":\"2024-05-01T12:34:56.789Z\",\"level\":\"warn\",\"msg\":\"plain\"}\n");
+}
+
+TEST(LoggerTest, DurationsAreLoggedToTheMicrosecond) {
+  CapturedLog log;
+  log.logger().Info("a").DurationMs(0.18830999999999998);
+  log.logger().Info("b").DurationMs(1234.56789);
+  const auto lines = log.Lines();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("\"duration_ms\":0.188}"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("\"duration_ms\":1234.568}"), std::string::npos) << lines[1];
 }
 
 TEST(LoggerTest, ExtraFieldsKeepTheirTypes) {
@@ -180,8 +196,11 @@ void WriteConcurrently(Logger& logger, int threads, int per_thread) {
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       for (int i = 0; i < per_thread; ++i) {
-        logger.Info("concurrent").Field("thread", t).Field("i", i).Field("padding", padding).RequestId(
-            "req-" + std::to_string(t));
+        logger.Info("concurrent")
+            .Field("thread", t)
+            .Field("i", i)
+            .Field("padding", padding)
+            .RequestId("req-" + std::to_string(t));
       }
     });
   }

@@ -39,7 +39,7 @@ TEST(StageTimerTest, ObservesTheElapsedSecondsAndLogsTheStageOnDestruction) {
   EXPECT_EQ(j["msg"], "stage finished");
   EXPECT_EQ(j["stage"], "embed");
   EXPECT_EQ(j["request_id"], "req-7");
-  EXPECT_NEAR(j["duration_ms"].get<double>(), s.sum * 1000, 1e-6);
+  EXPECT_NEAR(j["duration_ms"].get<double>(), s.sum * 1000, 1e-3);  // logged to the microsecond
   EXPECT_FALSE(j.contains("error_code"));
   std::fclose(f);
 }

@@ -215,10 +215,11 @@ class Routes {
                 {"llm", server_.deps().chat != nullptr ? json(server_.deps().chat->url()) : json(nullptr)},
                 {"breakers", server_.BreakersJson()}};
     if (!ready) {
-      out["error"] = {
-          {"code", "unavailable"},
-          {"message", e == nullptr ? std::string("no embedding model loaded")
-                                   : server_.ClientMessage(std::string(names.status().message()))}};
+      const std::string why = e == nullptr ? std::string("no embedding model loaded")
+                                           : server_.ClientMessage(std::string(names.status().message()));
+      out["error"] = {{"code", "unavailable"}, {"message", why}};
+      r.response.log.error_code = "unavailable";  // the request log says why, too
+      r.response.log.error_message = why;
       r.response.status = 503;
       r.response.SetContent(DumpJson(out), "application/json");
       r.MarkResponded();

@@ -99,6 +99,10 @@ std::string DefaultErrorCode(int status) {
       return "uri_too_long";
     case 431:
       return "request_header_fields_too_large";
+    case 503:
+      return "unavailable";
+    case 504:
+      return "deadline_exceeded";
     default:
       return status >= 500 ? "internal" : "invalid_argument";
   }
@@ -373,7 +377,11 @@ void Server::LogAndCount(const HttpRequest& req, const HttpResponse& res) {
           : std::string("other");
   requests_total_->WithLabels({route, method, code}).Increment();
   request_duration_->WithLabels({route, method}).Observe(seconds);
-  const obs::LogLevel level = res.status >= 500 ? obs::LogLevel::kError : obs::LogLevel::kInfo;
+  // Not ready, overloaded or out of time (503, 504) is a state the server
+  // expects and says so: a warning; other 5xx are errors.
+  const obs::LogLevel level = res.status == 503 || res.status == 504 ? obs::LogLevel::kWarn
+                              : res.status >= 500                    ? obs::LogLevel::kError
+                                                                     : obs::LogLevel::kInfo;
   auto event = deps_.logger->Log(level, "request");
   event.RequestId(res.log.request_id).DurationMs(seconds * 1e3);
   if (res.status >= 400) {

@@ -659,9 +659,26 @@ TEST_F(ServerTest, EchoesRequestIdsAndLogsOneJsonLinePerRequest) {
 
 TEST_F(ServerTest, ReadyzNeedsTheModel) {
   Start();
-  Reply r = Send("GET", "/readyz");
+  Reply r = Send("GET", "/readyz", "", {{"X-Request-Id", "ready-1"}});
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(r.body["ready"], false);
+  // Its log line is a warning with the reason, not an "internal" error.
+  std::string log = ReadLog();
+  for (int i = 0; i < 200 && log.find("ready-1") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    log = ReadLog();
+  }
+  std::stringstream ss(log);
+  bool found = false;
+  for (std::string line; std::getline(ss, line);) {
+    json j = json::parse(line);
+    if (j.value("request_id", "") != "ready-1") continue;
+    found = true;
+    EXPECT_EQ(j["level"], "warn") << line;
+    EXPECT_EQ(j["error_code"], "unavailable") << line;
+    EXPECT_EQ(j["error"], "no embedding model loaded") << line;
+  }
+  EXPECT_TRUE(found) << log;
 }
 
 TEST_F(ServerTest, ServesQueriesWhileWritesRun) {
