@@ -4,6 +4,18 @@ RAGLINE=${1:-$RAGLINE}
 source "$(dirname "$0")/lib.sh"
 r() { "$RAGLINE" "$@"; }
 
+# --- usage: `ragline` alone prints what it can do; usage errors exit 2
+rc=0; "$RAGLINE" > /dev/null 2> "$WORK/usage" || rc=$?
+check "ragline alone exits 2" "$rc" "2"
+check_contains "ragline alone prints help" "$(cat "$WORK/usage")" "retrieval-augmented generation engine"
+rc=0; r collection list --no-such-flag > /dev/null 2>&1 || rc=$?
+check "an unknown flag exits 2" "$rc" "2"
+rc=0; r collection > /dev/null 2>&1 || rc=$?
+check "a missing subcommand exits 2" "$rc" "2"
+check "--help exits 0" "$(r --help > /dev/null 2>&1; echo $?)" "0"
+expect_fail "an unreachable server: the reason in words" "connection refused or failed" \
+  r query "hello" --collection docs --server http://127.0.0.1:9
+
 # --- collections
 r collection create docs --dim 4 --metric cosine --index hnsw --param M=8 --param ef_construction=64 \
   --seal-threshold 4 --data "$DATA" >/dev/null
@@ -14,6 +26,11 @@ expect_fail "bad index" "unknown index kind" r collection create x --dim 4 --ind
 expect_fail "bad param" "unknown index parameter 'Q'" r collection create x --dim 4 --param Q=1 --data "$DATA"
 expect_fail "bad name" "is invalid" r collection create "a/b" --dim 4 --data "$DATA"
 r collection create flat2 --dim 2 --metric l2 --index flat --data "$DATA" >/dev/null
+# without --dim: the embedding model's (the model is found beside the build tree, as ingest finds it)
+check "create takes the model's dimension" \
+  "$(r collection create bydefault --data "$DATA" > /dev/null && r collection describe bydefault --data "$DATA" | jq .dim)" "384"
+expect_fail "no --dim and no model" "give --dim" r collection create nomodel --model "$WORK/none" --data "$DATA"
+r collection drop bydefault --data "$DATA" > /dev/null
 check "list" "$(r collection list --data "$DATA" | jq -c '.collections')" '["docs","flat2"]'
 
 # --- upsert: one {"acked": N} line per durable batch, cumulative

@@ -73,4 +73,35 @@ expect_fail "bad precision" "--precision must be fp32 or int8" r --precision fp1
 expect_fail "remote needs a model name" "--remote needs --remote-model" r --remote http://127.0.0.1:9/v1 < /dev/null
 expect_fail "dead remote server" "127.0.0.1:9" r --remote http://127.0.0.1:9/v1 --remote-model m < /dev/null
 
+# --- installed (cmake --install) and run from another directory: the model is
+# found beside the binary, in ~/.local/share, or says where it looked
+BUILD=$(dirname "$RAGLINE")
+if [ -f "$BUILD/cmake_install.cmake" ]; then
+  cmake --install "$BUILD" --prefix "$WORK/prefix" > /dev/null
+  check "installed binary" "$([ -x "$WORK/prefix/bin/ragline" ] && echo yes)" "yes"
+  check "installed fetch script" "$([ -x "$WORK/prefix/share/ragline/scripts/fetch_model.sh" ] && echo yes)" "yes"
+  check "installed docs" "$([ -f "$WORK/prefix/share/doc/ragline/README.md" ] && echo yes)" "yes"
+  mkdir -p "$WORK/elsewhere" "$WORK/home"
+  cd "$WORK/elsewhere"
+  # no model anywhere it looks: the error lists the places and the fix
+  rc=0
+  echo hi | env -u RAGLINE_MODEL_DIR HOME="$WORK/home" XDG_DATA_HOME= "$WORK/prefix/bin/ragline" embed \
+    > /dev/null 2> "$WORK/nomodel.err" || rc=$?
+  check "no model: exit 1" "$rc" "1"
+  check_contains "no model: where it looked" "$(cat "$WORK/nomodel.err")" "$WORK/prefix/share/ragline/models/all-MiniLM-L6-v2"
+  check_contains "no model: how to fix" "$(cat "$WORK/nomodel.err")" "scripts/fetch_model.sh"
+  # the model in ~/.local/share/ragline/models
+  mkdir -p "$WORK/home/.local/share/ragline/models"
+  ln -s "$MODEL" "$WORK/home/.local/share/ragline/models/all-MiniLM-L6-v2"
+  check "model from ~/.local/share" "$(echo hi | env -u RAGLINE_MODEL_DIR HOME="$WORK/home" XDG_DATA_HOME= \
+    "$WORK/prefix/bin/ragline" embed 2> /dev/null | jq '.embedding | length')" "384"
+  rm "$WORK/home/.local/share/ragline/models/all-MiniLM-L6-v2"
+  # the model beside the installed binary (where the installed fetch script puts it)
+  mkdir -p "$WORK/prefix/share/ragline/models"
+  ln -s "$MODEL" "$WORK/prefix/share/ragline/models/all-MiniLM-L6-v2"
+  check "model beside the binary" "$(echo hi | env -u RAGLINE_MODEL_DIR HOME="$WORK/home" XDG_DATA_HOME= \
+    "$WORK/prefix/bin/ragline" embed 2> /dev/null | jq '.embedding | length')" "384"
+  cd - > /dev/null
+fi
+
 finish

@@ -235,6 +235,9 @@ rc=0; "$RAGLINE" check small --data "$DATA" > "$WORK/check.json" 2>/dev/null || 
 check "check beside the server: exit 1" "$rc" "1"
 check "check names the segment" "$(jq -r '.quarantined_segments[0].file' "$WORK/check.json")" "segments/$(basename "$seg")"
 expect_fail "repair needs the server stopped" "open for writing by another process" "$RAGLINE" repair small --data "$DATA"
+echo "a note" > "$WORK/note.txt"
+expect_fail "ingest --data beside a server: use --server" "--server URL instead of --data" \
+  "$RAGLINE" ingest "$WORK/note.txt" --collection kb --data "$DATA"
 kill -TERM $PID; wait $PID || true
 "$RAGLINE" repair small --data "$DATA" > "$WORK/repair.json" 2>/dev/null
 check "repair moves the segment aside" "$(jq -c '[.removed_segments[0].file, .removed_segments_moved_to]' "$WORK/repair.json")" '["segments/'"$(basename "$seg")"'","quarantine/"]'

@@ -9,6 +9,32 @@ namespace ragline::cli {
 
 using nlohmann::json;
 
+namespace {
+
+// Why no reply came, in words (httplib's own names are "Connection", "Read").
+std::string Unreachable(const std::string& url, httplib::Error error) {
+  std::string why;
+  switch (error) {
+    case httplib::Error::Connection:
+      why = "connection refused or failed (is `ragline serve` running there?)";
+      break;
+    case httplib::Error::ConnectionTimeout:
+      why = "no connection within 5 s";
+      break;
+    case httplib::Error::Read:
+      why = "the connection closed or timed out before a reply";
+      break;
+    case httplib::Error::Write:
+      why = "the connection closed while sending the request";
+      break;
+    default:
+      why = httplib::to_string(error);
+  }
+  return StrCat("cannot reach ", url, ": ", why);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<ApiClient>> ApiClient::Create(const std::string& base_url, std::string api_key) {
   ASSIGN_OR_RETURN(BaseUrl url, SplitBaseUrl(base_url, "--server"));
   if (!url.path.empty()) {
@@ -39,8 +65,7 @@ Result<ApiReply> ApiClient::Call(const std::string& method, const std::string& p
   } else {
     res = client_.Get(path.c_str(), headers_);
   }
-  if (!res)
-    return absl::UnavailableError(StrCat("cannot reach ", url_, ": ", httplib::to_string(res.error())));
+  if (!res) return absl::UnavailableError(Unreachable(url_, res.error()));
   ApiReply reply{res->status, json::parse(res->body, nullptr, false)};
   if (res->status >= 200 && res->status < 300) {
     if (reply.body.is_discarded()) return absl::DataLossError(StrCat(url_, path, ": malformed JSON reply"));
@@ -97,7 +122,7 @@ Status ApiClient::PostStreaming(const std::string& path, const json& body,
   httplib::Response response;
   httplib::Error error = httplib::Error::Success;
   if (!client_.send(request, response, error)) {
-    return absl::UnavailableError(StrCat("cannot reach ", url_, ": ", httplib::to_string(error)));
+    return absl::UnavailableError(Unreachable(url_, error));
   }
   if (status < 200 || status >= 300) return ErrorOf(status, error_body.empty() ? response.body : error_body);
   return absl::OkStatus();

@@ -151,7 +151,7 @@ struct SearchArgs {
   uint32_t ef = 0, nprobe = 0;
   std::string file;
   std::string mode = "dense";
-  std::string model;  // default: $RAGLINE_MODEL_DIR or models/all-MiniLM-L6-v2
+  std::string model;  // "": found by OpenModel (io.h)
   std::string fusion = "convex";
   double rrf_k = 60;
   std::string weights;
@@ -168,7 +168,7 @@ class LazyEmbedder {
   Result<embed::Embedder*> Get() {
     if (embedder_) return embedder_.get();
     if (!error_.ok()) return error_;
-    auto opened = embed::LocalEmbedder::Open(model_dir_, {}, nullptr);
+    auto opened = OpenModel(model_dir_, {}, nullptr);
     if (!opened.ok()) {
       error_ = opened.status();
     } else if ((*opened)->dim() != config_.dim) {
@@ -256,7 +256,7 @@ int CmdSearch(const std::string& data, const SearchArgs& args) {
   const Collection& collection = **c;
   auto filter = ParseFilterArg(args.filter);
   if (!filter.ok()) return Fail(filter.status());
-  LazyEmbedder embedder(args.model.empty() ? DefaultModelDir() : args.model, collection.config());
+  LazyEmbedder embedder(args.model, collection.config());
   auto fd = OpenInput(args.file);
   if (!fd.ok()) return Fail(fd.status());
   LineReader reader(*fd);
@@ -433,13 +433,15 @@ int RunCli(int argc, char** argv) {
   coll->require_subcommand(1);
   std::string name;
   uint32_t dim = 0;
+  std::string create_model;
   std::string metric = "cosine", index_kind = "hnsw", fsync = "batch";
   std::vector<std::string> params;
   uint32_t seal_threshold = 32768;
   std::string text_field = "text", analyzer, bm25;
   auto* create = coll->add_subcommand("create", "create a collection");
   create->add_option("name", name, "collection name")->required();
-  create->add_option("--dim", dim, "vector dimension")->required();
+  create->add_option("--dim", dim, "vector dimension (default: the embedding model's, as over HTTP)");
+  create->add_option("--model", create_model, kModelHelp);
   create->add_option("--metric", metric, "cosine | dot | l2")->capture_default_str();
   create->add_option("--index", index_kind, "flat | hnsw | ivf_pq")->capture_default_str();
   create->add_option("--param", params,
@@ -456,6 +458,15 @@ int RunCli(int argc, char** argv) {
   create->add_option("--bm25", bm25, "BM25 parameters, e.g. k1=1.2,b=0.75 (the default)");
   add_data(create);
   create->callback([&] {
+    if (dim == 0) {  // the model's dimension, so `ingest` and text queries fit
+      auto model = OpenModel(create_model, {}, nullptr);
+      if (!model.ok()) {
+        rc = Fail(StrCat("give --dim, or make the embedding model available for its dimension: ",
+                         std::string(model.status().message())));
+        return;
+      }
+      dim = static_cast<uint32_t>((*model)->dim());
+    }
     rc = CmdCollectionCreate(data, name, dim, metric, index_kind, params, seal_threshold, fsync, text_field,
                              analyzer, bm25);
   });
@@ -617,9 +628,7 @@ int RunCli(int argc, char** argv) {
                    "dense (nearest vectors; {\"text\"} is embedded with --model) | lexical (BM25 over the "
                    "text field) | hybrid (both, fused; needs {\"text\"})")
       ->capture_default_str();
-  search->add_option("--model", search_args.model,
-                     "model directory that embeds text queries (default $RAGLINE_MODEL_DIR or "
-                     "models/all-MiniLM-L6-v2)");
+  search->add_option("--model", search_args.model, kModelHelp);
   search->add_option("--fusion", search_args.fusion, "hybrid fusion: rrf | convex (docs/retrieval.md)")
       ->capture_default_str();
   search->add_option("--rrf-k", search_args.rrf_k, "RRF constant k")->capture_default_str();
@@ -703,10 +712,16 @@ int RunCli(int argc, char** argv) {
   AddClusterCommand(app, &rc);
   AddReindexCommand(app, &rc);
 
+  if (argc <= 1) {  // `ragline` alone: what it can do
+    std::fputs(app.help().c_str(), stderr);
+    return kExitUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11 prints the message (or the help); a usage error exits 2, like
+    // other command-line tools, not with CLI11's own codes (106, ...).
+    return app.exit(e) == 0 ? 0 : kExitUsage;
   }
   return rc;
 }

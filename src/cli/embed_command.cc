@@ -24,7 +24,7 @@ struct EmbedArgs {
   std::string model = "";
   std::string remote_url;
   std::string remote_model;
-  std::string input = "auto";  // auto | text | jsonl
+  std::string input = "auto";    // auto | text | jsonl
   std::string format = "jsonl";  // jsonl | npy | fvecs
   std::string out;
   std::string file;
@@ -36,8 +36,7 @@ struct EmbedArgs {
 // Where embeddings go: JSON lines on stdout, or a .npy / .fvecs file.
 class EmbeddingWriter {
  public:
-  static Result<std::unique_ptr<EmbeddingWriter>> Open(const std::string& format,
-                                                       const std::string& path) {
+  static Result<std::unique_ptr<EmbeddingWriter>> Open(const std::string& format, const std::string& path) {
     auto w = std::unique_ptr<EmbeddingWriter>(new EmbeddingWriter(format));
     if (format == "jsonl") {
       if (!path.empty() && path != "-") {
@@ -49,8 +48,7 @@ class EmbeddingWriter {
       return w;
     }
     if (format != "npy" && format != "fvecs") {
-      return absl::InvalidArgumentError(
-          StrCat("--format must be jsonl, npy or fvecs, not '", format, "'"));
+      return absl::InvalidArgumentError(StrCat("--format must be jsonl, npy or fvecs, not '", format, "'"));
     }
     if (path.empty() || path == "-") {
       return absl::InvalidArgumentError(StrCat("--format ", format, " needs --out FILE"));
@@ -115,8 +113,8 @@ class EmbeddingWriter {
   }
   // NPY v1.0 with a fixed 128-byte header, so it can be rewritten in place.
   Status WriteNpyHeader(size_t rows, size_t cols) {
-    std::string dict = StrCat("{'descr': '<f4', 'fortran_order': False, 'shape': (",
-                              std::to_string(rows), ", ", std::to_string(cols), "), }");
+    std::string dict = StrCat("{'descr': '<f4', 'fortran_order': False, 'shape': (", std::to_string(rows),
+                              ", ", std::to_string(cols), "), }");
     std::string header = "\x93NUMPY";
     header.push_back(1);
     header.push_back(0);
@@ -152,7 +150,7 @@ Result<std::unique_ptr<embed::Embedder>> MakeEmbedder(const EmbedArgs& args, Thr
     return std::unique_ptr<embed::Embedder>(std::move(remote));
   }
   ASSIGN_OR_RETURN(auto options, EncoderOptions(args.precision));
-  ASSIGN_OR_RETURN(auto local, embed::LocalEmbedder::Open(args.model, options, pool));
+  ASSIGN_OR_RETURN(auto local, OpenModel(args.model, options, pool));
   return std::unique_ptr<embed::Embedder>(std::move(local));
 }
 
@@ -200,19 +198,20 @@ int RunEmbed(const EmbedArgs& args) {
       return absl::InvalidArgumentError(StrCat("line ", std::to_string(line_no), ": not a JSON object"));
     }
     if (!doc.contains("text") || !doc["text"].is_string()) {
-      return absl::InvalidArgumentError(StrCat("line ", std::to_string(line_no), ": \"text\" must be a string"));
+      return absl::InvalidArgumentError(
+          StrCat("line ", std::to_string(line_no), ": \"text\" must be a string"));
     }
     texts.push_back(doc["text"].get<std::string>());
     ids.push_back(doc.contains("id") ? std::optional<json>(doc["id"]) : std::nullopt);
     return absl::OkStatus();
   };
   // Everything before a bad line is still embedded and written (Finish makes the file whole).
-  const Status pumped = PumpLines(*fd, 50, on_line, [&] { return texts.size() >= args.batch; }, flush);
+  const Status pumped = PumpLines(
+      *fd, 50, on_line, [&] { return texts.size() >= args.batch; }, flush);
   const int rc = pumped.ok() ? 0 : Fail(pumped);
   if (Status st = (*writer)->Finish(); !st.ok()) return Fail(st);
   if (*fd != 0) ::close(*fd);
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::fprintf(stderr, "embed: %zu texts with %s in %.2f s (%.1f texts/s)\n", embedded,
                (*embedder)->model_id().c_str(), seconds,
                seconds > 0 ? static_cast<double>(embedded) / seconds : 0.0);
@@ -223,12 +222,9 @@ int RunEmbed(const EmbedArgs& args) {
 
 void AddEmbedCommand(CLI::App& app, int* rc) {
   auto args = std::make_shared<EmbedArgs>();
-  args->model = DefaultModelDir();
   auto* cmd = app.add_subcommand(
       "embed", "embed texts: lines (or JSONL {\"text\"}) on stdin -> {\"embedding\": [...]} lines");
-  cmd->add_option("--model", args->model,
-                  "model directory in Hugging Face layout (default $RAGLINE_MODEL_DIR or "
-                  "models/all-MiniLM-L6-v2; see scripts/fetch_model.sh)");
+  cmd->add_option("--model", args->model, kModelHelp);
   cmd->add_option("--remote", args->remote_url,
                   "use an OpenAI-compatible server instead, e.g. http://host:8080/v1 "
                   "(key from $RAGLINE_EMBED_API_KEY or $OPENAI_API_KEY)");

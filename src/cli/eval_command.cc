@@ -52,7 +52,9 @@ struct EvalArgs {
   std::string json_path;
 };
 
-double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
 
 std::string Hex(uint64_t v) {
   char buf[17];
@@ -64,13 +66,16 @@ std::string Hex(uint64_t v) {
 std::string ScratchName(const std::string& dataset) {
   std::string name = "eval_";
   for (char c : dataset) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
     name.push_back(ok ? c : '_');
   }
   return name.substr(0, 64);
 }
 
-std::string PayloadText(const search::BeirDocument& d) { return d.title.empty() ? d.text : d.title + "\n" + d.text; }
+std::string PayloadText(const search::BeirDocument& d) {
+  return d.title.empty() ? d.text : d.title + "\n" + d.text;
+}
 
 Result<json> ReadMarker(const fs::path& path) {
   std::ifstream in(path);
@@ -96,7 +101,8 @@ Status WriteMarker(const fs::path& path, const json& marker) {
 
 // Embeds and upserts the corpus into `collection` in batches, then seals,
 // indexes and compacts it.
-Status Ingest(const search::BeirDataset& ds, embed::Embedder& embedder, store::Collection& collection, size_t batch) {
+Status Ingest(const search::BeirDataset& ds, embed::Embedder& embedder, store::Collection& collection,
+              size_t batch) {
   Progress progress("ingest", ds.corpus.size());
   progress.Update(0);
   for (size_t start = 0; start < ds.corpus.size(); start += batch) {
@@ -108,8 +114,8 @@ Status Ingest(const search::BeirDataset& ds, embed::Embedder& embedder, store::C
     for (size_t i = start; i < end; ++i) {
       const auto row = m.row(i - start);
       const auto& d = ds.corpus[i];
-      records.push_back(store::Record{d.id, 1, {row.begin(), row.end()},
-                                      json{{"text", texts[i - start]}, {"title", d.title}}.dump()});
+      records.push_back(store::Record{
+          d.id, 1, {row.begin(), row.end()}, json{{"text", texts[i - start]}, {"title", d.title}}.dump()});
     }
     ASSIGN_OR_RETURN(auto summary, collection.Upsert(std::move(records)));
     (void)summary;
@@ -130,7 +136,8 @@ struct IngestReport {
 // The collection to evaluate: --collection as is, or the scratch collection
 // named after the dataset (reused when its marker matches, else rebuilt).
 Result<store::Collection*> PrepareCollection(const EvalArgs& args, const search::BeirDataset& ds,
-                                              embed::Embedder& embedder, store::Database& db, IngestReport* report) {
+                                             embed::Embedder& embedder, store::Database& db,
+                                             IngestReport* report) {
   if (!args.collection.empty()) {
     ASSIGN_OR_RETURN(store::Collection * c, db.GetCollection(args.collection));
     if (c->config().dim != embedder.dim()) {
@@ -205,7 +212,8 @@ std::vector<std::string> DocumentIds(const std::vector<store::SearchHit>& hits,
     if (!corpus.contains(id)) {
       const size_t hash = id.rfind('#');
       if (hash != std::string::npos && hash + 1 < id.size() &&
-          id.find_first_not_of("0123456789", hash + 1) == std::string::npos && corpus.contains(id.substr(0, hash))) {
+          id.find_first_not_of("0123456789", hash + 1) == std::string::npos &&
+          corpus.contains(id.substr(0, hash))) {
         id.resize(hash);
       }
     }
@@ -243,8 +251,8 @@ Result<ModeResult> RunMode(search::Mode mode, const std::vector<const search::Be
     auto hits = retriever.Search(query);
     latencies.push_back(Seconds(start) * 1000);
     if (!hits.ok()) {
-      return absl::Status(hits.status().code(), StrCat(r.mode, " query '", q->id, "': ",
-                                                       std::string(hits.status().message())));
+      return absl::Status(hits.status().code(),
+                          StrCat(r.mode, " query '", q->id, "': ", std::string(hits.status().message())));
     }
     const auto ids = DocumentIds(*hits, corpus);
     const auto& judgments = ds.qrels.at(q->id);
@@ -311,7 +319,8 @@ int RunEval(const EvalArgs& args) {
   fusion.method = *method;
   fusion.rrf_k = args.rrf_k;
   fusion.alpha = args.alpha;
-  if (Status st = fusion.SetWeights(args.weights); !st.ok()) return Fail(StrCat("--weights: ", std::string(st.message())));
+  if (Status st = fusion.SetWeights(args.weights); !st.ok())
+    return Fail(StrCat("--weights: ", std::string(st.message())));
   if (Status st = fusion.Validate(); !st.ok()) return Fail(st);
   std::optional<index::Bm25Params> bm25;
   if (!args.bm25.empty()) {
@@ -319,7 +328,8 @@ int RunEval(const EvalArgs& args) {
     if (!params.ok()) return Fail(StrCat("--bm25: ", std::string(params.status().message())));
     bm25 = *params;
   }
-  if (args.index != "hnsw" && args.index != "flat") return Fail(StrCat("--index must be hnsw or flat, not '", args.index, "'"));
+  if (args.index != "hnsw" && args.index != "flat")
+    return Fail(StrCat("--index must be hnsw or flat, not '", args.index, "'"));
   auto model_options = EncoderOptions(args.precision);
   if (!model_options.ok()) return Fail(model_options.status());
   if (args.batch == 0) return Fail("--batch must be > 0");
@@ -328,8 +338,10 @@ int RunEval(const EvalArgs& args) {
   if (!ds.ok()) return Fail(ds.status());
   const auto& warnings = ds->warnings;
   if (warnings.qrels_unknown_documents + warnings.qrels_unknown_queries > 0) {
-    std::fprintf(stderr, "eval: warning: dropped %zu judgments of documents not in the corpus and %zu of queries "
-                 "not in queries.jsonl, e.g.\n", warnings.qrels_unknown_documents, warnings.qrels_unknown_queries);
+    std::fprintf(stderr,
+                 "eval: warning: dropped %zu judgments of documents not in the corpus and %zu of queries "
+                 "not in queries.jsonl, e.g.\n",
+                 warnings.qrels_unknown_documents, warnings.qrels_unknown_queries);
     for (const auto& w : warnings.examples) std::fprintf(stderr, "  %s\n", w.c_str());
   }
   std::vector<const search::BeirQuery*> queries;
@@ -344,13 +356,13 @@ int RunEval(const EvalArgs& args) {
     if (args.max_queries > 0 && queries.size() >= args.max_queries) break;
     queries.push_back(&q);
   }
-  if (queries.empty()) return Fail(StrCat(ds->qrels_path.string(), ": no query has a relevant judgment (score > 0)"));
+  if (queries.empty())
+    return Fail(StrCat(ds->qrels_path.string(), ": no query has a relevant judgment (score > 0)"));
 
   const size_t threads = args.threads == 0 ? std::thread::hardware_concurrency() : args.threads;
   std::unique_ptr<ThreadPool> pool;
   if (threads > 1) pool = std::make_unique<ThreadPool>(threads - 1);
-  auto embedder = embed::LocalEmbedder::Open(args.model.empty() ? DefaultModelDir() : args.model, *model_options,
-                                             pool.get());
+  auto embedder = OpenModel(args.model, *model_options, pool.get());
   if (!embedder.ok()) return Fail(embedder.status());
   store::DatabaseOptions db_options =
       CliDatabaseOptions(/*read_only=*/!args.collection.empty());  // --collection is only read
@@ -376,12 +388,13 @@ int RunEval(const EvalArgs& args) {
           : StrCat("convex alpha=", fusion.alpha);
   const std::string index_name(index::IndexKindName((*collection)->config().index_kind));
   const index::Bm25Params bm25_used = bm25.value_or((*collection)->config().lexical.bm25);
-  std::printf("%s: %zu documents, %zu queries, collection %s (%s), k=%zu, %s, %s, fusion %s, bm25 k1=%g b=%g\n",
-              ds->name.c_str(), ds->corpus.size(), queries.size(), ingest.collection.c_str(),
-              ingest.reused ? "reused" : "ingested", args.k, index_name.c_str(), args.precision.c_str(),
-              fusion_desc.c_str(), bm25_used.k1, bm25_used.b);
-  std::printf("%-8s %6s %6s %6s %8s %7s %8s %8s\n", "mode", "R@1", "R@10", "R@100", "nDCG@10", "MRR@10", "p50 ms",
-              "p99 ms");
+  std::printf(
+      "%s: %zu documents, %zu queries, collection %s (%s), k=%zu, %s, %s, fusion %s, bm25 k1=%g b=%g\n",
+      ds->name.c_str(), ds->corpus.size(), queries.size(), ingest.collection.c_str(),
+      ingest.reused ? "reused" : "ingested", args.k, index_name.c_str(), args.precision.c_str(),
+      fusion_desc.c_str(), bm25_used.k1, bm25_used.b);
+  std::printf("%-8s %6s %6s %6s %8s %7s %8s %8s\n", "mode", "R@1", "R@10", "R@100", "nDCG@10", "MRR@10",
+              "p50 ms", "p99 ms");
   for (const auto& r : results) {
     std::printf("%-8s %6.3f %6.3f %6.3f %8.3f %7.3f %8.2f %8.2f\n", r.mode.c_str(), r.recall1, r.recall10,
                 r.recall100, r.ndcg10, r.mrr10, r.p50_ms, r.p99_ms);
@@ -401,8 +414,9 @@ int RunEval(const EvalArgs& args) {
                 {"documents", ds->corpus.size()},
                 {"queries", queries.size()},
                 {"queries_without_relevant", without_relevant},
-                {"qrels_dropped", {{"unknown_documents", warnings.qrels_unknown_documents},
-                                   {"unknown_queries", warnings.qrels_unknown_queries}}},
+                {"qrels_dropped",
+                 {{"unknown_documents", warnings.qrels_unknown_documents},
+                  {"unknown_queries", warnings.qrels_unknown_queries}}},
                 {"collection", ingest.collection},
                 {"ingest", {{"reused", ingest.reused}, {"seconds", ingest.seconds}}},
                 {"model", (*embedder)->model_id()},
@@ -426,17 +440,21 @@ void AddEvalCommand(CLI::App& app, int* rc) {
   auto args = std::make_shared<EvalArgs>();
   auto* cmd = app.add_subcommand(
       "eval", "measure recall@1/10/100, nDCG@10, MRR@10 and latency of each query mode on a BEIR dataset");
-  cmd->add_option("--dataset", args->dataset, "BEIR dataset directory (corpus.jsonl, queries.jsonl, qrels/test.tsv)")
+  cmd->add_option("--dataset", args->dataset,
+                  "BEIR dataset directory (corpus.jsonl, queries.jsonl, qrels/test.tsv)")
       ->required();
   cmd->add_option("--data", args->data, "data directory (the scratch collection eval_<dataset> lives here)")
       ->required();
-  cmd->add_option("--collection", args->collection,
-                  "evaluate this existing collection (ids = corpus ids, or DOC#N chunks) instead of ingesting");
-  cmd->add_option("--model", args->model,
-                  "model directory (default $RAGLINE_MODEL_DIR or models/all-MiniLM-L6-v2)");
+  cmd->add_option(
+      "--collection", args->collection,
+      "evaluate this existing collection (ids = corpus ids, or DOC#N chunks) instead of ingesting");
+  cmd->add_option("--model", args->model, kModelHelp);
   cmd->add_option("--modes", args->modes, "comma-separated modes to run")->capture_default_str();
-  cmd->add_option("--k", args->k, "hits retrieved per query")->capture_default_str()->check(CLI::Range(1, 100000));
-  cmd->add_option("--index", args->index, "index of the scratch collection: hnsw | flat")->capture_default_str();
+  cmd->add_option("--k", args->k, "hits retrieved per query")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--index", args->index, "index of the scratch collection: hnsw | flat")
+      ->capture_default_str();
   cmd->add_option("--fusion", args->fusion, "hybrid fusion: rrf | convex")->capture_default_str();
   cmd->add_option("--rrf-k", args->rrf_k, "RRF constant k")->capture_default_str();
   cmd->add_option("--weights", args->weights, "RRF weights, e.g. dense=1,lexical=1");
@@ -448,7 +466,8 @@ void AddEvalCommand(CLI::App& app, int* rc) {
   cmd->add_option("--precision", args->precision, "encoder precision: fp32 | int8")->capture_default_str();
   cmd->add_option("--max-queries", args->max_queries, "evaluate only the first N judged queries (0 = all)")
       ->capture_default_str();
-  cmd->add_option("--batch", args->batch, "documents per embedding batch while ingesting")->capture_default_str();
+  cmd->add_option("--batch", args->batch, "documents per embedding batch while ingesting")
+      ->capture_default_str();
   cmd->add_option("--threads", args->threads, "threads for embedding and indexing (0 = all cores)");
   cmd->add_option("--json", args->json_path, "also write the results as JSON to this file");
   cmd->callback([args, rc] { *rc = RunEval(*args); });

@@ -213,8 +213,7 @@ int CmdIngest(const IngestArgs& args) {
   if (threads > 1) pool = std::make_unique<ThreadPool>(threads - 1);
   auto model_options = EncoderOptions(args.precision);
   if (!model_options.ok()) return Fail(model_options.status());
-  auto model = embed::LocalEmbedder::Open(args.model.empty() ? DefaultModelDir() : args.model, *model_options,
-                                          pool.get());
+  auto model = OpenModel(args.model, *model_options, pool.get());
   if (!model.ok()) return Fail(model.status());
   embed::LocalEmbedder& embedder = **model;
 
@@ -298,8 +297,7 @@ void AddIngestCommand(CLI::App& app, int* rc) {
       "--kafka", args->kafka,
       "publish the files to rag.documents.raw at these brokers instead (distributed mode; PATH only)");
   cmd->add_option("--topic-prefix", args->topic_prefix, "with --kafka: put before the topic name");
-  cmd->add_option("--model", args->model,
-                  "model directory (default $RAGLINE_MODEL_DIR or models/all-MiniLM-L6-v2)");
+  cmd->add_option("--model", args->model, kModelHelp);
   cmd->add_option("--precision", args->precision, "encoder precision: fp32 | int8 (with --data)")
       ->capture_default_str();
   cmd->add_flag("--create", args->create, "create the collection if absent (model's dim, cosine, hnsw)");

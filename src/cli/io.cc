@@ -12,6 +12,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 
 #include "core/strings.h"
 
@@ -34,9 +36,75 @@ void PrintJson(const nlohmann::json& j) {
   std::fflush(stdout);
 }
 
+namespace {
+
+constexpr char kModelName[] = "all-MiniLM-L6-v2";
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? v : "";
+}
+
+bool HoldsModel(const std::string& dir) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(std::filesystem::path(dir) / "config.json", ec);
+}
+
+// The model's absence, with where ragline looked and how to get it.
+Status ModelNotFound(const Status& st, const std::string& flag) {
+  if (!absl::IsNotFound(st)) return st;
+  std::string looked;
+  for (const std::string& dir : flag.empty() ? ModelSearchPath() : std::vector<std::string>{flag}) {
+    absl::StrAppend(&looked, looked.empty() ? "" : ", ", dir);
+  }
+  return absl::NotFoundError(
+      StrCat("no usable embedding model (", std::string(st.message()), "; looked in ", looked,
+             "). Fetch it with scripts/fetch_model.sh [DIR] (an installed ragline has the script in "
+             "share/ragline/scripts), then pass --model DIR or set RAGLINE_MODEL_DIR"));
+}
+
+}  // namespace
+
+std::vector<std::string> ModelSearchPath() {
+  if (const std::string env = Env("RAGLINE_MODEL_DIR"); !env.empty()) return {env};
+  std::vector<std::string> dirs = {StrCat("models/", kModelName)};
+  const std::string xdg = Env("XDG_DATA_HOME");
+  const std::string home = Env("HOME");
+  if (!xdg.empty()) {
+    dirs.push_back(StrCat(xdg, "/ragline/models/", kModelName));
+  } else if (!home.empty()) {
+    dirs.push_back(StrCat(home, "/.local/share/ragline/models/", kModelName));
+  }
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const std::filesystem::path bin = exe.parent_path();
+    dirs.push_back((bin.parent_path() / "share/ragline/models" / kModelName).lexically_normal().string());
+    dirs.push_back((bin.parent_path().parent_path() / "models" / kModelName).lexically_normal().string());
+  }
+  return dirs;
+}
+
 std::string DefaultModelDir() {
-  const char* env = std::getenv("RAGLINE_MODEL_DIR");
-  return env != nullptr && *env != '\0' ? env : "models/all-MiniLM-L6-v2";
+  const std::vector<std::string> dirs = ModelSearchPath();
+  for (const std::string& dir : dirs) {
+    if (HoldsModel(dir)) return dir;
+  }
+  return dirs.front();
+}
+
+Result<std::unique_ptr<embed::LocalEmbedder>> OpenModel(const std::string& flag,
+                                                        const embed::LocalEmbedderOptions& options,
+                                                        ThreadPool* pool) {
+  auto opened = embed::LocalEmbedder::Open(flag.empty() ? DefaultModelDir() : flag, options, pool);
+  if (!opened.ok()) return ModelNotFound(opened.status(), flag);
+  return opened;
+}
+
+Result<embed::WordPieceTokenizer> OpenModelTokenizer(const std::string& flag) {
+  auto loaded = embed::WordPieceTokenizer::Load(flag.empty() ? DefaultModelDir() : flag);
+  if (!loaded.ok()) return ModelNotFound(loaded.status(), flag);
+  return loaded;
 }
 
 Result<embed::LocalEmbedderOptions> EncoderOptions(const std::string& precision) {

@@ -17,8 +17,10 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "core/status.h"
+#include "core/thread_pool.h"
 #include "embed/local_embedder.h"
 #include "nlohmann/json.hpp"
 #include "store/database.h"
@@ -26,6 +28,7 @@
 namespace ragline::cli {
 
 constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;  // a malformed command line (unknown flag, missing command)
 
 // Prints "error: <message>" to stderr; returns kExitError.
 int Fail(const Status& st);
@@ -105,9 +108,28 @@ Status PumpLines(int fd, int idle_ms, const std::function<Status(std::string& li
 // error names the flag.
 Result<embed::LocalEmbedderOptions> EncoderOptions(const std::string& precision);
 
-// The embedding model directory when --model is not given: $RAGLINE_MODEL_DIR,
-// else models/all-MiniLM-L6-v2 (relative to the working directory).
-std::string DefaultModelDir();
+// Where the embedding model is looked for when --model is not given, in
+// order: $RAGLINE_MODEL_DIR alone when it is set; else
+// models/all-MiniLM-L6-v2 under the working directory,
+// $XDG_DATA_HOME/ragline/models/all-MiniLM-L6-v2 (~/.local/share when
+// unset), and beside the binary: ../share/ragline/models/... (an installed
+// ragline, cmake --install) and ../../models/... (a build tree, build/dev).
+std::vector<std::string> ModelSearchPath();
+// The first directory of ModelSearchPath() that holds a model
+// (config.json), else the first one.
+std::string DefaultModelDir();  // used when --model is ""
+// --model's help: where the model is found without it.
+inline constexpr char kModelHelp[] =
+    "embedding model directory (default: $RAGLINE_MODEL_DIR, else the first that exists of "
+    "./models/all-MiniLM-L6-v2, ~/.local/share/ragline/models/all-MiniLM-L6-v2 and the same beside the "
+    "ragline binary; scripts/fetch_model.sh fetches it)";
+// Opens the model at `flag` (a --model value; "" = DefaultModelDir()). A
+// model that is not there says where ragline looked and how to get it.
+Result<std::unique_ptr<embed::LocalEmbedder>> OpenModel(const std::string& flag,
+                                                        const embed::LocalEmbedderOptions& options,
+                                                        ThreadPool* pool);
+// Loads only the tokenizer of the same model.
+Result<embed::WordPieceTokenizer> OpenModelTokenizer(const std::string& flag);
 
 // Opens --file or stdin; returns the fd (caller closes unless it is 0).
 Result<int> OpenInput(const std::string& file);

@@ -21,7 +21,9 @@ class Pipe {
     ::close(fds_[0]);
   }
   int reader() const { return fds_[0]; }
-  void Write(const std::string& s) { ASSERT_EQ(::write(fds_[1], s.data(), s.size()), static_cast<ssize_t>(s.size())); }
+  void Write(const std::string& s) {
+    ASSERT_EQ(::write(fds_[1], s.data(), s.size()), static_cast<ssize_t>(s.size()));
+  }
   void CloseWriter() {
     if (fds_[1] >= 0) ::close(fds_[1]);
     fds_[1] = -1;

@@ -85,7 +85,7 @@ int QueryDirect(const QueryFlags& f) {
   probe.mode = request->mode;
   probe.text = request->question;
   if (search::Retriever::NeedsEmbedding(probe)) {
-    auto opened = embed::LocalEmbedder::Open(f.model.empty() ? DefaultModelDir() : f.model, {}, nullptr);
+    auto opened = OpenModel(f.model, {}, nullptr);
     if (!opened.ok()) {
       return Fail(StrCat("the embedding model is needed for --mode ", f.mode,
                          " (or use --mode lexical): ", std::string(opened.status().message())));
@@ -129,7 +129,7 @@ void AddQueryCommand(CLI::App& app, int* rc) {
   cmd->add_option("--filter", f->filter, "payload filter JSON");
   cmd->add_flag("--no-generate", f->no_generate, "retrieve only; print the hits");
   cmd->add_flag("--json", f->json_out, "print the response JSON");
-  cmd->add_option("--model", f->model, "embedding model directory (--data only)");
+  cmd->add_option("--model", f->model, StrCat(kModelHelp, " (--data only)"));
   cmd->add_option("--llm-url", f->llm_url, "OpenAI-compatible base URL (--data only; or RAGLINE_LLM_URL)");
   cmd->add_option("--llm-model", f->llm_model, "LLM model name (--data only; or RAGLINE_LLM_MODEL)");
   cmd->add_option("--api-key", f->api_key, "API key for --server (or RAGLINE_API_KEY)");

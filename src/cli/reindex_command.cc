@@ -45,7 +45,7 @@ Result<json> ReindexLocally(const ReindexArgs& a, const json& index) {
   std::unique_ptr<embed::LocalEmbedder> model;
   if (!a.model.empty()) {
     ASSIGN_OR_RETURN(auto options, EncoderOptions("fp32"));
-    ASSIGN_OR_RETURN(model, embed::LocalEmbedder::Open(a.model, options, nullptr));
+    ASSIGN_OR_RETURN(model, OpenModel(a.model, options, nullptr));
   }
   store::Collection* target = nullptr;
   if (auto existing = db->GetCollection(a.target); existing.ok()) {

@@ -192,10 +192,9 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
 
   ThreadPool embed_pool(0);
   std::unique_ptr<embed::LocalEmbedder> embedder;
-  const std::string model_dir = config.model_dir.empty() ? DefaultModelDir() : config.model_dir;
   embed::LocalEmbedderOptions model_options;
   model_options.precision = *embed::ParsePrecision(config.precision);  // checked by Validate
-  auto opened = embed::LocalEmbedder::Open(model_dir, model_options, &embed_pool);
+  auto opened = OpenModel(config.model_dir, model_options, &embed_pool);
   if (opened.ok()) {
     embedder = std::move(*opened);
   } else if (!config.model_dir.empty()) {
@@ -292,8 +291,7 @@ void AddServeCommand(CLI::App& app, int* rc) {
   cmd->add_option("--kafka", flags->kafka,
                   "router: bootstrap servers; POST .../documents publishes to rag.documents.raw");
   cmd->add_option("--topic-prefix", flags->topic_prefix, "router: put before every topic name");
-  cmd->add_option("--model", flags->model,
-                  "embedding model directory (default $RAGLINE_MODEL_DIR or models/all-MiniLM-L6-v2)");
+  cmd->add_option("--model", flags->model, kModelHelp);
   cmd->add_option("--host", flags->host, "listen address (default 127.0.0.1)");
   cmd->add_option("--port", flags->port, "listen port; 0 = any free port (default 8080)");
   cmd->add_option("--config", flags->config_file, "JSON config file (docs/server.md)");

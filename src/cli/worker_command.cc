@@ -207,7 +207,7 @@ int Finish(const Status& st, const WorkerEvents& events) {
 }
 
 int RunChunk(const WorkerArgs& a) {
-  auto vocab = embed::WordPieceTokenizer::Load(a.model.empty() ? DefaultModelDir() : a.model);
+  auto vocab = OpenModelTokenizer(a.model);
   if (!vocab.ok()) return Fail(vocab.status());
   pipeline::WordPieceChunkTokenizer tokenizer(*vocab);
   pipeline::ChunkStageOptions options;
@@ -232,8 +232,7 @@ int RunChunk(const WorkerArgs& a) {
 int RunEmbed(const WorkerArgs& a) {
   auto model_options = EncoderOptions(a.precision);
   if (!model_options.ok()) return Fail(model_options.status());
-  auto model =
-      embed::LocalEmbedder::Open(a.model.empty() ? DefaultModelDir() : a.model, *model_options, nullptr);
+  auto model = OpenModel(a.model, *model_options, nullptr);
   if (!model.ok()) return Fail(model.status());
   pipeline::EmbedStage stage(**model, (*model)->dim(), a.batch, std::chrono::milliseconds(50));
   WorkerHttp http;
@@ -343,15 +342,14 @@ void AddWorkerCommand(CLI::App& app, int* rc) {
 
   auto* chunk = worker->add_subcommand("chunk", "rag.documents.raw -> rag.documents.chunks (extract, chunk)");
   AddCommon(chunk, args.get());
-  chunk->add_option("--model", args->model,
-                    "model directory, for its tokenizer (default $RAGLINE_MODEL_DIR)");
+  chunk->add_option("--model", args->model, StrCat(kModelHelp, "; for its tokenizer"));
   chunk->add_option("--chunk-tokens", args->chunk_tokens, "tokens per chunk")->capture_default_str();
   chunk->add_option("--overlap", args->overlap, "tokens shared by consecutive chunks")->capture_default_str();
   chunk->callback([args, rc, chunk] { *rc = Run(RunChunk, *args, *chunk); });
 
   auto* embed = worker->add_subcommand("embed", "rag.documents.chunks -> rag.embeddings.upserts (embed)");
   AddCommon(embed, args.get());
-  embed->add_option("--model", args->model, "model directory (default $RAGLINE_MODEL_DIR)");
+  embed->add_option("--model", args->model, kModelHelp);
   embed->add_option("--precision", args->precision, "fp32 | int8")->capture_default_str();
   embed->callback([args, rc, embed] { *rc = Run(RunEmbed, *args, *embed); });
 

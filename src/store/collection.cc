@@ -197,7 +197,9 @@ Result<std::unique_ptr<Collection>> Collection::Open(Env& env, const std::string
     auto lock = env.LockFile(dir + "/" + kLockFile);
     if (!lock.ok()) {
       return absl::FailedPreconditionError(
-          StrCat("collection '", c->config_.name, "' is open for writing by another process"));
+          StrCat("collection '", c->config_.name,
+                 "' is open for writing by another process (is `ragline serve` running on this data "
+                 "directory? Stop it, or send writes through it: --server URL instead of --data)"));
     }
     c->lock_ = std::move(*lock);
   }
