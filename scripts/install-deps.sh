@@ -11,7 +11,7 @@ packages=(
   libopenblas-dev libutf8proc-dev libcpp-httplib-dev libboost1.81-dev libstemmer-dev
   libgumbo-dev libpoppler-cpp-dev
   python3 python3-venv
-  prometheus  # promtool: validates the /metrics exposition (src/obs); ~19 MB download
+  prometheus  # promtool: validates the /metrics exposition (src/obs); ~19 MB; its daemon stays off (below)
   librdkafka-dev  # the Kafka client of distributed mode (DESIGN.md §5)
   openjdk-17-jre-headless maven  # the Kafka broker the tests start (scripts/kafka.sh; jars from Maven Central)
   clang-14 libclang-rt-14-dev  # libFuzzer + sanitizers for the fuzz targets (fuzz/, scripts/fuzz.sh)
@@ -29,4 +29,17 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 echo "install-deps: installing ${missing[*]}"
 $SUDO apt-get update -qq
+# The tests need only promtool from the prometheus package, whose install would
+# also start a Prometheus daemon on :9090: start no service while installing
+# (policy-rc.d, as Debian's own build chroots do), and keep that one disabled.
+policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  policy=/usr/sbin/policy-rc.d
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" > /dev/null
+  $SUDO chmod +x "$policy"
+  trap '$SUDO rm -f "$policy"' EXIT
+fi
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+  $SUDO systemctl disable --now prometheus > /dev/null 2>&1 || true
+fi
