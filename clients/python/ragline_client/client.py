@@ -147,12 +147,15 @@ class Client:
         return self._call("POST", f"/v1/collections/{_quote(name)}/documents", {"documents": docs}, params)
 
     def add_file(self, name, path, id=None, content_type=None, metadata=None, wait=False):
-        """Posts one file (txt, md, html, pdf; the type from the extension unless given)."""
+        """Posts one file (txt, md, html, pdf; the type from the extension unless given).
+
+        The document id defaults to the path as given, normalised ("docs/a/README"), so
+        same-named files in different folders stay different documents."""
         import os
         with open(path, "rb") as f:
             content = f.read()
         ext = os.path.splitext(path)[1].lstrip(".").lower()
-        doc = {"id": id or os.path.basename(path), "content": content, "content_type": content_type or ext}
+        doc = {"id": id or os.path.normpath(path), "content": content, "content_type": content_type or ext}
         if metadata:
             doc["metadata"] = metadata
         return self.add_documents(name, [doc], wait=wait)

@@ -148,6 +148,25 @@ class ClientTest(unittest.TestCase):
             self.c.get_document("kb", "gone")
         self.assertEqual(e.exception.status, 404)
 
+    def test_add_file_keeps_same_named_files_apart(self):
+        self.c.create_collection("files")  # its own: the other tests count what "kb" holds
+        root = tempfile.mkdtemp(prefix="ragline_client_files_")
+        try:
+            for folder, word in (("a", "Xylophone"), ("b", "Yodel")):
+                os.makedirs(os.path.join(root, folder))
+                with open(os.path.join(root, folder, "notes.txt"), "w") as f:
+                    f.write(f"{word} lessons start on Monday.")
+            os.chdir(root)
+            self.c.add_file("files", "a/notes.txt", wait=True)
+            self.c.add_file("files", "./b/notes.txt", wait=True)
+            self.assertEqual(self.c.get_document("files", "a/notes.txt")["id"], "a/notes.txt")
+            self.assertEqual(self.c.get_document("files", "b/notes.txt")["id"], "b/notes.txt")
+            hit = self.c.query("files", "Xylophone", k=1, mode="lexical", generate=False)["hits"][0]
+            self.assertEqual(hit["doc_id"], "a/notes.txt")
+        finally:
+            os.chdir(ROOT)
+            shutil.rmtree(root, ignore_errors=True)
+
     def test_langchain_retriever(self):
         from ragline_client.langchain import RaglineRetriever
         retriever = RaglineRetriever(client=self.c, collection="kb", k=2, mode="hybrid")
