@@ -151,6 +151,7 @@ class ClientTest(unittest.TestCase):
     def test_add_file_keeps_same_named_files_apart(self):
         self.c.create_collection("files")  # its own: the other tests count what "kb" holds
         root = tempfile.mkdtemp(prefix="ragline_client_files_")
+        cwd = os.getcwd()
         try:
             for folder, word in (("a", "Xylophone"), ("b", "Yodel")):
                 os.makedirs(os.path.join(root, folder))
@@ -164,7 +165,7 @@ class ClientTest(unittest.TestCase):
             hit = self.c.query("files", "Xylophone", k=1, mode="lexical", generate=False)["hits"][0]
             self.assertEqual(hit["doc_id"], "a/notes.txt")
         finally:
-            os.chdir(ROOT)
+            os.chdir(cwd)
             shutil.rmtree(root, ignore_errors=True)
 
     def test_langchain_retriever(self):
