@@ -56,6 +56,27 @@ struct Node {
   std::vector<int> ports;
 };
 
+// A listening socket nobody accepts from: connections open, replies never come.
+struct HangingPeer {
+  HangingPeer() {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd, 16) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      ADD_FAILURE() << "cannot listen on a loopback port";
+    }
+    url = StrCat("http://127.0.0.1:", ntohs(addr.sin_port));
+  }
+  ~HangingPeer() { ::close(fd); }
+  HangingPeer(const HangingPeer&) = delete;
+  HangingPeer& operator=(const HangingPeer&) = delete;
+  int fd;
+  std::string url;
+};
+
 class RouterTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -306,16 +327,8 @@ TEST_F(RouterTest, AReplicaDownIsSkippedWithoutAPartialAnswer) {
 }
 
 TEST_F(RouterTest, AShardThatNeverAnswersIsCutAtTheDeadline) {
-  // A listening socket nobody accepts from: connections open, replies never come.
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(::listen(fd, 16), 0);
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  StartRouter({{Url(shards_[0].ports[0])}, {Url(shards_[1].ports[0])}, {Url(ntohs(addr.sin_port))}},
+  const HangingPeer hanging;
+  StartRouter({{Url(shards_[0].ports[0])}, {Url(shards_[1].ports[0])}, {hanging.url}},
               std::chrono::milliseconds(300));
   const auto start = std::chrono::steady_clock::now();
   const json reply = Query(router_port_, {{"query", "kafka"}, {"mode", "dense"}, {"generate", false}});
@@ -325,7 +338,6 @@ TEST_F(RouterTest, AShardThatNeverAnswersIsCutAtTheDeadline) {
   EXPECT_EQ(reply["missing_shards"][0]["shard"], 2);
   EXPECT_EQ(reply["hits"].size(), 5u);
   EXPECT_LT(seconds, 3.0) << "the router waited far past its 300 ms deadline";
-  ::close(fd);
 }
 
 // The client's deadline ("timeout_ms") cuts the fan-out before the shard
@@ -333,15 +345,8 @@ TEST_F(RouterTest, AShardThatNeverAnswersIsCutAtTheDeadline) {
 // breaker stays closed (the request ran out of time, not the replica). With
 // every shard hanging, the reply is 504.
 TEST_F(RouterTest, TheRequestsDeadlineCutsTheFanOutWithoutBlamingTheReplica) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(::listen(fd, 16), 0);
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  const std::string hanging = Url(ntohs(addr.sin_port));
+  const HangingPeer peer;
+  const std::string& hanging = peer.url;
   StartRouter({{Url(shards_[0].ports[0])}, {Url(shards_[1].ports[0])}, {hanging}}, std::chrono::seconds(20));
   auto start = std::chrono::steady_clock::now();
   const json reply =
@@ -364,7 +369,6 @@ TEST_F(RouterTest, TheRequestsDeadlineCutsTheFanOutWithoutBlamingTheReplica) {
   seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(status, 504) << body.dump();
   EXPECT_LT(seconds, 3.0);
-  ::close(fd);
 }
 
 // Collections and aliases made through the router exist on every index node
