@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/json_depth.h"
 #include "fuzz_check.h"
-#include "json_depth.h"
 #include "nlohmann/json.hpp"
 #include "store/filter.h"
 
@@ -17,7 +17,7 @@ using ragline::store::PayloadFilter;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  if (JsonDepth(text) > 64) return 0;
+  if (ragline::MaxJsonNestingDepth(text) > 64) return 0;  // the server refuses these (kMaxJsonDepth)
   const json input = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (input.is_discarded()) return 0;
 

@@ -6,6 +6,7 @@
 #include <random>
 #include <regex>
 
+#include "core/json_depth.h"
 #include "core/strings.h"
 #include "obs/rag_metrics.h"
 #include "server/http_error.h"
@@ -54,33 +55,6 @@ std::string TemplateToRegex(const std::string& t) {
   return out;
 }
 
-// The deepest nesting of arrays/objects in `text` (strings skipped). A scan
-// before parsing: the filter parser and JSON serialisation recurse, so a
-// client's 100k-deep document must be refused, not allowed to overflow a
-// worker's stack.
-size_t MaxNestingDepth(std::string_view text) {
-  size_t depth = 0, max_depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      max_depth = std::max(max_depth, ++depth);
-    } else if ((c == '}' || c == ']') && depth > 0) {
-      --depth;
-    }
-  }
-  return max_depth;
-}
-
 std::string DefaultErrorCode(int status) {
   switch (status) {
     case 400:
@@ -126,7 +100,7 @@ std::string RouteRequest::PathParam(size_t i) const {
 
 Result<json> RouteRequest::JsonBody() const {
   if (http.body.empty()) return absl::InvalidArgumentError("request body is empty; expected a JSON object");
-  if (MaxNestingDepth(http.body) > kMaxJsonDepth) {
+  if (MaxJsonNestingDepth(http.body) > kMaxJsonDepth) {
     return absl::InvalidArgumentError(StrCat("JSON nested deeper than ", kMaxJsonDepth, " levels"));
   }
   json j;
