@@ -3,6 +3,7 @@
 --   wrk ... -s bench/query_wrk.lua URL -- QUESTIONS_FILE MODE GENERATE(true|false) COLLECTION
 local questions = {}
 local mode, generate, collection = "hybrid", "false", "chunks"
+local k = K or 10  -- hits per query; a script that dofile()s this one may set K first
 local counter = 0
 
 local function escape(s)
@@ -22,7 +23,7 @@ end
 
 function request()
   counter = counter % #questions + 1
-  local body = '{"query": "' .. questions[counter] .. '", "k": 10, "mode": "' .. mode ..
+  local body = '{"query": "' .. questions[counter] .. '", "k": ' .. k .. ', "mode": "' .. mode ..
                '", "generate": ' .. generate .. '}'
   return wrk.format("POST", "/v1/collections/" .. collection .. "/query",
                     {["Content-Type"] = "application/json"}, body)
