@@ -43,6 +43,21 @@ bool IsAsciiAlnum(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
+// `s` with every invalid UTF-8 sequence replaced by U+FFFD: for text a
+// library decoded for us (gumbo turns an out-of-range numeric reference
+// such as "&#xEEEEEEEE;" into bytes that are not UTF-8).
+std::string ValidUtf8(std::string_view s) {
+  std::string out;
+  while (!s.empty()) {
+    const std::optional<size_t> bad = FindInvalidUtf8(s);
+    out.append(s.substr(0, bad.value_or(s.size())));
+    if (!bad) break;
+    out += "\xEF\xBF\xBD";
+    s.remove_prefix(*bad + 1);
+  }
+  return out;
+}
+
 // Removes a BOM, turns CRLF and lone CR into LF, and checks UTF-8 (offsets in
 // errors are into the original bytes).
 Result<std::string> NormaliseText(std::string_view bytes, bool reject_nul) {
@@ -736,7 +751,7 @@ std::string GatherText(const GumboNode* root) {
     const GumboNode* n = stack.back();
     stack.pop_back();
     if (n->type == GUMBO_NODE_TEXT || n->type == GUMBO_NODE_WHITESPACE || n->type == GUMBO_NODE_CDATA) {
-      b.Inline(n->v.text.text);
+      b.Inline(ValidUtf8(n->v.text.text));
     } else if (IsElement(n)) {
       const GumboElement& e = n->v.element;
       if (n != root && (IsDroppedTag(e.tag) || IsHidden(e))) continue;
@@ -825,9 +840,9 @@ ExtractedDocument ExtractHtml(std::string_view text) {
     const GumboNode* n = f.node;
     if (n->type == GUMBO_NODE_TEXT || n->type == GUMBO_NODE_WHITESPACE || n->type == GUMBO_NODE_CDATA) {
       if (f.pre) {
-        out.Verbatim(n->v.text.text);
+        out.Verbatim(ValidUtf8(n->v.text.text));
       } else {
-        out.Inline(n->v.text.text);
+        out.Inline(ValidUtf8(n->v.text.text));
       }
       continue;
     }

@@ -252,6 +252,17 @@ TEST(MarkdownTest, HeadingsWithOddWhitespaceStartTheirSections) {
   }
 }
 
+// Found by fuzz_html (fuzz/corpus/html/huge_char_ref): gumbo decodes an
+// out-of-range numeric reference into bytes that are not UTF-8.
+TEST(HtmlTest, OutOfRangeCharacterReferencesGiveValidUtf8) {
+  for (const char* html : {"&#xEEEEEEEE", "<title>&#99999999;</title><p>a &#x110000; b</p>"}) {
+    SCOPED_TRACE(html);
+    const ExtractedDocument doc = MustExtract(html, "html");
+    EXPECT_EQ(FindInvalidUtf8(doc.text), std::nullopt);
+    EXPECT_EQ(FindInvalidUtf8(doc.title), std::nullopt);
+  }
+}
+
 TEST(HtmlTest, DeeplyNestedMarkupDoesNotExhaustTheStack) {
   std::string html;
   for (int i = 0; i < 5000; ++i) html += "<div><span>";
