@@ -39,11 +39,14 @@ printf '%-10s %8s %10s %8s %8s\n' target seconds executions cover corpus
 for t in "${targets[@]}"; do
   bin=build/fuzz/fuzz/fuzz_$t
   [ -x "$bin" ] || { echo "fuzz.sh: no target '$t'" >&2; exit 2; }
-  mkdir -p "build/fuzz/corpus/$t" "build/fuzz/crashes/$t"
+  mkdir -p "build/fuzz/corpus/$t" "build/fuzz/crashes/$t" "fuzz/corpus/$t"
+  # The text module's test documents seed the extraction targets too.
+  seeds=("fuzz/corpus/$t")
+  case "$t" in html|pdf) seeds+=(src/text/testdata) ;; esac
   log="build/fuzz/$t.log"
   start=$(date +%s)
   if ! "$bin" -max_total_time="$seconds" -timeout=60 -rss_limit_mb=4096 -print_final_stats=1 \
-      -artifact_prefix="build/fuzz/crashes/$t/" "build/fuzz/corpus/$t" "fuzz/corpus/$t" > "$log" 2>&1; then
+      -artifact_prefix="build/fuzz/crashes/$t/" "build/fuzz/corpus/$t" "${seeds[@]}" > "$log" 2>&1; then
     tail -60 "$log"
     echo "fuzz.sh: $t failed; the input is in build/fuzz/crashes/$t/ (replay: $bin FILE)" >&2
     exit 1
@@ -52,7 +55,7 @@ for t in "${targets[@]}"; do
   total_cpu=$((total_cpu + elapsed))
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   cover=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
-  corpus=$(find "build/fuzz/corpus/$t" "fuzz/corpus/$t" -type f | wc -l)
+  corpus=$(find "build/fuzz/corpus/$t" "${seeds[@]}" -type f | wc -l)
   printf '%-10s %8s %10s %8s %8s\n' "$t" "$elapsed" "${runs:-?}" "${cover:-?}" "$corpus"
   if [ "$merge" = 1 ]; then
     "$bin" -merge=1 "fuzz/corpus/$t" "build/fuzz/corpus/$t" >> "$log" 2>&1
