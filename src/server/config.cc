@@ -201,6 +201,8 @@ Status ServerConfig::MergeJson(const json& j) {
             return absl::InvalidArgumentError(StrCat("config: \"", where, "\" must be a number in [0, 1]"));
           }
           compaction.max_dead_fraction = cv.get<double>();
+        } else if (ck == "min_growing_rows") {
+          RETURN_IF_ERROR(NeedUnsigned(cv, where, &compaction.min_growing_rows));
         } else if (ck == "interval_ms") {
           uint64_t ms = 0;
           RETURN_IF_ERROR(NeedUnsigned(cv, where, &ms));

@@ -18,7 +18,8 @@
 //                 "breaker": {"fail_max": 5, "reset_timeout_ms": 30000}},
 //    "api_keys": [{"key": "...", "scope": "read"|"write", "collections": ["*"],
 //                  "rate_per_s": 0, "burst": 0}],
-//    "compaction": {"min_segments": 4, "max_dead_fraction": 0.2, "interval_ms": 5000},
+//    "compaction": {"min_segments": 4, "max_dead_fraction": 0.2, "min_growing_rows": 1024,
+//                   "interval_ms": 5000},
 //    "max_header_bytes": 32768, "shutdown_grace_ms": 10000,
 //    "ingest": {"max_document_bytes": 16777216, "max_document_chunks": 4096,
 //               "max_request_chunks": 8192},
@@ -107,7 +108,8 @@ struct ServerConfig {
   LlmConfig llm;
   std::vector<ApiKey> api_keys;
   // Background compaction ("compaction": {"min_segments", "max_dead_fraction",
-  // "interval_ms"}); min_segments 0 and max_dead_fraction 0 turn it off.
+  // "min_growing_rows", "interval_ms"}); min_segments 0 and max_dead_fraction 0
+  // turn it off.
   store::CompactorOptions compaction;
   WorkersConfig workers;  // read by `ragline worker`, not by serve
 

@@ -21,10 +21,12 @@ TEST(ServerConfigTest, MergesEveryKeyAndRejectsUnknownOnes) {
   ASSERT_TRUE(c.MergeJson(json::parse(R"({"data": "/d", "port": 0, "threads": 2, "max_body_bytes": 4096,
       "llm": {"url": "http://h:1/v1", "model": "m", "timeout_ms": 5},
       "api_keys": [{"key": "k", "scope": "write"}],
-      "compaction": {"min_segments": 0, "max_dead_fraction": 0.5, "interval_ms": 100}})"))
+      "compaction": {"min_segments": 0, "max_dead_fraction": 0.5, "min_growing_rows": 64,
+                     "interval_ms": 100}})"))
                   .ok());
   EXPECT_EQ(c.compaction.min_segments, 0u);
   EXPECT_EQ(c.compaction.max_dead_fraction, 0.5);
+  EXPECT_EQ(c.compaction.min_growing_rows, 64u);
   EXPECT_EQ(c.compaction.interval.count(), 100);
   EXPECT_EQ(c.data_dir, "/d");
   EXPECT_EQ(c.port, 0);

@@ -23,7 +23,21 @@ SealedSummary Summarize(const CollectionStats& stats) {
 
 bool Needs(const SealedSummary& s, const CompactorOptions& options) {
   if (options.min_segments > 0 && s.ids.size() >= std::max<size_t>(options.min_segments, 2)) return true;
-  return options.dead_rows_trigger() && s.dead > 0 && double(s.dead) >= options.max_dead_fraction * double(s.rows);
+  return options.dead_rows_trigger() && s.dead > 0 &&
+         double(s.dead) >= options.max_dead_fraction * double(s.rows);
+}
+
+// The growing segment (the newest unsealed one) holds dead rows until it is
+// sealed; with many updates and no seal threshold in sight that is memory
+// nothing reclaims. True when it should be sealed now, so that compaction
+// can drop them.
+bool GrowingNeedsSeal(const CollectionStats& stats, const CompactorOptions& options) {
+  const SegmentStats* growing = nullptr;
+  for (const auto& seg : stats.segments) {
+    if (!seg.sealed && (growing == nullptr || seg.id > growing->id)) growing = &seg;
+  }
+  return growing != nullptr && options.dead_rows_trigger() && growing->rows >= options.min_growing_rows &&
+         double(growing->deleted) >= options.max_dead_fraction * double(growing->rows);
 }
 
 }  // namespace
@@ -32,7 +46,8 @@ bool NeedsCompaction(const CollectionStats& stats, const CompactorOptions& optio
   return Needs(Summarize(stats), options);
 }
 
-Compactor::Compactor(Database* db, std::shared_mutex* catalog, CompactorOptions options, Callback on_compaction)
+Compactor::Compactor(Database* db, std::shared_mutex* catalog, CompactorOptions options,
+                     Callback on_compaction)
     : db_(db), catalog_(catalog), options_(options), on_compaction_(std::move(on_compaction)) {
   thread_ = std::thread([this] { Loop(); });
 }
@@ -67,7 +82,14 @@ size_t Compactor::RunOnce() {
     if (catalog_ != nullptr) catalog_lock = std::shared_lock<std::shared_mutex>(*catalog_);
     auto collection = db_->GetCollection(name);
     if (!collection.ok()) continue;  // dropped since the listing
-    const SealedSummary sealed = Summarize((*collection)->Stats());
+    const CollectionStats stats = (*collection)->Stats();
+    if (GrowingNeedsSeal(stats, options_)) {
+      // Sealed in the background; a later round compacts it (dead rows).
+      if (Status st = (*collection)->Seal(); !st.ok() && on_compaction_) {
+        on_compaction_(CompactionReport{name, 0, 0, 0, st});
+      }
+    }
+    const SealedSummary sealed = Summarize(stats);
     if (auto it = failed_.find(name); it != failed_.end()) {
       if (it->second == sealed.ids) continue;
       failed_.erase(it);

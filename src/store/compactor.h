@@ -6,8 +6,10 @@
 //
 // Every `interval`, each open collection is compacted when it has at least
 // `min_segments` sealed segments, or when dead rows reach `max_dead_fraction`
-// of its sealed rows. One collection at a time, on the Compactor's thread; the
-// merge's index build runs on the Database's pool. A collection whose
+// of its sealed rows. A growing segment whose dead rows reach that fraction
+// (with at least `min_growing_rows` rows) is sealed first, so updates do not
+// pile up in memory until the seal threshold. One collection at a time, on
+// the Compactor's thread; the merge's index build runs on the Database's pool. A collection whose
 // compaction failed is not tried again until its segments change.
 //
 // `catalog` (may be null) is held shared around each collection's check and
@@ -34,8 +36,12 @@ namespace ragline::store {
 
 struct CompactorOptions {
   std::chrono::milliseconds interval{5000};
-  size_t min_segments = 4;          // 0: segment count never triggers
-  double max_dead_fraction = 0.2;   // outside (0, 1): dead rows never trigger
+  size_t min_segments = 4;         // 0: segment count never triggers
+  double max_dead_fraction = 0.2;  // outside (0, 1): dead rows never trigger
+  // A growing segment of at least this many rows, max_dead_fraction of them
+  // dead (updated or deleted since), is sealed early so that compaction can
+  // drop them: memory stays bounded under updates.
+  size_t min_growing_rows = 1024;
 
   bool dead_rows_trigger() const { return max_dead_fraction > 0 && max_dead_fraction < 1; }
   // False when neither trigger is on: nothing would ever be compacted.

@@ -100,22 +100,49 @@ TEST_F(CompactorDbTest, MergesPiledUpSegmentsAndReports) {
 
 TEST_F(CompactorDbTest, AFailedCompactionWaitsForTheSegmentsToChange) {
   std::vector<CompactionReport> reports;
-  Compactor compactor(db_.get(), nullptr, {.interval = 1h}, [&](const CompactionReport& r) { reports.push_back(r); });
+  Compactor compactor(db_.get(), nullptr, {.interval = 1h},
+                      [&](const CompactionReport& r) { reports.push_back(r); });
   Add(800);
   env_.FailNextAtomicWrites(1);  // the merged segment's file
   EXPECT_EQ(compactor.RunOnce(), 0u);
   ASSERT_EQ(reports.size(), 1u);
   EXPECT_FALSE(reports[0].status.ok());
-  EXPECT_EQ(Sealed(), 4u);                       // nothing lost, nothing swapped
+  EXPECT_EQ(Sealed(), 4u);  // nothing lost, nothing swapped
   EXPECT_EQ(c_->Stats().vector_count, 800u);
-  EXPECT_EQ(compactor.RunOnce(), 0u);            // same segments: not retried
+  EXPECT_EQ(compactor.RunOnce(), 0u);  // same segments: not retried
   EXPECT_EQ(reports.size(), 1u);
-  Add(50);                                       // a new seal changes them
+  Add(50);  // a new seal changes them
   EXPECT_EQ(compactor.RunOnce(), 1u);
   ASSERT_EQ(reports.size(), 2u);
   EXPECT_TRUE(reports[1].status.ok());
   EXPECT_EQ(Sealed(), 1u);
   EXPECT_EQ(c_->Stats().vector_count, 850u);
+}
+
+// Updates leave dead rows in the growing segment, which only sealing lets
+// compaction drop: a growing segment that is dead enough is sealed early.
+TEST_F(CompactorDbTest, AGrowingSegmentFullOfUpdatesIsSealedAndCompacted) {
+  auto upsert = [&](int from, int to, uint64_t version) {
+    std::vector<Record> batch;
+    for (int i = from; i < to; ++i) {
+      batch.push_back(Record{StrCat("u", i), version, std::vector<float>(8, 1.0f + float(i)), "{}"});
+    }
+    ASSERT_TRUE(c_->Upsert(std::move(batch)).ok());
+  };
+  Compactor compactor(db_.get(), nullptr, {.interval = 1h, .min_growing_rows = 50}, nullptr);
+  upsert(0, 100, 1);
+  EXPECT_EQ(compactor.RunOnce(), 0u);
+  EXPECT_EQ(Sealed(), 0u) << "no dead rows: nothing to seal early";
+  upsert(0, 40, 2);                    // 140 rows, 40 dead
+  EXPECT_EQ(compactor.RunOnce(), 0u);  // seals it
+  ASSERT_TRUE(c_->WaitForIndexing().ok());
+  EXPECT_EQ(Sealed(), 1u);
+  EXPECT_EQ(compactor.RunOnce(), 1u);  // drops the dead rows
+  const CollectionStats stats = c_->Stats();
+  EXPECT_EQ(stats.vector_count, 100u);
+  EXPECT_EQ(stats.deleted, 0u);
+  EXPECT_EQ(c_->Get("u0")->version, 2u);
+  EXPECT_EQ(c_->Get("u99")->version, 1u);
 }
 
 TEST_F(CompactorDbTest, TheBackgroundThreadCompactsOnItsOwn) {
