@@ -13,7 +13,7 @@
 #
 # Environment [defaults]: SOAK_MINUTES [30], CONCURRENCY [4], THREADS server
 # workers [8], MODE [hybrid], RAGLINE [build/release/ragline, else build/dev/ragline],
-# MODEL [models/all-MiniLM-L6-v2]. Writes bench/data/results/soak/report.json and
+# MODEL [models/all-MiniLM-L6-v2], SOAK_OUT [bench/data/results/soak]. Writes report.json and
 # rss.tsv (seconds since the soak began, RSS in kB).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,7 +24,7 @@ THREADS=${THREADS:-8}
 MODE=${MODE:-hybrid}
 RAGLINE=${RAGLINE:-$( [ -x build/release/ragline ] && echo build/release/ragline || echo build/dev/ragline )}
 MODEL=${MODEL:-$ROOT/models/all-MiniLM-L6-v2}
-OUT=$ROOT/bench/data/results/soak
+OUT=${SOAK_OUT:-$ROOT/bench/data/results/soak}
 WORK=$(mktemp -d /tmp/ragline-soak.XXXXXX)
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 mkdir -p "$OUT"
