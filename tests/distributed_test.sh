@@ -4,7 +4,9 @@
 # a collection, and the result equals what embedded mode builds from the same files
 # (same chunk ids, texts and offsets; vectors equal within the encoder's tolerance).
 # Then a malformed message of each kind lands in the dead-letter topic's way (the
-# index node goes on), and killing and restarting the index node loses nothing.
+# index node goes on), killing and restarting the index node loses nothing, and an
+# embed worker whose embedder (another `ragline serve`, through --remote) goes down
+# rolls its batches back and carries every document once it returns.
 #   tests/distributed_test.sh RAGLINE
 RAGLINE=${1:?usage: distributed_test.sh RAGLINE}
 . "$(dirname "$0")/lib.sh"
@@ -14,9 +16,9 @@ K=$WORK/kafka
 PIDS=()
 cleanup() {
   if [ "$FAILED" -gt 0 ]; then
-    for log in "$WORK"/{chunk,embed,index}.log; do [ -f "$log" ] && { echo "--- $log" >&2; tail -20 "$log" >&2; }; done
+    for log in "$WORK"/{chunk,embed,embed2,index,embedder}.log; do [ -f "$log" ] && { echo "--- $log" >&2; tail -20 "$log" >&2; }; done
   fi
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}" ${EMBEDDER_PID:-}; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   "$KAFKA" stop "$K" >/dev/null 2>&1 || true
   rm -rf "$WORK"
@@ -113,4 +115,39 @@ check "no record twice, none left over" "$(vector_count "$WORK/dist")" "$expecte
 "$RAGLINE" get docs "${ids[@]}" --data "$WORK/dist" >"$WORK/dist2.jsonl"
 mixed=$(jq -rs 'group_by(.payload.doc_id) | map(select(([.[].version] | unique | length) > 1)) | length' "$WORK/dist2.jsonl")
 check "each document's chunks share one version" "$mixed" "0"
+
+# The embed worker's embedder fails: an embed worker using another ragline's
+# /v1/embeddings (--remote) takes over the group; its server stops while a new version
+# of every document streams in. Batches roll back (nothing dead-lettered, no document
+# failed, nothing indexed at the new version) until the server is back on the same
+# port; then every chunk arrives at the new version.
+. "$ROOT/scripts/serve_url.sh"
+start_embedder() {  # start_embedder PORT: sets EMBEDDER_PID and EMBEDDER_URL
+  "$RAGLINE" serve --data "$WORK/embedder-data" --model "$MODEL" --port "$1" --log-level warn \
+    >"$WORK/embedder.out" 2>>"$WORK/embedder.log" &
+  EMBEDDER_PID=$!
+  EMBEDDER_URL=$(wait_for_url "$WORK/embedder.out" "$EMBEDDER_PID")
+}
+start_embedder 0 || fail "the embeddings server did not start"
+kill -TERM "$embed_PID"
+wait "$embed_PID" 2>/dev/null || true
+start_role embed2 embed "${common[@]}" --remote "$EMBEDDER_URL/v1" --remote-model all-MiniLM-L6-v2
+kill -TERM "$EMBEDDER_PID"
+wait "$EMBEDDER_PID" 2>/dev/null || true
+second_versions=$(jq -s '[.[] | .version] | max' "$WORK/dist2.jsonl")
+"$RAGLINE" ingest "$CORPUS" --collection docs --kafka "$B" >/dev/null 2>&1
+deadline=$((SECONDS + 60))
+until grep -q "batch rolled back" "$WORK/embed2.log" || [ $SECONDS -ge $deadline ]; do sleep 0.5; done
+sleep 3  # a few more rolled-back tries
+rolled=$(grep -c "batch rolled back" "$WORK/embed2.log" || true)
+[ "${rolled:-0}" -ge 1 ] && pass || fail "the embed worker did not roll a batch back while its embedder was down"
+newer() { "$RAGLINE" get docs "${ids[@]}" --data "$WORK/dist" 2>/dev/null | jq -s --argjson v "$1" '[.[] | select(.version > $v)] | length'; }
+check "nothing reaches the index while the embedder is down" "$(newer "$second_versions")" "0"
+check "no document failed for the embedder's outage" "$(grep -c "document '.*' failed" "$WORK/embed2.log" || true)" "0"
+start_embedder "${EMBEDDER_URL##*:}" || fail "the embeddings server did not come back on its port"
+deadline=$((SECONDS + 300))
+until [ "$(newer "$second_versions")" -eq "$expected" ] || [ $SECONDS -ge $deadline ]; do sleep 0.5; done
+check "every chunk at the new version once the embedder is back" "$(newer "$second_versions")" "$expected"
+check "still no record twice" "$(vector_count "$WORK/dist")" "$expected"
+echo "embed worker rolled back $rolled batches while its embedder was down"
 finish

@@ -136,17 +136,7 @@ class EmbeddingWriter {
 
 Result<std::unique_ptr<embed::Embedder>> MakeEmbedder(const EmbedArgs& args, ThreadPool* pool) {
   if (!args.remote_url.empty()) {
-    embed::RemoteEmbedderOptions options;
-    options.base_url = args.remote_url;
-    options.model = args.remote_model;
-    for (const char* var : {"RAGLINE_EMBED_API_KEY", "OPENAI_API_KEY"}) {
-      if (const char* key = std::getenv(var); key != nullptr && *key != '\0') {
-        options.api_key = key;
-        break;
-      }
-    }
-    options.max_batch = args.batch;
-    ASSIGN_OR_RETURN(auto remote, embed::RemoteEmbedder::Create(options));
+    ASSIGN_OR_RETURN(auto remote, OpenRemoteEmbedder(args.remote_url, args.remote_model, args.batch));
     return std::unique_ptr<embed::Embedder>(std::move(remote));
   }
   ASSIGN_OR_RETURN(auto options, EncoderOptions(args.precision));

@@ -107,6 +107,23 @@ Result<embed::WordPieceTokenizer> OpenModelTokenizer(const std::string& flag) {
   return loaded;
 }
 
+Result<std::unique_ptr<embed::RemoteEmbedder>> OpenRemoteEmbedder(const std::string& url,
+                                                                  const std::string& model,
+                                                                  size_t max_batch, size_t dim) {
+  embed::RemoteEmbedderOptions options;
+  options.dim = dim;
+  options.base_url = url;
+  options.model = model;
+  for (const char* var : {"RAGLINE_EMBED_API_KEY", "OPENAI_API_KEY"}) {
+    if (const char* key = std::getenv(var); key != nullptr && *key != '\0') {
+      options.api_key = key;
+      break;
+    }
+  }
+  options.max_batch = max_batch;
+  return embed::RemoteEmbedder::Create(options);
+}
+
 Result<embed::LocalEmbedderOptions> EncoderOptions(const std::string& precision) {
   auto parsed = embed::ParsePrecision(precision);
   if (!parsed.ok()) return absl::InvalidArgumentError(StrCat("--", std::string(parsed.status().message())));

@@ -22,6 +22,7 @@
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "embed/local_embedder.h"
+#include "embed/remote_embedder.h"
 #include "nlohmann/json.hpp"
 #include "store/database.h"
 
@@ -130,6 +131,15 @@ Result<std::unique_ptr<embed::LocalEmbedder>> OpenModel(const std::string& flag,
                                                         ThreadPool* pool);
 // Loads only the tokenizer of the same model.
 Result<embed::WordPieceTokenizer> OpenModelTokenizer(const std::string& flag);
+
+// An OpenAI-compatible embeddings server at `url` (e.g. http://host:8080/v1,
+// or another `ragline serve`) asked for `model`, `max_batch` texts per
+// request; the key comes from $RAGLINE_EMBED_API_KEY or $OPENAI_API_KEY.
+// With dim 0, Create() asks it once for the width (it must answer now);
+// otherwise it need not be up yet.
+Result<std::unique_ptr<embed::RemoteEmbedder>> OpenRemoteEmbedder(const std::string& url,
+                                                                  const std::string& model,
+                                                                  size_t max_batch, size_t dim = 0);
 
 // Opens --file or stdin; returns the fd (caller closes unless it is 0).
 Result<int> OpenInput(const std::string& file);

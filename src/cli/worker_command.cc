@@ -36,6 +36,7 @@ struct WorkerArgs {
   int partitions = 4, replication = 1;
   size_t batch = 64;
   std::string model, precision = "fp32";
+  std::string remote, remote_model;  // the embed worker's embeddings server instead of --model
   size_t chunk_tokens = 256, overlap = 32;
   std::string data, collection, shard;
   bool create = false;
@@ -86,7 +87,11 @@ class WorkerHttp {
       : logger_(obs::LogDestination::Stderr(), obs::LogLevel::kWarn),
         lag_(&metrics_.Gauge("rag_kafka_lag",
                              "Messages a consumer is behind the end of each input partition.",
-                             {"group", "topic", "partition"})) {}
+                             {"group", "topic", "partition"})),
+        retries_(&metrics_.Counter("rag_worker_batch_retries_total",
+                                   "Input batches rolled back for a transient failure (an embedder "
+                                   "unavailable) and read again after a back-off.",
+                                   {"role"})) {}
 
   // Serves on host:port (port < 0: no HTTP). `db` non-null: an index node's
   // reads and catalog changes too, told to `observer`.
@@ -128,6 +133,17 @@ class WorkerHttp {
     };
   }
 
+  // Reports a batch rolled back for a transient reason (a WorkerOptions::on_retry):
+  // a line on stderr and rag_worker_batch_retries_total{role}.
+  std::function<void(const Status&, std::chrono::milliseconds)> RetrySink(const char* role) {
+    obs::Counter* retries = &retries_->WithLabels({role});
+    return [role, retries](const Status& why, std::chrono::milliseconds retry_in) {
+      retries->Increment();
+      std::fprintf(stderr, "ragline worker %s: batch rolled back, read again in %.1f s: %s\n", role,
+                   static_cast<double>(retry_in.count()) / 1000.0, std::string(why.message()).c_str());
+    };
+  }
+
   ~WorkerHttp() {
     if (http_) http_->Stop();
   }
@@ -136,6 +152,7 @@ class WorkerHttp {
   obs::MetricsRegistry metrics_;
   obs::Logger logger_;
   obs::GaugeFamily* lag_;
+  obs::CounterFamily* retries_;
   std::mutex mu_;
   std::map<std::string, std::set<std::pair<std::string, int32_t>>> reported_;  // GUARDED_BY(mu_): per group
   std::unique_ptr<server::Server> http_;
@@ -229,16 +246,28 @@ int RunChunk(const WorkerArgs& a) {
   return Finish(pipeline::RunChunkWorker(worker, stage, events, stop.get_token()), events);
 }
 
+// The embed worker's model: in process (--model), or an embeddings server
+// (--remote, which need not be up yet: its batches wait for it).
+Result<std::unique_ptr<embed::Embedder>> WorkerEmbedder(const WorkerArgs& a) {
+  if (!a.remote.empty()) {
+    if (a.remote_model.empty()) return absl::InvalidArgumentError("--remote needs --remote-model");
+    ASSIGN_OR_RETURN(auto remote, OpenRemoteEmbedder(a.remote, a.remote_model, a.batch, a.dim));
+    return std::unique_ptr<embed::Embedder>(std::move(remote));
+  }
+  ASSIGN_OR_RETURN(auto options, EncoderOptions(a.precision));
+  ASSIGN_OR_RETURN(auto local, OpenModel(a.model, options, nullptr));
+  return std::unique_ptr<embed::Embedder>(std::move(local));
+}
+
 int RunEmbed(const WorkerArgs& a) {
-  auto model_options = EncoderOptions(a.precision);
-  if (!model_options.ok()) return Fail(model_options.status());
-  auto model = OpenModel(a.model, *model_options, nullptr);
-  if (!model.ok()) return Fail(model.status());
-  pipeline::EmbedStage stage(**model, (*model)->dim(), a.batch, std::chrono::milliseconds(50));
+  auto embedder = WorkerEmbedder(a);
+  if (!embedder.ok()) return Fail(embedder.status());
+  pipeline::EmbedStage stage(**embedder, (*embedder)->dim(), a.batch, std::chrono::milliseconds(50));
   WorkerHttp http;
   if (Status st = http.Start(a.host, a.port, "embed", nullptr, ""); !st.ok()) return Fail(st);
   pipeline::WorkerOptions worker = Options(a, "rag.workers.embed");
   worker.on_lag = http.LagSink();
+  worker.on_retry = http.RetrySink("embed");
   std::stop_source stop;
   SignalStopper stopper(stop);
   WorkerEvents events("embed");
@@ -351,6 +380,12 @@ void AddWorkerCommand(CLI::App& app, int* rc) {
   AddCommon(embed, args.get());
   embed->add_option("--model", args->model, kModelHelp);
   embed->add_option("--precision", args->precision, "fp32 | int8")->capture_default_str();
+  embed->add_option("--remote", args->remote,
+                    "embed with an OpenAI-compatible embeddings server instead, e.g. http://host:8080/v1 or "
+                    "another `ragline serve` (key from $RAGLINE_EMBED_API_KEY or $OPENAI_API_KEY); while it "
+                    "is down, batches roll back and are read again");
+  embed->add_option("--remote-model", args->remote_model, "model name sent to --remote");
+  embed->add_option("--dim", args->dim, "with --remote: the width of its embeddings")->capture_default_str();
   embed->callback([args, rc, embed] { *rc = Run(RunEmbed, *args, *embed); });
 
   auto* index = worker->add_subcommand(

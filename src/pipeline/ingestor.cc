@@ -18,6 +18,7 @@
 #include "core/strings.h"
 #include "pipeline/channel.h"
 #include "pipeline/chunk_payload.h"
+#include "resilience/retry.h"
 
 namespace ragline::pipeline {
 
@@ -297,7 +298,9 @@ Result<IngestReport> Ingestor::IngestRaw(std::vector<RawDocument> docs, const Pr
     });
   }
   std::thread embedder([&] {
-    embed_stage.Run(planned ? *planned : static_cast<Source<ChunkMessage>&>(chunks), embedded, ledger);
+    // An unavailable embedder fails the call, not its documents: the caller retries it.
+    Status st = embed_stage.Run(planned ? *planned : static_cast<Source<ChunkMessage>&>(chunks), embedded, ledger);
+    if (!st.ok()) ledger.Abort(st);
     embedded.Close();
   });
   Status indexed = index_stage.Run(embedded, ledger);
@@ -307,10 +310,10 @@ Result<IngestReport> Ingestor::IngestRaw(std::vector<RawDocument> docs, const Pr
 
   const IngestReport report = ledger.report();
   if (Status fatal = ledger.fatal(); !fatal.ok()) {
-    if (absl::IsCancelled(fatal)) {
-      return absl::CancelledError(
-          StrCat(std::string(fatal.message()), "; ", report.documents_added + report.documents_replaced,
-                 " documents were committed whole before it stopped, the rest not at all"));
+    if (absl::IsCancelled(fatal) || resilience::IsTransient(fatal)) {
+      return Status(fatal.code(),
+                    StrCat(std::string(fatal.message()), "; ", report.documents_added + report.documents_replaced,
+                           " documents were committed whole before it stopped, the rest not at all"));
     }
     return fatal;
   }

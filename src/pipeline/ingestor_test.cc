@@ -2,6 +2,7 @@
 // all-MiniLM-L6-v2 model (skipped when models/all-MiniLM-L6-v2 is not fetched).
 #include "pipeline/ingestor.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using ::testing::HasSubstr;
 
 const fs::path kModelDir = fs::path(RAGLINE_SOURCE_DIR) / "models" / "all-MiniLM-L6-v2";
 
@@ -36,7 +38,7 @@ class CountingEmbedder : public embed::Embedder {
   const std::string& model_id() const override { return inner_.model_id(); }
   Result<Matrix> Embed(std::span<const std::string> texts) override {
     const size_t call = calls++;
-    if (call >= fail_after) return absl::UnavailableError("injected embedding failure");
+    if (call >= fail_after) return failure;
     if (gate) gate(texts);
     texts_embedded += texts.size();
     return inner_.Embed(texts);
@@ -44,6 +46,7 @@ class CountingEmbedder : public embed::Embedder {
   std::atomic<size_t> calls{0};
   std::atomic<size_t> texts_embedded{0};
   size_t fail_after = static_cast<size_t>(-1);
+  Status failure = absl::InvalidArgumentError("injected embedding failure");  // from call fail_after on
   std::function<void(std::span<const std::string>)> gate;  // runs before each Embed (may block)
 
  private:
@@ -362,6 +365,30 @@ TEST_F(IngestorTest, ResumesAfterAFailureMidwayWithoutDuplicatesOrLosses) {
           << cid << " still holds v1 text";
     }
   }
+}
+
+// An embedder that is down (Unavailable) fails the call, not its documents:
+// the caller can retry the whole call. What was committed before is whole;
+// nothing is reported failed.
+TEST_F(IngestorTest, AnUnavailableEmbedderFailsTheCallWholeAndLosesNothing) {
+  std::vector<SourceDocument> docs;
+  for (int i = 0; i < 12; ++i) docs.push_back(Doc(StrCat("d", i), StrCat("Short note number ", i, ".")));
+  counting_->fail_after = 1;  // the first batch of 8 goes in, the second finds the embedder down
+  counting_->failure = absl::UnavailableError("embeddings server refused the connection");
+  auto r = ingestor_->Ingest(docs);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("refused"));
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("committed whole before it stopped"));
+  const size_t committed = Ids().size();
+  EXPECT_LE(committed, 8u);
+
+  counting_->fail_after = static_cast<size_t>(-1);  // it is back: the same call again
+  IngestReport again = MustIngest(docs);
+  EXPECT_EQ(again.documents_failed, 0u);
+  EXPECT_EQ(again.documents_added + again.documents_unchanged, 12u);
+  EXPECT_EQ(again.documents_unchanged, committed);
+  EXPECT_EQ(collection_->Stats().vector_count, 12u);
 }
 
 TEST_F(IngestorTest, IngestPathAddsChangesAndDeletesFiles) {

@@ -40,7 +40,7 @@ class HashEmbedder : public embed::Embedder {
   const std::string& model_id() const override { return id_; }
   Result<Matrix> Embed(std::span<const std::string> texts) override {
     batch_sizes.push_back(texts.size());
-    if (fail) return absl::UnavailableError("injected failure");
+    if (!fail.ok()) return fail;
     Matrix m(texts.size(), 4);
     for (size_t i = 0; i < texts.size(); ++i) {
       const std::string h = ContentHash(texts[i]);
@@ -54,7 +54,7 @@ class HashEmbedder : public embed::Embedder {
     return m;
   }
   std::vector<size_t> batch_sizes;
-  bool fail = false;
+  Status fail;  // not OK: every call fails with it
 
  private:
   std::string id_ = "hash-4";

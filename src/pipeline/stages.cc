@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "core/strings.h"
+#include "resilience/retry.h"
 
 namespace ragline::pipeline {
 
@@ -176,11 +177,12 @@ EmbedStage::EmbedStage(embed::Embedder& embedder, size_t dim, size_t batch_chunk
                        std::chrono::milliseconds linger)
     : embedder_(embedder), dim_(dim), batch_chunks_(std::max<size_t>(batch_chunks, 1)), linger_(linger) {}
 
-void EmbedStage::Run(Source<ChunkMessage>& in, Sink<EmbeddedChunk>& out, StageEvents& events) const {
+Status EmbedStage::Run(Source<ChunkMessage>& in, Sink<EmbeddedChunk>& out, StageEvents& events) const {
   using DocKey = std::pair<std::string, uint64_t>;  // doc_id, version
   std::set<DocKey> failed;  // documents a batch failed; forgotten after their last chunk
   std::vector<ChunkMessage> pending;
   size_t pending_texts = 0;
+  Status unavailable;  // set by flush when the embedder is
 
   // Hands on `m` as failed, without embedding it.
   auto pass_failed = [&](ChunkMessage m, const std::string& why) {
@@ -203,6 +205,10 @@ void EmbedStage::Run(Source<ChunkMessage>& in, Sink<EmbeddedChunk>& out, StageEv
       events.StageTime("embed", SecondsSince(t));
     }
     std::string why;
+    if (!vectors.ok() && resilience::IsTransient(vectors.status())) {
+      unavailable = vectors.status();  // no document's fault: the caller retries or fails the call
+      return false;
+    }
     if (!vectors.ok()) {
       why = std::string(vectors.status().message());
     } else if (!texts.empty() && (vectors->rows() != texts.size() || vectors->cols() != dim_)) {
@@ -236,20 +242,21 @@ void EmbedStage::Run(Source<ChunkMessage>& in, Sink<EmbeddedChunk>& out, StageEv
     const Pulled pulled = in.Pull(&m, pending.empty() ? kPollWait : linger_);
     if (pulled == Pulled::kEnd) {
       flush();
-      return;
+      return unavailable;
     }
     if (pulled == Pulled::kIdle) {
-      if (!flush()) return;
+      if (!flush()) return unavailable;
       continue;
     }
     if (failed.count({m.chunk.doc_id, m.version})) {
-      if (!pass_failed(std::move(m), "an earlier batch of this document failed")) return;
+      if (!pass_failed(std::move(m), "an earlier batch of this document failed")) return unavailable;
       continue;
     }
     if (m.chunk.chunk_count > 0) ++pending_texts;
     pending.push_back(std::move(m));
-    if (pending_texts >= batch_chunks_ && !flush()) return;
+    if (pending_texts >= batch_chunks_ && !flush()) return unavailable;
   }
+  return unavailable;
 }
 
 // ---------------------------------------------------------------- index

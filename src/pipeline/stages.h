@@ -16,7 +16,11 @@
 //     fingerprint (HeadLookup), and gives it a version: the caller's (which
 //     must be newer than the stored one), else max(now in ms, stored + 1).
 //   - EmbedStage fails every chunk of a document one of whose batches failed,
-//     and embeds none of its later chunks.
+//     and embeds none of its later chunks. An embedder that is unavailable
+//     (resilience::IsTransient: a remote embedder down, timing out or behind
+//     its open breaker) fails no document: the stage stops and returns why,
+//     so that its caller can retry the batch (the Kafka embed worker rolls
+//     its transaction back) or fail the call whole.
 //   - IndexStage writes a document only once all chunk_count of its chunks
 //     arrived, in one store::Collection::Write group with the deletes of its
 //     old chunks past the new count; under the writer lock, a version at
@@ -127,7 +131,9 @@ class EmbedStage {
   // pauses), or when `in` ends. Borrows `embedder`.
   EmbedStage(embed::Embedder& embedder, size_t dim, size_t batch_chunks, std::chrono::milliseconds linger);
 
-  void Run(Source<ChunkMessage>& in, Sink<EmbeddedChunk>& out, StageEvents& events) const;
+  // Until `in` ends or events.ShouldStop(): OK. A transient embedder
+  // failure: that status, with the failed batch's chunks not handed on.
+  Status Run(Source<ChunkMessage>& in, Sink<EmbeddedChunk>& out, StageEvents& events) const;
 
  private:
   embed::Embedder& embedder_;

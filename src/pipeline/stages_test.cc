@@ -107,7 +107,7 @@ TEST(EmbedStageTest, EmbedsAPartialBatchOnceTheStreamPauses) {
   Channel<ChunkMessage> in(16);
   Channel<EmbeddedChunk> out(16);
   RecordingEvents events;
-  std::thread runner([&] { stage.Run(in, out, events); });
+  std::thread runner([&] { EXPECT_TRUE(stage.Run(in, out, events).ok()); });
   RecordingEvents chunking;
   auto messages = ChunkAll({Raw("a", Words("a", 5)), Raw("b", Words("b", 5))}, chunking);
   ASSERT_EQ(messages.size(), 2u);
@@ -130,14 +130,39 @@ TEST(EmbedStageTest, AFailedBatchFailsItsDocumentsWithoutEmbeddingTheirLaterChun
   RecordingEvents chunking, events;
   auto messages = ChunkAll({Raw("long", Words("w", 30))}, chunking);
   ASSERT_GT(messages.size(), 3u);
-  embedder.fail = true;
+  embedder.fail = absl::InvalidArgumentError("injected failure");  // the input's fault
   VectorSource<ChunkMessage> in(messages);
   VectorSink<EmbeddedChunk> out;
-  stage.Run(in, out, events);
+  EXPECT_TRUE(stage.Run(in, out, events).ok());
   auto embedded = out.Take();
   ASSERT_EQ(embedded.size(), messages.size());  // every chunk passes, marked failed
   for (const auto& e : embedded) EXPECT_FALSE(e.error.empty());
   EXPECT_EQ(embedder.batch_sizes.size(), 1u) << "it embedded chunks of a document that had already failed";
+}
+
+// An embedder that is down (a remote one refusing, timing out, its breaker
+// open) is no document's fault: the stage stops and says why, handing on
+// nothing of the batch, so its caller can retry it (the Kafka embed worker
+// rolls back) or fail the call whole (Ingest: a 503, nothing written).
+TEST(EmbedStageTest, AnUnavailableEmbedderFailsNoDocument) {
+  HashEmbedder embedder;
+  EmbedStage stage(embedder, 4, /*batch_chunks=*/2, 24h);
+  RecordingEvents chunking, events;
+  auto messages = ChunkAll({Raw("long", Words("w", 30)), Raw("other", Words("o", 5))}, chunking);
+  embedder.fail = absl::UnavailableError("embeddings server refused the connection");
+  VectorSource<ChunkMessage> in(messages);
+  VectorSink<EmbeddedChunk> out;
+  Status st = stage.Run(in, out, events);
+  EXPECT_TRUE(absl::IsUnavailable(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("refused"));
+  EXPECT_TRUE(out.Take().empty()) << "a chunk of the unembedded batch was handed on";
+  EXPECT_TRUE(events.failed.empty());
+  EXPECT_EQ(embedder.batch_sizes.size(), 1u) << "it went on embedding after the embedder was down";
+
+  embedder.fail = absl::DeadlineExceededError("embeddings server timed out");
+  VectorSource<ChunkMessage> again(messages);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(stage.Run(again, out, events)));
+  EXPECT_TRUE(out.Take().empty());
 }
 
 class IndexStageTest : public store::CollectionFixture {
@@ -156,7 +181,7 @@ class IndexStageTest : public store::CollectionFixture {
     HashEmbedder embedder;
     VectorSource<ChunkMessage> in(ChunkAll(std::move(docs), events));
     VectorSink<EmbeddedChunk> out;
-    EmbedStage(embedder, 4, 8, 24h).Run(in, out, events);
+    EXPECT_TRUE(EmbedStage(embedder, 4, 8, 24h).Run(in, out, events).ok());
     return out.Take();
   }
   size_t Count() { return collection_->ListRecords(nullptr).size(); }

@@ -1,6 +1,7 @@
 #include "pipeline/workers.h"
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <map>
 #include <thread>
@@ -8,6 +9,7 @@
 
 #include "core/strings.h"
 #include "nlohmann/json.hpp"
+#include "resilience/retry.h"
 
 namespace ragline::pipeline {
 namespace {
@@ -16,6 +18,9 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 constexpr std::chrono::milliseconds kTxnTimeout = 30s;
 constexpr std::chrono::milliseconds kIdlePoll = 200ms;
+// Between tries of a batch whose transform failed transiently: 0.5 s, 1 s,
+// ... up to 30 s, jittered.
+const resilience::RetryPolicy kTransientRetry{.initial_backoff = 500ms, .max_backoff = 30s};
 
 uint64_t NowMs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -101,7 +106,10 @@ using Transform = std::function<Status(const std::vector<KafkaMessage>& batch, K
 // batch's offsets commit together. A failed transaction is aborted and the
 // consumer reconnects, so the batch is read again from the group's
 // committed offsets; a fenced producer (another process took this
-// transactional id) ends the loop.
+// transactional id) ends the loop. A transform that failed for a transient
+// reason (the embedder unavailable) is retried after a back-off that grows
+// while it keeps failing (kTransientRetry), so a worker whose dependency is
+// down neither loses its input nor spins on it.
 Status RunTransactions(const WorkerOptions& o, const std::string& input, const Transform& transform,
                        const std::stop_token& stop) {
   std::unique_ptr<KafkaConsumer> consumer;
@@ -114,6 +122,7 @@ Status RunTransactions(const WorkerOptions& o, const std::string& input, const T
   ASSIGN_OR_RETURN(auto producer, KafkaProducer::Create(
                                       o.bootstrap, {{"transactional.id", StrCat(o.group, "-", o.instance)}}));
   LagReporter lag(o);
+  int transient_failures = 0;  // in a row
   while (!stop.stop_requested()) {
     std::vector<KafkaMessage> batch;
     auto first = std::chrono::steady_clock::now();
@@ -144,6 +153,7 @@ Status RunTransactions(const WorkerOptions& o, const std::string& input, const T
     for (const auto& [tp, offset] : next) offsets.push_back({tp.first, tp.second, offset});
     Status st = producer->BeginTransaction();
     if (st.ok()) st = transform(batch, *producer);
+    const bool transient = !st.ok() && resilience::IsTransient(st);
     // Stopped part-way: the batch is not done; leave it to whoever reads it next.
     if (st.ok() && stop.stop_requested()) st = absl::AbortedError("stopping");
     // A rebalance took one of the batch's partitions: its new owner reads
@@ -157,7 +167,18 @@ Status RunTransactions(const WorkerOptions& o, const std::string& input, const T
       (void)producer->AbortTransaction(kTxnTimeout);
       if (absl::IsFailedPrecondition(st)) return st;
       if (stop.stop_requested()) break;
+      if (transient) {
+        const auto pause = kTransientRetry.Backoff(++transient_failures);
+        if (o.on_retry) o.on_retry(st, pause);
+        std::mutex mu;
+        std::condition_variable_any cv;
+        std::unique_lock<std::mutex> l(mu);
+        cv.wait_for(l, stop, pause, [] { return false; });  // wakes early on stop
+        if (stop.stop_requested()) break;
+      }
       RETURN_IF_ERROR(connect());
+    } else {
+      transient_failures = 0;
     }
   }
   return absl::OkStatus();
@@ -257,7 +278,7 @@ Status RunEmbedWorker(const WorkerOptions& o, const EmbedStage& stage, StageEven
     }
     VectorSource<ChunkMessage> in(std::move(chunks));
     VectorSink<EmbeddedChunk> out;
-    stage.Run(in, out, stoppable);
+    RETURN_IF_ERROR(stage.Run(in, out, stoppable));  // the embedder unavailable: the batch rolls back
     const uint64_t now = NowMs();
     for (const EmbeddedChunk& e : out.Take()) {
       const ChunkPayload& c = e.message.chunk;

@@ -23,7 +23,9 @@
 // A message that cannot be processed (unparseable, wrong types, wrong
 // dimension, a document that fails to extract) goes to the dead-letter
 // topic with the reason, in the same transaction, and never stalls its
-// partition.
+// partition. An embedder that is unavailable is no message's fault: the
+// embed worker rolls the batch back and reads it again after a back-off,
+// until the embedder answers (nothing dead-lettered, nothing lost).
 //
 // Thread safety: each Run* blocks its calling thread until `stop` is
 // requested or an unrecoverable error; run one role per thread or process.
@@ -76,6 +78,10 @@ struct WorkerOptions {
   // (the rag_kafka_lag gauge); null = not reported. An index node calls it
   // from each collection's reader thread.
   std::function<void(const std::string& group, const std::vector<PartitionLag>&)> on_lag;
+  // Called when a batch was rolled back for a transient reason (the embed
+  // worker's embedder unavailable) with why and how long until it is read
+  // again; null = not reported.
+  std::function<void(const Status& why, std::chrono::milliseconds retry_in)> on_retry;
 };
 
 // Creates the four topics if they are absent.
