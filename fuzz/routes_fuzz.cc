@@ -26,6 +26,7 @@
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "server/document_routes.h"
+#include "server/embeddings_routes.h"
 #include "server/routes.h"
 #include "server/server.h"
 #include "server/shard_routes.h"
@@ -75,6 +76,7 @@ class Node {
     pipeline::IngestOptions ingest;
     ingest.limits.max_document_bytes = 4096;  // bounds the model's work per input
     server::RegisterDocumentRoutes(*server_, Embedder(), ingest);
+    server::RegisterEmbeddingsRoutes(*server_, Embedder());
     for (const char* setup : {
              "POST /v1/collections\n\n{\"name\": \"docs\", \"dim\": 384}",
              "POST /v1/collections\n\n{\"name\": \"vec\", \"dim\": 4, \"index\": \"flat\"}",

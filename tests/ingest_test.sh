@@ -102,6 +102,15 @@ check "jsonl: bad line named" "$(field '.failures[0].id')" "line 3"
 check "jsonl: caller's version" "$("$RAGLINE" get docs "j2#0" --data "$DATA" | jq .version)" "7"
 echo '{"text": "birds in the cold"}' | search docs --k 5 --filter '{"metadata.lang": "en"}' > "$WORK/hits.json"
 check "filter on caller metadata" "$(jq -r '[.hits[].payload.doc_id] | join(",")' "$WORK/hits.json")" "j1"
+"$RAGLINE" documents list docs --data "$DATA" > "$WORK/docs.jsonl"
+check "documents list: every document once, in id order" "$(jq -r .id "$WORK/docs.jsonl" | paste -sd, -)" \
+  "$(jq -r .id "$WORK/docs.jsonl" | sort | paste -sd, -)"
+check "documents list: j2 with its version" "$(jq -r 'select(.id == "j2") | .version' "$WORK/docs.jsonl")" "7"
+check "documents list --limit --after" \
+  "$("$RAGLINE" documents list docs --data "$DATA" --limit 1 --after "$(head -1 "$WORK/docs.jsonl" | jq -r .id)" | jq -r .id)" \
+  "$(sed -n 2p "$WORK/docs.jsonl" | jq -r .id)"
+expect_fail "documents list needs --data or --server" "give either --data DIR or --server URL" \
+  "$RAGLINE" documents list docs
 expect_fail "PATH or --jsonl" "give either PATH or --jsonl" "$RAGLINE" ingest --data "$DATA" --collection docs
 expect_fail "missing collection without --create" "--create" ingest "$SRC" --collection nope
 

@@ -108,6 +108,10 @@ check "ingest --server: ids relative to the root" "$(body | jq -c '[.chunk_count
 "$RAGLINE" ingest "$WORK/docs" --server "$URL" --collection books > "$WORK/ing2.json" 2>/dev/null
 check "ingest --server again: unchanged" "$(jq -c '[.documents_unchanged, .chunks_upserted]' "$WORK/ing2.json")" '[2,0]'
 check "query finds the ingested text" "$("$RAGLINE" query "why does the sea rise" --collection books --server "$URL" --json | jq -r '.hits[0].doc_id')" "tides.md"
+check "documents list --server: both, in id order, titled" \
+  "$("$RAGLINE" documents list books --server "$URL" | jq -r '.id + "=" + .title' | paste -sd, -)" \
+  "sub/bread.html=Bread,tides.md=Tides"
+check "documents list --server --limit 1" "$("$RAGLINE" documents list books --server "$URL" --limit 1 | wc -l)" "1"
 printf 'not a pdf' > "$WORK/docs/broken.pdf"
 "$RAGLINE" ingest "$WORK/docs" --server "$URL" --collection books > "$WORK/ing3.json" 2> "$WORK/ing3.err" && rc=0 || rc=$?
 check "ingest --server: a broken file fails the run" "$rc" "1"

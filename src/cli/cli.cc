@@ -19,6 +19,7 @@
 #include "CLI/CLI.hpp"
 #include "cli/api_client.h"
 #include "cli/cluster_command.h"
+#include "cli/documents_command.h"
 #include "cli/embed_command.h"
 #include "cli/eval_command.h"
 #include "cli/ingest_command.h"
@@ -706,6 +707,7 @@ int RunCli(int argc, char** argv) {
   AddEmbedCommand(app, &rc);
   AddEvalCommand(app, &rc);
   AddIngestCommand(app, &rc);
+  AddDocumentsCommand(app, &rc);
   AddServeCommand(app, &rc);
   AddQueryCommand(app, &rc);
   AddWorkerCommand(app, &rc);

@@ -24,6 +24,7 @@
 #include "router/router.h"
 #include "server/config.h"
 #include "server/document_routes.h"
+#include "server/embeddings_routes.h"
 #include "server/routes.h"
 #include "server/server.h"
 #include "server/shard_routes.h"
@@ -232,6 +233,7 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
       pipeline::IngestOptions ingest;
       ingest.limits = config.ingest;
       server::RegisterDocumentRoutes(*srv, *embedder, ingest);
+      server::RegisterEmbeddingsRoutes(*srv, *embedder);
     }
   }
   auto port = srv->Bind(config.host, config.port);

@@ -51,20 +51,48 @@ LocalEmbedder::LocalEmbedder(WordPieceTokenizer tokenizer, std::unique_ptr<BertE
       options_(options),
       pool_(pool) {}
 
+std::vector<int32_t> LocalEmbedder::InputIds(std::string_view text) const {
+  return tokenizer_.Encode(text, max_seq_length_).ids;
+}
+
+Result<std::vector<int32_t>> LocalEmbedder::InputIds(std::span<const int32_t> pieces) const {
+  std::vector<int32_t> ids;
+  ids.reserve(std::min(pieces.size(), max_seq_length_ - 2) + 2);
+  ids.push_back(tokenizer_.cls_id());
+  for (size_t i = 0; i < pieces.size() && ids.size() + 1 < max_seq_length_; ++i) {
+    if (pieces[i] < 0 || static_cast<size_t>(pieces[i]) >= tokenizer_.vocab_size()) {
+      return absl::InvalidArgumentError(StrCat("token id ", std::to_string(pieces[i]), " at position ",
+                                               std::to_string(i), " is outside the model's vocabulary [0, ",
+                                               std::to_string(tokenizer_.vocab_size()), ")"));
+    }
+    ids.push_back(pieces[i]);
+  }
+  ids.push_back(tokenizer_.sep_id());
+  return ids;
+}
+
 Result<Matrix> LocalEmbedder::Embed(std::span<const std::string> texts) {
   const size_t n = texts.size();
   std::vector<std::vector<int32_t>> ids(n);
   auto tokenize = [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
-      ids[i] = tokenizer_.Encode(texts[i], max_seq_length_).ids;
-    }
+    for (size_t i = begin; i < end; ++i) ids[i] = InputIds(texts[i]);
   };
   if (pool_ != nullptr && n > 1) {
     pool_->ParallelFor(n, tokenize);
   } else {
     tokenize(0, n);
   }
+  return EmbedInputIds(std::move(ids));
+}
 
+Result<Matrix> LocalEmbedder::EmbedInputIds(std::vector<std::vector<int32_t>> ids) {
+  const size_t n = ids.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (ids[i].empty() || ids[i].size() > max_seq_length_) {
+      return absl::InvalidArgumentError(StrCat("input ", std::to_string(i), " has ", std::to_string(ids[i].size()),
+                                               " tokens; the model reads 1 to ", std::to_string(max_seq_length_)));
+    }
+  }
   // Longest first, so batches hold similar lengths and the big ones start early.
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), 0);

@@ -12,6 +12,9 @@
 
 #include <filesystem>
 #include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
 
 #include "core/thread_pool.h"
 #include "embed/bert_encoder.h"
@@ -38,6 +41,17 @@ class LocalEmbedder final : public Embedder {
   size_t dim() const override { return encoder_->dim(); }
   const std::string& model_id() const override { return model_id_; }
   Result<Matrix> Embed(std::span<const std::string> texts) override;
+
+  // What the model reads for a text: [CLS] pieces [SEP], truncated to
+  // max_seq_length (as Embed does it).
+  std::vector<int32_t> InputIds(std::string_view text) const;
+  // The same for word-piece ids a client tokenized itself, without special
+  // tokens (Hugging Face's encode(text, add_special_tokens=False)):
+  // InvalidArgument naming the first id outside the vocabulary.
+  Result<std::vector<int32_t>> InputIds(std::span<const int32_t> pieces) const;
+  // Embeds inputs as InputIds makes them (InvalidArgument for one that is
+  // empty or longer than max_seq_length); row i embeds inputs[i].
+  Result<Matrix> EmbedInputIds(std::vector<std::vector<int32_t>> inputs);
 
   // The model's tokenizer, for chunking text by model tokens.
   const WordPieceTokenizer& tokenizer() const { return tokenizer_; }

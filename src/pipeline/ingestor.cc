@@ -437,6 +437,27 @@ std::optional<DocumentInfo> DocumentInfoFromHead(const std::string& doc_id, uint
   return info;
 }
 
+DocumentPage ListDocuments(store::Collection& collection, const std::string& after, size_t limit) {
+  static const store::PayloadFilter heads = *store::PayloadFilter::Parse({{"ordinal", 0}});
+  std::vector<store::StoredRecord> records = collection.ListRecords(&heads);
+  std::map<std::string, const store::StoredRecord*> by_doc;  // id order
+  for (const auto& r : records) {
+    const auto doc_id = r.payload.find("doc_id");
+    if (doc_id == r.payload.end() || !doc_id->is_string()) continue;
+    const std::string& id = doc_id->get_ref<const std::string&>();
+    if (id > after && r.id == ChunkId(id, 0)) by_doc.emplace(id, &r);
+  }
+  DocumentPage page;
+  for (const auto& [id, r] : by_doc) {
+    if (page.documents.size() == std::max<size_t>(limit, 1)) {
+      page.next = page.documents.back().id;
+      break;
+    }
+    if (auto info = DocumentInfoFromHead(id, r->version, r->payload)) page.documents.push_back(std::move(*info));
+  }
+  return page;
+}
+
 namespace {
 
 // inotify watches on a directory tree. Re-adding a watched directory is

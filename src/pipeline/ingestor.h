@@ -137,6 +137,18 @@ struct DocumentInfo {
 std::optional<DocumentInfo> DocumentInfoFromHead(const std::string& doc_id, uint64_t version,
                                                  const nlohmann::json& head_payload);
 
+// One page of a collection's documents, in id order.
+struct DocumentPage {
+  std::vector<DocumentInfo> documents;
+  std::string next;  // pass as `after` for the next page; "" when this is the last
+};
+
+// The documents of `collection` (the pipeline's: each from its chunk #0)
+// whose id sorts after `after` ("" = from the first), at most `limit` (>= 1).
+// Scans every record (Collection::ListRecords with a filter on ordinal 0):
+// O(records) per page.
+DocumentPage ListDocuments(store::Collection& collection, const std::string& after, size_t limit);
+
 // Called after each document finishes (committed, unchanged or failed).
 // What IngestPath reads: PATH itself if it is a file (id = its name), else
 // every txt/md/html/pdf file below it, hidden ones skipped, sorted, with ids

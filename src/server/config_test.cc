@@ -204,7 +204,11 @@ TEST(HttpErrorTest, MapsStatusCodesInOnePlace) {
   EXPECT_EQ(ErrorCodeName(LimitExceededError("x")), "payload_too_large");
   EXPECT_EQ(HttpStatusFor(absl::ResourceExhaustedError("x")), 429);
   EXPECT_EQ(ErrorBody(absl::NotFoundError("no 'x'")),
-            json::parse(R"({"error": {"code": "not_found", "message": "no 'x'"}})"));
+            json::parse(R"({"error": {"code": "not_found", "message": "no 'x'",
+                                      "type": "invalid_request_error", "param": null}})"));
+  EXPECT_EQ(ErrorBody(absl::UnavailableError("x"))["error"]["type"], "server_error");
+  EXPECT_EQ(ErrorBody(absl::UnauthenticatedError("x"))["error"]["type"], "authentication_error");
+  EXPECT_EQ(ErrorBody(absl::ResourceExhaustedError("x"))["error"]["type"], "rate_limit_error");
   EXPECT_EQ(DumpJson(json("caf\xC3")), "\"caf\xEF\xBF\xBD\"");  // invalid UTF-8 replaced, no throw
 }
 

@@ -11,6 +11,8 @@ namespace {
 
 using nlohmann::json;
 
+constexpr size_t kMaxListLimit = 1000;  // documents per page
+
 class DocumentRoutes {
  public:
   DocumentRoutes(Server& server, embed::LocalEmbedder& embedder, pipeline::IngestOptions options)
@@ -23,6 +25,8 @@ class DocumentRoutes {
   void Register() {
     server_.AddRoute({"POST", "/v1/collections/{name}/documents", Access::kWrite, 0,
                       [this](RouteRequest& r) { return Post(r); }});
+    server_.AddRoute({"GET", "/v1/collections/{name}/documents", Access::kRead, 0,
+                      [this](RouteRequest& r) { return List(r); }});
     server_.AddRoute({"GET", "/v1/collections/{name}/documents/{id...}", Access::kRead, 0,
                       [this](RouteRequest& r) { return Get(r); }});
     server_.AddRoute({"DELETE", "/v1/collections/{name}/documents/{id...}", Access::kWrite, 0,
@@ -66,6 +70,32 @@ class DocumentRoutes {
     }
     if (report.documents_failed > 0) r.SetSuccessStatus(207);
     return report.ToJson();
+  }
+
+  // ?after=ID&limit=N (1..kMaxListLimit, default 100): {"documents": [...], "next": ID | null}.
+  Result<json> List(RouteRequest& r) {
+    size_t limit = 100;
+    if (const std::string l = r.http.Param("limit"); !l.empty()) {
+      if (l.size() > 7 || l.find_first_not_of("0123456789") != std::string::npos || std::stoul(l) < 1 ||
+          std::stoul(l) > kMaxListLimit) {
+        return absl::InvalidArgumentError(StrCat("limit must be a number from 1 to ", kMaxListLimit, ", not '", l, "'"));
+      }
+      limit = std::stoul(l);
+    }
+    std::shared_lock catalog(server_.catalog_mutex());
+    ASSIGN_OR_RETURN(store::Collection * c, db_.GetCollection(r.PathParam(0)));
+    pipeline::DocumentPage page = pipeline::ListDocuments(*c, r.http.Param("after"), limit);
+    json documents = json::array();
+    for (const auto& d : page.documents) {
+      documents.push_back({{"id", d.id},
+                           {"title", d.title},
+                           {"version", d.version},
+                           {"chunk_count", d.chunk_count},
+                           {"source", d.source},
+                           {"content_type", d.content_type},
+                           {"metadata", d.metadata}});
+    }
+    return json{{"documents", std::move(documents)}, {"next", page.next.empty() ? json(nullptr) : json(page.next)}};
   }
 
   Result<json> Get(RouteRequest& r) {

@@ -3,6 +3,8 @@
 //   POST   /v1/collections/{name}/documents        write  {"documents": [{"id", "text" |
 //                                                          "content_base64" + "content_type",
 //                                                          "metadata", "version", "source"}]}
+//   GET    /v1/collections/{name}/documents        read   ?after=ID&limit=N (1-1000, 100): a page of
+//                                                          documents in id order, "next" for the following
 //   GET    /v1/collections/{name}/documents/{id}   read   the document: version, hash, chunks
 //   DELETE /v1/collections/{name}/documents/{id}   write  removes all its chunks
 //

@@ -51,8 +51,28 @@ std::string ErrorCodeName(absl::StatusCode code) {
   return name;
 }
 
+namespace {
+
+// OpenAI's error.type for a ragline error code.
+std::string_view OpenAiErrorType(std::string_view code) {
+  if (code == "unauthenticated") return "authentication_error";
+  if (code == "permission_denied") return "permission_error";
+  if (code == "resource_exhausted") return "rate_limit_error";
+  for (std::string_view server_side : {"internal", "unknown", "data_loss", "unavailable", "deadline_exceeded",
+                                       "cancelled", "insufficient_storage", "unimplemented"}) {
+    if (code == server_side) return "server_error";
+  }
+  return "invalid_request_error";
+}
+
+}  // namespace
+
 nlohmann::json ErrorBody(std::string_view code, std::string_view message) {
-  return {{"error", {{"code", std::string(code)}, {"message", std::string(message)}}}};
+  return {{"error",
+           {{"code", std::string(code)},
+            {"message", std::string(message)},
+            {"type", std::string(OpenAiErrorType(code))},
+            {"param", nullptr}}}};
 }
 
 nlohmann::json ErrorBody(const Status& status) {

@@ -1,8 +1,12 @@
 // The one place where ragline errors become HTTP statuses (STYLE.md: only
 // server/ maps errors to HTTP codes), and the JSON error body every 4xx/5xx
-// carries:
+// carries, in OpenAI's shape (so that OpenAI clients read it too):
 //
-//   {"error": {"code": "invalid_argument", "message": "vector has 3 dimensions, ..."}}
+//   {"error": {"code": "invalid_argument", "message": "vector has 3 dimensions, ...",
+//              "type": "invalid_request_error", "param": null}}
+//
+// type: "authentication_error" (401), "permission_error" (403),
+// "rate_limit_error" (429), "server_error" (5xx), else "invalid_request_error".
 //
 // Mapping (absl code -> HTTP status, error.code):
 //   InvalidArgument, OutOfRange -> 400     NotFound -> 404
@@ -33,7 +37,7 @@ int HttpStatusFor(const Status& status);  // 413 for a LimitExceededError, 507 f
 std::string ErrorCodeName(absl::StatusCode code);
 std::string ErrorCodeName(const Status& status);  // "payload_too_large" for a LimitExceededError
 
-// {"error": {"code": code, "message": message}}
+// {"error": {"code": code, "message": message, "type": ..., "param": null}}
 nlohmann::json ErrorBody(std::string_view code, std::string_view message);
 nlohmann::json ErrorBody(const Status& status);
 

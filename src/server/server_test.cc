@@ -14,16 +14,20 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "core/strings.h"
 #include "embed/local_embedder.h"
 #include "generate/chat_peer_for_test.h"
 #include "server/document_routes.h"
+#include "server/embeddings_routes.h"
 #include "server/routes.h"
 #include "store/fault_injection_env.h"
 
@@ -75,7 +79,10 @@ class ServerTest : public ::testing::Test {
     deps.search_fault = search_fault_;
     server_ = std::make_unique<Server>(deps, std::move(options));
     RegisterCoreRoutes(*server_);
-    if (document_embedder != nullptr) RegisterDocumentRoutes(*server_, *document_embedder, ingest);
+    if (document_embedder != nullptr) {
+      RegisterDocumentRoutes(*server_, *document_embedder, ingest);
+      RegisterEmbeddingsRoutes(*server_, *document_embedder);
+    }
     auto port = server_->StartInBackground("127.0.0.1", 0);
     ASSERT_TRUE(port.ok()) << port.status();
     port_ = *port;
@@ -749,6 +756,129 @@ TEST_F(ServerTest, DenseAndHybridQueriesEmbedWithTheRealModel) {
   // Stage histograms are observed before the reply is sent: no wait needed.
   std::string metrics = Send("GET", "/metrics").raw;
   EXPECT_THAT(metrics, HasSubstr("rag_pipeline_latency_seconds_count{stage=\"embed\"} 2"));
+}
+
+// POST /v1/embeddings speaks OpenAI's embeddings API: the vectors are the
+// model's (as Embed() makes them), for texts and token ids alike, float or
+// base64, with usage counted; bad requests get OpenAI-shaped 4xx bodies.
+TEST_F(ServerTest, TheOpenAiEmbeddingsRouteReturnsTheModelsVectors) {
+  if (!fs::exists(ModelDir() + "/model.safetensors")) GTEST_SKIP() << "no model at " << ModelDir();
+  ThreadPool pool(2);
+  auto embedder = embed::LocalEmbedder::Open(ModelDir(), {}, &pool);
+  ASSERT_TRUE(embedder.ok()) << embedder.status();
+  Start({}, embedder->get(), nullptr, embedder->get());
+  const std::vector<std::string> texts = {"The Eiffel Tower is in Paris.", "Plants make energy from light."};
+  auto expected = (*embedder)->Embed(texts);
+  ASSERT_TRUE(expected.ok());
+  auto near = [&](const json& got, size_t row) {
+    auto want = expected->row(row);
+    if (!got.is_array() || got.size() != want.size()) return false;
+    for (size_t i = 0; i < want.size(); ++i) {
+      if (std::abs(got[i].get<float>() - want[i]) > 1e-6f) return false;
+    }
+    return true;
+  };
+
+  Reply r = Post("/v1/embeddings", {{"input", texts}, {"model", "all-MiniLM-L6-v2"}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["object"], "list");
+  EXPECT_EQ(r.body["model"], "all-MiniLM-L6-v2");
+  ASSERT_EQ(r.body["data"].size(), 2u);
+  EXPECT_EQ(r.body["data"][1]["index"], 1);
+  EXPECT_TRUE(near(r.body["data"][0]["embedding"], 0));
+  EXPECT_TRUE(near(r.body["data"][1]["embedding"], 1));
+  const size_t tokens = (*embedder)->InputIds(texts[0]).size() + (*embedder)->InputIds(texts[1]).size();
+  EXPECT_EQ(r.body["usage"]["prompt_tokens"], tokens);
+  EXPECT_EQ(r.body["usage"]["total_tokens"], tokens);
+
+  // One string; the Hugging Face name; base64 float32.
+  r = Post("/v1/embeddings", {{"input", texts[1]},
+                              {"model", "sentence-transformers/all-MiniLM-L6-v2"},
+                              {"encoding_format", "base64"}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  std::string bytes;
+  ASSERT_TRUE(absl::Base64Unescape(r.body["data"][0]["embedding"].get<std::string>(), &bytes));
+  ASSERT_EQ(bytes.size(), 384 * sizeof(float));
+  std::vector<float> decoded(384);
+  std::memcpy(decoded.data(), bytes.data(), bytes.size());
+  EXPECT_TRUE(near(json(decoded), 1));
+
+  // Token ids (word pieces without [CLS]/[SEP]) embed like the text they spell.
+  std::vector<int32_t> ids = (*embedder)->InputIds(texts[0]);
+  json pieces(std::vector<int32_t>(ids.begin() + 1, ids.end() - 1));
+  r = Post("/v1/embeddings", {{"input", json::array({pieces})}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_TRUE(near(r.body["data"][0]["embedding"], 0));
+  EXPECT_EQ(r.body["usage"]["prompt_tokens"], ids.size());
+
+  EXPECT_EQ(Send("GET", "/v1/models").body["data"][0]["id"], "all-MiniLM-L6-v2");
+
+  struct Bad {
+    json body;
+    int status;
+    const char* says;
+  };
+  for (const Bad& bad : std::vector<Bad>{
+           {{{"input", "x"}, {"model", "text-embedding-3-small"}}, 404, "is not served here"},
+           {{{"input", "x"}, {"dimensions", 256}}, 400, "cannot shorten"},
+           {{{"input", "x"}, {"encoding_format", "int8"}}, 400, "encoding_format"},
+           {{{"input", ""}}, 400, "empty string"},
+           {{{"input", json::array()}}, 400, "empty"},
+           {{{"input", json::array({1, 999999})}}, 400, "outside the model's vocabulary"},
+           {{{"input", {{"a", 1}}}}, 400, "must be a string"},
+           {{{"model", "all-MiniLM-L6-v2"}}, 400, "\"input\" is required"},
+           {{{"input", "x"}, {"temperature", 1}}, 400, "temperature"},
+           {{{"input", std::vector<std::string>(kMaxEmbeddingInputs + 1, "x")}}, 400, "at most 2048"},
+       }) {
+    r = Post("/v1/embeddings", bad.body);
+    EXPECT_EQ(r.status, bad.status) << bad.body.dump() << " " << r.raw;
+    EXPECT_THAT(r.body["error"]["message"].get<std::string>(), HasSubstr(bad.says)) << bad.body.dump();
+    EXPECT_EQ(r.body["error"]["type"], "invalid_request_error") << r.raw;
+    EXPECT_TRUE(r.body["error"].contains("param")) << r.raw;
+  }
+}
+
+// GET .../documents pages through the documents in id order, each with
+// its title, version, chunk count and source; records written through the
+// vectors API are no documents.
+TEST_F(ServerTest, DocumentsAreListedPageByPage) {
+  if (!fs::exists(ModelDir() + "/model.safetensors")) GTEST_SKIP() << "no model at " << ModelDir();
+  ThreadPool pool(2);
+  auto embedder = embed::LocalEmbedder::Open(ModelDir(), {}, &pool);
+  ASSERT_TRUE(embedder.ok()) << embedder.status();
+  Start({}, embedder->get(), nullptr, embedder->get());
+  ASSERT_EQ(Post("/v1/collections", {{"name", "kb"}}).status, 201);
+  const std::string path = "/v1/collections/kb/documents";
+  ASSERT_EQ(Post(path, {{"documents",
+                         {{{"id", "c.md"}, {"text", "# Cynic\n\nOne who sees things as they are."},
+                           {"content_type", "text/markdown"}, {"source", "dict/c.md"}},
+                          {{"id", "a.txt"}, {"text", "Abasement."}, {"metadata", {{"lang", "en"}}}},
+                          {{"id", "b.txt"}, {"text", "Bore."}}}}})
+                .status,
+            200);
+  json vec = {{"id", "z#0"}, {"vector", std::vector<float>(384, 0.05f)}, {"payload", {{"ordinal", 0}}}};
+  ASSERT_EQ(Post("/v1/collections/kb/vectors", {{"vectors", {vec}}}).status, 200);
+
+  Reply r = Send("GET", path + "?limit=2");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  ASSERT_EQ(r.body["documents"].size(), 2u);
+  EXPECT_EQ(r.body["documents"][0]["id"], "a.txt");
+  EXPECT_EQ(r.body["documents"][0]["metadata"]["lang"], "en");
+  EXPECT_EQ(r.body["documents"][1]["id"], "b.txt");
+  EXPECT_EQ(r.body["next"], "b.txt");
+  r = Send("GET", path + "?limit=2&after=b.txt");
+  ASSERT_EQ(r.body["documents"].size(), 1u) << r.raw;
+  EXPECT_EQ(r.body["documents"][0]["id"], "c.md");
+  EXPECT_EQ(r.body["documents"][0]["title"], "Cynic");
+  EXPECT_EQ(r.body["documents"][0]["source"], "dict/c.md");
+  EXPECT_EQ(r.body["documents"][0]["chunk_count"], 1);
+  EXPECT_GT(r.body["documents"][0]["version"].get<uint64_t>(), 0u);
+  EXPECT_TRUE(r.body["next"].is_null());
+  EXPECT_EQ(Send("GET", path).body["documents"].size(), 3u);
+  for (const char* bad : {"0", "1001", "x", "-1"}) {
+    EXPECT_EQ(Send("GET", path + "?limit=" + bad).status, 400) << bad;
+  }
+  EXPECT_EQ(Send("GET", "/v1/collections/nope/documents").status, 404);
 }
 
 TEST_F(ServerTest, DocumentsAreChunkedEmbeddedReplacedAndDeleted) {
