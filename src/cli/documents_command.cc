@@ -19,12 +19,6 @@ struct ListArgs {
   size_t limit = 0;  // 0 = all
 };
 
-// The fields a listing shows (the HTTP route's).
-json Listed(const pipeline::DocumentInfo& d) {
-  return {{"id", d.id},           {"title", d.title},   {"version", d.version}, {"chunk_count", d.chunk_count},
-          {"source", d.source},   {"content_type", d.content_type}, {"metadata", d.metadata}};
-}
-
 constexpr size_t kPage = 500;
 
 int ListFromData(const ListArgs& a) {
@@ -36,7 +30,7 @@ int ListFromData(const ListArgs& a) {
   for (size_t printed = 0; a.limit == 0 || printed < a.limit;) {
     const size_t want = a.limit == 0 ? kPage : std::min(kPage, a.limit - printed);
     pipeline::DocumentPage page = pipeline::ListDocuments(**c, after, want);
-    for (const auto& d : page.documents) PrintJson(Listed(d));
+    for (const auto& d : page.documents) PrintJson(d.SummaryJson());
     printed += page.documents.size();
     if (page.next.empty()) break;
     after = page.next;

@@ -65,6 +65,11 @@ json IngestReport::ToJson() const {
           {"failures", f}};
 }
 
+json DocumentInfo::SummaryJson() const {
+  return {{"id", id},       {"title", title},   {"version", version},          {"chunk_count", chunk_count},
+          {"source", source}, {"content_type", content_type}, {"metadata", metadata}};
+}
+
 json DocumentInfo::ToJson() const {
   return {{"id", id},
           {"version", version},

@@ -129,6 +129,9 @@ struct DocumentInfo {
   nlohmann::json metadata = nlohmann::json::object();  // the caller's
 
   nlohmann::json ToJson() const;
+  // What a listing shows: id, title, version, chunk_count, source,
+  // content_type, metadata (GET .../documents, `ragline documents list`).
+  nlohmann::json SummaryJson() const;
 };
 
 // The document whose chunk #0 (its head) has `version` and `head_payload`;

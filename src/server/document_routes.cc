@@ -86,15 +86,7 @@ class DocumentRoutes {
     ASSIGN_OR_RETURN(store::Collection * c, db_.GetCollection(r.PathParam(0)));
     pipeline::DocumentPage page = pipeline::ListDocuments(*c, r.http.Param("after"), limit);
     json documents = json::array();
-    for (const auto& d : page.documents) {
-      documents.push_back({{"id", d.id},
-                           {"title", d.title},
-                           {"version", d.version},
-                           {"chunk_count", d.chunk_count},
-                           {"source", d.source},
-                           {"content_type", d.content_type},
-                           {"metadata", d.metadata}});
-    }
+    for (const auto& d : page.documents) documents.push_back(d.SummaryJson());
     return json{{"documents", std::move(documents)}, {"next", page.next.empty() ? json(nullptr) : json(page.next)}};
   }
 
