@@ -105,8 +105,8 @@ Result<std::shared_ptr<const Node>> ParseObject(const json& f, std::string_view 
   return std::shared_ptr<const Node>(all);
 }
 
-const json* Lookup(const json& payload, const std::vector<std::string>& path) {
-  const json* cur = &payload;
+const json* LookupIn(const json& object, const std::vector<std::string>& path) {
+  const json* cur = &object;
   for (const auto& part : path) {
     if (!cur->is_object()) return nullptr;
     auto it = cur->find(part);
@@ -114,6 +114,16 @@ const json* Lookup(const json& payload, const std::vector<std::string>& path) {
     cur = &*it;
   }
   return cur;
+}
+
+// The field at `path`; when the payload has no such top-level field, the
+// same path inside its "metadata" object, where ingested documents keep the
+// caller's metadata (so {"lang": "en"} filters chunks as hits show them).
+const json* Lookup(const json& payload, const std::vector<std::string>& path) {
+  if (!payload.is_object() || path.empty()) return nullptr;
+  if (payload.contains(path.front())) return LookupIn(payload, path);
+  auto metadata = payload.find("metadata");
+  return metadata != payload.end() ? LookupIn(*metadata, path) : nullptr;
 }
 
 // Scalar equality; numbers compare by value across int/float.

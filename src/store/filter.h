@@ -8,7 +8,11 @@
 //   {"lang": {"$ne": "en"}, "draft": {"$exists": false}}
 //   {"$or": [{...}, {...}]}, {"$and": [...]}, {"$not": {...}}
 //
-// Several keys in one object are ANDed. "a.b" addresses nested objects. When
+// Several keys in one object are ANDed. "a.b" addresses nested objects. A
+// field whose first part is not a top-level key of the payload is looked up
+// inside the payload's "metadata" object, where ingested documents keep the
+// caller's metadata ("lang" finds metadata.lang; "metadata.lang" still
+// works). When
 // the payload value is an array, $eq/$in match if any element matches and
 // $ne/$nin if none does. A missing field matches only $ne, $nin and
 // $exists:false. Range operators take numbers and never match non-numbers.

@@ -55,6 +55,23 @@ TEST(PayloadFilterTest, LogicalOperatorsAndNestedPaths) {
   EXPECT_FALSE(Match({{"a", 1}, {"b", 2}}, {{"a", 1}, {"b", 3}}));  // keys are ANDed
 }
 
+TEST(PayloadFilterTest, AFieldMissingAtTheTopIsLookedUpInMetadata) {
+  // A chunk keeps the caller's metadata under "metadata"; hits show it there.
+  const json chunk = {{"doc_id", "bash"}, {"text", "..."}, {"metadata", {{"package", "bash"}, {"v", {{"major", 5}}}}}};
+  EXPECT_TRUE(Match({{"package", "bash"}}, chunk));
+  EXPECT_TRUE(Match({{"metadata.package", "bash"}}, chunk));
+  EXPECT_TRUE(Match({{"v.major", {{"$gte", 5}}}}, chunk));
+  EXPECT_FALSE(Match({{"package", "zsh"}}, chunk));
+  EXPECT_TRUE(Match({{"package", {{"$exists", true}}}}, chunk));
+  EXPECT_TRUE(Match({{"release", {{"$exists", false}}}}, chunk));
+  EXPECT_TRUE(Match({{"release", {{"$ne", "x"}}}}, chunk));
+  // A top-level field wins: "doc_id" is the chunk's, not a metadata key's.
+  EXPECT_FALSE(Match({{"doc_id", "other"}}, {{"doc_id", "bash"}, {"metadata", {{"doc_id", "other"}}}}));
+  // A payload without metadata: only its top level.
+  EXPECT_FALSE(Match({{"package", "bash"}}, {{"text", "x"}}));
+  EXPECT_FALSE(Match({{"package", "bash"}}, {{"metadata", "not an object"}}));
+}
+
 TEST(PayloadFilterTest, RejectsMalformedFiltersWithAClearMessage) {
   struct Case {
     json filter;
