@@ -53,6 +53,16 @@ done_answer=$(grep -A1 '^event: done' "$WORK/sse.txt" | grep '^data:' | sed 's/^
 check "SSE: deltas join to the final answer" "$joined" "$done_answer"
 check "SSE: not degraded" "$(grep -A1 '^event: done' "$WORK/sse.txt" | grep '^data:' | sed 's/^data: //' | jq -r .degraded)" "false"
 
+# The OpenAI-compatible chat route on the same LLM: generated, cited, streamed.
+curl -s "$URL/v1/chat/completions" -d '{"model": "devils", "messages": [{"role": "user", "content": "What is a cynic?"}], "k": 3}' > "$WORK/chat.json"
+check "chat: generated, not degraded" "$(jq -r .degraded "$WORK/chat.json")" "false"
+check "chat: the answer has text" "$(jq -r '.choices[0].message.content | length > 20' "$WORK/chat.json")" "true"
+check "chat: the LLM's token counts" "$(jq -r '.usage.completion_tokens > 0' "$WORK/chat.json")" "true"
+curl -sN "$URL/v1/chat/completions" -d '{"model": "devils", "messages": [{"role": "user", "content": "What is a cynic?"}], "stream": true}' > "$WORK/chat.sse"
+check "chat SSE: ends with [DONE]" "$(grep '^data:' "$WORK/chat.sse" | tail -n 1)" "data: [DONE]"
+check "chat SSE: several content deltas" \
+  "$(grep '^data: {' "$WORK/chat.sse" | sed 's/^data: //' | jq -s '[.[] | select(.choices[0].delta.content // "" | length > 0)] | length > 1')" "true"
+
 # The same server with a 1 ms LLM timeout: the answer degrades to extractive.
 kill $PID; wait $PID 2>/dev/null || true
 printf '{"llm": {"url": "http://127.0.0.1:%s/v1", "model": "gemma-3-270m", "timeout_ms": 1}}' "$LPORT" > "$WORK/slow.json"

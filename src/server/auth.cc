@@ -1,6 +1,7 @@
 #include "server/auth.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "core/strings.h"
 
@@ -81,37 +82,40 @@ Authorizer::Authorizer(std::vector<ApiKey> keys) : keys_(std::move(keys)) {
   }
 }
 
-Status Authorizer::Check(std::string_view authorization, Access access, std::string_view collection) const {
-  if (keys_.empty() || access == Access::kOpen) return absl::OkStatus();
+Result<size_t> Authorizer::FindKey(std::string_view authorization) const {
   constexpr std::string_view kBearer = "Bearer ";
   if (authorization.size() <= kBearer.size() || authorization.substr(0, kBearer.size()) != kBearer) {
     return absl::UnauthenticatedError("missing API key: send \"Authorization: Bearer <key>\"");
   }
   const std::string_view token = authorization.substr(kBearer.size());
-  const ApiKey* found = nullptr;
-  resilience::TokenBucket* bucket = nullptr;
+  std::optional<size_t> found;
   for (size_t i = 0; i < keys_.size(); ++i) {
-    if (ConstantTimeEquals(keys_[i].key, token)) {
-      found = &keys_[i];
-      bucket = buckets_[i].get();
-    }
+    if (ConstantTimeEquals(keys_[i].key, token)) found = i;
   }
-  if (found == nullptr) return absl::UnauthenticatedError("invalid API key");
-  if (access == Access::kWrite && found->scope != Access::kWrite) {
+  if (!found) return absl::UnauthenticatedError("invalid API key");
+  return *found;
+}
+
+Status Authorizer::CheckScope(const ApiKey& key, Access access, std::string_view collection) {
+  if (access == Access::kWrite && key.scope != Access::kWrite) {
     return absl::PermissionDeniedError("this API key has read scope; the request needs write scope");
   }
   // Reads of collection-less routes (listings) need only a valid key; writes
   // to them need "*".
   const bool needs_all = collection.empty() && access == Access::kWrite;
-  if (!collection.empty() || needs_all) {
-    if (!Covers(*found, collection, needs_all)) {
-      return absl::PermissionDeniedError(
-          needs_all
-              ? std::string("this API key does not cover all collections (\"*\"), which this request needs")
-              : StrCat("this API key does not cover collection '", collection, "'"));
-    }
+  if ((!collection.empty() || needs_all) && !Covers(key, collection, needs_all)) {
+    return absl::PermissionDeniedError(
+        needs_all ? std::string("this API key does not cover all collections (\"*\"), which this request needs")
+                  : StrCat("this API key does not cover collection '", collection, "'"));
   }
-  if (bucket != nullptr) {
+  return absl::OkStatus();
+}
+
+Status Authorizer::Check(std::string_view authorization, Access access, std::string_view collection) const {
+  if (keys_.empty() || access == Access::kOpen) return absl::OkStatus();
+  ASSIGN_OR_RETURN(const size_t i, FindKey(authorization));
+  RETURN_IF_ERROR(CheckScope(keys_[i], access, collection));
+  if (resilience::TokenBucket* bucket = buckets_[i].get(); bucket != nullptr) {
     const auto wait = bucket->TryTake();
     if (wait.count() > 0) {
       const int64_t seconds = std::chrono::ceil<std::chrono::seconds>(wait).count();
@@ -122,6 +126,13 @@ Status Authorizer::Check(std::string_view authorization, Access access, std::str
     }
   }
   return absl::OkStatus();
+}
+
+Status Authorizer::CheckCollection(std::string_view authorization, Access access,
+                                   std::string_view collection) const {
+  if (keys_.empty() || access == Access::kOpen) return absl::OkStatus();
+  ASSIGN_OR_RETURN(const size_t i, FindKey(authorization));
+  return CheckScope(keys_[i], access, collection);
 }
 
 }  // namespace ragline::server

@@ -59,8 +59,15 @@ class Authorizer {
   // Unauthenticated: no or unknown key; PermissionDenied: outside its scope;
   // ResourceExhausted with Retry-After: over the key's rate.
   Status Check(std::string_view authorization, Access access, std::string_view collection) const;
+  // The scope part of Check alone (no rate taken): for a route whose
+  // collection is in its body, which Check already admitted as a
+  // collection-less read.
+  Status CheckCollection(std::string_view authorization, Access access, std::string_view collection) const;
 
  private:
+  Result<size_t> FindKey(std::string_view authorization) const;  // index into keys_
+  static Status CheckScope(const ApiKey& key, Access access, std::string_view collection);
+
   std::vector<ApiKey> keys_;
   std::vector<std::unique_ptr<resilience::TokenBucket>> buckets_;  // per key; null: no limit
 };

@@ -1,7 +1,6 @@
 #include "server/embeddings_routes.h"
 
 #include <cstring>
-#include <ctime>
 #include <string>
 #include <vector>
 
@@ -83,16 +82,9 @@ class EmbeddingsRoutes {
 
   void Register() {
     server_.AddRoute({"POST", "/v1/embeddings", Access::kRead, -1, [this](RouteRequest& r) { return Embed(r); }});
-    server_.AddRoute({"GET", "/v1/models", Access::kRead, -1, [this](RouteRequest&) -> Result<json> {
-                        return json{{"object", "list"}, {"data", json::array({ModelJson()})}};
-                      }});
   }
 
  private:
-  json ModelJson() const {
-    return {{"id", embedder_.model_id()}, {"object", "model"}, {"created", started_}, {"owned_by", "ragline"}};
-  }
-
   Result<json> Embed(RouteRequest& r) {
     ASSIGN_OR_RETURN(json body, r.JsonBody());
     RETURN_IF_ERROR(RefuseUnknownFields(body, {"input", "model", "encoding_format", "dimensions", "user"}, ""));
@@ -148,7 +140,6 @@ class EmbeddingsRoutes {
 
   Server& server_;
   embed::LocalEmbedder& embedder_;
-  const int64_t started_ = static_cast<int64_t>(std::time(nullptr));
 };
 
 }  // namespace

@@ -5,7 +5,8 @@
 // server's model:
 //
 //   POST /v1/embeddings   read   {"input", "model"?, "encoding_format"?, "dimensions"?, "user"?}
-//   GET  /v1/models       read   the served embedding model
+//
+// GET /v1/models (the embedding model and the chat models) is chat_routes.h's.
 //
 // "input" is a string, an array of strings, an array of token ids or an
 // array of such arrays (word-piece ids without special tokens; ragline adds

@@ -1,5 +1,6 @@
 #include "server/routes.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <mutex>
@@ -10,6 +11,7 @@
 #include "obs/metrics.h"
 #include "pipeline/reindex.h"
 #include "query/query.h"
+#include "server/chat_routes.h"
 #include "server/fallback.h"
 #include "server/http_error.h"
 #include "store/record_json.h"
@@ -164,6 +166,17 @@ class Routes {
         });
     Add("POST", "/v1/collections/{name}/query", Access::kRead, 0,
         [this](RouteRequest& r) { return Query(r); });
+    RegisterChatRoutes(
+        server_,
+        {[this](RouteRequest&, const std::string& name, const query::QueryRequest& request, const json&,
+                const query::QueryInstruments& ins, json* extra) { return Retrieve(name, request, ins, extra); },
+         [this]() -> Result<std::vector<std::string>> {
+           ASSIGN_OR_RETURN(std::vector<std::string> names, db_.ListCollections());
+           ASSIGN_OR_RETURN(auto aliases, db_.ListAliases());
+           for (const auto& [alias, target] : aliases) names.push_back(alias);
+           std::sort(names.begin(), names.end());
+           return names;
+         }});
   }
 
  private:
@@ -425,9 +438,9 @@ class Routes {
                        store::RecordFromJson((*vectors)[i], c->config().dim, StrCat("vectors[", i, "]")));
       records.push_back(std::move(rec));
     }
-    const size_t n = records.size();
     ASSIGN_OR_RETURN(store::UpsertSummary s, c->Upsert(std::move(records)));
-    return json{{"upserted", n},
+    // "upserted" counts what was written: not the stale and unchanged records.
+    return json{{"upserted", s.inserted + s.replaced},
                 {"inserted", s.inserted},
                 {"replaced", s.replaced},
                 {"stale", s.stale},
@@ -505,15 +518,20 @@ class Routes {
     ASSIGN_OR_RETURN(query::QueryRequest request, query::QueryRequest::FromJson(body));
     ASSIGN_OR_RETURN(auto slot, AdmitQuery(server_, r, request));
     const query::QueryInstruments ins = QueryInstrumentsFor(server_, r);
-    auto retrieved = std::make_shared<query::RetrievedHits>();
     json extra = json::object();  // the fallback's degraded fields
-    {
-      std::shared_lock lock(server_.catalog_mutex());
-      ASSIGN_OR_RETURN(Collection * c, db_.GetCollection(r.PathParam(0)));
-      ASSIGN_OR_RETURN(*retrieved, fallback_->Retrieve(*c, request, ins, &extra));
-    }
+    ASSIGN_OR_RETURN(auto hits, Retrieve(r.PathParam(0), request, ins, &extra));
+    auto retrieved = std::make_shared<query::RetrievedHits>(std::move(hits));
     return RespondToQuery(r, std::move(retrieved), std::move(request), server_.deps().chat,
                           server_.options().answer, ins, std::move(extra), std::move(slot));
+  }
+
+  // A query's hits on collection or alias `name` (the fallback's when the
+  // store cannot answer; `extra` then says so).
+  Result<query::RetrievedHits> Retrieve(const std::string& name, const query::QueryRequest& request,
+                                        const query::QueryInstruments& ins, json* extra) {
+    std::shared_lock lock(server_.catalog_mutex());
+    ASSIGN_OR_RETURN(Collection * c, db_.GetCollection(name));
+    return fallback_->Retrieve(*c, request, ins, extra);
   }
 
   Server& server_;

@@ -16,6 +16,7 @@
 //   POST   /v1/collections/{name}/vectors/search  read   {"vector", "k", "filter"}
 //   GET    /v1/collections/{name}/vectors/{id}    read
 //   POST   /v1/collections/{name}/query           read   RAG query (JSON or SSE)
+//   POST   /v1/chat/completions, GET /v1/models    read   OpenAI-compatible (chat_routes.h)
 //
 // Other modules add their routes next to these with Server::AddRoute (the
 // documents routes: /v1/collections/{name}/documents..., from pipeline/).

@@ -220,6 +220,13 @@ class Server {
   // in res.stream for the caller to run.
   void Serve(HttpRequest& req, HttpResponse& res) { Handle(req, res); }
 
+  // For a route whose collection is named in its body (the OpenAI and
+  // Pinecone routes): OK when the request's API key grants `access` on
+  // `collection` (PermissionDenied otherwise).
+  Status AuthorizeCollection(const RouteRequest& r, Access access, std::string_view collection) const {
+    return authorizer_.CheckCollection(r.http.Header("Authorization"), access, collection);
+  }
+
   // `message` as a client may see it: the data directory's absolute paths
   // made relative to it (error replies go through this already).
   std::string ClientMessage(std::string message) const;

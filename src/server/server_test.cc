@@ -274,7 +274,11 @@ TEST_F(ServerTest, UpsertsSearchesGetsAndDeletesVectors) {
 
   Reply filtered = Post("/v1/collections/docs/vectors/search",
                         {{"vector", {1, 0, 0, 0}}, {"k", 5}, {"filter", {{"lang", "en"}}}});
-  EXPECT_EQ(filtered.body["hits"].size(), 1u);  // only berlin has a top-level "lang"
+  // berlin's top-level "lang" and paris's metadata.lang, as its hits show it.
+  EXPECT_EQ(filtered.body["hits"].size(), 2u);
+  Reply top_level = Post("/v1/collections/docs/vectors/search",
+                         {{"vector", {1, 0, 0, 0}}, {"k", 5}, {"filter", {{"doc_id", "berlin"}}}});
+  EXPECT_EQ(top_level.body["hits"].size(), 0u);  // berlin#0 has no doc_id, paris#0's is "paris"
 
   Reply got = Send("GET", "/v1/collections/docs/vectors/berlin%230");
   ASSERT_EQ(got.status, 200) << got.raw;
@@ -283,13 +287,14 @@ TEST_F(ServerTest, UpsertsSearchesGetsAndDeletesVectors) {
   Reply stale = Post("/v1/collections/docs/vectors",
                      {{"vectors", {{{"id", "raw"}, {"version", 0}, {"vector", {0, 0, 0, 1}}}}}});
   EXPECT_EQ(stale.body["stale"], 1);
+  EXPECT_EQ(stale.body["upserted"], 0);  // nothing was written
 
   Reply del = Post("/v1/collections/docs/vectors/delete", {{"ids", {"raw", "nope"}}});
   EXPECT_EQ(del.body["deleted"], 1);
   EXPECT_EQ(del.body["not_found"], 1);
   EXPECT_EQ(Send("GET", "/v1/collections/docs/vectors/raw").status, 404);
   Reply by_filter = Post("/v1/collections/docs/vectors/delete", {{"filter", {{"lang", "en"}}}});
-  EXPECT_EQ(by_filter.body["deleted"], 1);
+  EXPECT_EQ(by_filter.body["deleted"], 2);  // berlin's lang and paris's metadata.lang
 }
 
 TEST_F(ServerTest, AliasesCreateFlipAndResolve) {
@@ -572,6 +577,188 @@ TEST_F(ServerTest, StreamedQuerySendsHitsDeltasAndDoneEvents) {
   EXPECT_EQ(events.back().second["answer"], text);
   EXPECT_EQ(events.back().second["degraded"], false);
   EXPECT_EQ(events.back().second["citations"][0]["id"], "paris#0");
+}
+
+// Data lines of a server-sent event stream, parsed ("[DONE]" as a string).
+std::vector<json> SseData(const std::string& raw) {
+  std::vector<json> out;
+  std::stringstream ss(raw);
+  std::string line;
+  while (std::getline(ss, line)) {
+    if (line.rfind("data: ", 0) != 0) continue;
+    const std::string data = line.substr(6);
+    out.push_back(data == "[DONE]" ? json("[DONE]") : json::parse(data));
+  }
+  return out;
+}
+
+TEST_F(ServerTest, TheOpenAiChatRouteAnswersTheLastUserMessageWithCitations) {
+  generate::testing::ChatPeer peer;
+  auto chat = PeerClient(peer);
+  ASSERT_NE(chat, nullptr);
+  Start({}, nullptr, chat.get());
+  CreateDocs();
+  ASSERT_EQ(Put("/v1/aliases/kb", {{"collection", "docs"}}).status, 200);
+  const json messages = json::array({{{"role", "system"}, {"content", "Be brief."}},
+                                     {{"role", "user"}, {"content", "Tell me about Germany"}},
+                                     {{"role", "assistant"}, {"content", "Berlin is its capital."}},
+                                     {{"role", "user"}, {"content", {{{"type", "text"}, {"text", "capital of France"}}}}}});
+  Reply r = Post("/v1/chat/completions", {{"model", "kb"}, {"messages", messages}, {"mode", "lexical"}, {"k", 2}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["object"], "chat.completion");
+  EXPECT_EQ(r.body["model"], "kb");
+  EXPECT_THAT(r.body["id"].get<std::string>(), ::testing::StartsWith("chatcmpl-"));
+  ASSERT_EQ(r.body["choices"].size(), 1u);
+  EXPECT_EQ(r.body["choices"][0]["message"]["role"], "assistant");
+  EXPECT_EQ(r.body["choices"][0]["message"]["content"], "Paris is the capital of France [1].");
+  EXPECT_EQ(r.body["choices"][0]["finish_reason"], "stop");
+  EXPECT_EQ(r.body["usage"]["total_tokens"], 49);  // the LLM's count
+  EXPECT_EQ(r.body["degraded"], false);
+  ASSERT_EQ(r.body["citations"].size(), 1u);
+  EXPECT_EQ(r.body["citations"][0]["id"], "paris#0");
+  EXPECT_EQ(r.body["hits"][0]["id"], "paris#0");
+  // Retrieval and the LLM saw the last user message only.
+  const std::string sent = peer.last_request()["messages"].dump();
+  EXPECT_THAT(sent, HasSubstr("capital of France"));
+  EXPECT_THAT(sent, ::testing::Not(HasSubstr("Tell me about Germany")));
+
+  // The models: each collection and alias.
+  Reply models = Send("GET", "/v1/models");
+  ASSERT_EQ(models.status, 200) << models.raw;
+  std::vector<std::string> ids;
+  for (const json& m : models.body["data"]) ids.push_back(m["id"]);
+  EXPECT_EQ(ids, (std::vector<std::string>{"docs", "kb"}));
+
+  // Without an LLM: the extractive answer, marked degraded.
+  server_.reset();
+  Start();
+  r = Post("/v1/chat/completions",
+           {{"model", "docs"}, {"messages", {{{"role", "user"}, {"content", "capital of France?"}}}}, {"mode", "lexical"}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_THAT(r.body["choices"][0]["message"]["content"].get<std::string>(),
+              HasSubstr("Paris is the capital of France. [1]"));
+  EXPECT_EQ(r.body["degraded"], true);
+  EXPECT_EQ(r.body["degraded_reason"], "no_llm");
+  EXPECT_EQ(r.body["usage"]["total_tokens"], 0);
+}
+
+// Embeds every text as (1, 0, 0, 0): "docs"'s Paris record.
+class ParisEmbedder : public embed::Embedder {
+ public:
+  size_t dim() const override { return 4; }
+  const std::string& model_id() const override { return id_; }
+  Result<Matrix> Embed(std::span<const std::string> texts) override {
+    Matrix m(texts.size(), 4);
+    for (size_t i = 0; i < texts.size(); ++i) m.row(i)[0] = 1;
+    return m;
+  }
+
+ private:
+  const std::string id_ = "paris-embedder";
+};
+
+TEST_F(ServerTest, TheOpenAiChatRouteStreamsChunksEndingWithDone) {
+  generate::testing::ChatPeer peer;
+  auto chat = PeerClient(peer);
+  ASSERT_NE(chat, nullptr);
+  ParisEmbedder embedder;
+  Start({}, &embedder, chat.get());
+  CreateDocs();
+  Reply r = Post("/v1/chat/completions", {{"model", "docs"},
+                                          {"messages", {{{"role", "user"}, {"content", "capital of France"}}}},
+                                          {"mode", "lexical"},
+                                          {"stream", true},
+                                          {"stream_options", {{"include_usage", true}}}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_THAT(Header(r.headers, "Content-Type"), HasSubstr("text/event-stream"));
+  const std::vector<json> data = SseData(r.raw);
+  ASSERT_GE(data.size(), 5u) << r.raw;
+  EXPECT_EQ(data.back(), "[DONE]");
+  EXPECT_EQ(data.front()["object"], "chat.completion.chunk");
+  EXPECT_EQ(data.front()["choices"][0]["delta"]["role"], "assistant");
+  std::string text;
+  for (size_t i = 0; i + 3 < data.size(); ++i) {
+    EXPECT_EQ(data[i]["choices"][0]["finish_reason"], nullptr);
+    text += data[i]["choices"][0]["delta"].value("content", "");
+  }
+  EXPECT_EQ(text, "Paris is the capital of France [1].");
+  const json& last = data[data.size() - 3];
+  EXPECT_EQ(last["choices"][0]["finish_reason"], "stop");
+  EXPECT_EQ(last["citations"][0]["id"], "paris#0");
+  EXPECT_EQ(last["degraded"], false);
+  const json& usage = data[data.size() - 2];
+  EXPECT_EQ(usage["choices"], json::array());
+  EXPECT_EQ(usage["usage"]["total_tokens"], 0);  // the peer's stream reports none
+
+  // ragline's own LLM client reads ragline as an LLM, whole and streamed.
+  generate::ChatClientOptions options;
+  options.base_url = StrCat("http://127.0.0.1:", port_, "/v1");
+  options.model = "docs";
+  auto client = generate::ChatClient::Create(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  const std::vector<generate::ChatMessage> ask = {{"user", "capital of France"}};
+  auto whole = (*client)->Complete(ask);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_EQ(whole->content, "Paris is the capital of France [1].");
+  std::string streamed;
+  auto parts = (*client)->Stream(ask, [&](std::string_view d) {
+    streamed += d;
+    return true;
+  });
+  ASSERT_TRUE(parts.ok()) << parts.status();
+  EXPECT_EQ(streamed, "Paris is the capital of France [1].");
+}
+
+TEST_F(ServerTest, TheOpenAiChatRouteRefusesWhatItCannotDoByName) {
+  ServerOptions options;
+  options.api_keys = {{"reader", Access::kRead, {"docs"}}, {"writer", Access::kWrite, {"*"}}};
+  Start(options);
+  const httplib::Headers writer = {{"Authorization", "Bearer writer"}};
+  const httplib::Headers reader = {{"Authorization", "Bearer reader"}};
+  ASSERT_EQ(Post("/v1/collections", {{"name", "docs"}, {"dim", 4}}, writer).status, 201);
+  ASSERT_EQ(Post("/v1/collections", {{"name", "other"}, {"dim", 4}}, writer).status, 201);
+  const json user = json::array({{{"role", "user"}, {"content", "hello"}}});
+  auto ask = [&](json body) {
+    body.emplace("messages", user);
+    body.emplace("model", "docs");
+    body.emplace("mode", "lexical");
+    return Post("/v1/chat/completions", body, reader);
+  };
+  EXPECT_EQ(ask({}).status, 200);
+  Reply other = ask({{"model", "other"}});
+  EXPECT_EQ(other.status, 403) << other.raw;
+  EXPECT_EQ(other.body["error"]["type"], "permission_error");
+  EXPECT_EQ(Post("/v1/chat/completions", {{"model", "docs"}, {"messages", user}}).status, 401);
+
+  struct Bad {
+    json body;
+    int status;
+    const char* says;
+  };
+  for (const Bad& bad : std::vector<Bad>{
+           {{{"model", "nope"}}, 403, "does not cover collection 'nope'"},
+           {{{"model", ""}}, 400, "\"model\""},
+           {{{"messages", json::array()}}, 400, "\"messages\""},
+           {{{"messages", {{{"role", "assistant"}, {"content", "hi"}}}}}, 400, "must end with a user message"},
+           {{{"messages", {{{"role", "robot"}, {"content", "hi"}}}}}, 400, "messages[0].role"},
+           {{{"messages", {{{"role", "user"}, {"content", {{{"type", "image_url"}}}}}}}}, 400, "messages[0].content[0]"},
+           {{{"n", 2}}, 400, "n = 1"},
+           {{{"tools", {{{"type", "function"}}}}}, 400, "tool calls are not supported"},
+           {{{"logprobs", true}}, 400, "logprobs"},
+           {{{"response_format", {{"type", "json_object"}}}}, 400, "response_format"},
+           {{{"stream_options", {{"include_usage", true}}}}, 400, "needs \"stream\": true"},
+           {{{"k", 0}}, 400, "\"k\""},
+           {{{"top_k", 3}}, 400, "unknown field \"top_k\""},
+       }) {
+    Reply r = ask(bad.body);
+    EXPECT_EQ(r.status, bad.status) << bad.body.dump() << " -> " << r.raw;
+    EXPECT_THAT(r.body["error"]["message"].get<std::string>(), HasSubstr(bad.says)) << bad.body.dump();
+  }
+  // A model that is not a collection, with a key that covers everything: 404.
+  Reply missing = Post("/v1/chat/completions", {{"model", "nope"}, {"messages", user}}, writer);
+  EXPECT_EQ(missing.status, 404) << missing.raw;
+  EXPECT_THAT(missing.body["error"]["message"].get<std::string>(), HasSubstr("GET /v1/models"));
+  EXPECT_EQ(missing.body["error"]["type"], "invalid_request_error");
 }
 
 TEST_F(ServerTest, ApiKeysGate401And403) {

@@ -1,6 +1,6 @@
 """The official `openai` package against `ragline serve`'s OpenAI-compatible routes
-(docs/server.md "OpenAI-compatible embeddings"): code written for OpenAI runs with
-a new base URL, and the embeddings are `ragline embed`'s.
+(docs/compat.md): code written for OpenAI runs with a new base URL, the embeddings
+are `ragline embed`'s, and a chat completion is the query route's cited answer.
 
 Environment: RAGLINE_BIN, RAGLINE_MODEL_DIR. Run by tests/python_client_test.sh.
 """
@@ -12,7 +12,8 @@ import unittest
 
 import openai
 
-from test_client import ROOT, Server
+from ragline_client import Client
+from test_client import CORPUS, ROOT, Server
 
 MODEL_DIR = os.environ.get("RAGLINE_MODEL_DIR", os.path.join(ROOT, "models", "all-MiniLM-L6-v2"))
 TEXTS = ["The Eiffel Tower is in Paris.", "CYNIC, n. A blackguard whose faulty vision sees things as they are."]
@@ -75,6 +76,74 @@ class OpenAiEmbeddingsTest(unittest.TestCase):
 
     def test_models(self):
         self.assertEqual([m.id for m in self.client.models.list()], ["all-MiniLM-L6-v2"])
+
+
+class OpenAiChatTest(unittest.TestCase):
+    """Chat completions with a collection as the model; no LLM, so the answers are
+    ragline's extractive ones, marked degraded."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server()
+        ragline = Client(cls.server.url)
+        ragline.create_collection("kb")
+        with open(os.path.join(CORPUS, "c.md"), "rb") as f:
+            ragline.add_documents("kb", [{"id": "c.md", "content": f.read(), "content_type": "md"}], wait=True)
+        ragline.set_alias("dictionary", "kb")
+        cls.ragline = ragline
+        cls.client = openai.OpenAI(base_url=cls.server.url + "/v1", api_key="not-needed", max_retries=0)
+        cls.messages = [{"role": "system", "content": "Answer from the dictionary."},
+                        {"role": "user", "content": "What is a cynic?"}]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def test_the_answer_is_the_query_routes_with_its_citations(self):
+        r = self.client.chat.completions.create(model="dictionary", messages=self.messages)
+        want = self.ragline.query("kb", "What is a cynic?")
+        self.assertEqual(r.object, "chat.completion")
+        self.assertEqual(r.model, "dictionary")
+        self.assertEqual(r.choices[0].message.role, "assistant")
+        self.assertEqual(r.choices[0].message.content, want["answer"])
+        self.assertIn("blackguard", r.choices[0].message.content.lower())
+        self.assertEqual(r.choices[0].finish_reason, "stop")
+        # The extension fields ride along (pydantic keeps unknown fields).
+        self.assertEqual(r.citations, want["citations"])
+        self.assertTrue(r.degraded)
+        self.assertEqual(r.degraded_reason, "no_llm")
+        # ragline's own knobs through extra_body.
+        lexical = self.client.chat.completions.create(model="kb", messages=self.messages,
+                                                      extra_body={"k": 1, "mode": "lexical"})
+        self.assertEqual(len(lexical.hits), 1)
+
+    def test_streaming_gives_chunks_that_add_up_to_the_answer(self):
+        whole = self.client.chat.completions.create(model="kb", messages=self.messages).choices[0].message.content
+        stream = self.client.chat.completions.create(model="kb", messages=self.messages, stream=True,
+                                                     stream_options={"include_usage": True})
+        chunks = list(stream)
+        self.assertEqual(chunks[0].choices[0].delta.role, "assistant")
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        self.assertEqual(text, whole)
+        finish = [c for c in chunks if c.choices and c.choices[0].finish_reason]
+        self.assertEqual([c.choices[0].finish_reason for c in finish], ["stop"])
+        self.assertTrue(finish[0].citations)
+        self.assertEqual(chunks[-1].choices, [])
+        self.assertIsNotNone(chunks[-1].usage)
+
+    def test_models_list_collections_and_aliases(self):
+        self.assertEqual([m.id for m in self.client.models.list()], ["all-MiniLM-L6-v2", "dictionary", "kb"])
+
+    def test_errors_are_the_packages_exceptions(self):
+        with self.assertRaises(openai.NotFoundError) as e:
+            self.client.chat.completions.create(model="gpt-4o", messages=self.messages)
+        self.assertIn("GET /v1/models", str(e.exception))
+        with self.assertRaises(openai.BadRequestError) as e:
+            self.client.chat.completions.create(model="kb", messages=self.messages, n=2)
+        self.assertIn("n = 1", str(e.exception))
+        with self.assertRaises(openai.BadRequestError) as e:
+            self.client.chat.completions.create(model="all-MiniLM-L6-v2", messages=self.messages)
+        self.assertIn("embedding model", str(e.exception))
 
 
 if __name__ == "__main__":
