@@ -1,7 +1,7 @@
 """Python client for ragline's HTTP API (docs/server.md).
 
-Standard library only. The LangChain retriever lives in ragline_client.langchain
-and needs langchain-core.
+Standard library only (AsyncClient needs httpx). The LangChain retriever and vector
+store live in ragline_client.langchain and need langchain-core.
 
     from ragline_client import Client
     c = Client("http://127.0.0.1:8080")
@@ -9,7 +9,7 @@ and needs langchain-core.
     c.add_documents("kb", [{"id": "a", "text": "..."}], wait=True)
     print(c.query("kb", "What is ...?")["answer"])
 """
-from .client import Client, RaglineError
+from .client import AsyncClient, Client, RaglineError
 
-__all__ = ["Client", "RaglineError"]
+__all__ = ["AsyncClient", "Client", "RaglineError"]
 __version__ = "0.1.0"

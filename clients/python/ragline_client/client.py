@@ -43,14 +43,7 @@ class Client:
         try:
             return urllib.request.urlopen(req, timeout=self.timeout)
         except urllib.error.HTTPError as e:
-            raw = e.read()
-            code, message = "unknown", raw.decode("utf-8", "replace")
-            try:
-                err = json.loads(raw)["error"]
-                code, message = err.get("code", code), err.get("message", message)
-            except (ValueError, KeyError, TypeError):
-                pass
-            raise RaglineError(e.code, code, message, e.headers.get("X-Request-Id")) from None
+            raise _error_from(e.code, e.read(), e.headers.get("X-Request-Id")) from None
 
     def _call(self, method, path, body=None, params=None):
         with self._open(method, path, body, params) as resp:
@@ -130,6 +123,12 @@ class Client:
     def get_vector(self, name, id):
         return self._call("GET", f"/v1/collections/{_quote(name)}/vectors/{_quote(id)}")
 
+    def embed(self, texts):
+        """The server's model's embeddings of `texts` (POST /v1/embeddings), one list of
+        floats per text, as `ragline embed` makes them."""
+        reply = self._call("POST", "/v1/embeddings", {"input": list(texts), "encoding_format": "float"})
+        return [d["embedding"] for d in sorted(reply["data"], key=lambda d: d["index"])]
+
     # ------------------------------------------------------------ documents
 
     def add_documents(self, name, documents, wait=False):
@@ -203,3 +202,48 @@ class Client:
                     data.append(line[5:].lstrip(" "))
             if event is not None or data:
                 yield event or "message", json.loads("\n".join(data)) if data else None
+
+
+def _error_from(status, raw, request_id):
+    code, message = "unknown", raw.decode("utf-8", "replace")
+    try:
+        err = json.loads(raw)["error"]
+        code, message = err.get("code", code), err.get("message", message)
+    except (ValueError, KeyError, TypeError):
+        pass
+    return RaglineError(status, code, message, request_id)
+
+
+class AsyncClient:
+    """The routes a retriever or vector store calls, for asyncio code: the same methods
+    as Client's, awaited. Needs httpx (installed with langchain-core)."""
+
+    def __init__(self, base_url, api_key=None, timeout=60.0):
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.timeout = timeout
+
+    async def _call(self, method, path, body=None):
+        import httpx
+        headers = {"Accept": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        async with httpx.AsyncClient(timeout=self.timeout) as http:
+            resp = await http.request(method, self.base_url + path, json=body, headers=headers)
+        if resp.status_code >= 400:
+            raise _error_from(resp.status_code, resp.content, resp.headers.get("X-Request-Id"))
+        return resp.json() if resp.content else None
+
+    async def query(self, name, query, k=5, filter=None, mode=None, generate=True):
+        return await self._call("POST", f"/v1/collections/{_quote(name)}/query",
+                                Client._query_body(query, k, filter, mode, generate))
+
+    async def search_vectors(self, name, vector, k=10, filter=None):
+        body = {"vector": list(vector), "k": k}
+        if filter is not None:
+            body["filter"] = filter
+        return (await self._call("POST", f"/v1/collections/{_quote(name)}/vectors/search", body))["hits"]
+
+    async def embed(self, texts):
+        reply = await self._call("POST", "/v1/embeddings", {"input": list(texts), "encoding_format": "float"})
+        return [d["embedding"] for d in sorted(reply["data"], key=lambda d: d["index"])]
