@@ -29,6 +29,15 @@ check "document known" "$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" -X
 check "vector v1" "$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" -X POST "$URL/v1/collections/docs/vectors" \
   --data "$(jq -cn '{vectors: [{id: "v1", vector: [range(384) | 0.05]}]}')")" "200"
 
+# The server serves the document it was built with, and /openapi.json is that YAML as
+# PyYAML (schemathesis's parser) reads it.
+check "GET /openapi.yaml is docs/openapi.yaml" "$(curl -s "$URL/openapi.yaml" | cmp - "$ROOT/docs/openapi.yaml" && echo same)" "same"
+curl -s "$URL/openapi.json" | jq -S . > "$WORK/served.json"
+"$VENV/bin/python" -c 'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))' \
+  "$ROOT/docs/openapi.yaml" | jq -S . > "$WORK/pyyaml.json"
+check "GET /openapi.json is the same document" "$(cmp "$WORK/served.json" "$WORK/pyyaml.json" && echo same)" "same"
+check "GET /docs is the API page" "$(curl -s "$URL/docs" | grep -c 'fetch("/openapi.json")')" "1"
+
 for seed in 1 2; do
   rc=0
   (cd "$WORK" && "$VENV/bin/st" --config-file "$ROOT/tests/schemathesis.toml" run "$ROOT/docs/openapi.yaml" \

@@ -14,6 +14,7 @@
 #include "server/chat_routes.h"
 #include "server/fallback.h"
 #include "server/http_error.h"
+#include "server/openapi_routes.h"
 #include "store/record_json.h"
 
 namespace ragline::server {
@@ -100,6 +101,7 @@ class Routes {
 
   void Register() {
     RegisterHealthAndMetricsRoutes(server_);
+    RegisterOpenApiRoutes(server_);
     fallback_->RegisterRoutes();
     Add("GET", "/readyz", Access::kOpen, -1, [this](RouteRequest& r) { return Ready(r); });
     Add("POST", "/v1/collections", Access::kWrite, -1,

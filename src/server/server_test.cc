@@ -28,6 +28,7 @@
 #include "generate/chat_peer_for_test.h"
 #include "server/document_routes.h"
 #include "server/embeddings_routes.h"
+#include "server/openapi_routes.h"
 #include "server/routes.h"
 #include "store/fault_injection_env.h"
 
@@ -759,6 +760,43 @@ TEST_F(ServerTest, TheOpenAiChatRouteRefusesWhatItCannotDoByName) {
   EXPECT_EQ(missing.status, 404) << missing.raw;
   EXPECT_THAT(missing.body["error"]["message"].get<std::string>(), HasSubstr("GET /v1/models"));
   EXPECT_EQ(missing.body["error"]["type"], "invalid_request_error");
+}
+
+TEST(YamlToJsonTest, TypesPlainScalarsAndKeepsQuotedOnesAsStrings) {
+  auto j = YamlToJson(
+      "a: 1\nb: -2.5e+3\nc: [true, null, ~, 'null', '200', x y]\nd: {e: 3.4e38, f: \"1\"}\n"
+      "g: |\n  line one\n  line two\nh:\n");
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_EQ((*j)["a"], 1);
+  EXPECT_EQ((*j)["b"], -2500.0);
+  EXPECT_EQ((*j)["c"], json::parse(R"([true, null, null, "null", "200", "x y"])"));
+  EXPECT_EQ((*j)["d"]["e"], 3.4e38);
+  EXPECT_EQ((*j)["d"]["f"], "1");
+  EXPECT_EQ((*j)["g"], "line one\nline two\n");
+  EXPECT_EQ((*j)["h"], nullptr);
+  auto bad = YamlToJson("a: {b: what?}");
+  EXPECT_TRUE(absl::IsInvalidArgument(bad.status())) << bad.status();
+}
+
+TEST_F(ServerTest, TheServerServesItsOwnApiDescriptionWithoutAKey) {
+  ServerOptions options;
+  options.api_keys = {{"reader", Access::kRead, {"*"}}};
+  Start(options);
+  Reply spec = Send("GET", "/openapi.json");
+  ASSERT_EQ(spec.status, 200) << spec.raw;
+  EXPECT_EQ(spec.body["openapi"], "3.1.0");
+  const json& chat = spec.body["paths"]["/v1/chat/completions"]["post"];
+  EXPECT_EQ(chat["requestBody"]["content"]["application/json"]["schema"]["properties"]["n"]["enum"],
+            json::parse("[1, null]"));
+  EXPECT_TRUE(spec.body["paths"]["/v1/collections/{name}/query"]["post"]["responses"].contains("200"));
+  Reply yaml = Send("GET", "/openapi.yaml");
+  ASSERT_EQ(yaml.status, 200);
+  EXPECT_THAT(yaml.raw, ::testing::StartsWith("openapi: 3.1.0\n"));
+  Reply page = Send("GET", "/docs");
+  ASSERT_EQ(page.status, 200);
+  EXPECT_THAT(Header(page.headers, "Content-Type"), HasSubstr("text/html"));
+  EXPECT_THAT(page.raw, HasSubstr("/openapi.json"));
+  EXPECT_EQ(Send("GET", "/v1/collections").status, 401);  // the rest still needs the key
 }
 
 TEST_F(ServerTest, ApiKeysGate401And403) {
