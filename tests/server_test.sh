@@ -79,6 +79,9 @@ check "sse done carries citations" "$(grep '^data:' "$WORK/sse.txt" | tail -1 | 
 out=$("$RAGLINE" query "Where is the Eiffel Tower?" --collection kb --server "$URL" 2>/dev/null)
 check_contains "query --server answer" "$out" "Eiffel Tower"
 check_contains "query --server sources" "$out" "[1] eiffel (eiffel#0)"
+# The text output is streamed (SSE) and says what the whole JSON reply says.
+answer=$("$RAGLINE" query "Where is the Eiffel Tower?" --collection kb --server "$URL" --json 2>/dev/null | jq -r .answer)
+check "query --server streams the reply's answer" "$(printf '%s\n' "$out" | sed '/^$/,$d')" "$answer"
 out=$("$RAGLINE" query "stock market" --collection kb --data "$DATA" --mode lexical --json 2>/dev/null)
 check "query --data json" "$(echo "$out" | jq -r '.hits[0].doc_id')" "market"
 expect_fail "query needs --data or --server" "give either --data DIR or --server URL" "$RAGLINE" query x --collection kb

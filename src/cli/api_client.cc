@@ -92,14 +92,15 @@ Status ApiClient::ErrorOf(int status, const std::string& body) {
   }
 }
 
-Status ApiClient::PostStreaming(const std::string& path, const json& body,
-                                const std::function<void(const json& line)>& on_line) {
+Status ApiClient::PostLines(const std::string& path, const json& body, const char* accept,
+                           const std::function<void(std::string_view line)>& on_line) {
   httplib::Request request;
   request.method = "POST";
   request.path = path;
   request.headers = headers_;
   request.body = body.dump();
   request.set_header("Content-Type", "application/json");
+  request.set_header("Accept", accept);
   int status = 0;
   std::string pending, error_body;
   request.response_handler = [&](const httplib::Response& r) {
@@ -112,11 +113,14 @@ Status ApiClient::PostStreaming(const std::string& path, const json& body,
       return true;
     }
     pending.append(data, size);
-    for (size_t nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n')) {
-      json line = json::parse(pending.substr(0, nl), nullptr, false);
-      pending.erase(0, nl + 1);
-      if (!line.is_discarded()) on_line(line);
+    size_t start = 0;
+    for (size_t nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n', start)) {
+      std::string_view line(pending.data() + start, nl - start);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      on_line(line);
+      start = nl + 1;
     }
+    pending.erase(0, start);
     return true;
   };
   httplib::Response response;
@@ -126,6 +130,38 @@ Status ApiClient::PostStreaming(const std::string& path, const json& body,
   }
   if (status < 200 || status >= 300) return ErrorOf(status, error_body.empty() ? response.body : error_body);
   return absl::OkStatus();
+}
+
+Status ApiClient::PostStreaming(const std::string& path, const json& body,
+                                const std::function<void(const json& line)>& on_line) {
+  return PostLines(path, body, "application/x-ndjson", [&](std::string_view text) {
+    json line = json::parse(text, nullptr, false);
+    if (!line.is_discarded()) on_line(line);
+  });
+}
+
+Status ApiClient::PostEvents(const std::string& path, const json& body,
+                             const std::function<void(const std::string& event, const json& data)>& on_event) {
+  std::string event, data;
+  return PostLines(path, body, "text/event-stream", [&](std::string_view line) {
+    if (line.empty()) {  // an event ends
+      if (!data.empty()) {
+        json parsed = json::parse(data, nullptr, false);
+        if (!parsed.is_discarded()) on_event(event.empty() ? "message" : event, parsed);
+      }
+      event.clear();
+      data.clear();
+    } else if (line.rfind("event:", 0) == 0) {
+      std::string_view name = line.substr(6);
+      while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+      event = std::string(name);
+    } else if (line.rfind("data:", 0) == 0) {
+      if (!data.empty()) data += "\n";
+      std::string_view value = line.substr(5);
+      if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+      data += value;
+    }
+  });
 }
 
 }  // namespace ragline::cli

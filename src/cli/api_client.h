@@ -35,9 +35,16 @@ class ApiClient {
   // `on_line` as it arrives. A non-2xx reply is an error as for Call.
   Status PostStreaming(const std::string& path, const nlohmann::json& body,
                        const std::function<void(const nlohmann::json& line)>& on_line);
+  // POSTs `body` and hands each server-sent event (its name, "message" when
+  // unnamed, and its data parsed as JSON) to `on_event` as it arrives.
+  Status PostEvents(const std::string& path, const nlohmann::json& body,
+                    const std::function<void(const std::string& event, const nlohmann::json& data)>& on_event);
   const std::string& url() const { return url_; }
 
  private:
+  // Each line of the reply ("\r\n" or "\n" stripped) as it arrives.
+  Status PostLines(const std::string& path, const nlohmann::json& body, const char* accept,
+                   const std::function<void(std::string_view line)>& on_line);
   ApiClient(std::string url, std::string api_key);
   // A non-2xx reply as a Status: "server answered N: message".
   static Status ErrorOf(int status, const std::string& body);

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "cli/api_client.h"
 #include "cli/io.h"
@@ -25,6 +26,18 @@ struct QueryFlags {
   bool no_generate = false, json_out = false;
 };
 
+// After the answer's text: its sources, and a note when it is degraded.
+void PrintSources(const json& out) {
+  std::printf("\n\nSources:\n");
+  for (const auto& c : out["citations"]) {
+    std::printf("  [%d] %s (%s)\n", c["n"].get<int>(), c["doc_id"].get<std::string>().c_str(),
+                c["id"].get<std::string>().c_str());
+  }
+  if (out.value("degraded", false) && out["degraded_detail"].is_string()) {
+    std::fprintf(stderr, "note: extractive answer (%s)\n", out["degraded_detail"].get<std::string>().c_str());
+  }
+}
+
 void PrintQueryResult(const json& out, bool json_out) {
   if (json_out) {
     PrintJson(out);
@@ -32,15 +45,8 @@ void PrintQueryResult(const json& out, bool json_out) {
   }
   const json& hits = out["hits"];
   if (out.contains("answer") && out["answer"].is_string()) {
-    std::printf("%s\n\nSources:\n", out["answer"].get<std::string>().c_str());
-    for (const auto& c : out["citations"]) {
-      std::printf("  [%d] %s (%s)\n", c["n"].get<int>(), c["doc_id"].get<std::string>().c_str(),
-                  c["id"].get<std::string>().c_str());
-    }
-    if (out.value("degraded", false)) {
-      std::fprintf(stderr, "note: extractive answer (%s)\n",
-                   out["degraded_detail"].get<std::string>().c_str());
-    }
+    std::printf("%s", out["answer"].get<std::string>().c_str());
+    PrintSources(out);
     return;
   }
   int n = 0;
@@ -52,6 +58,16 @@ void PrintQueryResult(const json& out, bool json_out) {
   }
 }
 
+// Prints an answer's text as it arrives.
+bool PrintDelta(std::string_view text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+  return true;
+}
+
+// A streamed answer (text output with generation): print as the server writes.
+bool Streams(const QueryFlags& f) { return !f.json_out && !f.no_generate; }
+
 int QueryOverHttp(const QueryFlags& f) {
   json body = {{"query", f.question}, {"k", f.k}, {"mode", f.mode}, {"generate", !f.no_generate}};
   if (!f.filter.empty()) {
@@ -61,7 +77,23 @@ int QueryOverHttp(const QueryFlags& f) {
   }
   auto client = ApiClient::Create(f.server_url, f.api_key);
   if (!client.ok()) return Fail(client.status());
-  auto reply = (*client)->Call("POST", StrCat("/v1/collections/", UrlSegment(f.collection), "/query"), &body);
+  const std::string path = StrCat("/v1/collections/", UrlSegment(f.collection), "/query");
+  if (Streams(f)) {  // hits, deltas as the LLM writes them, then done (docs/server.md "Query")
+    body["stream"] = true;
+    bool done = false;
+    Status st = (*client)->PostEvents(path, body, [&](const std::string& event, const json& data) {
+      if (event == "delta" && data.contains("text") && data["text"].is_string()) {
+        PrintDelta(data["text"].get<std::string>());
+      } else if (event == "done") {
+        PrintSources(data);
+        done = true;
+      }
+    });
+    if (!st.ok()) return Fail(st);
+    if (!done) return Fail("the server's answer stream ended before its \"done\" event");
+    return 0;
+  }
+  auto reply = (*client)->Call("POST", path, &body);
   if (!reply.ok()) return Fail(reply.status());
   PrintQueryResult(reply->body, f.json_out);
   return 0;
@@ -104,6 +136,12 @@ int QueryDirect(const QueryFlags& f) {
   auto retrieved = query::RunRetrieval(**c, embedder.get(), *request, none);
   if (!retrieved.ok()) return Fail(retrieved.status());
   json out;
+  if (request->generate && Streams(f)) {
+    const generate::DeltaCallback print = PrintDelta;
+    generate::Answer answer = query::RunAnswer(*request, *retrieved, chat->get(), {}, &print, none);
+    PrintSources(query::QueryResponseJson(*retrieved, &answer));
+    return 0;
+  }
   if (request->generate) {
     generate::Answer answer = query::RunAnswer(*request, *retrieved, chat->get(), {}, nullptr, none);
     out = query::QueryResponseJson(*retrieved, &answer);
@@ -118,7 +156,7 @@ int QueryDirect(const QueryFlags& f) {
 
 void AddQueryCommand(CLI::App& app, int* rc) {
   auto f = std::make_shared<QueryFlags>();
-  auto* cmd = app.add_subcommand("query", "answer a question with citations from a collection");
+  auto* cmd = app.add_subcommand("query", "answer a question with citations from a collection; the answer prints as it is written (--json: the whole reply at once)");
   cmd->add_option("question", f->question, "the question")->required();
   cmd->add_option("--collection,-c", f->collection, "collection or alias")->required();
   auto* data = cmd->add_option("--data", f->data, "data directory (query it directly, read-only)");
