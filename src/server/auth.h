@@ -2,7 +2,8 @@
 //
 // A key has a scope (read | write) and the collections it covers (names or
 // aliases as they appear in the URL, or "*" for all). A write key may also
-// read. Requests carry "Authorization: Bearer KEY".
+// read. Requests carry "Authorization: Bearer KEY" (or "Api-Key: KEY", as
+// Pinecone's clients send it: Server reads it as the same).
 //
 //   read  = GET requests and the search/query POSTs
 //   write = everything else (create/drop, upserts, deletes, aliases)

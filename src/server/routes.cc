@@ -15,6 +15,7 @@
 #include "server/fallback.h"
 #include "server/http_error.h"
 #include "server/openapi_routes.h"
+#include "server/pinecone_routes.h"
 #include "store/record_json.h"
 
 namespace ragline::server {
@@ -151,6 +152,7 @@ class Routes {
           [this](RouteRequest& r) { return DeleteVectors(r); });
       Add("POST", "/v1/collections/{name}/reindex", Access::kWrite, 0,
           [this](RouteRequest& r) { return Reindex(r); });
+      RegisterPineconeRoutes(server_);
     }
     Add("POST", "/v1/collections/{name}/vectors/search", Access::kRead, 0,
         [this](RouteRequest& r) { return SearchVectors(r); });

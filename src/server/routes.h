@@ -18,6 +18,7 @@
 //   GET    /v1/collections/{name}/vectors/{id}    read
 //   POST   /v1/collections/{name}/query           read   RAG query (JSON or SSE)
 //   POST   /v1/chat/completions, GET /v1/models    read   OpenAI-compatible (chat_routes.h)
+//   ...    /pinecone/{index}/...                  both   Pinecone-compatible data plane (pinecone_routes.h)
 //
 // Other modules add their routes next to these with Server::AddRoute (the
 // documents routes: /v1/collections/{name}/documents..., from pipeline/).

@@ -309,12 +309,20 @@ void Server::Handle(HttpRequest& req, HttpResponse& res) {
   res.SetHeader("Allow", allow);
 }
 
+std::string AuthorizationOf(const HttpRequest& req) {
+  std::string authorization = req.Header("Authorization");
+  if (authorization.empty()) {
+    if (std::string key = req.Header("Api-Key"); !key.empty()) authorization = StrCat("Bearer ", key);
+  }
+  return authorization;
+}
+
 void Server::Dispatch(const RouteSpec& spec, const HttpRequest& req, HttpResponse& res,
                       std::vector<std::string> params) {
   res.log.route = spec.path_template;
   RouteRequest request(req, res, std::move(params));
   const std::string collection = spec.collection_param >= 0 ? request.PathParam(spec.collection_param) : "";
-  if (Status st = authorizer_.Check(req.Header("Authorization"), spec.access, collection); !st.ok()) {
+  if (Status st = authorizer_.Check(AuthorizationOf(req), spec.access, collection); !st.ok()) {
     WriteError(res, st);
     return;
   }

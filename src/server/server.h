@@ -172,6 +172,10 @@ struct RouteSpec {
   RouteHandler handler;
 };
 
+// The request's "Authorization" header, or, without one, its "Api-Key"
+// header (Pinecone's clients send the key so) as "Bearer KEY".
+std::string AuthorizationOf(const HttpRequest& req);
+
 class Server {
  public:
   Server(ServerDeps deps, ServerOptions options);
@@ -224,7 +228,7 @@ class Server {
   // Pinecone routes): OK when the request's API key grants `access` on
   // `collection` (PermissionDenied otherwise).
   Status AuthorizeCollection(const RouteRequest& r, Access access, std::string_view collection) const {
-    return authorizer_.CheckCollection(r.http.Header("Authorization"), access, collection);
+    return authorizer_.CheckCollection(AuthorizationOf(r.http), access, collection);
   }
 
   // `message` as a client may see it: the data directory's absolute paths

@@ -799,6 +799,57 @@ TEST_F(ServerTest, TheServerServesItsOwnApiDescriptionWithoutAKey) {
   EXPECT_EQ(Send("GET", "/v1/collections").status, 401);  // the rest still needs the key
 }
 
+TEST_F(ServerTest, ThePineconeDataPlaneKeepsNamespacesAsCollectionsAndReadsApiKeyHeaders) {
+  ServerOptions options;
+  options.api_keys = {{"writer", Access::kWrite, {"*"}}, {"reader", Access::kRead, {"pine"}}};
+  Start(options);
+  const httplib::Headers writer = {{"Api-Key", "writer"}};
+  const httplib::Headers reader = {{"Api-Key", "reader"}};
+  EXPECT_EQ(Post("/pinecone/pine/describe_index_stats", json::object(), writer).status, 404);
+  ASSERT_EQ(Post("/v1/collections", {{"name", "pine"}, {"dim", 2}, {"metric", "dot"}}, writer).status, 201);
+  Reply up = Post("/pinecone/pine/vectors/upsert",
+                  {{"vectors", {{{"id", "a"}, {"values", {1, 0}}, {"metadata", {{"genre", "drama"}}}},
+                                {{"id", "b"}, {"values", {0, 1}}}}},
+                   {"namespace", "eu"}},
+                  writer);
+  ASSERT_EQ(up.status, 200) << up.raw;
+  EXPECT_EQ(up.body["upsertedCount"], 2);
+  // Upserting the same ids again replaces them (the version moves past the stored one).
+  EXPECT_EQ(Post("/pinecone/pine/vectors/upsert", {{"vectors", {{{"id", "a"}, {"values", {2, 0}}}}}, {"namespace", "eu"}},
+                 writer).body["upsertedCount"],
+            1);
+  Reply stats = Send("GET", "/pinecone/pine/describe_index_stats", "", reader);
+  ASSERT_EQ(stats.status, 200) << stats.raw;
+  EXPECT_EQ(stats.body["namespaces"], json::parse(R"({"eu": {"vectorCount": 2}})"));
+  EXPECT_EQ(stats.body["metric"], "dotproduct");
+  EXPECT_EQ(Send("GET", "/v1/collections/pine__eu", "", {{"Authorization", "Bearer writer"}}).status, 200);
+  Reply q = Post("/pinecone/pine/query", {{"vector", {1, 0}}, {"topK", 1}, {"namespace", "eu"}, {"includeMetadata", true}},
+                 reader);
+  ASSERT_EQ(q.status, 200) << q.raw;
+  EXPECT_EQ(q.body["matches"][0]["id"], "a");
+  EXPECT_EQ(q.body["matches"][0]["score"], 2.0);
+  EXPECT_EQ(q.body["matches"][0]["metadata"], json::object());  // replaced whole by the second upsert
+  EXPECT_EQ(Post("/pinecone/pine/query", {{"vector", {1, 0}}, {"topK", 1}}, reader).body["matches"], json::array());
+  EXPECT_EQ(Post("/pinecone/pine/vectors/delete", {{"ids", {"a"}}}, reader).status, 403);
+  EXPECT_EQ(Post("/pinecone/pine/query", {{"vector", {1, 0}}, {"topK", 1}}).status, 401);
+  struct Bad {
+    json body;
+    const char* says;
+  };
+  for (const Bad& bad : std::vector<Bad>{
+           {{{"vector", {1, 0}}, {"topK", 1}, {"namespace", "e/u"}}, "namespace 'e/u'"},
+           {{{"vector", {1, 0}}, {"topK", 0}}, "\"topK\""},
+           {{{"vector", {1, 0}}, {"id", "a"}, {"topK", 1}}, "exactly one of"},
+           {{{"vector", {1, 0}}, {"topK", 1}, {"filter", {{"x", {{"$regex", "y"}}}}}}, "$regex"},
+           {{{"vector", {1, 0}}, {"topK", 1}, {"sparseVector", {{"indices", {1}}, {"values", {1}}}}}, "sparse"},
+           {{{"vector", {1, 0}}, {"topK", 1}, {"top_k", 1}}, "unknown field \"top_k\""},
+       }) {
+    Reply r = Post("/pinecone/pine/query", bad.body, reader);
+    EXPECT_EQ(r.status, 400) << bad.body.dump() << " -> " << r.raw;
+    EXPECT_THAT(r.body["error"]["message"].get<std::string>(), HasSubstr(bad.says)) << r.raw;
+  }
+}
+
 TEST_F(ServerTest, ApiKeysGate401And403) {
   ServerOptions options;
   options.api_keys = {{"reader", Access::kRead, {"docs"}}, {"writer", Access::kWrite, {"*"}}};
