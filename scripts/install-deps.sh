@@ -16,6 +16,7 @@ packages=(
   librdkafka-dev  # the Kafka client of distributed mode (DESIGN.md §5)
   openjdk-17-jre-headless maven  # the Kafka broker the tests start (scripts/kafka.sh; jars from Maven Central)
   clang-14 libclang-rt-14-dev  # libFuzzer + sanitizers for the fuzz targets (fuzz/, scripts/fuzz.sh)
+  chromium chromium-driver  # the web page's test (tests/ui_test.sh): a real headless browser
   libjemalloc-dev  # the ragline binary's allocator: glibc's kept 4x the live heap in the soak (docs/BENCHMARKS.md)
 )
 

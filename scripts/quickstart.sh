@@ -43,5 +43,6 @@ echo
 echo "== done. This server stops now; the collection stays in $DATA. To go on:"
 echo "   $RAGLINE serve --data $DATA --port 8080 &"
 echo "   $RAGLINE query \"your question\" --collection devils --server http://127.0.0.1:8080"
+echo "   or open http://127.0.0.1:8080/ui in a browser"
 echo "   $RAGLINE ingest YOUR_FOLDER --collection mine --create --server http://127.0.0.1:8080"
 echo "   cmake --install build/release --prefix ~/.local   # puts ragline on your PATH (README)"

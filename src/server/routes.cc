@@ -14,8 +14,8 @@
 #include "server/chat_routes.h"
 #include "server/fallback.h"
 #include "server/http_error.h"
-#include "server/openapi_routes.h"
 #include "server/pinecone_routes.h"
+#include "server/web_routes.h"
 #include "store/record_json.h"
 
 namespace ragline::server {
@@ -102,7 +102,7 @@ class Routes {
 
   void Register() {
     RegisterHealthAndMetricsRoutes(server_);
-    RegisterOpenApiRoutes(server_);
+    RegisterWebRoutes(server_);
     fallback_->RegisterRoutes();
     Add("GET", "/readyz", Access::kOpen, -1, [this](RouteRequest& r) { return Ready(r); });
     Add("POST", "/v1/collections", Access::kWrite, -1,

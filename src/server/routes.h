@@ -3,7 +3,7 @@
 //   GET    /healthz                               open   process is up
 //   GET    /readyz                                open   model loaded and data dir open (else 503)
 //   GET    /metrics                               open   Prometheus text
-//   GET    /openapi.yaml, /openapi.json, /docs    open   the API description (openapi_routes.h)
+//   GET    /ui, /openapi.yaml, /openapi.json, /docs  open  the web page, the API description (web_routes.h)
 //   POST   /v1/collections                        write  create (only "name" required)
 //   GET    /v1/collections                        read   names and aliases
 //   GET    /v1/collections/{name}                 read   configuration + counts

@@ -28,8 +28,8 @@
 #include "generate/chat_peer_for_test.h"
 #include "server/document_routes.h"
 #include "server/embeddings_routes.h"
-#include "server/openapi_routes.h"
 #include "server/routes.h"
+#include "server/web_routes.h"
 #include "store/fault_injection_env.h"
 
 namespace ragline::server {
@@ -796,6 +796,9 @@ TEST_F(ServerTest, TheServerServesItsOwnApiDescriptionWithoutAKey) {
   ASSERT_EQ(page.status, 200);
   EXPECT_THAT(Header(page.headers, "Content-Type"), HasSubstr("text/html"));
   EXPECT_THAT(page.raw, HasSubstr("/openapi.json"));
+  Reply ui = Send("GET", "/ui");
+  ASSERT_EQ(ui.status, 200);
+  EXPECT_THAT(ui.raw, HasSubstr("/query"));
   EXPECT_EQ(Send("GET", "/v1/collections").status, 401);  // the rest still needs the key
 }
 

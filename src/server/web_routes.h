@@ -1,10 +1,15 @@
-// The API's own description, served by the server that implements it
-// (docs/server.md "API description"), open like /healthz:
+// The pages and files the server serves from the binary (embedded_files.h),
+// open like /healthz (docs/server.md):
 //
+//   GET /ui             the web page: ask a collection and watch the cited answer
+//                       stream in, search with filters, collection stats (web/ui.html)
 //   GET /openapi.yaml   docs/openapi.yaml as compiled in (application/yaml)
 //   GET /openapi.json   the same document as JSON
 //   GET /docs           a page that lists every operation from /openapi.json
 //                       and sends requests to this server (web/api.html)
+//
+// The pages call the HTTP API like any client, with the API key the user
+// types (kept in the tab's sessionStorage).
 //
 // Thread safety: handlers are re-entrant; the JSON is converted once.
 #pragma once
@@ -23,6 +28,6 @@ namespace ragline::server {
 // and block scalars as strings. InvalidArgument for malformed YAML.
 Result<nlohmann::json> YamlToJson(std::string_view yaml);
 
-void RegisterOpenApiRoutes(Server& server);
+void RegisterWebRoutes(Server& server);
 
 }  // namespace ragline::server

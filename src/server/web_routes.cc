@@ -1,4 +1,4 @@
-#include "server/openapi_routes.h"
+#include "server/web_routes.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -16,6 +16,7 @@ using nlohmann::json;
 
 constexpr char kOpenApiFile[] = "docs/openapi.yaml";
 constexpr char kApiPageFile[] = "web/api.html";
+constexpr char kUiPageFile[] = "web/ui.html";
 
 json ScalarToJson(const YAML::Node& n) {
   const std::string& s = n.Scalar();
@@ -88,13 +89,15 @@ Result<json> YamlToJson(std::string_view yaml) {
   }
 }
 
-void RegisterOpenApiRoutes(Server& server) {
+void RegisterWebRoutes(Server& server) {
   AddFile(
       server, "/openapi.yaml", [] { return std::string(*EmbeddedFile(kOpenApiFile)); },
       "application/yaml; charset=utf-8");
   AddFile(server, "/openapi.json", OpenApiJson, "application/json");
   AddFile(
       server, "/docs", [] { return std::string(*EmbeddedFile(kApiPageFile)); }, "text/html; charset=utf-8");
+  AddFile(
+      server, "/ui", [] { return std::string(*EmbeddedFile(kUiPageFile)); }, "text/html; charset=utf-8");
 }
 
 }  // namespace ragline::server
