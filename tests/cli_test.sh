@@ -13,6 +13,11 @@ check "an unknown flag exits 2" "$rc" "2"
 rc=0; r collection > /dev/null 2>&1 || rc=$?
 check "a missing subcommand exits 2" "$rc" "2"
 check "--help exits 0" "$(r --help > /dev/null 2>&1; echo $?)" "0"
+# Each flag's help shows its default, and a range reads as one.
+help=$(r ingest --help 2>&1)
+check_contains "help shows defaults" "$help" "--chunk-tokens UINT=256"
+check_contains "help shows ranges plainly" "$help" "--batch-docs UINT in [1, 1000000]=64"
+check_contains "help shows string defaults" "$(r collection create --help 2>&1)" "--metric TEXT=cosine"
 expect_fail "an unreachable server: the reason in words" "connection refused or failed" \
   r query "hello" --collection docs --server http://127.0.0.1:9
 

@@ -419,10 +419,25 @@ int WithCollection(const std::string& data, const std::string& name, bool read_o
   return fn(**c);
 }
 
+// CLI11's help, with a range as "UINT in [1, 1000]=64" rather than
+// "UINT:INT in [1 - 1000]=64", and no "=[]" after repeatable options.
+class HelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_option_opts(const CLI::Option* opt) const override {
+    static const std::regex kRange(R"((\w+):(?:INT|UINT|FLOAT|NUMBER) in \[(\S+) - (\S+)\])");
+    static const std::regex kEmptyList(R"(=\[\])");  // a repeatable option's default: none
+    const std::string opts = std::regex_replace(CLI::Formatter::make_option_opts(opt), kRange, "$1 in [$2, $3]");
+    return std::regex_replace(opts, kEmptyList, "");
+  }
+};
+
 }  // namespace
 
 int RunCli(int argc, char** argv) {
   CLI::App app{"ragline: a retrieval-augmented generation engine"};
+  app.formatter(std::make_shared<HelpFormatter>());
+  // Every option's help shows its default (subcommands inherit this).
+  app.option_defaults()->always_capture_default();
   app.set_version_flag("--version", "ragline 0.1.0");
   app.require_subcommand(1);
   std::string data;
