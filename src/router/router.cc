@@ -19,6 +19,7 @@
 #include "query/query.h"
 #include "query/shard_protocol.h"
 #include "search/retriever.h"
+#include "server/chat_routes.h"
 #include "server/http_error.h"
 #include "server/routes.h"
 
@@ -113,6 +114,17 @@ class RouterRoutes {
     Add("GET", "/v1/collections/{name}/documents/{id...}", 0,
         [this](RouteRequest& r) { return GetDocument(r); });
     Add("POST", "/v1/collections/{name}/query", 0, [this](RouteRequest& r) { return Query(r); });
+    server::RegisterChatRoutes(
+        server_, {[this](RouteRequest& r, const std::string& name, const query::QueryRequest& request,
+                         const json& body, const query::QueryInstruments& ins,
+                         json* extra) { return Retrieve(r, name, request, body, ins, extra); },
+                  [this]() -> Result<std::vector<std::string>> {
+                    ASSIGN_OR_RETURN(json all, ListCollections());
+                    std::vector<std::string> names = all["collections"];
+                    for (const auto& [alias, target] : all["aliases"].items()) names.push_back(alias);
+                    std::sort(names.begin(), names.end());
+                    return names;
+                  }});
     Add("GET", "/v1/aliases", -1, [this](RouteRequest&) -> Result<json> {
       ASSIGN_OR_RETURN(json all, ListCollections());
       return json{{"aliases", all["aliases"]}, {"partial", all["partial"]}};
@@ -487,7 +499,18 @@ class RouterRoutes {
     ASSIGN_OR_RETURN(query::QueryRequest request, query::QueryRequest::FromJson(body));
     ASSIGN_OR_RETURN(auto slot, server::AdmitQuery(server_, r, request));
     const query::QueryInstruments ins = server::QueryInstrumentsFor(server_, r);
-    const std::string name = r.PathParam(0);
+    json extra = json::object();
+    ASSIGN_OR_RETURN(query::RetrievedHits hits, Retrieve(r, r.PathParam(0), request, body, ins, &extra));
+    return server::RespondToQuery(r, std::make_shared<query::RetrievedHits>(std::move(hits)), std::move(request),
+                                  server_.deps().chat, server_.options().answer, ins, std::move(extra),
+                                  std::move(slot));
+  }
+
+  // The query's hits over every shard (`body`: the query route's body, whose
+  // filter goes to the shards as given); `extra` says which shards are missing.
+  Result<query::RetrievedHits> Retrieve(RouteRequest& r, const std::string& name,
+                                        const query::QueryRequest& request, const json& body,
+                                        const query::QueryInstruments& ins, json* extra) {
     const bool dense = request.mode != search::Mode::kLexical;
     const bool lexical = request.mode != search::Mode::kDense;
     search::Query shape;
@@ -561,10 +584,8 @@ class RouterRoutes {
           .Field("collection", name)
           .Field("missing_shards", missing.list.dump());
     }
-    auto retrieved = std::make_shared<query::RetrievedHits>(
-        query::ShapeHits(std::move(hits), first.value("text_field", std::string("text"))));
-    return server::RespondToQuery(r, std::move(retrieved), std::move(request), server_.deps().chat,
-                                  server_.options().answer, ins, missing.Extra(), std::move(slot));
+    *extra = missing.Extra();
+    return query::ShapeHits(std::move(hits), first.value("text_field", std::string("text")));
   }
 
   // Fills each hit's payload from its shard. A shard that fails now is

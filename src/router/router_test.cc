@@ -233,6 +233,23 @@ TEST_F(RouterTest, AnswersEveryModeAsOneNodeHoldingEverything) {
   EXPECT_FALSE(answered["citations"].empty());
 }
 
+TEST_F(RouterTest, ChatCompletionsAnswerOverEveryShardAsTheQueryRouteDoes) {
+  StartRouterOverBothShards();
+  const json want = Query(router_port_, {{"query", "kafka broker offset"}, {"k", 3}, {"mode", "lexical"}});
+  auto [status, chat] = Call(router_port_, "POST", "/v1/chat/completions",
+                             {{"model", "docs"},
+                              {"messages", {{{"role", "user"}, {"content", "kafka broker offset"}}}},
+                              {"k", 3},
+                              {"mode", "lexical"}});
+  ASSERT_EQ(status, 200) << chat.dump();
+  EXPECT_EQ(chat["choices"][0]["message"]["content"], want["answer"]);
+  EXPECT_EQ(chat["citations"], want["citations"]);
+  EXPECT_EQ(chat["hits"], want["hits"]);
+  auto [models_status, models] = Call(router_port_, "GET", "/v1/models", json());
+  ASSERT_EQ(models_status, 200) << models.dump();
+  EXPECT_EQ(models["data"].back()["id"], "docs");
+}
+
 TEST_F(RouterTest, CountsEachRecordOnceAndPassesClientErrorsThrough) {
   StartRouterOverBothShards();
   auto [status, stats] = Call(router_port_, "GET", "/v1/collections/docs/stats");
