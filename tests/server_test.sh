@@ -111,6 +111,8 @@ check "ingest --server: ids relative to the root" "$(body | jq -c '[.chunk_count
 "$RAGLINE" ingest "$WORK/docs" --server "$URL" --collection books > "$WORK/ing2.json" 2>/dev/null
 check "ingest --server again: unchanged" "$(jq -c '[.documents_unchanged, .chunks_upserted]' "$WORK/ing2.json")" '[2,0]'
 check "query finds the ingested text" "$("$RAGLINE" query "why does the sea rise" --collection books --server "$URL" --json | jq -r '.hits[0].doc_id')" "tides.md"
+check_contains "query names a titled source by its title" \
+  "$("$RAGLINE" query "why does the sea rise" --collection books --server "$URL" --k 1 2>/dev/null)" "[1] Tides (tides.md#0)"
 check "documents list --server: both, in id order, titled" \
   "$("$RAGLINE" documents list books --server "$URL" | jq -r '.id + "=" + .title' | paste -sd, -)" \
   "sub/bread.html=Bread,tides.md=Tides"

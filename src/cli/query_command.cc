@@ -29,9 +29,10 @@ struct QueryFlags {
 // After the answer's text: its sources, and a note when it is degraded.
 void PrintSources(const json& out) {
   std::printf("\n\nSources:\n");
-  for (const auto& c : out["citations"]) {
-    std::printf("  [%d] %s (%s)\n", c["n"].get<int>(), c["doc_id"].get<std::string>().c_str(),
-                c["id"].get<std::string>().c_str());
+  for (const auto& c : out["citations"]) {  // the document's title when it has one, else its id
+    const std::string name = c.contains("title") && c["title"].is_string() ? c["title"].get<std::string>()
+                                                                            : c["doc_id"].get<std::string>();
+    std::printf("  [%d] %s (%s)\n", c["n"].get<int>(), name.c_str(), c["id"].get<std::string>().c_str());
   }
   if (out.value("degraded", false) && out["degraded_detail"].is_string()) {
     std::fprintf(stderr, "note: extractive answer (%s)\n", out["degraded_detail"].get<std::string>().c_str());
