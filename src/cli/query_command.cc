@@ -35,6 +35,7 @@ void PrintSources(const json& out) {
     std::printf("  [%d] %s (%s)\n", c["n"].get<int>(), name.c_str(), c["id"].get<std::string>().c_str());
   }
   if (out.value("degraded", false) && out["degraded_detail"].is_string()) {
+    std::fflush(stdout);  // after the sources on a terminal, where both streams show
     std::fprintf(stderr, "note: extractive answer (%s)\n", out["degraded_detail"].get<std::string>().c_str());
   }
 }
