@@ -45,6 +45,13 @@ Result<std::string> NamespaceOf(const json& body) {
   return ns->get<std::string>();
 }
 
+Result<bool> FlagOf(const json& body, const char* name) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return false;
+  if (!it->is_boolean()) return absl::InvalidArgumentError(StrCat("\"", name, "\" must be true or false"));
+  return it->get<bool>();
+}
+
 Result<std::optional<store::PayloadFilter>> FilterOf(const json& body) {
   auto f = body.find("filter");
   if (f == body.end() || f->is_null()) return std::optional<store::PayloadFilter>();
@@ -193,8 +200,8 @@ class PineconeRoutes {
     if (body.contains("vector") == body.contains("id")) {
       return absl::InvalidArgumentError("give exactly one of \"vector\" and \"id\"");
     }
-    const bool values = body.value("includeValues", false) == true;
-    const bool metadata = body.value("includeMetadata", false) == true;
+    ASSIGN_OR_RETURN(const bool values, FlagOf(body, "includeValues"));
+    ASSIGN_OR_RETURN(const bool metadata, FlagOf(body, "includeMetadata"));
     ASSIGN_OR_RETURN(auto filter, FilterOf(body));
     ASSIGN_OR_RETURN(const resilience::Deadline deadline, server_.QueryDeadline(r, std::nullopt));
     ASSIGN_OR_RETURN(auto slot, server_.AdmitQuery(deadline));
@@ -264,7 +271,7 @@ class PineconeRoutes {
       return absl::InvalidArgumentError("\"values\" updates one vector: give \"id\", not \"filter\"");
     }
     if (filter && filter->MatchesAll()) return absl::InvalidArgumentError("\"filter\" must not be empty");
-    const bool dry_run = body.value("dryRun", false) == true;
+    ASSIGN_OR_RETURN(const bool dry_run, FlagOf(body, "dryRun"));
     std::shared_lock lock(server_.catalog_mutex());
     ASSIGN_OR_RETURN(Collection * c, Namespace(r.PathParam(0), ns));
     if (c == nullptr) return json{{"matchedRecords", 0}};
@@ -303,7 +310,7 @@ class PineconeRoutes {
     RETURN_IF_ERROR(RefuseUnknownFields(body, {"ids", "deleteAll", "namespace", "filter"}, ""));
     ASSIGN_OR_RETURN(std::string ns, NamespaceOf(body));
     ASSIGN_OR_RETURN(auto filter, FilterOf(body));
-    const bool all = body.value("deleteAll", false) == true;
+    ASSIGN_OR_RETURN(const bool all, FlagOf(body, "deleteAll"));
     if (int{body.contains("ids")} + int{filter.has_value()} + int{all} != 1) {
       return absl::InvalidArgumentError("give exactly one of \"ids\", \"filter\" and \"deleteAll\": true");
     }
@@ -373,9 +380,11 @@ class PineconeRoutes {
     const std::string after = r.http.Param("paginationToken");
     size_t limit = kDefaultListLimit;
     if (const std::string l = r.http.Param("limit"); !l.empty()) {
-      const auto value = JsonUnsigned(json::parse(l, nullptr, false));
-      if (!value || *value == 0 || *value > 1000) return absl::InvalidArgumentError("\"limit\" must be in [1, 1000]");
-      limit = *value;
+      static const std::regex kDigits("[0-9]{1,4}");
+      if (!std::regex_match(l, kDigits) || std::stoul(l) == 0 || std::stoul(l) > 1000) {
+        return absl::InvalidArgumentError("\"limit\" must be an integer in [1, 1000]");
+      }
+      limit = std::stoul(l);
     }
     std::shared_lock lock(server_.catalog_mutex());
     ASSIGN_OR_RETURN(Collection * c, Namespace(r.PathParam(0), ns));
