@@ -1,4 +1,4 @@
-// Strict JSON at the edges: RefuseUnknownFields, JsonUnsigned.
+// Strict JSON at the edges: RefuseUnknownFields, JsonUnsigned, OptionalFlag.
 //
 // Request bodies, vector records and document objects name their fields; a
 // field the reader does not know is a client's mistake ("filters" for
@@ -53,6 +53,16 @@ inline std::optional<uint64_t> JsonUnsigned(const nlohmann::json& v) {
     if (d >= 0 && d <= 9007199254740992.0 && std::floor(d) == d) return static_cast<uint64_t>(d);
   }
   return std::nullopt;
+}
+
+// The boolean field `name` of `object`: `absent` when it is missing or
+// null, else InvalidArgument ("\"name\" must be true or false") for
+// anything but true or false.
+inline Result<bool> OptionalFlag(const nlohmann::json& object, std::string_view name, bool absent = false) {
+  auto it = object.find(name);
+  if (it == object.end() || it->is_null()) return absent;
+  if (!it->is_boolean()) return absl::InvalidArgumentError(StrCat("\"", name, "\" must be true or false"));
+  return it->get<bool>();
 }
 
 }  // namespace ragline

@@ -90,12 +90,8 @@ Result<QueryRequest> QueryRequest::FromJson(const json& j) {
       return absl::InvalidArgumentError(StrCat("\"filter\": ", std::string(filter.status().message())));
     r.filter = std::move(*filter);
   }
-  for (const char* flag : {"generate", "stream"}) {
-    if (auto b = j.find(flag); b != j.end() && !b->is_null()) {
-      if (!b->is_boolean()) return absl::InvalidArgumentError(StrCat("\"", flag, "\" must be true or false"));
-      (std::string_view(flag) == "generate" ? r.generate : r.stream) = b->get<bool>();
-    }
-  }
+  ASSIGN_OR_RETURN(r.generate, OptionalFlag(j, "generate", r.generate));
+  ASSIGN_OR_RETURN(r.stream, OptionalFlag(j, "stream", r.stream));
   if (auto t = j.find("timeout_ms"); t != j.end() && !t->is_null()) {
     const auto value = JsonUnsigned(*t);
     if (!value || *value == 0 || *value > kMaxTimeoutMs)

@@ -90,13 +90,7 @@ Result<ChatRequest> ParseChatRequest(const json& body) {
     return absl::InvalidArgumentError("\"messages\" must end with a user message with text (the question)");
   }
 
-  auto flag = [&](const char* name) -> Result<bool> {
-    auto it = body.find(name);
-    if (it == body.end() || it->is_null()) return false;
-    if (!it->is_boolean()) return absl::InvalidArgumentError(StrCat("\"", name, "\" must be true or false"));
-    return it->get<bool>();
-  };
-  ASSIGN_OR_RETURN(out.stream, flag("stream"));
+  ASSIGN_OR_RETURN(out.stream, OptionalFlag(body, "stream"));
   if (auto so = body.find("stream_options"); so != body.end() && !so->is_null()) {
     if (!out.stream) return absl::InvalidArgumentError("\"stream_options\" needs \"stream\": true");
     RETURN_IF_ERROR(RefuseUnknownFields(*so, {"include_usage", "include_obfuscation"}, "\"stream_options\""));
@@ -113,7 +107,7 @@ Result<ChatRequest> ParseChatRequest(const json& body) {
       return absl::InvalidArgumentError(StrCat("\"", tools, "\": tool calls are not supported"));
     }
   }
-  ASSIGN_OR_RETURN(const bool logprobs, flag("logprobs"));
+  ASSIGN_OR_RETURN(const bool logprobs, OptionalFlag(body, "logprobs"));
   if (logprobs) return absl::InvalidArgumentError("\"logprobs\" are not supported");
   if (auto f = body.find("response_format"); f != body.end() && !f->is_null() &&
                                              !(f->is_object() && f->value("type", json()) == "text")) {

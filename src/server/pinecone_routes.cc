@@ -45,13 +45,6 @@ Result<std::string> NamespaceOf(const json& body) {
   return ns->get<std::string>();
 }
 
-Result<bool> FlagOf(const json& body, const char* name) {
-  auto it = body.find(name);
-  if (it == body.end() || it->is_null()) return false;
-  if (!it->is_boolean()) return absl::InvalidArgumentError(StrCat("\"", name, "\" must be true or false"));
-  return it->get<bool>();
-}
-
 Result<std::optional<store::PayloadFilter>> FilterOf(const json& body) {
   auto f = body.find("filter");
   if (f == body.end() || f->is_null()) return std::optional<store::PayloadFilter>();
@@ -147,15 +140,8 @@ class PineconeRoutes {
     return db_.CreateCollection(config);
   }
 
-  // Records with versions past what is stored, so each write replaces.
-  static Result<store::UpsertSummary> Write(Collection& c, std::vector<store::Record> records) {
-    const uint64_t now = NowMs();
-    for (auto& r : records) {
-      auto stored = c.Get(r.id);
-      r.version = std::max(now, stored ? stored->version + 1 : 0);
-    }
-    return c.Upsert(std::move(records));
-  }
+  // A version past `stored` (0: none), so a write replaces what is stored.
+  static uint64_t NextVersion(uint64_t stored) { return std::max(NowMs(), stored + 1); }
 
   Result<json> Upsert(RouteRequest& r) {
     ASSIGN_OR_RETURN(json body, r.JsonBody());
@@ -180,9 +166,11 @@ class PineconeRoutes {
       ASSIGN_OR_RETURN(store::Record rec,
                        store::RecordFromJson({{"id", v["id"]}, {"vector", v["values"]}, {"payload", metadata}},
                                              c->config().dim, at));
+      auto stored = c->Get(rec.id);
+      rec.version = NextVersion(stored ? stored->version : 0);
       records.push_back(std::move(rec));
     }
-    ASSIGN_OR_RETURN(store::UpsertSummary s, Write(*c, std::move(records)));
+    ASSIGN_OR_RETURN(store::UpsertSummary s, c->Upsert(std::move(records)));
     return json{{"upsertedCount", s.inserted + s.replaced}};
   }
 
@@ -200,8 +188,8 @@ class PineconeRoutes {
     if (body.contains("vector") == body.contains("id")) {
       return absl::InvalidArgumentError("give exactly one of \"vector\" and \"id\"");
     }
-    ASSIGN_OR_RETURN(const bool values, FlagOf(body, "includeValues"));
-    ASSIGN_OR_RETURN(const bool metadata, FlagOf(body, "includeMetadata"));
+    ASSIGN_OR_RETURN(const bool values, OptionalFlag(body, "includeValues"));
+    ASSIGN_OR_RETURN(const bool metadata, OptionalFlag(body, "includeMetadata"));
     ASSIGN_OR_RETURN(auto filter, FilterOf(body));
     ASSIGN_OR_RETURN(const resilience::Deadline deadline, server_.QueryDeadline(r, std::nullopt));
     ASSIGN_OR_RETURN(auto slot, server_.AdmitQuery(deadline));
@@ -271,7 +259,7 @@ class PineconeRoutes {
       return absl::InvalidArgumentError("\"values\" updates one vector: give \"id\", not \"filter\"");
     }
     if (filter && filter->MatchesAll()) return absl::InvalidArgumentError("\"filter\" must not be empty");
-    ASSIGN_OR_RETURN(const bool dry_run, FlagOf(body, "dryRun"));
+    ASSIGN_OR_RETURN(const bool dry_run, OptionalFlag(body, "dryRun"));
     std::shared_lock lock(server_.catalog_mutex());
     ASSIGN_OR_RETURN(Collection * c, Namespace(r.PathParam(0), ns));
     if (c == nullptr) return json{{"matchedRecords", 0}};
@@ -289,19 +277,20 @@ class PineconeRoutes {
     if (dry_run || targets.empty()) return json{{"matchedRecords", targets.size()}};
     std::vector<store::Record> records;
     for (auto& t : targets) {
-      std::vector<float> vector = std::move(t.vector);
-      if (body.contains("values")) {
-        ASSIGN_OR_RETURN(vector, store::VectorFromJson(body["values"], c->config().dim, "values"));
-      } else if (vector.empty()) {  // listed without vectors
+      if (t.vector.empty()) {  // listed without its vector: read it, and its current version
         auto stored = c->Get(t.id);
         if (!stored) continue;  // deleted meanwhile
-        vector = std::move(stored->vector);
+        t.vector = std::move(stored->vector);
+        t.version = stored->version;
+      }
+      if (body.contains("values")) {
+        ASSIGN_OR_RETURN(t.vector, store::VectorFromJson(body["values"], c->config().dim, "values"));
       }
       json payload = t.payload.is_object() ? std::move(t.payload) : json::object();
       payload.update(set);
-      records.push_back({t.id, 0, std::move(vector), payload.dump()});
+      records.push_back({t.id, NextVersion(t.version), std::move(t.vector), payload.dump()});
     }
-    ASSIGN_OR_RETURN(store::UpsertSummary s, Write(*c, std::move(records)));
+    ASSIGN_OR_RETURN(store::UpsertSummary s, c->Upsert(std::move(records)));
     return json{{"matchedRecords", s.inserted + s.replaced}};
   }
 
@@ -310,7 +299,7 @@ class PineconeRoutes {
     RETURN_IF_ERROR(RefuseUnknownFields(body, {"ids", "deleteAll", "namespace", "filter"}, ""));
     ASSIGN_OR_RETURN(std::string ns, NamespaceOf(body));
     ASSIGN_OR_RETURN(auto filter, FilterOf(body));
-    ASSIGN_OR_RETURN(const bool all, FlagOf(body, "deleteAll"));
+    ASSIGN_OR_RETURN(const bool all, OptionalFlag(body, "deleteAll"));
     if (int{body.contains("ids")} + int{filter.has_value()} + int{all} != 1) {
       return absl::InvalidArgumentError("give exactly one of \"ids\", \"filter\" and \"deleteAll\": true");
     }

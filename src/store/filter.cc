@@ -105,15 +105,15 @@ Result<std::shared_ptr<const Node>> ParseObject(const json& f, std::string_view 
   return std::shared_ptr<const Node>(all);
 }
 
-const json* LookupIn(const json& object, const std::vector<std::string>& path) {
-  const json* cur = &object;
-  for (const auto& part : path) {
-    if (!cur->is_object()) return nullptr;
-    auto it = cur->find(part);
-    if (it == cur->end()) return nullptr;
-    cur = &*it;
+// The value at path[from...] inside `value`, or null.
+const json* LookupFrom(const json* value, const std::vector<std::string>& path, size_t from) {
+  for (size_t i = from; i < path.size(); ++i) {
+    if (!value->is_object()) return nullptr;
+    auto it = value->find(path[i]);
+    if (it == value->end()) return nullptr;
+    value = &*it;
   }
-  return cur;
+  return value;
 }
 
 // The field at `path`; when the payload has no such top-level field, the
@@ -121,9 +121,9 @@ const json* LookupIn(const json& object, const std::vector<std::string>& path) {
 // caller's metadata (so {"lang": "en"} filters chunks as hits show them).
 const json* Lookup(const json& payload, const std::vector<std::string>& path) {
   if (!payload.is_object() || path.empty()) return nullptr;
-  if (payload.contains(path.front())) return LookupIn(payload, path);
+  if (auto top = payload.find(path.front()); top != payload.end()) return LookupFrom(&*top, path, 1);
   auto metadata = payload.find("metadata");
-  return metadata != payload.end() ? LookupIn(*metadata, path) : nullptr;
+  return metadata != payload.end() ? LookupFrom(&*metadata, path, 0) : nullptr;
 }
 
 // Scalar equality; numbers compare by value across int/float.

@@ -1,6 +1,7 @@
 """The HTTP client: one method per route, JSON in and out, errors as RaglineError."""
 import base64
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -104,6 +105,12 @@ class Client:
         """vectors: [{"id", "version"?, "vector", "payload"?}]; returns the upsert counts."""
         return self._call("POST", f"/v1/collections/{_quote(name)}/vectors", {"vectors": list(vectors)})
 
+    def upsert_all(self, name, vectors, batch=512):
+        """upsert_vectors for any number of records, `batch` per request."""
+        vectors = list(vectors)
+        for start in range(0, len(vectors), batch):
+            self.upsert_vectors(name, vectors[start:start + batch])
+
     def delete_vectors(self, name, ids=None, filter=None, all=False):
         """Deletes by ids, by a non-empty payload filter, or every record (all=True)."""
         if (ids is not None) + (filter is not None) + bool(all) != 1:
@@ -202,6 +209,18 @@ class Client:
                     data.append(line[5:].lstrip(" "))
             if event is not None or data:
                 yield event or "message", json.loads("\n".join(data)) if data else None
+
+
+class VersionClock:
+    """Versions for writes that replace what is stored: the clock in ms, kept
+    increasing, so two writes of an id in the same millisecond both land."""
+
+    def __init__(self):
+        self._last = 0
+
+    def next(self):
+        self._last = max(int(time.time() * 1000), self._last + 1)
+        return self._last
 
 
 def _error_from(status, raw, request_id):

@@ -13,7 +13,6 @@ retrieves), and a VectorStore over its vectors routes:
     store.add_texts(["Tides follow the moon."], metadatas=[{"topic": "sea"}])
     store.similarity_search("moon", k=1, filter={"topic": "sea"})
 """
-import time
 import uuid
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -23,7 +22,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.vectorstores import VectorStore
 
-from .client import AsyncClient, Client, RaglineError
+from .client import AsyncClient, Client, RaglineError, VersionClock
 
 
 def _hit_document(hit: Dict[str, Any]) -> Document:
@@ -90,7 +89,7 @@ class RaglineVectorStore(VectorStore):
         self._embedding = embedding
         self._collection_config = collection_config
         self._exists = False
-        self._last_version = 0
+        self._versions = VersionClock()
 
     @property
     def embeddings(self) -> Optional[Embeddings]:
@@ -128,10 +127,6 @@ class RaglineVectorStore(VectorStore):
                     raise
         self._exists = True
 
-    def _next_version(self) -> int:
-        self._last_version = max(int(time.time() * 1000), self._last_version + 1)
-        return self._last_version
-
     @staticmethod
     def _document(record: Dict[str, Any]) -> Document:
         payload = record.get("payload") or {}
@@ -153,12 +148,11 @@ class RaglineVectorStore(VectorStore):
             return []
         vectors = self._embed_texts(texts)
         self._ensure_collection(len(vectors[0]))
-        version = self._next_version()
+        version = self._versions.next()
         records = [{"id": i, "version": version, "vector": list(v),
                     "payload": {"text": t, "metadata": dict(m or {})}}
                    for i, t, v, m in zip(ids, texts, vectors, metadatas or [None] * len(texts))]
-        for start in range(0, len(records), 512):
-            self.client.upsert_vectors(self.collection, records[start:start + 512])
+        self.client.upsert_all(self.collection, records)
         return ids
 
     def delete(self, ids: Optional[List[str]] = None, **kwargs: Any) -> Optional[bool]:
@@ -192,14 +186,20 @@ class RaglineVectorStore(VectorStore):
                     raise
         return out
 
+    def _scored(self, hits: List[Dict[str, Any]]) -> List[Tuple[Document, float]]:
+        return [(self._document(h), h["score"]) for h in hits]
+
+    def _nothing_added(self, error: RaglineError) -> bool:
+        """A search's 404 before this store added anything: no collection yet, no hits."""
+        return error.status == 404 and not self._exists
+
     def _search(self, vector: List[float], k: int, filter: Optional[dict]) -> List[Tuple[Document, float]]:
         try:
-            hits = self.client.search_vectors(self.collection, vector, k=k, filter=filter)
+            return self._scored(self.client.search_vectors(self.collection, vector, k=k, filter=filter))
         except RaglineError as e:
-            if e.status == 404 and not self._exists:
-                return []  # nothing was added yet
+            if self._nothing_added(e):
+                return []
             raise
-        return [(self._document(h), h["score"]) for h in hits]
 
     def similarity_search_with_score(self, query: str, k: int = 4, filter: Optional[dict] = None,
                                      **kwargs: Any) -> List[Tuple[Document, float]]:
@@ -224,12 +224,11 @@ class RaglineVectorStore(VectorStore):
         else:
             vector = (await self._async.embed([query]))[0]
         try:
-            hits = await self._async.search_vectors(self.collection, vector, k=k, filter=filter)
+            return self._scored(await self._async.search_vectors(self.collection, vector, k=k, filter=filter))
         except RaglineError as e:
-            if e.status == 404 and not self._exists:
+            if self._nothing_added(e):
                 return []
             raise
-        return [(self._document(h), h["score"]) for h in hits]
 
     async def asimilarity_search(self, query: str, k: int = 4, filter: Optional[dict] = None,
                                  **kwargs: Any) -> List[Document]:

@@ -12,7 +12,6 @@ own (POST /v1/embeddings), so an index built in LlamaIndex embeds exactly as
                                             storage_context=StorageContext.from_defaults(vector_store=store))
     index.as_retriever(similarity_top_k=3).retrieve("What pulls the tides?")
 """
-import time
 from typing import Any, Dict, List, Optional, Sequence
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -23,7 +22,7 @@ from llama_index.core.vector_stores.types import (BasePydanticVectorStore, Filte
                                                   VectorStoreQueryMode, VectorStoreQueryResult)
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
-from .client import AsyncClient, Client, RaglineError
+from .client import AsyncClient, Client, RaglineError, VersionClock
 
 _RANGES = {FilterOperator.EQ: "$eq", FilterOperator.NE: "$ne", FilterOperator.GT: "$gt",
            FilterOperator.GTE: "$gte", FilterOperator.LT: "$lt", FilterOperator.LTE: "$lte",
@@ -97,7 +96,7 @@ class RaglineLlamaVectorStore(BasePydanticVectorStore):
     collection: str
     _client: Client = PrivateAttr()
     _config: Dict[str, Any] = PrivateAttr()
-    _last_version: int = PrivateAttr(default=0)
+    _versions: VersionClock = PrivateAttr(default_factory=VersionClock)
 
     def __init__(self, collection: str, base_url: str = "http://127.0.0.1:8080", api_key: Optional[str] = None,
                  **collection_config: Any):
@@ -109,10 +108,6 @@ class RaglineLlamaVectorStore(BasePydanticVectorStore):
     def client(self) -> Client:
         return self._client
 
-    def _version(self) -> int:
-        self._last_version = max(int(time.time() * 1000), self._last_version + 1)
-        return self._last_version
-
     def add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> List[str]:
         if not nodes:
             return []
@@ -122,15 +117,14 @@ class RaglineLlamaVectorStore(BasePydanticVectorStore):
             if e.status != 404:
                 raise
             self._client.create_collection(self.collection, **dict(self._config, dim=len(nodes[0].get_embedding())))
-        version = self._version()
+        version = self._versions.next()
         records = []
         for node in nodes:
             payload = node_to_metadata_dict(node, remove_text=True, flat_metadata=self.flat_metadata)
             payload.update({"text": node.get_content(), "node_id": node.node_id})
             records.append({"id": node.node_id, "version": version, "vector": list(node.get_embedding()),
                             "payload": payload})
-        for start in range(0, len(records), 512):
-            self._client.upsert_vectors(self.collection, records[start:start + 512])
+        self._client.upsert_all(self.collection, records)
         return [n.node_id for n in nodes]
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
