@@ -71,7 +71,9 @@ def main():
     if preface:
         with open(os.path.join(args.out, "preface.txt"), "w", encoding="utf-8") as f:
             f.write("The Devil's Dictionary, by Ambrose Bierce\n\n" + preface + "\n")
-    with open(os.path.join(args.out, "SOURCE"), "w", encoding="utf-8") as f:
+    # Beside the corpus, not in it: every text file in the folder is ingested.
+    with open(os.path.join(os.path.dirname(os.path.abspath(args.out)), "SOURCE-devils-dictionary"), "w",
+              encoding="utf-8") as f:
         f.write(f"Ambrose Bierce, The Devil's Dictionary (1881-1906): public domain.\n"
                 f"Made by examples/make_devils_dictionary.py from Debian's {version}.\n")
     print(f"{len(entries)} entries in {len(by_letter)} files under {args.out}")

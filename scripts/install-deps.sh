@@ -10,6 +10,7 @@ packages=(
   libzstd-dev jq curl ca-certificates
   libopenblas-dev libutf8proc-dev libcpp-httplib-dev libboost1.81-dev libstemmer-dev
   libgumbo-dev libpoppler-cpp-dev
+  zlib1g-dev  # .gz documents (README.gz, changelog.Debian.gz under /usr/share/doc)
   libyaml-cpp-dev  # GET /openapi.json: the compiled-in docs/openapi.yaml as JSON
   python3 python3-venv
   prometheus  # promtool: validates the /metrics exposition (src/obs); ~19 MB; its daemon stays off (below)

@@ -30,7 +30,7 @@ cat > "$SRC/sub/c.html" <<'EOF'
 <main><h1>Volcanoes</h1><p>Magma rises through the crust and erupts as lava, ash and gas.</p></main>
 </body></html>
 EOF
-echo "not ingested: unknown extension" > "$SRC/notes.xyz"
+printf '\x89PNG\r\n\x1a\n\0\0\0\rIHDR' > "$SRC/logo.png"  # binary: skipped with its reason
 
 # --- first run: everything is added
 rc=0
@@ -43,6 +43,8 @@ check "collection created with the model's dim" \
 chunks=$(field .chunks_upserted)
 check "vector_count = chunks upserted" "$("$RAGLINE" stats docs --data "$DATA" | jq .vector_count)" "$chunks"
 check_contains "progress on stderr" "$(cat "$WORK/err")" "ingest: 3/3 docs"
+check "binary file skipped" "$(jq -c '[.files_skipped, .skipped[0].id]' "$WORK/out.json")" '[1,"logo.png"]'
+check_contains "skip said on stderr" "$(cat "$WORK/err")" "skipped: logo.png: binary data (NUL byte at offset 8)"
 "$RAGLINE" get docs "b.md#0" --data "$DATA" > "$WORK/b0.json"
 check "payload doc_id" "$(jq -r .payload.doc_id "$WORK/b0.json")" "b.md"
 check "payload title" "$(jq -r .payload.title "$WORK/b0.json")" "Bicycles"

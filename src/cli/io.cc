@@ -179,38 +179,84 @@ std::string Duration(double seconds) {
 
 }  // namespace
 
-Progress::Progress(std::string label, size_t total, std::string unit)
+Progress::Progress(std::string label, size_t total, std::string unit, std::string second_unit)
     : label_(std::move(label)),
-      total_(total),
       unit_(std::move(unit)),
+      second_unit_(std::move(second_unit)),
       tty_(::isatty(2) == 1),
       start_(Clock::now()),
-      last_(start_) {}
+      total_(total),
+      last_draw_(start_) {
+  if (!tty_) return;
+  ticker_ = std::thread([this] {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!finished_) {
+      cv_.wait_for(lock, std::chrono::seconds(1));
+      if (!finished_ && Clock::now() - last_draw_ >= std::chrono::milliseconds(900)) DrawLocked(false);
+    }
+  });
+}
 
-void Progress::Update(size_t done, std::string_view extra) {
-  const bool finished = total_ > 0 && done >= total_;
-  if (!tty_ && !finished && std::chrono::duration<double>(Clock::now() - last_).count() < 10) return;
-  last_ = Clock::now();
-  const double elapsed = std::chrono::duration<double>(last_ - start_).count();
-  const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
-  std::string line = StrCat(label_, ": ", done);
-  if (total_ > 0) line += StrCat("/", total_);
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.1f", rate);
-  line += StrCat(" ", unit_, "  ", buf, " ", unit_, "/s");
-  if (!extra.empty()) line += StrCat("  ", extra);
-  if (total_ > 0) {
-    const double eta = rate > 0 ? static_cast<double>(total_ - std::min(done, total_)) / rate : 0;
-    line += StrCat("  ETA ", Duration(eta));
+Progress::~Progress() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    finished_ = true;
+    if (open_line_) std::fputc('\n', stderr);
+    open_line_ = false;
   }
-  open_line_ = tty_ && !finished;
-  std::fprintf(stderr, "%s%s%s", tty_ ? "\r" : "", line.c_str(), open_line_ ? "   " : "\n");
-  std::fflush(stderr);
+  cv_.notify_all();
+  if (ticker_.joinable()) ticker_.join();
+}
+
+double Progress::elapsed() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+void Progress::set_total(size_t total) {
+  std::lock_guard<std::mutex> lock(mu_);
+  total_ = total;
+}
+
+void Progress::Update(size_t done, std::string_view extra, size_t second) {
+  std::lock_guard<std::mutex> lock(mu_);
+  done_ = done;
+  second_ = second;
+  extra_ = std::string(extra);
+  const auto since = Clock::now() - last_draw_;
+  if (since >= (tty_ ? std::chrono::milliseconds(200) : std::chrono::milliseconds(5000))) DrawLocked(false);
 }
 
 void Progress::Finish() {
-  if (open_line_) std::fputc('\n', stderr);
-  open_line_ = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return;
+    finished_ = true;
+    if (drawn_ || !tty_) DrawLocked(true);  // a command that never drew stays quiet on a terminal
+  }
+  cv_.notify_all();
+  if (ticker_.joinable()) ticker_.join();
+}
+
+void Progress::DrawLocked(bool final) {
+  last_draw_ = Clock::now();
+  drawn_ = true;
+  const double seconds = std::chrono::duration<double>(last_draw_ - start_).count();
+  const size_t counted = second_unit_.empty() ? done_ : second_;
+  const double rate = seconds > 0 ? static_cast<double>(counted) / seconds : 0;
+  std::string line = StrCat(label_, ": ", done_);
+  if (total_ > 0) line += StrCat("/", total_);
+  line += StrCat(" ", unit_);
+  if (!second_unit_.empty()) line += StrCat("  ", second_, " ", second_unit_);
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f", rate);
+  line += StrCat("  ", buf, " ", second_unit_.empty() ? unit_ : second_unit_, "/s  ", Duration(seconds));
+  if (!extra_.empty()) line += StrCat("  ", extra_);
+  if (total_ > 0 && !final) {
+    const double frac = static_cast<double>(std::min(done_, total_)) / static_cast<double>(total_);
+    line += frac > 0 ? StrCat("  ETA ", Duration(seconds * (1 - frac) / frac)) : std::string("  ETA ?");
+  }
+  open_line_ = tty_ && !final;
+  // On a terminal: back to the line's start, and clear what a longer line left.
+  std::fprintf(stderr, "%s%s%s%s", tty_ ? "\r" : "", line.c_str(), tty_ ? "\x1b[K" : "", open_line_ ? "" : "\n");
+  std::fflush(stderr);
 }
 
 store::DatabaseOptions CliDatabaseOptions(bool read_only) {

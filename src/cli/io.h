@@ -11,8 +11,10 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <functional>
+#include <mutex>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -160,25 +162,43 @@ class SignalStopper {
   std::thread thread_;
 };
 
-// Progress of a long command on stderr: "LABEL: done/total UNIT  rate  ETA",
-// a `\r`-updated line on a terminal, otherwise a line every 10 s and one at
-// the end. total 0 = unknown (no ETA). `extra` is appended ("12 chunks").
+// Progress of a long command on stderr: "LABEL: done/total UNIT  [N
+// SECOND_UNIT]  rate  elapsed  ETA". On a terminal a `\r`-updated line,
+// redrawn at least once a second (the clock moves while a long batch runs);
+// otherwise a line at most every 5 s and one at the end. total 0 = unknown
+// (no ETA). With `second_unit` ("chunks") Update's `second` counts it and
+// the rate is of it; `extra` is appended ("pass 2").
+//
+// Thread safety: Update and Finish may be called from any one thread at a
+// time; the ticker thread only redraws.
 class Progress {
  public:
-  Progress(std::string label, size_t total, std::string unit = "docs");
-  void set_total(size_t total) { total_ = total; }
-  void Update(size_t done, std::string_view extra = {});
-  // Ends a terminal line left open by Update (no-op otherwise).
+  Progress(std::string label, size_t total, std::string unit = "docs", std::string second_unit = "");
+  ~Progress();
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+
+  void set_total(size_t total);
+  void Update(size_t done, std::string_view extra = {}, size_t second = 0);
+  // Draws the final line (a terminal line left open ends) and stops the ticker.
   void Finish();
+  // Seconds since the start.
+  double elapsed() const;
 
  private:
   using Clock = std::chrono::steady_clock;
-  std::string label_;
-  size_t total_;
-  std::string unit_;
-  bool tty_;
-  bool open_line_ = false;
-  Clock::time_point start_, last_;
+  void DrawLocked(bool final);  // mu_ held
+
+  const std::string label_, unit_, second_unit_;
+  const bool tty_;
+  const Clock::time_point start_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t total_ = 0, done_ = 0, second_ = 0;  // GUARDED_BY(mu_)
+  std::string extra_;                         // GUARDED_BY(mu_)
+  bool open_line_ = false, finished_ = false, drawn_ = false;
+  Clock::time_point last_draw_;
+  std::thread ticker_;
 };
 
 }  // namespace ragline::cli

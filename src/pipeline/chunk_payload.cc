@@ -23,6 +23,7 @@ json ChunkPayload::ToJson() const {
             {"token_count", token_count},
             {"heading_path", heading_path}};
   if (!root.empty()) j["root"] = root;
+  if (page > 0) j["page"] = page;
   return j;
 }
 
@@ -81,6 +82,7 @@ Result<ChunkPayload> ChunkPayload::FromJson(const json& j) {
   RETURN_IF_ERROR(ReadUnsigned(j, "token_count", &p.token_count));
   RETURN_IF_ERROR(ReadString(j, "heading_path", &p.heading_path));
   if (j.contains("root")) RETURN_IF_ERROR(ReadString(j, "root", &p.root));
+  if (j.contains("page")) RETURN_IF_ERROR(ReadUnsigned(j, "page", &p.page));
   return p;
 }
 

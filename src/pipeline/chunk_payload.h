@@ -7,7 +7,7 @@
 // Fields fall in two groups: the document's (the same on every chunk of one
 // version: doc_id, title, source, root, content_type, content_hash,
 // fingerprint, chunk_count, extracted, metadata) and the chunk's own (text,
-// ordinal, offsets, token_count, heading_path).
+// ordinal, offsets, token_count, heading_path, page).
 //
 // Thread safety: a plain value.
 #pragma once
@@ -24,7 +24,7 @@ namespace ragline::pipeline {
 struct ChunkPayload {
   // Bump when what is written changes: it is part of every fingerprint, so
   // every document is re-ingested once by the next run.
-  static constexpr int kSchema = 1;
+  static constexpr int kSchema = 2;  // 2: "page"
 
   // The document's.
   std::string doc_id;
@@ -44,9 +44,10 @@ struct ChunkPayload {
   uint64_t end = 0;
   size_t token_count = 0;    // model tokens, specials not counted
   std::string heading_path;  // "Install > Debian"; "" before the first heading
+  size_t page = 0;           // PDF: the page (from 1) where the chunk begins; 0 = not paged
 
   nlohmann::json ToJson() const;
-  // Reads a payload the pipeline wrote: every field above but root must be
+  // Reads a payload the pipeline wrote: every field above but root and page must be
   // there with its type; fields it does not know are ignored (a newer
   // writer). InvalidArgument naming the first field that is missing or
   // wrong: the payload was not written by the pipeline (e.g. a record

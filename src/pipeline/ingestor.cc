@@ -10,15 +10,18 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
 #include <unordered_set>
 
+#include "absl/strings/ascii.h"
 #include "core/strings.h"
 #include "pipeline/channel.h"
 #include "pipeline/chunk_payload.h"
 #include "resilience/retry.h"
+#include "text/sniff.h"
 
 namespace ragline::pipeline {
 
@@ -49,11 +52,14 @@ void IngestReport::Merge(const IngestReport& o) {
   chunks_upserted += o.chunks_upserted;
   chunks_deleted += o.chunks_deleted;
   failures.insert(failures.end(), o.failures.begin(), o.failures.end());
+  skipped.insert(skipped.end(), o.skipped.begin(), o.skipped.end());
 }
 
 json IngestReport::ToJson() const {
   json f = json::array();
   for (const auto& x : failures) f.push_back({{"id", x.id}, {"error", x.error}});
+  json k = json::array();
+  for (const auto& x : skipped) k.push_back({{"id", x.id}, {"reason", x.error}});
   return {{"documents_added", documents_added},
           {"documents_replaced", documents_replaced},
           {"documents_unchanged", documents_unchanged},
@@ -62,7 +68,9 @@ json IngestReport::ToJson() const {
           {"documents_superseded", documents_superseded},
           {"chunks_upserted", chunks_upserted},
           {"chunks_deleted", chunks_deleted},
-          {"failures", f}};
+          {"files_skipped", skipped.size()},
+          {"failures", f},
+          {"skipped", k}};
 }
 
 json DocumentInfo::SummaryJson() const {
@@ -127,6 +135,11 @@ class CallLedger final : public StageEvents {
     std::lock_guard<std::mutex> l(mu_);
     report_.chunks_deleted += n;
   }
+  void ChunksEmbedded(size_t n) override {
+    std::lock_guard<std::mutex> l(mu_);
+    chunks_embedded_ += n;
+    if (progress_) progress_(docs_done_, total_, chunks_embedded_);
+  }
   void StageTime(std::string_view stage, double seconds) override {
     if (!observer_) return;
     std::lock_guard<std::mutex> l(mu_);
@@ -167,7 +180,7 @@ class CallLedger final : public StageEvents {
  private:
   void FinishLocked() {
     ++docs_done_;
-    if (progress_) progress_(docs_done_, total_, report_.chunks_upserted);
+    if (progress_) progress_(docs_done_, total_, chunks_embedded_);
   }
 
   const size_t total_;
@@ -178,6 +191,7 @@ class CallLedger final : public StageEvents {
   mutable std::mutex mu_;                        // also serialises the callbacks
   IngestReport report_;                          // GUARDED_BY(mu_)
   size_t docs_done_ = 0;                         // GUARDED_BY(mu_)
+  size_t chunks_embedded_ = 0;                   // GUARDED_BY(mu_)
   Status fatal_;                                 // GUARDED_BY(mu_)
   std::vector<std::string> limit_failures_;      // GUARDED_BY(mu_)
   std::atomic<bool> stopped_{false};
@@ -187,13 +201,27 @@ class CallLedger final : public StageEvents {
 // rather than leave after a pause.
 constexpr std::chrono::milliseconds kNoLinger = std::chrono::hours(24);
 
-bool IsIngestibleFile(const fs::path& path) {
-  std::string ext = path.extension().string();
-  if (ext.empty()) return false;
-  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  static const std::set<std::string> kExtensions = {".txt",  ".text", ".md",    ".markdown",
-                                                    ".html", ".htm",  ".xhtml", ".pdf"};
-  return kExtensions.count(ext) > 0;
+// How a listed file is extracted: its extension when ragline reads that
+// format (".md"; "x.html.gz" → ".html"), else the format its first bytes show
+// (SniffFormat: "text/plain", "text/html", "application/pdf"). Any error is
+// the reason it is skipped.
+Result<std::string> ContentTypeOfFile(const fs::path& path) {
+  const bool gz = absl::AsciiStrToLower(path.extension().string()) == ".gz";
+  const std::string ext = absl::AsciiStrToLower((gz ? path.stem() : path).extension().string());
+  if (ext.size() > 1 && text::FormatFromContentType(ext).ok()) return ext;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(StrCat("cannot read (", std::strerror(errno), ")"));
+  // A compressed head: enough input for kSniffBytes of output, whatever the ratio.
+  std::string head(gz ? 64 * text::kSniffBytes : text::kSniffBytes, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  bool complete = in.eof();
+  if (gz && text::IsGzip(head)) {
+    ASSIGN_OR_RETURN(head, text::Gunzip(head, text::kSniffBytes, /*prefix_only=*/true));
+    complete = complete && head.size() < text::kSniffBytes;
+  }
+  ASSIGN_OR_RETURN(text::DocumentFormat format, text::SniffFormat(head, complete));
+  return std::string(text::ContentTypeOf(format));
 }
 
 std::string DocIdOf(const store::StoredRecord& r) {
@@ -330,14 +358,26 @@ Result<IngestReport> Ingestor::IngestPath(const fs::path& root, const ProgressCa
   return IngestPathLocked(root, progress);
 }
 
-Result<SourceFiles> ListSourceFiles(const fs::path& path) {
+Result<SourceFiles> ListSourceFiles(const fs::path& path, const std::string& content_type) {
   std::error_code ec;
   SourceFiles out;
   out.root = fs::weakly_canonical(fs::absolute(path, ec), ec);
   if (ec || !fs::exists(out.root))
     return absl::NotFoundError(StrCat(path.string(), ": no such file or directory"));
+  auto add = [&](const fs::path& p, std::string id) {
+    Result<std::string> type = content_type.empty() ? ContentTypeOfFile(p) : Result<std::string>(content_type);
+    if (type.ok()) {
+      out.files.push_back({std::move(id), p, std::move(*type)});
+    } else {
+      out.skipped.push_back({std::move(id), std::string(type.status().message())});
+    }
+  };
   if (!fs::is_directory(out.root)) {
-    out.files.push_back({out.root.filename().string(), out.root});
+    add(out.root, out.root.filename().string());
+    if (!out.skipped.empty()) {
+      return absl::InvalidArgumentError(StrCat(path.string(), ": skipped: ", out.skipped[0].error,
+                                               "; not a txt, md, html or pdf document"));
+    }
     out.root = out.root.parent_path();
     return out;
   }
@@ -351,23 +391,23 @@ Result<SourceFiles> ListSourceFiles(const fs::path& path) {
       if (it->is_directory(ec)) it.disable_recursion_pending();
       continue;
     }
-    if (it->is_regular_file(ec) && IsIngestibleFile(p)) files.push_back(p);
+    if (it->is_regular_file(ec)) files.push_back(p);
   }
   std::sort(files.begin(), files.end());
-  for (const auto& p : files) out.files.push_back({p.lexically_relative(out.root).generic_string(), p});
+  for (const auto& p : files) add(p, p.lexically_relative(out.root).generic_string());
   out.directory = true;
   return out;
 }
 
 Result<IngestReport> Ingestor::IngestPathLocked(const fs::path& root_arg, const ProgressCallback& progress) {
-  ASSIGN_OR_RETURN(SourceFiles listed, ListSourceFiles(root_arg));
+  ASSIGN_OR_RETURN(SourceFiles listed, ListSourceFiles(root_arg, options_.file_content_type));
   const fs::path& root = listed.root;
   std::vector<RawDocument> items;
   std::set<std::string> present;
   for (const auto& f : listed.files) {
     RawDocument item;
     item.doc.id = f.id;
-    item.doc.content_type = f.path.extension().string();
+    item.doc.content_type = f.content_type;
     item.doc.source = f.path.string();
     item.file = f.path;
     item.root = root.string();
@@ -376,6 +416,7 @@ Result<IngestReport> Ingestor::IngestPathLocked(const fs::path& root_arg, const 
   }
   if (!listed.directory) return IngestRaw(std::move(items), progress, {});
   ASSIGN_OR_RETURN(IngestReport report, IngestRaw(std::move(items), progress, {}));
+  report.skipped = std::move(listed.skipped);
 
   // Documents of this root whose file is gone: every chunk, committed or not.
   ASSIGN_OR_RETURN(auto filter, store::PayloadFilter::Parse({{"root", root.string()}}));

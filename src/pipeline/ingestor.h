@@ -85,6 +85,9 @@ struct IngestOptions {
   size_t embed_batch_chunks = 64;  // chunks per Embed call, taken across documents
   size_t queue_capacity = 8;       // batches of embed_batch_chunks chunks each channel holds
   size_t extract_threads = 1;      // extract+chunk workers
+  // IngestPath / Watch: extract every file as this type ("txt", "text/html";
+  // see text::FormatFromContentType) instead of by extension or content.
+  std::string file_content_type;
   // Observes each unit of stage work: stage is "read", "extract", "chunk",
   // "embed" or "upsert", seconds its wall time (for
   // rag_pipeline_latency_seconds{stage}). Optional.
@@ -109,6 +112,9 @@ struct IngestReport {
   size_t chunks_upserted = 0;
   size_t chunks_deleted = 0;
   std::vector<DocumentFailure> failures;
+  // Files of a directory that are not documents ragline reads (binary, not
+  // UTF-8, empty, unreadable), with the reason; never counted as documents.
+  std::vector<DocumentFailure> skipped;
 
   // Adds `other`'s counts and failures to this one.
   void Merge(const IngestReport& other);
@@ -152,22 +158,32 @@ struct DocumentPage {
 // O(records) per page.
 DocumentPage ListDocuments(store::Collection& collection, const std::string& after, size_t limit);
 
-// Called after each document finishes (committed, unchanged or failed).
 // What IngestPath reads: PATH itself if it is a file (id = its name), else
-// every txt/md/html/pdf file below it, hidden ones skipped, sorted, with ids
-// relative to the directory ("guide/intro.md").
+// every regular file below it, hidden ones skipped, sorted, with ids
+// relative to the directory ("guide/intro.md"). Each file's content type is
+// its extension when ragline reads that format (".md"; "x.html.gz" →
+// ".html"; a .gz is decompressed when read), else what its first bytes show
+// (text::SniffFormat: "text/plain", "text/html", "application/pdf");
+// `content_type` (non-empty) overrides both. Files that are none of these
+// go to `skipped` with the reason; a PATH that is such a file is
+// InvalidArgument with the reason.
 struct SourceFile {
   std::string id;
   std::filesystem::path path;
+  std::string content_type;
 };
 struct SourceFiles {
   std::filesystem::path root;  // the directory (a file's parent), absolute
   bool directory = false;      // PATH was a directory
   std::vector<SourceFile> files;
+  std::vector<DocumentFailure> skipped;  // {id, reason}
 };
-Result<SourceFiles> ListSourceFiles(const std::filesystem::path& path);
+Result<SourceFiles> ListSourceFiles(const std::filesystem::path& path, const std::string& content_type = "");
 
-using ProgressCallback = std::function<void(size_t docs_done, size_t docs_total, size_t chunks_done)>;
+// Called after each document finishes (committed, unchanged or failed) and
+// after each batch of chunks is embedded; chunks_embedded counts the call's
+// embedded chunks so far (a long document moves it before it finishes).
+using ProgressCallback = std::function<void(size_t docs_done, size_t docs_total, size_t chunks_embedded)>;
 // True when the call should stop (its client went away, the server is
 // shutting down). Polled before each document, batch and commit.
 using CancelCheck = std::function<bool()>;
@@ -189,10 +205,10 @@ class Ingestor {
   Result<IngestReport> Ingest(std::vector<SourceDocument> docs, const ProgressCallback& progress = {},
                               const CancelCheck& cancelled = {});
 
-  // Ingests a file (doc_id = its name) or a directory scanned recursively for
-  // .txt .text .md .markdown .html .htm .xhtml .pdf files (doc_id = the path
-  // relative to `root`, '/'-separated; hidden files and directories are
-  // skipped). For a directory, documents ingested earlier from the same root
+  // Ingests a file (doc_id = its name) or a directory scanned recursively
+  // (ListSourceFiles: doc_id = the path relative to `root`, '/'-separated;
+  // hidden files and directories are left out; files that are not documents
+  // are reported in `skipped`). For a directory, documents ingested earlier from the same root
   // whose file is gone are deleted. Files are read by the extract workers.
   // NotFound if `root` does not exist.
   Result<IngestReport> IngestPath(const std::filesystem::path& root, const ProgressCallback& progress = {});

@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <zlib.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -19,6 +20,7 @@
 #include <thread>
 
 #include "core/strings.h"
+#include "pipeline/chunk_payload.h"
 #include "store/filter.h"
 
 namespace ragline::pipeline {
@@ -70,6 +72,20 @@ SourceDocument Doc(std::string id, std::string content, std::string type = "text
   d.content_type = std::move(type);
   d.source = "test";
   return d;
+}
+
+std::string Gzip(const std::string& plain) {
+  std::string out(compressBound(plain.size()) + 32, '\0');
+  z_stream z{};
+  deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(plain.data()));
+  z.avail_in = static_cast<uInt>(plain.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
 }
 
 void WriteFile(const fs::path& p, const std::string& bytes) {
@@ -397,22 +413,29 @@ TEST_F(IngestorTest, IngestPathAddsChangesAndDeletesFiles) {
   WriteFile(root / "sub/b.md", "# Bananas\n\n" + Prose("bananas", 4));
   WriteFile(root / "sub/c.html", "<html><head><title>Cherries</title></head><body><p>" + Prose("cherries", 3) +
                                      "</p></body></html>");
-  WriteFile(root / "notes.xyz", "ignored: not an ingestible extension");
+  WriteFile(root / "logo.png", std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16));
   WriteFile(root / ".hidden/d.txt", "ignored: hidden");
   WriteFile(root / "broken.pdf", "%PDF-1.7 garbage");
 
   std::vector<size_t> progress;
-  auto r1 = ingestor_->IngestPath(root, [&](size_t done, size_t total, size_t) {
+  size_t last_chunks = 0;
+  auto r1 = ingestor_->IngestPath(root, [&](size_t done, size_t total, size_t chunks) {
     EXPECT_EQ(total, 4u);
-    progress.push_back(done);
+    EXPECT_GE(chunks, last_chunks);
+    last_chunks = chunks;
+    if (done > 0 && (progress.empty() || progress.back() != done)) progress.push_back(done);
   });
   ASSERT_TRUE(r1.ok()) << r1.status();
   EXPECT_EQ(r1->documents_added, 3u);
   EXPECT_EQ(r1->documents_failed, 1u);
   ASSERT_EQ(r1->failures.size(), 1u);
   EXPECT_EQ(r1->failures[0].id, "broken.pdf");
-  EXPECT_EQ(progress.size(), 4u);
-  EXPECT_EQ(progress.back(), 4u);
+  ASSERT_EQ(r1->skipped.size(), 1u);
+  EXPECT_EQ(r1->skipped[0].id, "logo.png");
+  EXPECT_EQ(r1->skipped[0].error, "binary data (NUL byte at offset 8)");
+  EXPECT_EQ(r1->ToJson()["files_skipped"], 1);
+  EXPECT_EQ(progress, (std::vector<size_t>{1, 2, 3, 4}));
+  EXPECT_EQ(last_chunks, r1->chunks_upserted);
   auto b = ingestor_->GetDocument("sub/b.md");
   ASSERT_TRUE(b.ok() && b->has_value());
   EXPECT_EQ((*b)->title, "Bananas");
@@ -435,11 +458,106 @@ TEST_F(IngestorTest, IngestPathAddsChangesAndDeletesFiles) {
   EXPECT_FALSE(ingestor_->GetDocument("sub/c.html")->has_value());
   EXPECT_EQ(Ids(), ExpectedIds({"a.txt", "sub/b.md"}));
 
-  // A single file: doc_id is its name, the root its directory.
-  auto r4 = ingestor_->IngestPath(root / "notes.xyz");
+  // A single file: doc_id is its name, the root its directory; one that is
+  // no document is refused with the reason.
+  auto r4 = ingestor_->IngestPath(root / "broken.pdf");
   ASSERT_TRUE(r4.ok());
   EXPECT_EQ(r4->documents_failed, 1u);
+  auto r5 = ingestor_->IngestPath(root / "logo.png");
+  EXPECT_TRUE(absl::IsInvalidArgument(r5.status())) << r5.status();
+  EXPECT_THAT(std::string(r5.status().message()), HasSubstr("logo.png: skipped: binary data"));
   EXPECT_FALSE(ingestor_->IngestPath(root / "missing").ok());
+}
+
+TEST_F(IngestorTest, ProgressMovesWithinALongDocument) {
+  std::vector<std::pair<size_t, size_t>> calls;  // docs_done, chunks_embedded
+  std::vector<SourceDocument> docs;
+  docs.push_back(Doc("long", Prose("glaciers", 60)));
+  auto done = ingestor_->Ingest(std::move(docs), [&](size_t d, size_t, size_t chunks) { calls.emplace_back(d, chunks); });
+  ASSERT_TRUE(done.ok()) << done.status();
+  const IngestReport& r = *done;
+  ASSERT_GT(r.chunks_upserted, 2 * options_.embed_batch_chunks);
+  // Each embed batch is reported before the document is done.
+  ASSERT_GE(calls.size(), 3u);
+  EXPECT_EQ(calls[0], std::make_pair(size_t{0}, options_.embed_batch_chunks));
+  EXPECT_EQ(calls.back(), std::make_pair(size_t{1}, r.chunks_upserted));
+}
+
+TEST_F(IngestorTest, FilesWithoutAKnownExtensionAreReadByContentAndGzipIsDecompressed) {
+  const fs::path root = fs::path(dir_) / "share-doc";
+  WriteFile(root / "README", "Bash README\n\n" + Prose("shells", 3));
+  WriteFile(root / "NEWS.Debian.gz", Gzip("Debian NEWS\n\n" + Prose("releases", 3)));
+  WriteFile(root / "manual.html.gz", Gzip("<html><head><title>The Manual</title></head><body><p>" +
+                                          Prose("manuals", 2) + "</p></body></html>"));
+  WriteFile(root / "index.page", "<!DOCTYPE html><title>Index</title><p>" + Prose("indexes", 2));
+  WriteFile(root / "empty", "");
+  WriteFile(root / "latin1.conf", "caf\xe9");
+  WriteFile(root / "archive.tar.gz", Gzip(std::string("README\0\0\0\0\0\0", 12)));
+
+  auto listed = ListSourceFiles(root);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  std::map<std::string, std::string> types, skipped;
+  for (const auto& f : listed->files) types[f.id] = f.content_type;
+  for (const auto& k : listed->skipped) skipped[k.id] = k.error;
+  EXPECT_EQ(types, (std::map<std::string, std::string>{{"NEWS.Debian.gz", "text/plain"},
+                                                       {"README", "text/plain"},
+                                                       {"index.page", "text/html"},
+                                                       {"manual.html.gz", ".html"}}));
+  EXPECT_EQ(skipped, (std::map<std::string, std::string>{
+                         {"archive.tar.gz", "binary data (NUL byte at offset 6)"},
+                         {"empty", "empty file"},
+                         {"latin1.conf", "not UTF-8 text (invalid byte at offset 3)"}}));
+
+  auto r = ingestor_->IngestPath(root);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->documents_added, 4u);
+  EXPECT_EQ(r->documents_failed, 0u);
+  EXPECT_EQ(r->skipped.size(), 3u);
+  auto news = ingestor_->GetDocument("NEWS.Debian.gz");
+  ASSERT_TRUE(news.ok() && news->has_value());
+  EXPECT_EQ((*news)->content_type, "text/plain");
+  EXPECT_GE((*news)->chunk_count, 1u);
+  auto manual = ingestor_->GetDocument("manual.html.gz");
+  ASSERT_TRUE(manual.ok() && manual->has_value());
+  EXPECT_EQ((*manual)->title, "The Manual");
+
+  // The caller's type wins over extension and content: nothing is skipped.
+  auto forced = ListSourceFiles(root, "txt");
+  ASSERT_TRUE(forced.ok());
+  EXPECT_EQ(forced->files.size(), 7u);
+  EXPECT_TRUE(forced->skipped.empty());
+}
+
+TEST_F(IngestorTest, PdfChunksCarryThePageTheyBeginOn) {
+  IngestOptions options = options_;
+  options.chunker.overlap_tokens = 0;  // else page 2's chunk begins with the end of page 1
+  Ingestor ingestor(*collection_, *counting_, *tokenizer_, options);
+  auto r = ingestor.IngestPath(fs::path(RAGLINE_SOURCE_DIR) / "src/text/testdata/sample.pdf");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->documents_added, 1u);
+  std::map<size_t, std::string> first_text_on;  // page -> text of its first chunk
+  for (const auto& id : Ids()) {
+    auto payload = ChunkPayload::FromJson(collection_->Get(id)->payload);
+    ASSERT_TRUE(payload.ok()) << payload.status();
+    first_text_on.emplace(payload->page, payload->text);
+    EXPECT_EQ(payload->ToJson()["page"], payload->page);
+  }
+  ASSERT_EQ(first_text_on.size(), 2u) << "40-token chunks: both pages begin one";
+  EXPECT_THAT(first_text_on[1], HasSubstr("first page"));
+  EXPECT_THAT(first_text_on[2], HasSubstr("second page"));
+}
+
+TEST_F(IngestorTest, AGzipFileThatDecompressesPastTheLimitFailsAsOverTheLimit) {
+  const fs::path root = fs::path(dir_) / "bomb";
+  WriteFile(root / "big.txt.gz", Gzip(std::string(4 << 20, 'a')));  // 4 MiB of 'a', a few KiB on disk
+  IngestOptions options = options_;
+  options.limits.max_document_bytes = 1 << 20;
+  Ingestor ingestor(*collection_, *counting_, *tokenizer_, options);
+  auto r = ingestor.IngestPath(root);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->failures.size(), 1u);
+  EXPECT_THAT(r->failures[0].error, HasSubstr("decompresses to more than 1048576 bytes"));
+  EXPECT_THAT(r->failures[0].error, HasSubstr("max_document_bytes"));
 }
 
 TEST_F(IngestorTest, WatchReingestsNewChangedAndDeletedFiles) {

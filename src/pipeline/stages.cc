@@ -10,8 +10,10 @@
 #include <sstream>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "core/strings.h"
 #include "resilience/retry.h"
+#include "text/sniff.h"
 
 namespace ragline::pipeline {
 
@@ -50,7 +52,16 @@ size_t ChunkCountOf(const store::StoredRecord& head) {
 
 }  // namespace
 
-Result<std::string> ReadSourceFile(const fs::path& path) { return ReadFile(path); }
+Result<std::string> ReadSourceFile(const fs::path& path, size_t max_bytes) {
+  ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
+  if (absl::AsciiStrToLower(path.extension().string()) != ".gz" || !text::IsGzip(bytes)) return bytes;
+  auto plain = text::Gunzip(bytes, max_bytes);
+  if (!plain.ok()) {
+    const std::string message = StrCat(path.string(), ": ", std::string(plain.status().message()));
+    return IsLimitExceeded(plain.status()) ? LimitExceededError(message) : Status(plain.status().code(), message);
+  }
+  return plain;
+}
 
 HeadLookup CollectionHeads(const store::Collection& collection) {
   return [&collection](const std::string& doc_id) -> std::optional<DocumentHead> {
@@ -100,8 +111,13 @@ bool ChunkStage::Process(RawDocument raw, Sink<ChunkMessage>& out, StageEvents& 
   if (doc.id.empty()) return fail("document id is empty");
   if (!raw.file.empty()) {
     const auto t = Clock::now();
-    auto bytes = ReadFile(raw.file);
+    auto bytes = ReadSourceFile(raw.file, limits.max_document_bytes);
     events.StageTime("read", SecondsSince(t));
+    if (IsLimitExceeded(bytes.status())) {
+      return fail(StrCat(std::string(bytes.status().message()), "; the limit max_document_bytes is ",
+                         limits.max_document_bytes),
+                  true);
+    }
     if (!bytes.ok()) return fail(std::string(bytes.status().message()));
     doc.content = std::move(*bytes);
   }
@@ -166,6 +182,11 @@ bool ChunkStage::Process(RawDocument raw, Sink<ChunkMessage>& out, StageEvents& 
     m.chunk.end = c.end;
     m.chunk.token_count = c.token_count;
     m.chunk.heading_path = c.heading_path;
+    const auto& pages = extracted->page_starts;
+    if (!pages.empty()) {
+      m.chunk.page = static_cast<size_t>(std::upper_bound(pages.begin(), pages.end(), c.begin) - pages.begin());
+      m.chunk.page = std::max<size_t>(m.chunk.page, 1);
+    }
     if (!out.Put(std::move(m))) return false;
   }
   return true;
@@ -214,6 +235,7 @@ Status EmbedStage::Run(Source<ChunkMessage>& in, Sink<EmbeddedChunk>& out, Stage
     } else if (!texts.empty() && (vectors->rows() != texts.size() || vectors->cols() != dim_)) {
       why = "embedder returned a matrix of the wrong shape";
     }
+    if (why.empty() && !texts.empty()) events.ChunksEmbedded(texts.size());
     std::vector<ChunkMessage> batch = std::move(pending);
     pending.clear();
     pending_texts = 0;

@@ -84,6 +84,8 @@ class StageEvents {
   virtual void ChunksDeleted(size_t n) = 0;
   // One unit of stage work: "read", "extract", "chunk", "embed" or "upsert".
   virtual void StageTime(std::string_view stage, double seconds) = 0;
+  // A batch of `n` chunks was embedded (progress within long documents).
+  virtual void ChunksEmbedded(size_t /*n*/) {}
   // Polled before each unit of work; true stops the stage.
   virtual bool ShouldStop() = 0;
 };
@@ -156,8 +158,9 @@ class IndexStage {
   store::Collection& collection_;
 };
 
-// A source file's bytes; errors name the file.
-Result<std::string> ReadSourceFile(const std::filesystem::path& path);
+// A source file's bytes, decompressed when it is a ".gz" holding gzip data
+// (LimitExceededError past `max_bytes` decompressed); errors name the file.
+Result<std::string> ReadSourceFile(const std::filesystem::path& path, size_t max_bytes = size_t{1} << 30);
 
 // The ids of a document's chunks with ordinal >= `from` that exist in
 // `collection`: ordinals below `known_count`, then on while they exist (a

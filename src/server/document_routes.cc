@@ -1,10 +1,12 @@
 #include "server/document_routes.h"
 
+#include <chrono>
 #include <memory>
 #include <shared_mutex>
 
 #include "core/json_fields.h"
 #include "core/strings.h"
+#include "server/http_error.h"
 
 namespace ragline::server {
 namespace {
@@ -51,6 +53,9 @@ class DocumentRoutes {
     if (!wait.empty() && wait != "true" && wait != "false" && wait != "1" && wait != "0") {
       return absl::InvalidArgumentError(StrCat("wait must be true or false, not '", wait, "'"));
     }
+    if (r.http.Header("Accept").find("application/x-ndjson") != std::string::npos) {
+      return PostStreaming(r, std::move(docs));
+    }
     const size_t n = docs.size();
     std::shared_lock catalog(server_.catalog_mutex());
     ASSIGN_OR_RETURN(store::Collection * c, Writable(r.PathParam(0)));
@@ -70,6 +75,52 @@ class DocumentRoutes {
     }
     if (report.documents_failed > 0) r.SetSuccessStatus(207);
     return report.ToJson();
+  }
+
+  // With `Accept: application/x-ndjson`: the ingest's progress as JSON lines,
+  // {"progress": {documents_done, documents_total, chunks_embedded}} at
+  // most twice a second, then {"done": REPORT} or {"error": {code, message}}.
+  // A long request shows it is moving (`ragline ingest --server`), and every
+  // document's outcome is in REPORT, as in the reply without it.
+  Result<json> PostStreaming(RouteRequest& r, std::vector<pipeline::SourceDocument> docs) {
+    const std::string name = r.PathParam(0);
+    {  // what fails before any work is a plain error reply
+      std::shared_lock catalog(server_.catalog_mutex());
+      RETURN_IF_ERROR(Writable(name).status());
+    }
+    auto owned = std::make_shared<std::vector<pipeline::SourceDocument>>(std::move(docs));
+    const HttpRequest* http = &r.http;  // outlives the stream's writer
+    r.response.SetHeader("Cache-Control", "no-cache");
+    r.response.SetHeader("X-Accel-Buffering", "no");
+    r.response.SetStream("application/x-ndjson", [this, name, owned, http](DataSink& sink) {
+      auto line = [&sink](const json& j) { return sink.IsWritable() && sink.Write(DumpJson(j) + "\n"); };
+      auto last = std::chrono::steady_clock::time_point();
+      Result<pipeline::IngestReport> report = [&]() -> Result<pipeline::IngestReport> {
+        std::shared_lock catalog(server_.catalog_mutex());
+        ASSIGN_OR_RETURN(store::Collection * c, Writable(name));
+        return pipeline::Ingestor(*c, embedder_, options_)
+            .Ingest(
+                std::move(*owned),
+                [&](size_t done, size_t total, size_t chunks) {
+                  const auto now = std::chrono::steady_clock::now();
+                  if (done < total && now - last < std::chrono::milliseconds(500)) return;
+                  last = now;
+                  line({{"progress",
+                         {{"documents_done", done}, {"documents_total", total}, {"chunks_embedded", chunks}}}});
+                },
+                [http] { return http->IsCancelled(); });
+      }();
+      if (report.ok()) {
+        line({{"done", report->ToJson()}});
+      } else {
+        line({{"error",
+               {{"code", ErrorCodeName(report.status())},
+                {"message", server_.ClientMessage(std::string(report.status().message()))}}}});
+      }
+      sink.Done();
+    });
+    r.MarkResponded();
+    return json();
   }
 
   // ?after=ID&limit=N (1..kMaxListLimit, default 100): {"documents": [...], "next": ID | null}.
