@@ -37,7 +37,8 @@ check "one line per query" "$(printf '%s\n%s\n' '{"text":"fox"}' '{"text":"cat"}
 check "dense mode is still the default" "$(echo '{"vector":[1,0]}' | r search kb --data "$DATA" --k 1 | jq -r '.hits[0].id')" "a"
 
 expect_fail "lexical query without text" "line 2: missing \"text\" (lexical mode)" bash -c "printf '%s\n%s\n' '{\"text\":\"fox\"}' '{\"vector\":[1,0]}' | '$RAGLINE' search kb --data '$DATA' --mode lexical"
-expect_fail "dense query without vector" "line 1: missing \"vector\" (dense mode)" bash -c "echo '{\"text\":\"fox\"}' | '$RAGLINE' search kb --data '$DATA'"
+expect_fail "dense query without vector" "line 1: missing \"vector\" (dense mode)" bash -c "echo '{\"text\":\"fox\"}' | '$RAGLINE' search kb --data '$DATA' --mode dense"
+expect_fail "a text query defaults to hybrid" "\"text\" cannot be embedded for hybrid mode" bash -c "echo '{\"text\":\"fox\"}' | '$RAGLINE' search kb --data '$DATA'"
 expect_fail "text must be a string" "line 1: \"text\" must be a string" bash -c "echo '{\"text\":3}' | '$RAGLINE' search kb --data '$DATA' --mode lexical"
 expect_fail "unknown mode" "--mode: unknown mode 'fuzzy' (expected dense, lexical or hybrid)" bash -c "echo '{\"text\":\"fox\"}' | '$RAGLINE' search kb --data '$DATA' --mode fuzzy"
 

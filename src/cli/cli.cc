@@ -151,7 +151,7 @@ struct SearchArgs {
   std::string filter;
   uint32_t ef = 0, nprobe = 0;
   std::string file;
-  std::string mode = "dense";
+  std::string mode;   // "": hybrid for a {"text"} query, dense for a {"vector"} one
   std::string model;  // "": found by OpenModel (io.h)
   std::string fusion = "convex";
   double rrf_k = 60;
@@ -192,8 +192,8 @@ class LazyEmbedder {
 
 // Parses one JSONL query line into `query` (mode, text, vector, k, filter).
 // `query_filter` keeps a per-query filter alive.
-Status ParseQueryLine(const std::string& line, const std::string& where, size_t dim, search::Query* query,
-                      std::optional<store::PayloadFilter>* query_filter) {
+Status ParseQueryLine(const std::string& line, const std::string& where, size_t dim, bool auto_mode,
+                      search::Query* query, std::optional<store::PayloadFilter>* query_filter) {
   json q = json::parse(line, nullptr, false);
   if (q.is_discarded() || !q.is_object())
     return absl::InvalidArgumentError(StrCat(where, ": malformed JSON query"));
@@ -213,6 +213,9 @@ Status ParseQueryLine(const std::string& line, const std::string& where, size_t 
   if (q.contains("vector")) {
     ASSIGN_OR_RETURN(auto vec, store::VectorFromJson(q["vector"], dim, where));
     query->vector = std::move(vec);
+  }
+  if (auto_mode && !q.contains("mode")) {  // as `ragline query` and the HTTP API: hybrid for text
+    query->mode = query->text && !query->vector ? search::Mode::kHybrid : search::Mode::kDense;
   }
   const std::string mode_name(search::ModeName(query->mode));
   if (query->mode == search::Mode::kDense) {
@@ -239,7 +242,7 @@ Status ParseQueryLine(const std::string& line, const std::string& where, size_t 
 }
 
 int CmdSearch(const std::string& data, const SearchArgs& args) {
-  auto mode = search::ParseMode(args.mode);
+  auto mode = search::ParseMode(args.mode.empty() ? "dense" : args.mode);
   if (!mode.ok()) return Fail(StrCat("--mode: ", std::string(mode.status().message())));
   search::FusionOptions fusion;
   auto method = search::ParseFusionMethod(args.fusion);
@@ -276,7 +279,7 @@ int CmdSearch(const std::string& data, const SearchArgs& args) {
     query.index_options.nprobe = args.nprobe;
     query.filter = *filter ? &**filter : nullptr;
     std::optional<store::PayloadFilter> query_filter;
-    if (Status st = ParseQueryLine(line, where, collection.config().dim, &query, &query_filter); !st.ok()) {
+    if (Status st = ParseQueryLine(line, where, collection.config().dim, args.mode.empty(), &query, &query_filter); !st.ok()) {
       return Fail(st);
     }
     embed::Embedder* model = nullptr;
@@ -642,8 +645,8 @@ int RunCli(int argc, char** argv) {
   search
       ->add_option("--mode", search_args.mode,
                    "dense (nearest vectors; {\"text\"} is embedded with --model) | lexical (BM25 over the "
-                   "text field) | hybrid (both, fused; needs {\"text\"})")
-      ->capture_default_str();
+                   "text field) | hybrid (both, fused; needs {\"text\"}); default: hybrid for a {\"text\"} query "
+                   "(as `ragline query`), dense for a {\"vector\"}");
   search->add_option("--model", search_args.model, kModelHelp);
   search->add_option("--fusion", search_args.fusion, "hybrid fusion: rrf | convex (docs/retrieval.md)")
       ->capture_default_str();

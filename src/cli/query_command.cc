@@ -23,15 +23,23 @@ struct QueryFlags {
   std::string question, collection, data, server_url, mode = "hybrid", filter, model, api_key, llm_url,
                                                       llm_model;
   size_t k = 5;
+  double min_similarity = query::QueryRequest::kDefaultMinSimilarity;
   bool no_generate = false, json_out = false;
 };
 
 // After the answer's text: its sources, and a note when it is degraded.
 void PrintSources(const json& out) {
   std::printf("\n\nSources:\n");
-  for (const auto& c : out["citations"]) {  // the document's title when it has one, else its id
-    const std::string name = c.contains("title") && c["title"].is_string() ? c["title"].get<std::string>()
-                                                                            : c["doc_id"].get<std::string>();
+  // "[1] The Closure API (libffi), Closures > API (api.html#3)": the document's
+  // title when it has one, else its id; then the section or PDF page.
+  for (const auto& c : out["citations"]) {
+    std::string name = c.contains("title") && c["title"].is_string() ? c["title"].get<std::string>()
+                                                                      : c["doc_id"].get<std::string>();
+    if (c.contains("heading_path") && c["heading_path"].is_string()) {
+      const std::string heading = c["heading_path"].get<std::string>();
+      name = heading.starts_with(name) ? heading : StrCat(name, ", ", heading);  // h1 = title: said once
+    }
+    if (c.contains("page") && c["page"].is_number_unsigned()) name += StrCat(", page ", c["page"].get<size_t>());
     std::printf("  [%d] %s (%s)\n", c["n"].get<int>(), name.c_str(), c["id"].get<std::string>().c_str());
   }
   if (out.value("degraded", false) && out["degraded_detail"].is_string()) {
@@ -71,7 +79,8 @@ bool PrintDelta(std::string_view text) {
 bool Streams(const QueryFlags& f) { return !f.json_out && !f.no_generate; }
 
 int QueryOverHttp(const QueryFlags& f) {
-  json body = {{"query", f.question}, {"k", f.k}, {"mode", f.mode}, {"generate", !f.no_generate}};
+  json body = {{"query", f.question}, {"k", f.k}, {"mode", f.mode}, {"generate", !f.no_generate},
+               {"min_similarity", f.min_similarity}};
   if (!f.filter.empty()) {
     json filter = json::parse(f.filter, nullptr, false);
     if (filter.is_discarded()) return Fail("--filter: malformed JSON");
@@ -102,7 +111,8 @@ int QueryOverHttp(const QueryFlags& f) {
 }
 
 int QueryDirect(const QueryFlags& f) {
-  json body = {{"query", f.question}, {"k", f.k}, {"mode", f.mode}, {"generate", !f.no_generate}};
+  json body = {{"query", f.question}, {"k", f.k}, {"mode", f.mode}, {"generate", !f.no_generate},
+               {"min_similarity", f.min_similarity}};
   if (!f.filter.empty()) {
     json filter = json::parse(f.filter, nullptr, false);
     if (filter.is_discarded()) return Fail("--filter: malformed JSON");
@@ -168,6 +178,10 @@ void AddQueryCommand(CLI::App& app, int* rc) {
   cmd->add_option("--mode", f->mode, "dense | lexical | hybrid")->capture_default_str();
   cmd->add_option("--filter", f->filter, "payload filter JSON");
   cmd->add_flag("--no-generate", f->no_generate, "retrieve only; print the hits");
+  cmd->add_option("--min-similarity", f->min_similarity,
+                  "answer only when a passage is at least this similar to the question (cosine; -1 = always)")
+      ->capture_default_str()
+      ->check(CLI::Range(-1.0, 1.0));
   cmd->add_flag("--json", f->json_out, "print the response JSON");
   cmd->add_option("--model", f->model, StrCat(kModelHelp, " (--data only)"));
   cmd->add_option("--llm-url", f->llm_url, "OpenAI-compatible base URL (--data only; or RAGLINE_LLM_URL)");

@@ -101,6 +101,18 @@ std::vector<std::string> Sentences(std::string_view text) {
   return merged;
 }
 
+// A whole sentence: it starts as one does (not with a lower-case letter or
+// a comma, as a chunk cut mid-sentence does) and ends with '.', '!' or '?'
+// (a heading or a cut-off tail does not).
+bool IsWhole(std::string_view s) {
+  size_t b = s.find_first_not_of("\"'([*_ ");
+  if (b == std::string_view::npos) return false;
+  const unsigned char first = static_cast<unsigned char>(s[b]);
+  if (std::islower(first) || std::string_view(",;:)]-").find(s[b]) != std::string_view::npos) return false;
+  size_t e = s.find_last_not_of("\"')]*_ ");
+  return e != std::string_view::npos && std::string_view(".!?").find(s[e]) != std::string_view::npos;
+}
+
 std::string Shorten(std::string sentence, size_t max_bytes) {
   if (sentence.size() <= max_bytes) return sentence;
   size_t cut = sentence.rfind(' ', max_bytes);
@@ -148,14 +160,15 @@ Answer ExtractiveAnswer(std::string_view question, std::span<const Passage> pass
   std::set<std::string> used;
   for (size_t p = 0; p < count; ++p) {
     std::vector<std::string> sentences = Sentences(passages[p].text);
-    std::vector<std::pair<size_t, size_t>> scored;  // (overlap, index)
+    std::vector<std::pair<size_t, size_t>> scored;  // (rank key, index)
     for (size_t s = 0; s < sentences.size(); ++s) {
       if (used.count(sentences[s])) continue;
       size_t overlap = 0;
       for (const std::string& term : Terms(sentences[s])) overlap += question_terms.count(term);
-      scored.emplace_back(overlap, s);
+      // Whole sentences before fragments of the same overlap.
+      scored.emplace_back(2 * overlap + (IsWhole(sentences[s]) ? 1 : 0), s);
     }
-    // Most overlap first, earlier first on ties (and with no overlap at all).
+    // Most overlap first, whole before fragments, earlier first on ties.
     std::stable_sort(scored.begin(), scored.end(),
                      [](const auto& a, const auto& b) { return a.first > b.first; });
     if (scored.size() > per_passage) scored.resize(per_passage);

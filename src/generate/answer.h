@@ -23,8 +23,10 @@
 // Extractive answer: for each of the first `extractive_passages` passages (in
 // rank order), the `extractive_sentences_per_passage` sentences sharing the
 // most distinct question terms (lower-cased words of 2+ characters minus
-// common English stop words; ties go to the earlier sentence; with no
-// overlap, the first sentences), in text order, whitespace collapsed, long
+// common English stop words; on equal overlap a whole sentence, one that
+// neither starts in lower case or punctuation nor lacks its closing '.', '!'
+// or '?' as the ends of a chunk cut mid-sentence do, goes before a
+// fragment; then the earlier sentence), in text order, whitespace collapsed, long
 // sentences cut at a word boundary, each followed by " [n]". Sentences end
 // at '.', '!' or '?' (plus closing quotes or brackets) before whitespace, or
 // at a blank line; a one- or two-word fragment ("CYNIC, n.", a heading) is

@@ -107,6 +107,19 @@ TEST(AnswerTest, ExtractiveAnswerJoinsShortFragmentsToTheNextSentence) {
   EXPECT_EQ(answer.text, "CYNIC, n. A blackguard whose faulty vision sees things as they are. [1]");
 }
 
+TEST(AnswerTest, ExtractiveAnswerPrefersWholeSentencesToAChunksCutEnds) {
+  // A chunk cut mid-sentence at both ends, and a heading: none share a term with "x".
+  std::vector<Passage> passages = {
+      {"x#3", "x", "",
+       "value, admirably adapted to this climate. The letter X is a needless letter with an added "
+       "invincibility.\n\nThe Devil's Dictionary: X\n\nand it was then that the"}};
+  Answer answer = ExtractiveAnswer("x", passages, {}, "test", "");
+  EXPECT_EQ(answer.text, "The letter X is a needless letter with an added invincibility. [1]");
+  // A fragment that shares more question terms still wins.
+  Answer climate = ExtractiveAnswer("climate value", passages, {}, "test", "");
+  EXPECT_EQ(climate.text, "value, admirably adapted to this climate. [1]");
+}
+
 TEST(AnswerTest, NoPassagesAnswersSoWithoutAskingTheLlm) {
   ChatPeer peer;
   auto client = MakeClient(Options(peer));

@@ -1,6 +1,10 @@
 #include "query/query.h"
 
 #include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <set>
 
 #include "core/json_fields.h"
 #include "core/strings.h"
@@ -61,7 +65,8 @@ std::string StringField(const json& payload, const char* key) {
 Result<QueryRequest> QueryRequest::FromJson(const json& j) {
   if (!j.is_object()) return absl::InvalidArgumentError("request body must be a JSON object");
   RETURN_IF_ERROR(
-      RefuseUnknownFields(j, {"query", "k", "mode", "filter", "generate", "stream", "timeout_ms"}, ""));
+      RefuseUnknownFields(j, {"query", "k", "mode", "filter", "generate", "stream", "min_similarity", "timeout_ms"},
+                          ""));
   QueryRequest r;
   auto q = j.find("query");
   if (q == j.end() || !q->is_string()) return absl::InvalidArgumentError("\"query\" (a string) is required");
@@ -92,6 +97,11 @@ Result<QueryRequest> QueryRequest::FromJson(const json& j) {
   }
   ASSIGN_OR_RETURN(r.generate, OptionalFlag(j, "generate", r.generate));
   ASSIGN_OR_RETURN(r.stream, OptionalFlag(j, "stream", r.stream));
+  if (auto m = j.find("min_similarity"); m != j.end() && !m->is_null()) {
+    if (!m->is_number() || m->get<double>() < -1 || m->get<double>() > 1)
+      return absl::InvalidArgumentError("\"min_similarity\" must be a number in [-1, 1]");
+    r.min_similarity = m->get<double>();
+  }
   if (auto t = j.find("timeout_ms"); t != j.end() && !t->is_null()) {
     const auto value = JsonUnsigned(*t);
     if (!value || *value == 0 || *value > kMaxTimeoutMs)
@@ -111,6 +121,9 @@ HitFields HitFields::Of(const json& payload, const std::string& text_field) {
     f.metadata = std::move(chunk->metadata);
     f.title = std::move(chunk->title);
     if (f.title.empty()) f.title = StringField(f.metadata, "title");
+    f.source = std::move(chunk->source);
+    f.heading_path = std::move(chunk->heading_path);
+    f.page = chunk->page;
     return f;
   }
   // Not a chunk the pipeline wrote (the vectors API): read what is there.
@@ -130,11 +143,59 @@ HitFields HitFields::Of(const json& payload, const std::string& text_field) {
 }
 
 json HitJson(const store::SearchHit& hit, const HitFields& f) {
-  return {{"id", hit.id},          {"doc_id", f.doc_id.empty() ? hit.id : f.doc_id},
-          {"score", hit.score},    {"version", hit.version},
-          {"text", f.text},        {"offsets", f.offsets},
-          {"metadata", f.metadata}};
+  json j = {{"id", hit.id},          {"doc_id", f.doc_id.empty() ? hit.id : f.doc_id},
+            {"score", hit.score},    {"version", hit.version},
+            {"text", f.text},        {"offsets", f.offsets},
+            {"title", f.title},      {"metadata", f.metadata}};
+  if (!f.source.empty()) j["source"] = f.source;
+  if (!f.heading_path.empty()) j["heading_path"] = f.heading_path;
+  if (f.page > 0) j["page"] = f.page;
+  return j;
 }
+
+namespace {
+
+// Each hit's cosine similarity to the question, where the search had a
+// question vector over a cosine collection: dense scores are it; hybrid
+// scores are fused ranks, so it is computed from the stored vector.
+std::vector<std::optional<float>> Similarities(const store::Collection& collection, const search::Query& query,
+                                               const std::vector<store::SearchHit>& hits) {
+  std::vector<std::optional<float>> out(hits.size());
+  if (!query.vector || collection.config().metric != store::DistanceMetric::kCosine) return out;
+  const std::vector<float>& q = *query.vector;
+  double qq = 0;
+  for (float x : q) qq += double{x} * x;
+  for (size_t i = 0; i < hits.size(); ++i) {
+    if (query.mode == search::Mode::kDense) {
+      out[i] = hits[i].score;
+      continue;
+    }
+    auto record = collection.Get(hits[i].id);
+    if (!record || record->vector.size() != q.size()) continue;
+    double dot = 0, vv = 0;
+    for (size_t d = 0; d < q.size(); ++d) {
+      dot += double{q[d]} * record->vector[d];
+      vv += double{record->vector[d]} * record->vector[d];
+    }
+    if (qq > 0 && vv > 0) out[i] = static_cast<float>(dot / std::sqrt(qq * vv));
+  }
+  return out;
+}
+
+std::string FormatScore(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.2f", x);
+  return buf;
+}
+
+// Shows each known similarity on its hit.
+void ShowSimilarities(const std::vector<std::optional<float>>& similarity, RetrievedHits* out) {
+  for (size_t i = 0; i < similarity.size() && i < out->hits_json.size(); ++i) {
+    if (similarity[i]) out->hits_json[i]["similarity"] = *similarity[i];
+  }
+}
+
+}  // namespace
 
 Result<RetrievedHits> RunRetrieval(const store::Collection& collection, embed::Embedder* embedder,
                                    const QueryRequest& request, const QueryInstruments& ins) {
@@ -173,7 +234,29 @@ Result<RetrievedHits> RunRetrieval(const store::Collection& collection, embed::E
     }
     out.hits = std::move(*hits);
   }
-  return ShapeHits(std::move(out.hits), collection.config().lexical.text_field);
+  std::vector<std::optional<float>> similarity = Similarities(collection, query, out.hits);
+  // The relevance floor: is anything in the collection close to the question?
+  // The dense top hit says (in hybrid mode one more dense search, k = 1: the
+  // fused list may rank it below k).
+  std::optional<float> best;
+  if (query.mode == search::Mode::kDense && !similarity.empty()) {
+    best = similarity.front();
+  } else if (!similarity.empty() && request.min_similarity > -1) {
+    search::Query top = query;
+    top.mode = search::Mode::kDense;
+    top.k = 1;
+    auto nearest = search::Retriever(collection, embedder).Search(top);
+    if (nearest.ok() && !nearest->empty()) best = nearest->front().score;
+  }
+  out = ShapeHits(std::move(out.hits), collection.config().lexical.text_field);
+  ShowSimilarities(similarity, &out);
+  if (best && *best < request.min_similarity && !out.passages.empty()) {
+    out.passages.clear();
+    out.below_floor = StrCat("Nothing in the collection is close enough to the question to answer it: the ",
+                             "closest passage's similarity is ", FormatScore(*best), ", under the floor of ",
+                             FormatScore(request.min_similarity), " (min_similarity).");
+  }
+  return out;
 }
 
 Result<std::vector<float>> EmbedQuestion(embed::Embedder& embedder, const std::string& question,
@@ -211,6 +294,12 @@ RetrievedHits ShapeHits(std::vector<store::SearchHit> hits, const std::string& t
 generate::Answer RunAnswer(const QueryRequest& request, const RetrievedHits& retrieved,
                            const generate::ChatClient* client, const generate::AnswerOptions& options,
                            const generate::DeltaCallback* on_delta, const QueryInstruments& ins) {
+  if (retrieved.passages.empty() && !retrieved.below_floor.empty()) {  // nothing close: said, no LLM call
+    generate::Answer answer;
+    answer.text = retrieved.below_floor;
+    if (on_delta != nullptr) (*on_delta)(answer.text);
+    return answer;
+  }
   obs::StageTimer timer(ins.generate_latency, ins.logger, "generate", ins.request_id);
   generate::Answer answer =
       on_delta != nullptr
@@ -238,6 +327,13 @@ json CitationsJson(const generate::Answer& answer, const RetrievedHits& retrieve
         if (!p.title.empty()) entry["title"] = p.title;
         break;
       }
+    }
+    for (const auto& hit : retrieved.hits_json) {  // where in the document the passage is
+      if (hit["id"] != c.chunk_id) continue;
+      for (const char* key : {"source", "heading_path", "page"}) {
+        if (hit.contains(key)) entry[key] = hit[key];
+      }
+      break;
     }
     out.push_back(std::move(entry));
   }

@@ -43,6 +43,12 @@ struct QueryRequest {
   std::optional<store::PayloadFilter> filter;
   bool generate = true;
   bool stream = false;
+  // "min_similarity": when the collection's closest passage to the question
+  // (cosine; dense and hybrid over a cosine collection) is less similar than
+  // this, nothing is answered from and the answer says so. -1 = no floor.
+  // docs/generation.md has the measurement behind the default.
+  double min_similarity = kDefaultMinSimilarity;
+  static constexpr double kDefaultMinSimilarity = 0.3;
   // "timeout_ms": the client's deadline for the whole request; nullopt = the
   // server's (docs/reliability.md).
   std::optional<std::chrono::milliseconds> timeout;
@@ -50,7 +56,7 @@ struct QueryRequest {
   // and search do not start past it, and the LLM gets what is left.
   resilience::Deadline deadline = resilience::Deadline::Never();
 
-  // Parses {"query", "k", "filter", "mode", "generate", "stream", "timeout_ms"}.
+  // Parses {"query", "k", "filter", "mode", "generate", "stream", "min_similarity", "timeout_ms"}.
   // InvalidArgument names the bad field.
   static Result<QueryRequest> FromJson(const nlohmann::json& j);
 };
@@ -68,7 +74,10 @@ struct QueryInstruments {
 struct RetrievedHits {
   std::vector<store::SearchHit> hits;
   nlohmann::json hits_json;                 // array of hit objects (shape above)
-  std::vector<generate::Passage> passages;  // hits with text, rank order
+  std::vector<generate::Passage> passages;  // hits with text, rank order; none under the floor
+  // Why there are no passages although there are hits: the closest one is
+  // under the request's min_similarity (the answer says this). "" otherwise.
+  std::string below_floor;
 };
 
 // Embeds (when the mode needs it) and searches. Unavailable when the mode
@@ -93,6 +102,10 @@ struct HitFields {
   nlohmann::json offsets;  // [begin, end], or null
   nlohmann::json metadata = nlohmann::json::object();
   std::string title;  // for citations; "" when none
+  // Pipeline chunks only: where the passage is.
+  std::string source;        // file path or the caller's source
+  std::string heading_path;  // "Install > Debian"
+  size_t page = 0;           // PDF page from 1; 0 = none
 
   // `text_field` is the collection's lexical text field.
   static HitFields Of(const nlohmann::json& payload, const std::string& text_field);

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <system_error>
 
 #include "core/strings.h"
@@ -740,6 +741,33 @@ bool IsHidden(const GumboElement& e) {
   return style.find("display:none") != std::string::npos;
 }
 
+// Site furniture rather than content, by the names documentation
+// generators give it: navigation bars ("Next: ..., Previous: ..., Up: ..."
+// in texinfo's div.header / div.nav-panel, DocBook's navheader/navfooter,
+// Sphinx's related bar and sidebar, breadcrumbs) and tables of contents
+// (texinfo's section-toc / mini-toc / contents, Sphinx and generic "toc"),
+// and ARIA landmarks for the same (navigation, banner, contentinfo, search,
+// doc-toc).
+bool IsBoilerplate(const GumboElement& e) {
+  static const std::set<std::string, std::less<>> kRoles = {"navigation", "banner", "contentinfo", "search",
+                                                            "doc-toc"};
+  static const std::set<std::string, std::less<>> kClasses = {
+      "header",      "nav-panel",   "navheader",     "navfooter",   "navigation", "navbar",
+      "breadcrumb",  "breadcrumbs", "section-toc",   "mini-toc",    "contents",   "shortcontents",
+      "toc",         "related",     "sphinxsidebar", "footer"};
+  if (kRoles.count(AsciiLower(Attribute(e, "role")))) return true;
+  if (AsciiLower(Attribute(e, "id")) == "toc") return true;
+  const std::string classes = AsciiLower(Attribute(e, "class"));
+  for (std::string_view rest = classes; !rest.empty();) {
+    const size_t space = rest.find_first_of(" \t\n");
+    const std::string_view token = rest.substr(0, space);
+    if (!token.empty() && kClasses.count(token)) return true;
+    if (space == std::string_view::npos) break;
+    rest.remove_prefix(space + 1);
+  }
+  return false;
+}
+
 bool IsElement(const GumboNode* n) { return n->type == GUMBO_NODE_ELEMENT; }
 
 // All visible text below `root` with whitespace collapsed (iterative: pages
@@ -854,7 +882,7 @@ ExtractedDocument ExtractHtml(std::string_view text) {
       if (e.tag == GUMBO_TAG_TD || e.tag == GUMBO_TAG_TH) out.Space();
       continue;
     }
-    if (n != content && (IsDroppedTag(e.tag) || IsHidden(e))) continue;
+    if (n != content && (IsDroppedTag(e.tag) || IsHidden(e) || IsBoilerplate(e))) continue;
     if ((e.tag == GUMBO_TAG_HEADER || e.tag == GUMBO_TAG_FOOTER) && f.sectioning_depth == 0 && n != content) {
       continue;  // site banner / footer
     }

@@ -14,7 +14,12 @@
 //     dropped (its `title:` becomes the title, else the first h1).
 //   - HTML (gumbo): the main text. script/style/noscript/template/nav/aside/
 //     iframe/svg/form controls are dropped, and so are page-level header/
-//     footer (those outside article/main/section). If the page has a <main>
+//     footer (those outside article/main/section), and so is site furniture
+//     named as documentation generators name it: navigation bars and tables
+//     of contents by class (texinfo's header / nav-panel / section-toc,
+//     DocBook's navheader / navfooter, Sphinx's related / sphinxsidebar,
+//     toc, breadcrumbs, ...) or ARIA role (navigation, banner, contentinfo,
+//     search, doc-toc). If the page has a <main>
 //     (or role="main") only that is kept, else a lone <article>, else the
 //     <body>. Block elements become paragraph breaks, <br>/<li>/<tr> line
 //     breaks, whitespace collapses as a browser would (not inside <pre>),

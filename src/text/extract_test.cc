@@ -226,6 +226,20 @@ TEST(HtmlTest, WithoutMainTheBodyIsUsedMinusPageHeaderAndFooterAndH1IsTheTitle) 
   EXPECT_EQ(doc.text, "Hello & welcome\n\nOne\n\nTwo");
 }
 
+TEST(HtmlTest, NavigationBarsAndTablesOfContentsAreDropped) {
+  // As texinfo writes a manual page (libffi's, under /usr/share/doc), plus
+  // DocBook's and ARIA's names for the same furniture.
+  const std::string html =
+      "<html><body><div class=\"header\"><p>Next: <a href=\"n.html\">Type Example</a>, Previous: "
+      "<a href=\"p.html\">Size</a>, Up: <a href=\"u.html\">Types</a> [<a href=\"i.html\">Index</a>]</p></div>"
+      "<h4 class=\"subsection\">2.3.4 Arrays</h4><ul class=\"section-toc\"><li><a href=\"#a\">Arrays</a></li></ul>"
+      "<p>libffi does not have direct support for arrays.</p>"
+      "<div class=\"navfooter other\">Prev Home Next</div><div role=\"navigation\">Menu</div>"
+      "<div id=\"TOC\"><p>1 Intro</p></div><div class=\"example\"><pre>ffi_type t;</pre></div></body></html>";
+  EXPECT_EQ(MustExtract(html, "html").text,
+            "2.3.4 Arrays\n\nlibffi does not have direct support for arrays.\n\nffi_type t;");
+}
+
 TEST(HtmlTest, FragmentsAndEmptyDocumentsWork) {
   EXPECT_EQ(MustExtract("just <b>text</b>", "html").text, "just text");
   auto empty = MustExtract("", "html");

@@ -29,13 +29,17 @@ def _hit_document(hit: Dict[str, Any]) -> Document:
     metadata = dict(hit.get("metadata") or {})
     metadata.update({"id": hit["id"], "doc_id": hit.get("doc_id"), "score": hit.get("score"),
                      "offsets": hit.get("offsets")})
+    # Where the passage is: an ingested document's title, source file, section or PDF page.
+    for key in ("title", "source", "heading_path", "page"):
+        if hit.get(key):
+            metadata[key] = hit[key]
     return Document(page_content=hit.get("text") or "", metadata=metadata)
 
 
 class RaglineRetriever(BaseRetriever):
     """Retrieves chunks with ragline's query route (no generation). Each Document's
-    page_content is the chunk text; metadata carries id, doc_id, score, offsets and the
-    chunk's own metadata. `k`, `filter` and `mode` may also be given per call:
+    page_content is the chunk text; metadata carries id, doc_id, score, offsets, title,
+    source, heading_path and page (where the chunk has them) and the chunk's own metadata. `k`, `filter` and `mode` may also be given per call:
     `retriever.invoke(q, k=1)`."""
 
     client: Client

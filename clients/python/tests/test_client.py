@@ -176,6 +176,15 @@ class ClientTest(unittest.TestCase):
         self.assertIn("EGOTIST", docs[0].page_content)
         self.assertEqual(docs[0].metadata["doc_id"], "e.md")
         self.assertIn("score", docs[0].metadata)
+        # Where the passage is: the document's title and its section.
+        self.assertEqual(docs[0].metadata["title"], "The Devil's Dictionary: E")
+        self.assertEqual(docs[0].metadata["heading_path"], "The Devil's Dictionary: E > EGOTIST")
+
+    def test_hits_carry_title_and_section(self):
+        hit = self.c.query("kb", "What is an egotist?", k=1, generate=False)["hits"][0]
+        self.assertEqual((hit["doc_id"], hit["title"]), ("e.md", "The Devil's Dictionary: E"))
+        self.assertEqual(hit["heading_path"], "The Devil's Dictionary: E > EGOTIST")
+        self.assertEqual(hit["source"], "http")
 
 
 class AuthTest(unittest.TestCase):
