@@ -60,7 +60,8 @@ check "nearest is itself" "$(body | jq -r '.hits[0].id')" "photo#0"
 q() { call POST /v1/collections/kb/query "{\"query\":\"$1\",\"mode\":\"$2\",\"k\":2}"; }
 check "dense query" "$(q 'How do plants make food from light?' dense)" "200"
 check "dense top hit" "$(body | jq -r '.hits[0].id')" "photo#0"
-check "hit shape" "$(body | jq -c '.hits[0] | keys')" '["doc_id","id","metadata","offsets","score","text","version"]'
+check "hit shape" "$(body | jq -c '.hits[0] | keys')" '["doc_id","id","metadata","offsets","score","similarity","text","title","version"]'
+check "dense similarity is the score" "$(body | jq '.hits[0].similarity == .hits[0].score')" "true"
 check "degraded without LLM" "$(body | jq -c '[.degraded, .degraded_reason, .degraded_detail]')" '[true,"no_llm","no LLM configured"]'
 check "citation names the chunk" "$(body | jq -r '.citations[0].id')" "photo#0"
 check "lexical query" "$(q 'Eiffel tower' lexical)" "200"
