@@ -49,6 +49,8 @@ Result<DocumentFormat> SniffFormat(std::string_view head, bool complete) {
     return absl::InvalidArgumentError("empty file");
   }
   if (head.starts_with("%PDF-")) return DocumentFormat::kPdf;
+  // ASCII, but a program rather than prose: its text would be drawing code.
+  if (head.starts_with("%!PS")) return absl::InvalidArgumentError("PostScript (not read; a PDF of it is)");
   if (const size_t nul = head.find('\0'); nul != std::string_view::npos) {
     return absl::InvalidArgumentError(StrCat("binary data (NUL byte at offset ", nul, ")"));
   }

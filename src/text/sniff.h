@@ -27,7 +27,7 @@ inline constexpr size_t kSniffBytes = 8192;
 //     declaration or comments, any case) → HTML;
 //   - UTF-8 without NUL bytes → plain text.
 // Otherwise InvalidArgument saying why it is not a document ragline reads:
-// "empty file", "binary data (NUL byte at offset N)", "not UTF-8 text
+// "empty file", "PostScript (...)" (ASCII, but drawing code), "binary data (NUL byte at offset N)", "not UTF-8 text
 // (invalid byte at offset N)".
 Result<DocumentFormat> SniffFormat(std::string_view head, bool complete);
 

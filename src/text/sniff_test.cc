@@ -47,6 +47,7 @@ TEST(SniffTest, SaysWhyBinaryEmptyAndNonUtf8FilesAreNotDocuments) {
   EXPECT_EQ(Reason(""), "empty file");
   EXPECT_EQ(Reason(std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16)), "binary data (NUL byte at offset 8)");
   EXPECT_EQ(Reason("caf\xe9 latin-1"), "not UTF-8 text (invalid byte at offset 3)");
+  EXPECT_EQ(Reason("%!PS-Adobe-3.0\n%%Creator: dvips\n"), "PostScript (not read; a PDF of it is)");
 }
 
 TEST(SniffTest, ACharacterCutByAPartialHeadIsNotAnError) {
