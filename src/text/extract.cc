@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <climits>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -966,6 +967,64 @@ std::string CleanPdfText(std::string_view s) {
   return out;
 }
 
+// Running headers and footers ("ACME Manual", "Page 3 of 40"): a line among
+// a page's first two or last two non-empty lines whose shape (trimmed, each
+// run of digits as one '#') is there on at least half the pages, and at
+// least 3, is dropped from every page it heads or foots. Documents of fewer
+// than 3 pages are left alone.
+void DropRunningLines(std::vector<std::string>& pages) {
+  if (pages.size() < 3) return;
+  auto shape = [](std::string_view line) {
+    std::string key;
+    for (char c : TrimAscii(line)) {
+      const bool digit = c >= '0' && c <= '9';
+      if (!digit) {
+        key.push_back(c);
+      } else if (key.empty() || key.back() != '#') {
+        key.push_back('#');
+      }
+    }
+    return key;
+  };
+  // Per page: its lines, and the indexes of its edge lines.
+  std::vector<std::vector<std::string_view>> lines(pages.size());
+  std::vector<std::set<size_t>> edges(pages.size());
+  std::map<std::string, size_t> count;
+  for (size_t p = 0; p < pages.size(); ++p) {
+    for (std::string_view rest = pages[p];;) {
+      const size_t nl = rest.find('\n');
+      lines[p].push_back(rest.substr(0, nl));
+      if (nl == std::string_view::npos) break;
+      rest.remove_prefix(nl + 1);
+    }
+    std::vector<size_t> nonempty;
+    for (size_t i = 0; i < lines[p].size(); ++i) {
+      if (!TrimAscii(lines[p][i]).empty()) nonempty.push_back(i);
+    }
+    for (size_t k = 0; k < nonempty.size() && k < 2; ++k) {
+      edges[p].insert(nonempty[k]);
+      edges[p].insert(nonempty[nonempty.size() - 1 - k]);
+    }
+    std::set<std::string> seen;
+    for (size_t i : edges[p]) seen.insert(shape(lines[p][i]));
+    for (const auto& key : seen) ++count[key];
+  }
+  const size_t threshold = std::max<size_t>(3, (pages.size() + 1) / 2);
+  for (size_t p = 0; p < pages.size(); ++p) {
+    std::string kept;
+    bool dropped = false;
+    for (size_t i = 0; i < lines[p].size(); ++i) {
+      if (edges[p].count(i) && count[shape(lines[p][i])] >= threshold) {
+        dropped = true;
+        continue;
+      }
+      if (i > 0) kept += '\n';
+      kept.append(lines[p][i]);
+    }
+    if (dropped) pages[p] = std::string(TrimAscii(kept));
+  }
+}
+
 Result<ExtractedDocument> ExtractPdf(std::string_view bytes) {
   static std::once_flag install_once;
   std::call_once(install_once, [] { poppler::set_debug_error_function(&PopplerMessage, nullptr); });
@@ -998,13 +1057,9 @@ Result<ExtractedDocument> ExtractPdf(std::string_view bytes) {
     int pages = pdf->pages();
     if (pages <= 0) return describe("no pages");
     ExtractedDocument doc;
+    std::vector<std::string> page_texts;
     for (int p = 0; p < pages; ++p) {
       std::unique_ptr<poppler::page> page(pdf->create_page(p));
-      if (p > 0) {
-        TrimTrailingWhitespace(&doc.text);
-        if (!doc.text.empty()) doc.text += "\n\f\n";
-      }
-      doc.page_starts.push_back(static_cast<uint32_t>(doc.text.size()));
       if (page == nullptr) return describe(StrCat("page ", p + 1, " cannot be read"));
       std::string text = CleanPdfText(
           Utf8(page->text(poppler::rectf(), poppler::page::text_layout_enum::non_raw_non_physical_layout)));
@@ -1017,7 +1072,16 @@ Result<ExtractedDocument> ExtractPdf(std::string_view bytes) {
         }
         tidy.push_back(c);
       }
-      doc.text += TrimAscii(tidy);
+      page_texts.emplace_back(TrimAscii(tidy));
+    }
+    DropRunningLines(page_texts);
+    for (size_t p = 0; p < page_texts.size(); ++p) {
+      if (p > 0) {
+        TrimTrailingWhitespace(&doc.text);
+        if (!doc.text.empty()) doc.text += "\n\f\n";
+      }
+      doc.page_starts.push_back(static_cast<uint32_t>(doc.text.size()));
+      doc.text += page_texts[p];
     }
     TrimTrailingWhitespace(&doc.text);
     for (uint32_t& start : doc.page_starts) start = std::min<uint32_t>(start, static_cast<uint32_t>(doc.text.size()));

@@ -25,8 +25,10 @@
 //     breaks, whitespace collapses as a browser would (not inside <pre>),
 //     entities are decoded. <title> (else the first h1) is the title; h1–h6
 //     give the sections.
-//   - PDF (poppler-cpp): the text of each page in reading order, pages
-//     separated by "\n\f\n"; the Info dictionary's title and other fields go
+//   - PDF (poppler-cpp): the text of each page in reading order, running
+//     headers and footers dropped (lines at a page's edges that recur on at
+//     least half of 3+ pages, page numbers included), pages separated by
+//     "\n\f\n"; the Info dictionary's title and other fields go
 //     to title / metadata. Broken, truncated or password-protected PDFs are
 //     InvalidArgument naming the problem; no poppler exception escapes.
 //

@@ -317,6 +317,23 @@ TEST(PdfTest, SampleGivesPageTextPageBreaksTitleAndMetadata) {
   EXPECT_FALSE(FindInvalidUtf8(t).has_value());
 }
 
+TEST(PdfTest, RunningHeadersAndPageNumberFootersAreDropped) {
+  // Four pages under "ACME Widget Manual", each ending "Page N of 4".
+  auto doc = MustExtract(ReadFixture("running.pdf"), "application/pdf");
+  EXPECT_EQ(doc.text.find("ACME Widget Manual"), std::string::npos) << doc.text;
+  EXPECT_EQ(doc.text.find("of 4"), std::string::npos) << doc.text;
+  ASSERT_EQ(doc.page_starts.size(), 4u);
+  const char* bodies[] = {"Section 1: Widgets are assembled by hand.", "Section 2: Boxes hold ten widgets each.",
+                          "Section 3: Returns need the original receipt.",
+                          "Section 4: Spare parts ship within a week."};
+  for (size_t page = 0; page < 4; ++page) {  // each page is its body alone
+    EXPECT_EQ(doc.text.find(bodies[page]), doc.page_starts[page]) << doc.text;
+  }
+  // Two pages are too few to tell a running header from content.
+  auto sample = MustExtract(ReadFixture("sample.pdf"), "application/pdf");
+  EXPECT_NE(sample.text.find("Chapter One: Getting Started"), std::string::npos);
+}
+
 TEST(PdfTest, OwnerPasswordOnlyEncryptionStillExtracts) {
   auto doc = MustExtract(ReadFixture("owner_only.pdf"), "pdf");
   EXPECT_EQ(doc.title, "Ragline Sample PDF");  // the Info strings are encrypted too

@@ -13,6 +13,7 @@ one uncompressed content stream per page, a correct xref table.
   truncated.pdf   sample.pdf cut in the middle of its first content stream
   garbage.pdf     a %PDF- header followed by junk
   not_a_pdf.pdf   plain text with a .pdf name
+  running.pdf     four pages under a running header and "Page N of 4" footers
 
 Usage: python3 src/text/testdata/make_pdfs.py [OUT_DIR]   (default: next to this file)
 """
@@ -88,10 +89,16 @@ class Encryption:
                 self.u.hex().encode() + b"> /P " + str(self.p).encode() + b" >>")
 
 
-def build(encryption=None):
+RUNNING = [["ACME Widget Manual", "", f"Section {i}: {topic}.", "", f"Page {i} of 4"]
+           for i, topic in enumerate(["Widgets are assembled by hand", "Boxes hold ten widgets each",
+                                      "Returns need the original receipt", "Spare parts ship within a week"],
+                                     start=1)]
+
+
+def build(encryption=None, pages=PAGES):
     # Object numbers: 1 catalog, 2 pages, 3 font, 4 info, then page/content pairs, then encrypt.
     objects = {}
-    n_pages = len(PAGES)
+    n_pages = len(pages)
     page_nums = [5 + 2 * i for i in range(n_pages)]
     enc = (lambda num, data: encryption.encrypt(num, data)) if encryption else (lambda num, data: data)
     objects[1] = b"<< /Type /Catalog /Pages 2 0 R >>"
@@ -102,7 +109,7 @@ def build(encryption=None):
     for key, value in INFO.items():
         info += b" /" + key.encode() + b" " + pdf_string(enc(4, value.encode("latin-1")))
     objects[4] = info + b" >>"
-    for i, lines in enumerate(PAGES):
+    for i, lines in enumerate(pages):
         page, content = page_nums[i], page_nums[i] + 1
         objects[page] = (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
                          b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % content)
@@ -141,6 +148,7 @@ def main():
         "truncated.pdf": sample[: sample.index(b"stream\n") + 40],
         "garbage.pdf": b"%PDF-1.7\n" + bytes((i * 97 + 13) % 256 for i in range(600)),
         "not_a_pdf.pdf": b"This is a plain text file that only pretends to be a PDF.\n",
+        "running.pdf": build(pages=RUNNING),
     }
     for name, data in files.items():
         with open(os.path.join(out_dir, name), "wb") as f:
