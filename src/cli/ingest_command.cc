@@ -59,6 +59,13 @@ Result<pipeline::SourceFiles> ListFiles(const IngestArgs& args) {
   return listed;
 }
 
+// {"id", "reason"} per skipped file, as IngestReport::ToJson writes them.
+json SkippedJson(const pipeline::SourceFiles& listed) {
+  json out = json::array();
+  for (const auto& k : listed.skipped) out.push_back({{"id", k.id}, {"reason", k.error}});
+  return out;
+}
+
 // The closing line on stderr, the same for every way of ingesting:
 // "ingested 27 documents in 0:42: 25 added, 0 replaced, 2 unchanged, 0 failed; 412 chunks; 3 files skipped".
 void PrintSummary(const json& report, const Progress& progress) {
@@ -209,8 +216,7 @@ int IngestOverHttp(const IngestArgs& args) {
   if (Status st = flush(); !st.ok()) return Fail(st);
   progress.Finish();
   total["files_skipped"] = listed->skipped.size();
-  total["skipped"] = json::array();
-  for (const auto& k : listed->skipped) total["skipped"].push_back({{"id", k.id}, {"reason", k.error}});
+  total["skipped"] = SkippedJson(*listed);
   PrintJson(total);
   PrintProblems(total);
   PrintSummary(total, progress);
@@ -250,13 +256,11 @@ int IngestOverKafka(const IngestArgs& args) {
     }
   }
   progress.Finish();
-  json skipped = json::array();
-  for (const auto& k : listed->skipped) skipped.push_back({{"id", k.id}, {"reason", k.error}});
   const json out = {{"documents_published", published},
                     {"topic", options.topics.raw},
                     {"collection", args.collection},
-                    {"files_skipped", skipped.size()},
-                    {"skipped", skipped}};
+                    {"files_skipped", listed->skipped.size()},
+                    {"skipped", SkippedJson(*listed)}};
   PrintJson(out);
   PrintProblems(out);
   return 0;
