@@ -112,7 +112,7 @@ expect_fail "foreign collection with the scratch name" "exists but ragline eval 
 
 # --- ragline search on the same collection: text queries in every mode
 s() { "$RAGLINE" search eval_tiny --data "$DATA" --model "$MODEL" "$@"; }
-check "dense mode embeds text" "$(echo '{"text":"why does the sea rise and fall twice a day"}' | s --k 1 | jq -r '.hits[0].id')" "d11"
+check "dense mode embeds text" "$(echo '{"text":"why does the sea rise and fall twice a day"}' | s --k 1 --mode dense | jq -r '.hits[0].id')" "d11"
 check "lexical mode" "$(echo '{"text":"zstd"}' | s --k 1 --mode lexical | jq -r '.hits[0].id')" "d12"
 hy=$(echo '{"text":"CRC32C corruption"}' | s --k 3 --mode hybrid)
 check "hybrid mode" "$(echo "$hy" | jq -r '.hits[0].id')" "d13"
@@ -128,7 +128,7 @@ check "per-query mode" "$(echo '{"text":"zstd","mode":"lexical"}' | s --k 5 | jq
 vec=$(echo '{"text":"tides of the ocean"}' | "$RAGLINE" embed --model "$MODEL" --input jsonl | jq -c .embedding)
 check "hybrid uses a given vector" "$(echo "{\"text\":\"moon\",\"vector\":$vec}" | "$RAGLINE" search eval_tiny --data "$DATA" --k 1 --mode hybrid --model "$WORK/no-model" | jq -r '.hits[0].id')" "d11"
 expect_fail "hybrid needs text" "line 2: missing \"text\" (hybrid mode)" bash -c "printf '%s\n%s\n' '{\"text\":\"x\"}' '{\"vector\":$vec}' | '$RAGLINE' search eval_tiny --data '$DATA' --model '$MODEL' --mode hybrid"
-expect_fail "dense text without a model" "line 1: missing \"vector\" (dense mode) and \"text\" cannot be embedded" bash -c "echo '{\"text\":\"x\"}' | '$RAGLINE' search eval_tiny --data '$DATA' --model '$WORK/no-model'"
+expect_fail "dense text without a model" "line 1: missing \"vector\" (dense mode) and \"text\" cannot be embedded" bash -c "echo '{\"text\":\"x\"}' | '$RAGLINE' search eval_tiny --data '$DATA' --model '$WORK/no-model' --mode dense"
 expect_fail "hybrid text without a model" "line 1: \"text\" cannot be embedded for hybrid mode" bash -c "echo '{\"text\":\"x\"}' | '$RAGLINE' search eval_tiny --data '$DATA' --model '$WORK/no-model' --mode hybrid"
 expect_fail "bad fusion option" "--fusion: unknown fusion method 'borda'" bash -c "echo '{\"text\":\"x\"}' | '$RAGLINE' search eval_tiny --data '$DATA' --mode hybrid --fusion borda"
 expect_fail "bad weights" "--weights: 'sparse=1'" bash -c "echo '{\"text\":\"x\"}' | '$RAGLINE' search eval_tiny --data '$DATA' --mode hybrid --weights sparse=1"

@@ -121,6 +121,7 @@ Status Ingest(const search::BeirDataset& ds, embed::Embedder& embedder, store::C
     (void)summary;
     progress.Update(end);
   }
+  progress.Finish();
   std::fprintf(stderr, "ingest: building indexes and compacting\n");
   RETURN_IF_ERROR(collection.Seal());
   RETURN_IF_ERROR(collection.WaitForIndexing());
