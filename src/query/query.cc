@@ -4,10 +4,12 @@
 #include <cmath>
 #include <cstdio>
 #include <optional>
-#include <set>
+#include <string_view>
+#include <unordered_map>
 
 #include "core/json_fields.h"
 #include "core/strings.h"
+#include "index/distance.h"
 #include "obs/stage_timer.h"
 #include "pipeline/chunk_payload.h"
 
@@ -156,28 +158,28 @@ json HitJson(const store::SearchHit& hit, const HitFields& f) {
 namespace {
 
 // Each hit's cosine similarity to the question, where the search had a
-// question vector over a cosine collection: dense scores are it; hybrid
-// scores are fused ranks, so it is computed from the stored vector.
+// question vector over a cosine collection: a dense score is it; a hybrid
+// hit's is its score in the dense list fused from, else (a hit only the
+// lexical list found) the dot product with its stored unit vector.
 std::vector<std::optional<float>> Similarities(const store::Collection& collection, const search::Query& query,
-                                               const std::vector<store::SearchHit>& hits) {
+                                               const std::vector<store::SearchHit>& hits,
+                                               const std::vector<store::SearchHit>& dense_list) {
   std::vector<std::optional<float>> out(hits.size());
   if (!query.vector || collection.config().metric != store::DistanceMetric::kCosine) return out;
+  if (query.mode == search::Mode::kDense) {
+    for (size_t i = 0; i < hits.size(); ++i) out[i] = hits[i].score;
+    return out;
+  }
+  std::unordered_map<std::string_view, float> dense;
+  for (const auto& h : dense_list) dense.emplace(h.id, h.score);
   const std::vector<float>& q = *query.vector;
-  double qq = 0;
-  for (float x : q) qq += double{x} * x;
+  const float norm = std::sqrt(index::Dot(q.data(), q.data(), q.size()));
   for (size_t i = 0; i < hits.size(); ++i) {
-    if (query.mode == search::Mode::kDense) {
-      out[i] = hits[i].score;
-      continue;
+    if (auto it = dense.find(hits[i].id); it != dense.end()) {
+      out[i] = it->second;
+    } else if (auto record = collection.Get(hits[i].id); record && record->vector.size() == q.size() && norm > 0) {
+      out[i] = index::Dot(q.data(), record->vector.data(), q.size()) / norm;
     }
-    auto record = collection.Get(hits[i].id);
-    if (!record || record->vector.size() != q.size()) continue;
-    double dot = 0, vv = 0;
-    for (size_t d = 0; d < q.size(); ++d) {
-      dot += double{q[d]} * record->vector[d];
-      vv += double{record->vector[d]} * record->vector[d];
-    }
-    if (qq > 0 && vv > 0) out[i] = static_cast<float>(dot / std::sqrt(qq * vv));
   }
   return out;
 }
@@ -220,10 +222,11 @@ Result<RetrievedHits> RunRetrieval(const store::Collection& collection, embed::E
   }
   RETURN_IF_ERROR(request.deadline.Check("the search"));
   RetrievedHits out;
+  std::vector<store::SearchHit> dense_list;  // hybrid: what was fused, with cosine scores
   {
     obs::StageTimer timer(ins.retrieve_latency, ins.logger, "retrieve", ins.request_id);
     const auto start = std::chrono::steady_clock::now();
-    auto hits = search::Retriever(collection, embedder).Search(query);
+    auto hits = search::Retriever(collection, embedder).Search(query, &dense_list);
     if (ins.vectorstore_time != nullptr) {
       ins.vectorstore_time->WithLabels({search::ModeName(query.mode)})
           .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -234,19 +237,14 @@ Result<RetrievedHits> RunRetrieval(const store::Collection& collection, embed::E
     }
     out.hits = std::move(*hits);
   }
-  std::vector<std::optional<float>> similarity = Similarities(collection, query, out.hits);
+  std::vector<std::optional<float>> similarity = Similarities(collection, query, out.hits, dense_list);
   // The relevance floor: is anything in the collection close to the question?
-  // The dense top hit says (in hybrid mode one more dense search, k = 1: the
-  // fused list may rank it below k).
+  // The dense top hit says (in hybrid mode the dense list's first: the fused
+  // list may rank it below k).
   std::optional<float> best;
-  if (query.mode == search::Mode::kDense && !similarity.empty()) {
-    best = similarity.front();
-  } else if (!similarity.empty() && request.min_similarity > -1) {
-    search::Query top = query;
-    top.mode = search::Mode::kDense;
-    top.k = 1;
-    auto nearest = search::Retriever(collection, embedder).Search(top);
-    if (nearest.ok() && !nearest->empty()) best = nearest->front().score;
+  if (query.vector && collection.config().metric == store::DistanceMetric::kCosine && !out.hits.empty()) {
+    const auto& nearest = query.mode == search::Mode::kDense ? out.hits : dense_list;
+    if (!nearest.empty()) best = nearest.front().score;
   }
   out = ShapeHits(std::move(out.hits), collection.config().lexical.text_field);
   ShowSimilarities(similarity, &out);

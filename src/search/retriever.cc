@@ -46,7 +46,8 @@ Result<std::vector<float>> Retriever::QueryVector(const Query& query) const {
   return std::vector<float>(row.begin(), row.end());
 }
 
-Result<std::vector<store::SearchHit>> Retriever::Search(const Query& query) const {
+Result<std::vector<store::SearchHit>> Retriever::Search(const Query& query,
+                                                        std::vector<store::SearchHit>* dense_list) const {
   if (query.k == 0) return absl::InvalidArgumentError("k must be > 0");
   switch (query.mode) {
     case Mode::kDense: {
@@ -65,8 +66,10 @@ Result<std::vector<store::SearchHit>> Retriever::Search(const Query& query) cons
   ASSIGN_OR_RETURN(auto vec, QueryVector(query));
   ASSIGN_OR_RETURN(auto dense, collection_.Search(vec, depth, query.filter, query.index_options));
   ASSIGN_OR_RETURN(auto lexical, collection_.LexicalSearch(*query.text, depth, query.filter, query.bm25 ? &*query.bm25 : nullptr));
-  return FuseHybrid(dense, lexical, query.fusion, collection_.config().metric == store::DistanceMetric::kL2,
-                    query.k);
+  auto fused = FuseHybrid(dense, lexical, query.fusion, collection_.config().metric == store::DistanceMetric::kL2,
+                          query.k);
+  if (dense_list != nullptr) *dense_list = std::move(dense);
+  return fused;
 }
 
 size_t HybridDepth(const Query& query) {

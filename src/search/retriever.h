@@ -57,8 +57,11 @@ class Retriever {
   // needs (text for lexical and hybrid; vector or text for dense), when
   // a text must be embedded but there is no embedder, or when the embedder's
   // dimension differs from the collection's; search and embedding errors pass
-  // through.
-  Result<std::vector<store::SearchHit>> Search(const Query& query) const;
+  // through. Hybrid mode: `dense_list`, when non-null, receives the dense
+  // list it fused (best first, HybridDepth long), whose scores are the
+  // metric's (the fused scores are not).
+  Result<std::vector<store::SearchHit>> Search(const Query& query,
+                                               std::vector<store::SearchHit>* dense_list = nullptr) const;
 
   // True if running `query` would call the embedder (its mode needs a vector
   // and it has only text).

@@ -93,6 +93,11 @@ TEST_F(RetrieverTest, HybridFusesBothListsWithRrf) {
   // d is nearest to (0,1) but lacks "fox": it ranks below records in both lists.
   EXPECT_NE((*hits)[0].id, "d");
   EXPECT_EQ((*hits)[0].payload["text"], expected[0].payload["text"]);
+  // The dense list it fused, with the metric's scores, for the caller who asks.
+  std::vector<store::SearchHit> fused_from;
+  ASSERT_TRUE(r.Search(q, &fused_from).ok());
+  ASSERT_EQ(Ids(fused_from), Ids(dense));
+  for (size_t i = 0; i < dense.size(); ++i) EXPECT_EQ(fused_from[i].score, dense[i].score);
 }
 
 TEST_F(RetrieverTest, HybridConvexUsesAlpha) {
