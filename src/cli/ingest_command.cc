@@ -72,11 +72,10 @@ void PrintSummary(const json& report, const Progress& progress) {
   auto n = [&](const char* key) { return report.value(key, uint64_t{0}); };
   const uint64_t docs = n("documents_added") + n("documents_replaced") + n("documents_unchanged") +
                         n("documents_failed") + n("documents_superseded");
-  const long seconds = static_cast<long>(progress.elapsed() + 0.5);
   std::fprintf(stderr,
-               "ingested %llu documents in %ld:%02ld: %llu added, %llu replaced, %llu unchanged, %llu failed; "
+               "ingested %llu documents in %s: %llu added, %llu replaced, %llu unchanged, %llu failed; "
                "%llu chunks; %llu file%s skipped\n",
-               static_cast<unsigned long long>(docs), seconds / 60, seconds % 60,
+               static_cast<unsigned long long>(docs), Duration(progress.elapsed()).c_str(),
                static_cast<unsigned long long>(n("documents_added")),
                static_cast<unsigned long long>(n("documents_replaced")),
                static_cast<unsigned long long>(n("documents_unchanged")),
@@ -332,8 +331,9 @@ int CmdIngest(const IngestArgs& args) {
     size_t failed = 0;
     Status st = ingestor.Watch(args.path, stop.get_token(), [&](const pipeline::IngestReport& r) {
       failed += r.documents_failed;
-      PrintJson(r.ToJson());
-      PrintProblems(r.ToJson());
+      const json out = r.ToJson();
+      PrintJson(out);
+      PrintProblems(out);
     });
     Status closed = collection.Close();
     if (!st.ok()) return Fail(st);

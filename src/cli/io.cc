@@ -164,8 +164,6 @@ Status PumpLines(int fd, int idle_ms, const std::function<Status(std::string& li
   }
 }
 
-namespace {
-
 std::string Duration(double seconds) {
   const long s = static_cast<long>(seconds + 0.5);
   char buf[32];
@@ -176,8 +174,6 @@ std::string Duration(double seconds) {
   }
   return buf;
 }
-
-}  // namespace
 
 Progress::Progress(std::string label, size_t total, std::string unit, std::string second_unit)
     : label_(std::move(label)),

@@ -162,6 +162,9 @@ class SignalStopper {
   std::thread thread_;
 };
 
+// "m:ss", or "h:mm:ss" from an hour, rounded to the second.
+std::string Duration(double seconds);
+
 // Progress of a long command on stderr: "LABEL: done/total UNIT  [N
 // SECOND_UNIT]  rate  elapsed  ETA". On a terminal a `\r`-updated line,
 // redrawn at least once a second (the clock moves while a long batch runs);

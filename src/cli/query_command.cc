@@ -78,14 +78,23 @@ bool PrintDelta(std::string_view text) {
 // A streamed answer (text output with generation): print as the server writes.
 bool Streams(const QueryFlags& f) { return !f.json_out && !f.no_generate; }
 
-int QueryOverHttp(const QueryFlags& f) {
+// The query route's request body for these flags, the same over HTTP and
+// in process.
+Result<json> RequestBody(const QueryFlags& f) {
   json body = {{"query", f.question}, {"k", f.k}, {"mode", f.mode}, {"generate", !f.no_generate},
                {"min_similarity", f.min_similarity}};
   if (!f.filter.empty()) {
     json filter = json::parse(f.filter, nullptr, false);
-    if (filter.is_discarded()) return Fail("--filter: malformed JSON");
+    if (filter.is_discarded()) return absl::InvalidArgumentError("--filter: malformed JSON");
     body["filter"] = filter;
   }
+  return body;
+}
+
+int QueryOverHttp(const QueryFlags& f) {
+  auto request_body = RequestBody(f);
+  if (!request_body.ok()) return Fail(request_body.status());
+  json& body = *request_body;
   auto client = ApiClient::Create(f.server_url, f.api_key);
   if (!client.ok()) return Fail(client.status());
   const std::string path = StrCat("/v1/collections/", UrlSegment(f.collection), "/query");
@@ -111,14 +120,9 @@ int QueryOverHttp(const QueryFlags& f) {
 }
 
 int QueryDirect(const QueryFlags& f) {
-  json body = {{"query", f.question}, {"k", f.k}, {"mode", f.mode}, {"generate", !f.no_generate},
-               {"min_similarity", f.min_similarity}};
-  if (!f.filter.empty()) {
-    json filter = json::parse(f.filter, nullptr, false);
-    if (filter.is_discarded()) return Fail("--filter: malformed JSON");
-    body["filter"] = filter;
-  }
-  auto request = query::QueryRequest::FromJson(body);
+  auto body = RequestBody(f);
+  if (!body.ok()) return Fail(body.status());
+  auto request = query::QueryRequest::FromJson(*body);
   if (!request.ok()) return Fail(request.status());
   auto db = store::Database::Open(*store::Env::Default(), f.data, CliDatabaseOptions(/*read_only=*/true));
   if (!db.ok()) return Fail(db.status());
