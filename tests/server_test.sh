@@ -135,6 +135,13 @@ check_contains "stage histogram" "$(cat "$WORK/metrics.txt")" 'rag_pipeline_late
 check_contains "vectorstore histogram" "$(cat "$WORK/metrics.txt")" 'rag_vectorstore_query_time_seconds_count{mode="hybrid"}'
 check_contains "ingest stage histogram" "$(cat "$WORK/metrics.txt")" 'rag_pipeline_latency_seconds_count{stage="ingest_embed"}'
 
+# --- the encoder's kernel: `--version`, the start-up log and /metrics name the same one
+fp32_kernel=$("$RAGLINE" --version | sed -n 's/^encoder kernels on this CPU: fp32 \([a-z0-9]*\), int8 .*/\1/p')
+check "--version names an fp32 kernel ($fp32_kernel)" "$(echo "$fp32_kernel" | grep -cxE 'avx512|avx2|scalar')" "1"
+check_contains "RAGLINE_SIMD=scalar lowers it" "$(RAGLINE_SIMD=scalar "$RAGLINE" --version)" "fp32 scalar, int8 scalar"
+check_contains "kernel on /metrics" "$(cat "$WORK/metrics.txt")" "rag_encoder_info{model=\"all-MiniLM-L6-v2\",kernel=\"fp32 $fp32_kernel\"} 1"
+check_contains "kernel in the start-up log" "$(grep 'embedding model loaded' "$WORK/serve.log")" "\"kernel\":\"fp32 $fp32_kernel\""
+
 # --- logs: one JSON line per request with request_id, route, status
 curl -s -H 'X-Request-Id: it-req-1' "$URL/v1/collections/kb" >/dev/null
 for _ in $(seq 1 100); do  # the line is written just after the response

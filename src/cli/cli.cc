@@ -441,7 +441,10 @@ int RunCli(int argc, char** argv) {
   app.formatter(std::make_shared<HelpFormatter>());
   // Every option's help shows its default (subcommands inherit this).
   app.option_defaults()->always_capture_default();
-  app.set_version_flag("--version", "ragline 0.1.0");
+  app.set_version_flag("--version", [] {
+    return StrCat("ragline 0.1.0\nencoder kernels on this CPU: ", embed::EncoderKernels(),
+                  " (RAGLINE_SIMD=avx2|scalar caps them)");
+  });
   app.require_subcommand(1);
   std::string data;
   auto add_data = [&](CLI::App* cmd) { cmd->add_option("--data", data, "data directory")->required(); };

@@ -198,6 +198,15 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
   auto opened = OpenModel(config.model_dir, model_options, &embed_pool);
   if (opened.ok()) {
     embedder = std::move(*opened);
+    const std::string kernel = embedder->encoder().kernel();
+    logger.Info("embedding model loaded")
+        .Field("model", embedder->model_id())
+        .Field("precision", config.precision)
+        .Field("kernel", kernel);
+    metrics.Gauge("rag_encoder_info", "1 for the model and kernel the encoder runs (kernel: fp32 avx512, ...).",
+                  {"model", "kernel"})
+        .WithLabels({embedder->model_id(), kernel})
+        .Set(1);
   } else if (!config.model_dir.empty()) {
     return Fail(StrCat("model: ", std::string(opened.status().message())));
   } else {

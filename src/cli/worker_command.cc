@@ -256,6 +256,7 @@ Result<std::unique_ptr<embed::Embedder>> WorkerEmbedder(const WorkerArgs& a) {
   }
   ASSIGN_OR_RETURN(auto options, EncoderOptions(a.precision));
   ASSIGN_OR_RETURN(auto local, OpenModel(a.model, options, nullptr));
+  std::fprintf(stderr, "ragline worker embed: encoder %s\n", local->encoder().kernel().c_str());
   return std::unique_ptr<embed::Embedder>(std::move(local));
 }
 

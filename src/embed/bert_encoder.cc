@@ -1,19 +1,17 @@
 #include "embed/bert_encoder.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <utility>
 
 #include "core/strings.h"
 #include "embed/encoder_math.h"
+#include "embed/fp32_gemm.h"
 #include "embed/int8_gemm.h"
 #include "embed/safetensors.h"
 
@@ -36,9 +34,8 @@ constexpr size_t kMaxChunkTokens = 2048;
 // Below this many rows per worker a dense layer is split by output columns
 // instead of rows, so short batches still use every thread.
 constexpr size_t kMinRowsPerWorker = 32;
-// Row blocks of a dense layer: large enough that OpenBLAS amortises packing
-// the weight matrix (sgemm 384x1152 runs ~60 GFLOP/s at 256 rows, ~75 at
-// 2048 on this class of machine), small enough to balance two cores.
+// Row blocks of a dense layer: each runs its epilogue while its rows are in
+// cache; bounded so that a long chunk still balances over the workers.
 constexpr size_t kMaxRowsPerBlock = 1024;
 
 Result<json> ReadJson(const fs::path& path) {
@@ -62,11 +59,6 @@ Result<size_t> GetSize(const json& j, const fs::path& path, const char* key, std
   return static_cast<size_t>(j[key].get<uint64_t>());
 }
 
-void SetBlasSingleThreaded() {
-  static std::once_flag once;
-  std::call_once(once, [] { openblas_set_num_threads(1); });
-}
-
 size_t NumWorkers(const ThreadPool* pool) { return pool == nullptr ? 1 : pool->size() + 1; }
 
 // Runs fn(begin, end) over [0, n) on the pool, or inline without one.
@@ -80,12 +72,11 @@ void ParallelFor(ThreadPool* pool, size_t n, const std::function<void(size_t, si
 
 }  // namespace
 
-// A dense (nn.Linear) layer: y = x W^T + b. PyTorch stores W out x in; it is
-// held transposed (in x out) because OpenBLAS packs a non-transposed B faster
-// (15-40% at 16-64 rows, a few % at 2048).
+// A dense (nn.Linear) layer: y = x W^T + b, with W^T packed once for the
+// fp32 kernels (fp32_gemm.h).
 struct Dense {
-  std::vector<float> weight;  // in_features x out_features (W^T); empty when quantized
-  std::vector<float> bias;    // out_features
+  PackedMatrix weight;     // W^T: in_features x out_features; empty when quantized
+  std::vector<float> bias;  // out_features
   size_t out_features = 0;
   size_t in_features = 0;
   // Precision::kInt8: W quantised (int8_gemm.h) in place of `weight`.
@@ -98,17 +89,17 @@ struct Dense {
   // `smooth` (in_features factors s), W·diag(s) is quantised and inputs are
   // divided by s, which leaves x·Wᵀ unchanged in exact arithmetic.
   void Quantize(const std::vector<float>* smooth) {
-    std::vector<float> w(weight.size());  // back to PyTorch's out x in layout
+    std::vector<float> w(out_features * in_features);  // back to PyTorch's out x in layout
     for (size_t i = 0; i < in_features; ++i) {
       const float s = smooth != nullptr ? (*smooth)[i] : 1.0f;
-      for (size_t o = 0; o < out_features; ++o) w[o * in_features + i] = weight[i * out_features + o] * s;
+      for (size_t o = 0; o < out_features; ++o) w[o * in_features + i] = weight.at(i, o) * s;
     }
     quantized = QuantizedMatrix::Quantize(w.data(), out_features, in_features);
     if (smooth != nullptr) {
       input_scale.resize(in_features);
       for (size_t i = 0; i < in_features; ++i) input_scale[i] = 1.0f / (*smooth)[i];
     }
-    weight = std::vector<float>();
+    weight = PackedMatrix();
   }
 };
 
@@ -232,17 +223,15 @@ class WeightLoader {
   Result<Dense> ReadDense(std::initializer_list<std::string> names, size_t out_each, size_t in) const {
     Dense d;
     d.in_features = in;
+    std::vector<float> stacked;  // PyTorch layout: out x in
     for (const std::string& name : names) {
       ASSIGN_OR_RETURN(std::vector<float> w, Read(name + ".weight", {out_each, in}));
       ASSIGN_OR_RETURN(std::vector<float> b, Read(name + ".bias", {out_each}));
-      d.weight.insert(d.weight.end(), w.begin(), w.end());
+      stacked.insert(stacked.end(), w.begin(), w.end());
       d.bias.insert(d.bias.end(), b.begin(), b.end());
       d.out_features += out_each;
     }
-    std::vector<float> transposed(d.weight.size());
-    for (size_t o = 0; o < d.out_features; ++o)
-      for (size_t i = 0; i < in; ++i) transposed[i * d.out_features + o] = d.weight[o * in + i];
-    d.weight = std::move(transposed);
+    d.weight = PackedMatrix::Pack(stacked.data(), in, d.out_features, 1, in);
     return d;
   }
 
@@ -286,7 +275,7 @@ Result<std::unique_ptr<BertEncoder::Weights>> LoadWeights(const fs::path& path, 
 }
 
 // y[rows x out] = x[rows x in] W^T (no bias): the one place dense layers
-// reach a GEMM kernel (an int8 kernel slots in here). Rows are split over the
+// reach a GEMM kernel (fp32 or int8). Rows are split over the
 // pool in blocks, and epilogue(row_begin, row_end) runs on each finished block
 // while it is still in cache; short inputs are split by output columns, and
 // the epilogue then runs once over all rows.
@@ -297,8 +286,7 @@ void Linear(const Dense& d, const float* x, size_t rows, float* y, ThreadPool* p
   const size_t k = d.in_features;
   const size_t workers = NumWorkers(pool);
   if (d.quantized) {
-    // The int8 kernel packs its weights once at load, so even a few rows run
-    // at full speed: split rows only.
+    // Rows only: the int8 kernel's activation quantisation is per row.
     const size_t rows_per_block =
         std::clamp<size_t>((rows + workers - 1) / workers, 1, kMaxRowsPerBlock);
     const size_t blocks = (rows + rows_per_block - 1) / rows_per_block;
@@ -322,10 +310,8 @@ void Linear(const Dense& d, const float* x, size_t rows, float* y, ThreadPool* p
     return;
   }
   auto gemm = [&](size_t row_begin, size_t row_count, size_t col_begin, size_t col_count) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(row_count),
-                static_cast<int>(col_count), static_cast<int>(k), 1.0f, x + row_begin * k,
-                static_cast<int>(k), d.weight.data() + col_begin, static_cast<int>(n), 0.0f,
-                y + row_begin * n + col_begin, static_cast<int>(n));
+    Fp32Gemm(x + row_begin * k, k, row_count, d.weight, 1.0f, y + row_begin * n, n, col_begin,
+             col_begin + col_count);
   };
   if (workers > 1 && rows < kMinRowsPerWorker * workers) {
     const size_t col_blocks = workers;
@@ -373,7 +359,6 @@ Result<std::unique_ptr<BertEncoder>> BertEncoder::Load(const fs::path& model_dir
                                                        std::span<const std::vector<int32_t>> calibration) {
   ASSIGN_OR_RETURN(BertConfig config, BertConfig::Load(model_dir));
   ASSIGN_OR_RETURN(std::unique_ptr<Weights> weights, LoadWeights(model_dir / "model.safetensors", config));
-  SetBlasSingleThreaded();
   std::unique_ptr<BertEncoder> encoder(new BertEncoder(std::move(config), Precision::kFp32, std::move(weights)));
   if (precision == Precision::kInt8) {
     RETURN_IF_ERROR(encoder->QuantizeDenseLayers(calibration));
@@ -402,9 +387,7 @@ Status BertEncoder::QuantizeDenseLayers(std::span<const std::vector<int32_t>> ca
       std::vector<float> smooth(d->in_features, 1.0f);
       for (size_t j = 0; j < d->in_features; ++j) {
         float w_max = 0.0f;  // weight is W^T: in x out
-        for (size_t o = 0; o < d->out_features; ++o) {
-          w_max = std::max(w_max, std::fabs(d->weight[j * d->out_features + o]));
-        }
+        for (size_t o = 0; o < d->out_features; ++o) w_max = std::max(w_max, std::fabs(d->weight.at(j, o)));
         const float a_max = it->second[j];
         if (a_max > 0.0f && w_max > 0.0f) smooth[j] = std::clamp(std::sqrt(a_max / w_max), 1e-3f, 1e3f);
       }
@@ -420,6 +403,15 @@ BertEncoder::~BertEncoder() = default;
 
 const BertConfig& BertEncoder::config() const { return config_; }
 Precision BertEncoder::precision() const { return precision_; }
+
+std::string BertEncoder::kernel() const {
+  return precision_ == Precision::kInt8 ? StrCat("int8 ", ActiveInt8KernelName())
+                                        : StrCat("fp32 ", ActiveFp32KernelName());
+}
+
+std::string EncoderKernels() {
+  return StrCat("fp32 ", ActiveFp32KernelName(), ", int8 ", ActiveInt8KernelName());
+}
 
 Result<Matrix> BertEncoder::Encode(std::span<const std::vector<int32_t>> sequences, ThreadPool* pool) const {
   Scratch scratch;
@@ -520,19 +512,20 @@ void BertEncoder::EncodeChunk(std::span<const std::vector<int32_t>> sequences, s
     // Attention per (sequence, head): scores = Q K^T / sqrt(d), softmax, context = P V.
     ParallelFor(pool, sequences.size() * heads, [&](size_t begin, size_t end) {
       std::vector<float> scores(max_len * max_len);
+      thread_local PackedMatrix keys_t, values;  // K^T (head_dim x len) and V (len x head_dim)
       for (size_t job = begin; job < end; ++job) {
         const size_t s = job / heads;
         const size_t head = job % heads;
-        const int len = static_cast<int>(sequences[s].size());
+        const size_t len = sequences[s].size();
         const float* q = qkv + offsets[s] * 3 * h + head * head_dim;
         const float* k = q + h;
         const float* v = q + 2 * h;
         float* ctx = context + offsets[s] * h + head * head_dim;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, static_cast<int>(head_dim), scale, q,
-                    static_cast<int>(3 * h), k, static_cast<int>(3 * h), 0.0f, scores.data(), len);
-        for (int i = 0; i < len; ++i) internal::SoftmaxRow(scores.data() + static_cast<size_t>(i) * len, len);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, static_cast<int>(head_dim), len, 1.0f,
-                    scores.data(), len, v, static_cast<int>(3 * h), 0.0f, ctx, static_cast<int>(h));
+        keys_t.Repack(k, head_dim, len, 1, 3 * h);
+        Fp32Gemm(q, 3 * h, len, keys_t, scale, scores.data(), len, 0, len);
+        for (size_t i = 0; i < len; ++i) internal::SoftmaxRow(scores.data() + i * len, len);
+        values.Repack(v, len, head_dim, 3 * h, 1);
+        Fp32Gemm(scores.data(), len, len, values, ctx, h);
       }
     });
 

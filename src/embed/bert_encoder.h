@@ -72,11 +72,14 @@ class BertEncoder {
   const BertConfig& config() const;
   Precision precision() const;
   size_t dim() const { return config().hidden_size; }
+  // The kernel the dense layers run on this CPU: "fp32 avx512", "int8 avx2", ...
+  // (attention always runs on the fp32 kernel).
+  std::string kernel() const;
 
   // Encodes token-id sequences (each already [CLS] … [SEP], length in
   // [1, max_position_embeddings]) into a sequences.size() × dim() matrix of
   // pooled (and, per the model, normalised) embeddings. Work is spread over
-  // `pool` when given; OpenBLAS itself runs single-threaded.
+  // `pool` when given; each GEMM call is single-threaded.
   Result<Matrix> Encode(std::span<const std::vector<int32_t>> sequences,
                         ThreadPool* pool = nullptr) const;
 
@@ -105,5 +108,8 @@ class BertEncoder {
 // code-ish text) for Precision::kInt8 calibration; tokenize it with the
 // model's tokenizer, one sequence per line.
 std::span<const char* const> CalibrationText();
+
+// The kernels each precision runs on this CPU: "fp32 avx512, int8 avx512vnni".
+std::string EncoderKernels();
 
 }  // namespace ragline::embed

@@ -55,6 +55,7 @@ class LocalEmbedder final : public Embedder {
 
   // The model's tokenizer, for chunking text by model tokens.
   const WordPieceTokenizer& tokenizer() const { return tokenizer_; }
+  const BertEncoder& encoder() const { return *encoder_; }
   size_t max_seq_length() const { return max_seq_length_; }
 
  private:
