@@ -183,7 +183,7 @@ int main(int argc, char** argv) {
           if (rep > 0) best = std::min(best, Seconds(t0, Clock::now()));
         }
         std::cout << json{{"record", "throughput"}, {"engine", "ragline"},
-                          {"precision", precision_name}, {"threads", threads},
+                          {"precision", precision_name}, {"kernel", e.encoder().kernel()}, {"threads", threads},
                           {"batch", batch}, {"texts", texts.size()}, {"tokens", tokens},
                           {"seconds", best}, {"texts_per_s", texts.size() / best},
                           {"tokens_per_s", tokens / best}, {"gflops", flops / best / 1e9}}

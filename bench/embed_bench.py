@@ -288,6 +288,10 @@ def write_report(meta, rows, parity, args):
                 L.append(f"| {name} | {t} | {b} | {v(f32)} | {v(i8)} | {v(stt)} | {v(ort)} | {ratio(f32, stt)} | "
                          f"{ratio(i8, stt)} | {ratio(i8, f32)} | {flops} |")
     L.append("")
+    kernels = sorted({f"{r['precision']} {r['kernel'].split()[-1]}" for r in rows
+                      if r["record"] == "throughput" and r["engine"] == "ragline" and "kernel" in r})
+    if kernels:
+        L.append("ragline's kernels on this CPU: " + ", ".join(kernels) + ".\n")
     L.append("sgemm peak (OpenBLAS, 2048³): " + ", ".join(f"{t} thread(s) {g:.1f} GFLOP/s" for t, g in sorted(peaks.items())) + ".\n")
     L.append("Latency of one 16-token query, one thread:\n")
     L.append("| engine | precision | p50 ms | p99 ms |")

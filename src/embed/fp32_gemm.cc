@@ -228,17 +228,16 @@ constexpr Kernel kAvx512 = {kAvx512Rows,
                              Avx512Tiles<2>(std::make_index_sequence<kAvx512Rows>())}};
 
 // Copies rows × depth of A into strips of `strip` rows, k-major, the rows
-// past `rows` of the last strip zero.
+// past `rows` of the last strip zero. Writes run contiguously; the strip's
+// rows are read as `strip` sequential streams.
 void PackA(const float* a, size_t lda, size_t rows, size_t depth, size_t strip, float* out) {
+  static constexpr float kZeros[kBlockDepth] = {};
+  const float* src[kAvx512Rows];
   for (size_t s = 0; s < rows; s += strip) {
+    for (size_t r = 0; r < strip; ++r) src[r] = s + r < rows ? a + (s + r) * lda : kZeros;
     float* dst = out + s * depth;
-    for (size_t r = 0; r < strip; ++r) {
-      if (s + r < rows) {
-        const float* src = a + (s + r) * lda;
-        for (size_t kk = 0; kk < depth; ++kk) dst[kk * strip + r] = src[kk];
-      } else {
-        for (size_t kk = 0; kk < depth; ++kk) dst[kk * strip + r] = 0.0f;
-      }
+    for (size_t kk = 0; kk < depth; ++kk, dst += strip) {
+      for (size_t r = 0; r < strip; ++r) dst[r] = src[r][kk];
     }
   }
 }
