@@ -3,9 +3,11 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "embed/int8_gemm_internal.h"
 
@@ -15,7 +17,8 @@ namespace {
 constexpr size_t kPanelCols = QuantizedMatrix::kPanelCols;
 constexpr size_t kGroup = QuantizedMatrix::kGroup;
 constexpr size_t kGroupBytes = kPanelCols * kGroup;  // one k-group of a panel
-constexpr size_t kTileRows = 4;
+constexpr size_t kTileRows = 4;      // AVX2 tiles: 4 rows × 16 outputs
+constexpr size_t kZmmTileRows = 12;  // AVX-512 VNNI tiles: 12 rows × 32 outputs
 
 // ---- Activation quantisation ------------------------------------------------
 
@@ -105,7 +108,7 @@ __attribute__((target("avx2"))) RowQuant QuantizeRowAvx2(const float* x, size_t 
 
 // ---- Tiles ------------------------------------------------------------------
 
-// One register tile: rows × 16 outputs, rows ≤ kTileRows.
+// One register tile: rows × 16 outputs (AVX2), or rows × 16 · panels (zmm).
 struct TileArgs {
   const uint8_t* x;              // quantised activations of the first row
   size_t ldx;                    // bytes between activation rows
@@ -118,7 +121,8 @@ struct TileArgs {
   const float* bias;             // cols entries or null
   float* y;                      // first output of the tile
   size_t ldy;
-  size_t cols;  // valid outputs in the panel, 1..16
+  size_t cols;         // valid outputs of the tile: 1..16, or 1..32 for two panels
+  size_t panel_bytes;  // from one panel to the next (zmm tiles)
 };
 
 // Dequantises the 8 int32 sums `acc` of row `r`, columns [8h, 8h + 8) and
@@ -212,18 +216,107 @@ __attribute__((target("avx2,avx512f,avx512vl,avx512vnni"))) void TileVnni(const 
 #undef RAGLINE_INT8_TILE_STORE
 #undef RAGLINE_INT8_TILE_ROW
 
+// AVX-512 VNNI on zmm: a 64-byte group of a panel is one register (lanes in
+// output order), so a tile is up to 12 rows × 2 panels of 16 outputs, one
+// vpdpbusd per row and panel per 4 k. Dequantised exactly as StoreOutputs.
+__attribute__((target("avx512f,avx512vnni"), always_inline)) inline void StoreOutputsZmm(
+    const TileArgs& a, size_t r, size_t panel, __m512i acc) {
+  const size_t j0 = panel * kPanelCols;
+  const size_t valid = std::min(kPanelCols, a.cols - std::min(a.cols, j0));
+  if (valid == 0) return;
+  const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1);
+  const __m512i row_sums = _mm512_loadu_si512(a.row_sums + j0);
+  const __m512i corrected = _mm512_sub_epi32(acc, _mm512_mullo_epi32(_mm512_set1_epi32(a.x_zero_points[r]), row_sums));
+  const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(a.x_scales[r]), _mm512_loadu_ps(a.w_scales + j0));
+  // maskz: the unmasked form trips GCC 12's -Wmaybe-uninitialized on its undefined source.
+  __m512 out = _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, corrected), scale);
+  if (a.bias != nullptr) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(mask, a.bias + j0));
+  _mm512_mask_storeu_ps(a.y + r * a.ldy + j0, mask, out);
+}
+
+#define RAGLINE_INT8_ZMM_ROW(R)                                                     \
+  if constexpr (kRows > R) {                                                        \
+    int32_t four;                                                                   \
+    std::memcpy(&four, x + R * a.ldx, sizeof(four));                                \
+    const __m512i xb = _mm512_set1_epi32(four);                                     \
+    acc##R##_0 = _mm512_dpbusd_epi32(acc##R##_0, xb, w0);                           \
+    if constexpr (kPanels == 2) acc##R##_1 = _mm512_dpbusd_epi32(acc##R##_1, xb, w1); \
+  }
+#define RAGLINE_INT8_ZMM_STORE(R)                          \
+  if constexpr (kRows > R) {                               \
+    StoreOutputsZmm(a, R, 0, acc##R##_0);                  \
+    if constexpr (kPanels == 2) StoreOutputsZmm(a, R, 1, acc##R##_1); \
+  }
+
+template <int kRows, int kPanels>
+__attribute__((target("avx512f,avx512vnni"))) void TileVnniZmm(const TileArgs& a) {
+  static_assert(kRows >= 1 && kRows <= static_cast<int>(kZmmTileRows) && (kPanels == 1 || kPanels == 2));
+  __m512i acc0_0 = _mm512_setzero_si512(), acc0_1 = acc0_0, acc1_0 = acc0_0, acc1_1 = acc0_0;
+  __m512i acc2_0 = acc0_0, acc2_1 = acc0_0, acc3_0 = acc0_0, acc3_1 = acc0_0;
+  __m512i acc4_0 = acc0_0, acc4_1 = acc0_0, acc5_0 = acc0_0, acc5_1 = acc0_0;
+  __m512i acc6_0 = acc0_0, acc6_1 = acc0_0, acc7_0 = acc0_0, acc7_1 = acc0_0;
+  __m512i acc8_0 = acc0_0, acc8_1 = acc0_0, acc9_0 = acc0_0, acc9_1 = acc0_0;
+  __m512i acc10_0 = acc0_0, acc10_1 = acc0_0, acc11_0 = acc0_0, acc11_1 = acc0_0;
+  const int8_t* w = a.panel;
+  const size_t second = kPanels == 2 ? a.panel_bytes : 0;
+  const uint8_t* x = a.x;
+  for (size_t g = 0; g < a.groups; ++g, w += kGroupBytes, x += kGroup) {
+    const __m512i w0 = _mm512_loadu_si512(w);
+    const __m512i w1 = kPanels == 2 ? _mm512_loadu_si512(w + second) : w0;
+    RAGLINE_INT8_ZMM_ROW(0)
+    RAGLINE_INT8_ZMM_ROW(1)
+    RAGLINE_INT8_ZMM_ROW(2)
+    RAGLINE_INT8_ZMM_ROW(3)
+    RAGLINE_INT8_ZMM_ROW(4)
+    RAGLINE_INT8_ZMM_ROW(5)
+    RAGLINE_INT8_ZMM_ROW(6)
+    RAGLINE_INT8_ZMM_ROW(7)
+    RAGLINE_INT8_ZMM_ROW(8)
+    RAGLINE_INT8_ZMM_ROW(9)
+    RAGLINE_INT8_ZMM_ROW(10)
+    RAGLINE_INT8_ZMM_ROW(11)
+  }
+  RAGLINE_INT8_ZMM_STORE(0)
+  RAGLINE_INT8_ZMM_STORE(1)
+  RAGLINE_INT8_ZMM_STORE(2)
+  RAGLINE_INT8_ZMM_STORE(3)
+  RAGLINE_INT8_ZMM_STORE(4)
+  RAGLINE_INT8_ZMM_STORE(5)
+  RAGLINE_INT8_ZMM_STORE(6)
+  RAGLINE_INT8_ZMM_STORE(7)
+  RAGLINE_INT8_ZMM_STORE(8)
+  RAGLINE_INT8_ZMM_STORE(9)
+  RAGLINE_INT8_ZMM_STORE(10)
+  RAGLINE_INT8_ZMM_STORE(11)
+}
+
+#undef RAGLINE_INT8_ZMM_STORE
+#undef RAGLINE_INT8_ZMM_ROW
+
 using TileFn = void (*)(const TileArgs&);
 using QuantizeRowFn = RowQuant (*)(const float*, size_t, uint8_t*);
 
 struct KernelFns {
   QuantizeRowFn quantize_row;
-  TileFn tiles[kTileRows + 1];  // by row count; [0] unused
+  size_t rows;    // rows of a full tile
+  size_t panels;  // panels a tile spans (1 or 2)
+  std::array<std::array<TileFn, kZmmTileRows + 1>, 2> tiles;  // by [panels - 1][rows]; [.][0] unused
 };
 
-constexpr KernelFns kAvx2Fns = {&QuantizeRowAvx2,
-                                {nullptr, &TileAvx2<1>, &TileAvx2<2>, &TileAvx2<3>, &TileAvx2<4>}};
-constexpr KernelFns kVnniFns = {&QuantizeRowAvx2,
-                                {nullptr, &TileVnni<1>, &TileVnni<2>, &TileVnni<3>, &TileVnni<4>}};
+template <int kPanels, size_t... R>
+constexpr std::array<TileFn, kZmmTileRows + 1> ZmmTiles(std::index_sequence<R...>) {
+  return {nullptr, &TileVnniZmm<static_cast<int>(R) + 1, kPanels>...};
+}
+
+constexpr KernelFns kAvx2Fns = {
+    &QuantizeRowAvx2, kTileRows, 1, {{{nullptr, &TileAvx2<1>, &TileAvx2<2>, &TileAvx2<3>, &TileAvx2<4>}, {}}}};
+constexpr KernelFns kVnniFns = {
+    &QuantizeRowAvx2, kTileRows, 1, {{{nullptr, &TileVnni<1>, &TileVnni<2>, &TileVnni<3>, &TileVnni<4>}, {}}}};
+constexpr KernelFns kVnniZmmFns = {&QuantizeRowAvx2,
+                                   kZmmTileRows,
+                                   2,
+                                   {ZmmTiles<1>(std::make_index_sequence<kZmmTileRows>()),
+                                    ZmmTiles<2>(std::make_index_sequence<kZmmTileRows>())}};
 
 void QuantizeActivations(QuantizeRowFn quantize_row, const float* x, size_t m, size_t k,
                          size_t padded_k, Int8Scratch& scratch) {
@@ -252,27 +345,29 @@ void RunTiles(const KernelFns& fns, const float* x, size_t m, const QuantizedMat
   QuantizeActivations(fns.quantize_row, x, m, k, padded_k, scratch);
 
   constexpr size_t kBlockBytes = 128 * 1024;
-  const size_t block_rows = std::max(kTileRows, kBlockBytes / padded_k / kTileRows * kTileRows);
+  const size_t block_rows = std::max(fns.rows, kBlockBytes / padded_k / fns.rows * fns.rows);
   TileArgs a{};
   a.ldx = padded_k;
   a.groups = padded_k / kGroup;
   a.ldy = n;
+  a.panel_bytes = w.panel_bytes();
   for (size_t i0 = 0; i0 < m; i0 += block_rows) {
     const size_t i1 = std::min(m, i0 + block_rows);
-    for (size_t p = 0; p < w.num_panels(); ++p) {
+    for (size_t p = 0; p < w.num_panels(); p += fns.panels) {
+      const size_t panels = std::min(fns.panels, w.num_panels() - p);
       const size_t j0 = p * kPanelCols;
       a.panel = w.panel(p);
       a.row_sums = w.row_sums() + j0;
       a.w_scales = w.scales() + j0;
       a.bias = bias != nullptr ? bias + j0 : nullptr;
-      a.cols = std::min(kPanelCols, n - j0);
-      for (size_t i = i0; i < i1; i += kTileRows) {
-        const size_t rows = std::min(kTileRows, i1 - i);
+      a.cols = std::min(panels * kPanelCols, n - j0);
+      for (size_t i = i0; i < i1; i += fns.rows) {
+        const size_t rows = std::min(fns.rows, i1 - i);
         a.x = scratch.activations.data() + i * padded_k;
         a.x_scales = scratch.scales.data() + i;
         a.x_zero_points = scratch.zero_points.data() + i;
         a.y = y + i * n + j0;
-        fns.tiles[rows](a);
+        fns.tiles[panels - 1][rows](a);
       }
     }
   }
@@ -303,11 +398,11 @@ internal::Int8Kernel DetectKernel() {
   using internal::Int8Kernel;
   Int8Kernel best = Int8Kernel::kScalar;
   if (internal::CpuSupports(Int8Kernel::kAvx2)) best = Int8Kernel::kAvx2;
-  if (internal::CpuSupports(Int8Kernel::kAvx512Vnni)) best = Int8Kernel::kAvx512Vnni;
+  if (internal::CpuSupports(Int8Kernel::kAvx512VnniZmm)) best = Int8Kernel::kAvx512VnniZmm;
   // Same convention as the distance kernels: RAGLINE_SIMD only lowers the level.
   if (const char* env = std::getenv("RAGLINE_SIMD")) {
     if (std::strcmp(env, "scalar") == 0) best = Int8Kernel::kScalar;
-    if (std::strcmp(env, "avx2") == 0 && best == Int8Kernel::kAvx512Vnni) best = Int8Kernel::kAvx2;
+    if (std::strcmp(env, "avx2") == 0 && best != Int8Kernel::kScalar) best = Int8Kernel::kAvx2;
   }
   return best;
 }
@@ -363,6 +458,8 @@ std::string_view Int8KernelName(Int8Kernel kernel) {
     case Int8Kernel::kAvx2:
       return "avx2";
     case Int8Kernel::kAvx512Vnni:
+      return "avx512vnni_ymm";
+    case Int8Kernel::kAvx512VnniZmm:
       return "avx512vnni";
   }
   return "unknown";
@@ -378,6 +475,9 @@ bool CpuSupports(Int8Kernel kernel) {
     case Int8Kernel::kAvx512Vnni:
       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+    case Int8Kernel::kAvx512VnniZmm:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512f") &&
+             __builtin_cpu_supports("avx512vnni");
   }
   return false;
 }
@@ -397,6 +497,8 @@ void Int8LinearAt(Int8Kernel kernel, const float* x, size_t m, const QuantizedMa
                   const float* bias, float* y, Int8Scratch& scratch) {
   if (m == 0 || w.rows() == 0) return;
   switch (kernel) {
+    case Int8Kernel::kAvx512VnniZmm:
+      return RunTiles(kVnniZmmFns, x, m, w, bias, y, scratch);
     case Int8Kernel::kAvx512Vnni:
       return RunTiles(kVnniFns, x, m, w, bias, y, scratch);
     case Int8Kernel::kAvx2:

@@ -70,6 +70,9 @@ void BM_Int8LinearAt_Avx2(benchmark::State& state) { RunInt8(state, internal::In
 void BM_Int8LinearAt_Avx512Vnni(benchmark::State& state) {
   RunInt8(state, internal::Int8Kernel::kAvx512Vnni);
 }
+void BM_Int8LinearAt_Avx512VnniZmm(benchmark::State& state) {
+  RunInt8(state, internal::Int8Kernel::kAvx512VnniZmm);
+}
 
 void BM_Sgemm(benchmark::State& state) {
   openblas_set_num_threads(1);
@@ -98,6 +101,7 @@ BENCHMARK(BM_Int8Linear)->Apply(EncoderShapes);
 BENCHMARK(BM_Sgemm)->Apply(EncoderShapes);
 BENCHMARK(BM_Int8LinearAt_Avx2)->Apply(EncoderShapes);
 BENCHMARK(BM_Int8LinearAt_Avx512Vnni)->Apply(EncoderShapes);
+BENCHMARK(BM_Int8LinearAt_Avx512VnniZmm)->Apply(EncoderShapes);
 
 }  // namespace
 }  // namespace ragline::embed

@@ -13,7 +13,9 @@
 
 namespace ragline::embed::internal {
 
-enum class Int8Kernel { kScalar, kAvx2, kAvx512Vnni };
+// kAvx512Vnni runs vpdpbusd on ymm (AVX-512 VL); kAvx512VnniZmm on zmm, with
+// 12 × 32 tiles (the one chosen where the CPU has AVX-512 VNNI).
+enum class Int8Kernel { kScalar, kAvx2, kAvx512Vnni, kAvx512VnniZmm };
 
 std::string_view Int8KernelName(Int8Kernel kernel);
 

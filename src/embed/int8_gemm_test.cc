@@ -106,9 +106,9 @@ class Int8KernelTest : public ::testing::TestWithParam<Int8Kernel> {
 
 TEST_P(Int8KernelTest, MatchesTheScalarReferenceBitForBitOnOddShapes) {
   uint32_t seed = 1;
-  for (size_t m : {1, 2, 3, 4, 5, 7, 9, 70}) {
+  for (size_t m : {1, 2, 3, 4, 5, 7, 9, 12, 13, 25, 70}) {
     for (size_t k : {1, 2, 3, 4, 5, 8, 31, 33, 64, 129, 384}) {
-      for (size_t n : {1, 7, 15, 16, 17, 40, 64}) {
+      for (size_t n : {1, 7, 15, 16, 17, 33, 40, 64}) {
         const std::vector<float> wf = Gaussian(n * k, 0.05f, seed++);
         const std::vector<float> x = LayerNormLike(m, k, seed++);
         const std::vector<float> bias = Gaussian(n, 0.1f, seed++);
@@ -159,14 +159,15 @@ TEST_P(Int8KernelTest, HandlesExtremeActivationsWithoutOverflow) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllSimdKernels, Int8KernelTest,
-                         ::testing::Values(Int8Kernel::kAvx2, Int8Kernel::kAvx512Vnni),
+                         ::testing::Values(Int8Kernel::kAvx2, Int8Kernel::kAvx512Vnni, Int8Kernel::kAvx512VnniZmm),
                          [](const ::testing::TestParamInfo<Int8Kernel>& info) {
                            return std::string(internal::Int8KernelName(info.param));
                          });
 
 TEST(Int8KernelTest, ReportsWhichKernelsThisCpuRuns) {
-  for (Int8Kernel kernel : {Int8Kernel::kScalar, Int8Kernel::kAvx2, Int8Kernel::kAvx512Vnni}) {
-    std::printf("[ info     ] %-10s %s\n", std::string(internal::Int8KernelName(kernel)).c_str(),
+  for (Int8Kernel kernel :
+       {Int8Kernel::kScalar, Int8Kernel::kAvx2, Int8Kernel::kAvx512Vnni, Int8Kernel::kAvx512VnniZmm}) {
+    std::printf("[ info     ] %-14s %s\n", std::string(internal::Int8KernelName(kernel)).c_str(),
                 internal::CpuSupports(kernel) ? "runs here" : "NOT available on this CPU: untested");
   }
   std::printf("[ info     ] Int8Linear uses %s\n", std::string(ActiveInt8KernelName()).c_str());
@@ -221,7 +222,8 @@ TEST(Int8LinearTest, MapsAllZeroRowsToExactlyTheBias) {
   std::fill(x.begin() + 2 * k, x.begin() + 3 * k, 0.0f);  // row 2
   const std::vector<float> bias = Gaussian(n, 0.1f, 33);
   const QuantizedMatrix w = QuantizedMatrix::Quantize(wf.data(), n, k);
-  for (Int8Kernel kernel : {Int8Kernel::kScalar, Int8Kernel::kAvx2, Int8Kernel::kAvx512Vnni}) {
+  for (Int8Kernel kernel :
+       {Int8Kernel::kScalar, Int8Kernel::kAvx2, Int8Kernel::kAvx512Vnni, Int8Kernel::kAvx512VnniZmm}) {
     if (!internal::CpuSupports(kernel)) continue;
     const std::vector<float> y = RunAt(kernel, x, m, w, bias.data());
     for (size_t j = 0; j < n; ++j) EXPECT_EQ(y[2 * n + j], bias[j]) << internal::Int8KernelName(kernel);
