@@ -23,20 +23,32 @@ cosine_min() {
        / ((([$x[] | . * .] | add) | sqrt) * (([$y[] | . * .] | add) | sqrt))] | min'
 }
 
-# --- text lines: one {"embedding"} line per input line, same as sentence-transformers
+# --- text lines: one {"embedding"} line per input line (default precision: auto)
 r < "$WORK/texts.txt" > "$WORK/out.jsonl" 2>"$WORK/err"
 check "one line per text" "$(wc -l < "$WORK/out.jsonl")" "$N"
 check "384 dimensions" "$(head -1 "$WORK/out.jsonl" | jq '.embedding | length')" "384"
-check_contains "summary on stderr" "$(cat "$WORK/err")" "embed: $N texts with all-MiniLM-L6-v2"
-min=$(cosine_min "$WORK/out.jsonl" "$WORK/ref.jsonl")
-check "cosine to sentence-transformers >= 0.9999 (min $min)" "$(jq -n "$min >= 0.9999")" "true"
+check_contains "summary on stderr" "$(cat "$WORK/err")" "embed: $N texts with all-MiniLM-L6-v2 ("
 norm=$(head -1 "$WORK/out.jsonl" | jq '[.embedding[] | . * .] | add | sqrt')
 check "unit norm" "$(jq -n "($norm - 1) | fabs < 1e-4")" "true"
+
+# --- fp32: the same vectors as sentence-transformers
+r --precision fp32 < "$WORK/texts.txt" > "$WORK/fp32.jsonl" 2>"$WORK/fp32.err"
+check_contains "fp32 summary names the fp32 kernel" "$(cat "$WORK/fp32.err")" "(fp32 "
+min=$(cosine_min "$WORK/fp32.jsonl" "$WORK/ref.jsonl")
+check "cosine to sentence-transformers >= 0.9999 (min $min)" "$(jq -n "$min >= 0.9999")" "true"
 
 # --- reduced precision: int8 dense layers stay within cosine 0.99 of the reference
 r --precision int8 < "$WORK/texts.txt" > "$WORK/int8.jsonl" 2>/dev/null
 min8=$(cosine_min "$WORK/int8.jsonl" "$WORK/ref.jsonl")
 check "int8 cosine to sentence-transformers >= 0.99 (min $min8)" "$(jq -n "$min8 >= 0.99 and $min8 < 0.999999")" "true"
+
+# --- auto is exactly int8 where `--version` names a SIMD int8 kernel, else exactly fp32
+int8_kernel=$("$RAGLINE" --version | sed -n 's/^encoder kernels on this CPU: .*, int8 \([a-z0-9_]*\) .*/\1/p')
+want=int8
+[ "$int8_kernel" = scalar ] && want=fp32
+check_contains "auto chose $want (int8 kernel: $int8_kernel)" "$(cat "$WORK/err")" "($want "
+mina=$(cosine_min "$WORK/out.jsonl" "$WORK/$want.jsonl")
+check "auto gives the $want vectors (min cosine $mina)" "$(jq -n "$mina >= 0.999999")" "true"
 
 # --- JSONL input echoes ids; same vectors as text input
 r --input jsonl --file "$WORK/texts.jsonl" > "$WORK/out2.jsonl"
@@ -69,7 +81,7 @@ check "bad line exits 1" "$rc" "1"
 check_contains "bad line named" "$(cat "$WORK/bad.err")" 'line 4: "text" must be a string'
 check "rows before the bad line kept" "$(wc -l < "$WORK/bad.out")" "3"
 expect_fail "missing model dir" "no-such-model" "$RAGLINE" embed --model "$WORK/no-such-model" < /dev/null
-expect_fail "bad precision" "--precision must be fp32 or int8" r --precision fp16 < /dev/null
+expect_fail "bad precision" "--precision must be auto, fp32 or int8" r --precision fp16 < /dev/null
 expect_fail "remote needs a model name" "--remote needs --remote-model" r --remote http://127.0.0.1:9/v1 < /dev/null
 expect_fail "dead remote server" "127.0.0.1:9" r --remote http://127.0.0.1:9/v1 --remote-model m < /dev/null
 

@@ -192,5 +192,5 @@ check "no chunk beyond chunk_count" "$("$RAGLINE" get many $beyond --data "$DATA
 ingest "$MANY" --collection many --chunk-tokens 32 --overlap 4 > "$WORK/out.json" 2>/dev/null
 check "third run: all unchanged" "$(field .documents_unchanged)" "100"
 
-expect_fail "ingest: bad precision named" "precision must be fp32 or int8" "$RAGLINE" ingest "$WORK" --collection x --data "$WORK/p" --precision int4
+expect_fail "ingest: bad precision named" "precision must be auto, fp32 or int8" "$RAGLINE" ingest "$WORK" --collection x --data "$WORK/p" --precision int4
 finish

@@ -136,11 +136,16 @@ check_contains "vectorstore histogram" "$(cat "$WORK/metrics.txt")" 'rag_vectors
 check_contains "ingest stage histogram" "$(cat "$WORK/metrics.txt")" 'rag_pipeline_latency_seconds_count{stage="ingest_embed"}'
 
 # --- the encoder's kernel: `--version`, the start-up log and /metrics name the same one
-fp32_kernel=$("$RAGLINE" --version | sed -n 's/^encoder kernels on this CPU: fp32 \([a-z0-9]*\), int8 .*/\1/p')
+# (precision auto: int8 where the CPU has a SIMD int8 kernel, else fp32)
+kernels=$("$RAGLINE" --version | sed -n 's/^encoder kernels on this CPU: fp32 \([a-z0-9_]*\), int8 \([a-z0-9_]*\) .*/\1 \2/p')
+read -r fp32_kernel int8_kernel <<< "$kernels"
 check "--version names an fp32 kernel ($fp32_kernel)" "$(echo "$fp32_kernel" | grep -cxE 'avx512|avx2|scalar')" "1"
 check_contains "RAGLINE_SIMD=scalar lowers it" "$(RAGLINE_SIMD=scalar "$RAGLINE" --version)" "fp32 scalar, int8 scalar"
-check_contains "kernel on /metrics" "$(cat "$WORK/metrics.txt")" "rag_encoder_info{model=\"all-MiniLM-L6-v2\",kernel=\"fp32 $fp32_kernel\"} 1"
-check_contains "kernel in the start-up log" "$(grep 'embedding model loaded' "$WORK/serve.log")" "\"kernel\":\"fp32 $fp32_kernel\""
+serving="int8 $int8_kernel"
+[ "$int8_kernel" = scalar ] && serving="fp32 $fp32_kernel"
+check_contains "kernel on /metrics" "$(cat "$WORK/metrics.txt")" "rag_encoder_info{model=\"all-MiniLM-L6-v2\",kernel=\"$serving\"} 1"
+check_contains "kernel in the start-up log" "$(grep 'embedding model loaded' "$WORK/serve.log")" "\"kernel\":\"$serving\""
+check_contains "the log says why auto chose it" "$(grep 'embedding model loaded' "$WORK/serve.log")" "\"precision_choice\":\"${serving%% *} (auto: "
 
 # --- logs: one JSON line per request with request_id, route, status
 curl -s -H 'X-Request-Id: it-req-1' "$URL/v1/collections/kb" >/dev/null
@@ -230,7 +235,7 @@ check "merged into one sealed segment" "$sealed" "1"
 check "nothing lost" "$(auth writer-key GET /v1/collections/small/stats >/dev/null; body | jq -c '[.vector_count, .deleted]')" "[23,0]"
 check "compaction log line" "$(grep '"msg":"compacted"' "$WORK/serve2.log" | head -1 | jq -c '[.collection, .sealed_segments]')" '["small",4]'
 check_contains "compaction counter" "$(curl -s "$URL/metrics")" 'rag_compactions_total{collection="small",result="ok"} 1'
-expect_fail "bad precision named" "precision must be fp32 or int8, not 'int4'" "$RAGLINE" serve --data "$DATA" --precision int4
+expect_fail "bad precision named" "precision must be auto, fp32 or int8, not 'int4'" "$RAGLINE" serve --data "$DATA" --precision int4
 kill -INT $PID
 rc=0
 wait $PID || rc=$?

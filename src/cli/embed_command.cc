@@ -28,7 +28,7 @@ struct EmbedArgs {
   std::string format = "jsonl";  // jsonl | npy | fvecs
   std::string out;
   std::string file;
-  std::string precision = "fp32";
+  std::string precision = "auto";
   size_t threads = 0;
   size_t batch = 256;
 };
@@ -203,7 +203,7 @@ int RunEmbed(const EmbedArgs& args) {
   if (*fd != 0) ::close(*fd);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::fprintf(stderr, "embed: %zu texts with %s in %.2f s (%.1f texts/s)\n", embedded,
-               (*embedder)->model_id().c_str(), seconds,
+               (*embedder)->description().c_str(), seconds,
                seconds > 0 ? static_cast<double>(embedded) / seconds : 0.0);
   return rc;
 }
@@ -223,7 +223,7 @@ void AddEmbedCommand(CLI::App& app, int* rc) {
   cmd->add_option("--input", args->input, "auto | text | jsonl")->capture_default_str();
   cmd->add_option("--format", args->format, "jsonl | npy | fvecs")->capture_default_str();
   cmd->add_option("--out", args->out, "output file (required for npy and fvecs)");
-  cmd->add_option("--precision", args->precision, "fp32 | int8")->capture_default_str();
+  cmd->add_option("--precision", args->precision, "auto | fp32 | int8 (docs/embedding.md)")->capture_default_str();
   cmd->add_option("--threads", args->threads, "worker threads (0 = all cores)");
   cmd->add_option("--batch", args->batch, "texts per encoder call")->capture_default_str();
   cmd->callback([args, rc] {

@@ -45,7 +45,7 @@ struct EvalArgs {
   double alpha = 0.5;
   size_t candidates = 0;
   std::string bm25;  // query-time BM25 override, "k1=..,b=.."
-  std::string precision = "fp32";
+  std::string precision = "auto";
   size_t max_queries = 0;
   size_t batch = 256;
   size_t threads = 0;
@@ -137,8 +137,8 @@ struct IngestReport {
 // The collection to evaluate: --collection as is, or the scratch collection
 // named after the dataset (reused when its marker matches, else rebuilt).
 Result<store::Collection*> PrepareCollection(const EvalArgs& args, const search::BeirDataset& ds,
-                                             embed::Embedder& embedder, store::Database& db,
-                                             IngestReport* report) {
+                                             embed::Embedder& embedder, std::string_view precision,
+                                             store::Database& db, IngestReport* report) {
   if (!args.collection.empty()) {
     ASSIGN_OR_RETURN(store::Collection * c, db.GetCollection(args.collection));
     if (c->config().dim != embedder.dim()) {
@@ -159,7 +159,7 @@ Result<store::Collection*> PrepareCollection(const EvalArgs& args, const search:
                        {"corpus_fingerprint", Hex(ds.corpus_fingerprint)},
                        {"documents", ds.corpus.size()},
                        {"model", embedder.model_id()},
-                       {"precision", args.precision},
+                       {"precision", precision},
                        {"index", args.index},
                        {"lexical", store::LexicalConfig().ToJson()}};  // new defaults rebuild it
   ASSIGN_OR_RETURN(auto names, db.ListCollections());
@@ -371,7 +371,8 @@ int RunEval(const EvalArgs& args) {
   auto db = store::Database::Open(*store::Env::Default(), args.data, db_options);
   if (!db.ok()) return Fail(db.status());
   IngestReport ingest;
-  auto collection = PrepareCollection(args, *ds, **embedder, **db, &ingest);
+  auto collection = PrepareCollection(args, *ds, **embedder, embed::PrecisionName((*embedder)->encoder().precision()),
+                                      **db, &ingest);
   if (!collection.ok()) return Fail(collection.status());
 
   std::set<std::string, std::less<>> corpus;
@@ -392,7 +393,7 @@ int RunEval(const EvalArgs& args) {
   std::printf(
       "%s: %zu documents, %zu queries, collection %s (%s), k=%zu, %s, %s, fusion %s, bm25 k1=%g b=%g\n",
       ds->name.c_str(), ds->corpus.size(), queries.size(), ingest.collection.c_str(),
-      ingest.reused ? "reused" : "ingested", args.k, index_name.c_str(), args.precision.c_str(),
+      ingest.reused ? "reused" : "ingested", args.k, index_name.c_str(), (*embedder)->encoder().kernel().c_str(),
       fusion_desc.c_str(), bm25_used.k1, bm25_used.b);
   std::printf("%-8s %6s %6s %6s %8s %7s %8s %8s\n", "mode", "R@1", "R@10", "R@100", "nDCG@10", "MRR@10",
               "p50 ms", "p99 ms");
@@ -421,7 +422,8 @@ int RunEval(const EvalArgs& args) {
                 {"collection", ingest.collection},
                 {"ingest", {{"reused", ingest.reused}, {"seconds", ingest.seconds}}},
                 {"model", (*embedder)->model_id()},
-                {"precision", args.precision},
+                {"precision", embed::PrecisionName((*embedder)->encoder().precision())},
+                {"kernel", (*embedder)->encoder().kernel()},
                 {"index", index_name},
                 {"k", args.k},
                 {"fusion", fusion_json},
@@ -464,7 +466,7 @@ void AddEvalCommand(CLI::App& app, int* rc) {
       ->capture_default_str();
   cmd->add_option("--bm25", args->bm25,
                   "BM25 parameters for this evaluation, e.g. k1=1.2,b=0.75 (default: the collection's)");
-  cmd->add_option("--precision", args->precision, "encoder precision: fp32 | int8")->capture_default_str();
+  cmd->add_option("--precision", args->precision, "encoder precision: auto | fp32 | int8")->capture_default_str();
   cmd->add_option("--max-queries", args->max_queries, "evaluate only the first N judged queries (0 = all)")
       ->capture_default_str();
   cmd->add_option("--batch", args->batch, "documents per embedding batch while ingesting")

@@ -42,7 +42,7 @@ struct IngestArgs {
   bool watch = false;
   std::string jsonl;
   std::string server, api_key;
-  std::string precision = "fp32";
+  std::string precision = "auto";
   size_t batch_docs = 64;
   size_t embed_batch = 64;
   std::string kafka, topic_prefix;
@@ -384,7 +384,7 @@ void AddIngestCommand(CLI::App& app, int* rc) {
                   "read every file as this type: txt | md | html | pdf or a MIME type (default: by "
                   "extension, else by content; binary files are skipped)");
   cmd->add_option("--model", args->model, kModelHelp);
-  cmd->add_option("--precision", args->precision, "encoder precision: fp32 | int8 (with --data)")
+  cmd->add_option("--precision", args->precision, "encoder precision: auto | fp32 | int8 (with --data)")
       ->capture_default_str();
   cmd->add_flag("--create", args->create, "create the collection if absent (model's dim, cosine, hnsw)");
   cmd->add_option("--chunk-tokens", args->chunk_tokens, "tokens per chunk, special tokens included")

@@ -107,7 +107,7 @@ class LineReader {
 Status PumpLines(int fd, int idle_ms, const std::function<Status(std::string& line, size_t line_no)>& on_line,
                  const std::function<bool()>& full, const std::function<Status()>& flush);
 
-// Encoder options from a command's --precision flag ("fp32" | "int8"); the
+// Encoder options from a command's --precision flag ("auto" | "fp32" | "int8"); the
 // error names the flag.
 Result<embed::LocalEmbedderOptions> EncoderOptions(const std::string& precision);
 

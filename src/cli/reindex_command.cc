@@ -44,7 +44,7 @@ Result<json> ReindexLocally(const ReindexArgs& a, const json& index) {
   ASSIGN_OR_RETURN(store::Collection * source, db->GetCollection(a.source));
   std::unique_ptr<embed::LocalEmbedder> model;
   if (!a.model.empty()) {
-    ASSIGN_OR_RETURN(auto options, EncoderOptions("fp32"));
+    ASSIGN_OR_RETURN(auto options, EncoderOptions("auto"));
     ASSIGN_OR_RETURN(model, OpenModel(a.model, options, nullptr));
   }
   store::Collection* target = nullptr;

@@ -201,8 +201,9 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
     const std::string kernel = embedder->encoder().kernel();
     logger.Info("embedding model loaded")
         .Field("model", embedder->model_id())
-        .Field("precision", config.precision)
-        .Field("kernel", kernel);
+        .Field("precision", embed::PrecisionName(embedder->encoder().precision()))
+        .Field("kernel", kernel)
+        .Field("precision_choice", embedder->encoder().precision_choice());
     metrics.Gauge("rag_encoder_info", "1 for the model and kernel the encoder runs (kernel: fp32 avx512, ...).",
                   {"model", "kernel"})
         .WithLabels({embedder->model_id(), kernel})
@@ -316,7 +317,7 @@ void AddServeCommand(CLI::App& app, int* rc) {
   cmd->add_option("--log-level", flags->log_level, "debug | info | warn | error (default info)");
   cmd->add_option(
       "--precision", flags->precision,
-      "encoder precision for queries and documents: fp32 | int8 (default fp32; docs/embedding.md)");
+      "encoder precision for queries and documents: auto | fp32 | int8 (default auto: int8 where the CPU has a SIMD int8 kernel and it passes a parity check at start-up; docs/embedding.md)");
   cmd->callback([flags, cmd, rc] { *rc = RunServe(*flags, cmd); });
 }
 

@@ -35,7 +35,7 @@ struct WorkerArgs {
   std::string kafka, topic_prefix, instance = "0", group;
   int partitions = 4, replication = 1;
   size_t batch = 64;
-  std::string model, precision = "fp32";
+  std::string model, precision = "auto";
   std::string remote, remote_model;  // the embed worker's embeddings server instead of --model
   size_t chunk_tokens = 256, overlap = 32;
   std::string data, collection, shard;
@@ -380,7 +380,7 @@ void AddWorkerCommand(CLI::App& app, int* rc) {
   auto* embed = worker->add_subcommand("embed", "rag.documents.chunks -> rag.embeddings.upserts (embed)");
   AddCommon(embed, args.get());
   embed->add_option("--model", args->model, kModelHelp);
-  embed->add_option("--precision", args->precision, "fp32 | int8")->capture_default_str();
+  embed->add_option("--precision", args->precision, "auto | fp32 | int8 (docs/embedding.md)")->capture_default_str();
   embed->add_option("--remote", args->remote,
                     "embed with an OpenAI-compatible embeddings server instead, e.g. http://host:8080/v1 or "
                     "another `ragline serve` (key from $RAGLINE_EMBED_API_KEY or $OPENAI_API_KEY); while it "

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -20,7 +21,20 @@ namespace ragline::embed {
 Result<Precision> ParsePrecision(std::string_view name) {
   if (name == "fp32") return Precision::kFp32;
   if (name == "int8") return Precision::kInt8;
-  return absl::InvalidArgumentError(StrCat("precision must be fp32 or int8, not '", name, "'"));
+  if (name == "auto") return Precision::kAuto;
+  return absl::InvalidArgumentError(StrCat("precision must be auto, fp32 or int8, not '", name, "'"));
+}
+
+std::string_view PrecisionName(Precision precision) {
+  switch (precision) {
+    case Precision::kFp32:
+      return "fp32";
+    case Precision::kInt8:
+      return "int8";
+    case Precision::kAuto:
+      return "auto";
+  }
+  return "unknown";
 }
 namespace {
 
@@ -59,6 +73,12 @@ Result<size_t> GetSize(const json& j, const fs::path& path, const char* key, std
   return static_cast<size_t>(j[key].get<uint64_t>());
 }
 
+std::string FormatFixed(double v, int decimals) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.*f", decimals, v);
+  return buf;
+}
+
 size_t NumWorkers(const ThreadPool* pool) { return pool == nullptr ? 1 : pool->size() + 1; }
 
 // Runs fn(begin, end) over [0, n) on the pool, or inline without one.
@@ -85,9 +105,10 @@ struct Dense {
   // channel) before it runs: the smoothing factors folded into `quantized`.
   std::vector<float> input_scale;
 
-  // Switches this layer to the int8 kernel and drops the fp32 weights. With
-  // `smooth` (in_features factors s), W·diag(s) is quantised and inputs are
-  // divided by s, which leaves x·Wᵀ unchanged in exact arithmetic.
+  // Switches this layer to the int8 kernel (the fp32 weights stay until
+  // DropFp32 or DropInt8). With `smooth` (in_features factors s), W·diag(s)
+  // is quantised and inputs are divided by s, which leaves x·Wᵀ unchanged in
+  // exact arithmetic.
   void Quantize(const std::vector<float>* smooth) {
     std::vector<float> w(out_features * in_features);  // back to PyTorch's out x in layout
     for (size_t i = 0; i < in_features; ++i) {
@@ -99,7 +120,11 @@ struct Dense {
       input_scale.resize(in_features);
       for (size_t i = 0; i < in_features; ++i) input_scale[i] = 1.0f / (*smooth)[i];
     }
-    weight = PackedMatrix();
+  }
+  void DropFp32() { weight = PackedMatrix(); }
+  void DropInt8() {
+    quantized.reset();
+    input_scale = std::vector<float>();
   }
 };
 
@@ -360,20 +385,71 @@ Result<std::unique_ptr<BertEncoder>> BertEncoder::Load(const fs::path& model_dir
   ASSIGN_OR_RETURN(BertConfig config, BertConfig::Load(model_dir));
   ASSIGN_OR_RETURN(std::unique_ptr<Weights> weights, LoadWeights(model_dir / "model.safetensors", config));
   std::unique_ptr<BertEncoder> encoder(new BertEncoder(std::move(config), Precision::kFp32, std::move(weights)));
-  if (precision == Precision::kInt8) {
-    RETURN_IF_ERROR(encoder->QuantizeDenseLayers(calibration));
-    encoder->precision_ = Precision::kInt8;
+  switch (precision) {
+    case Precision::kFp32:
+      encoder->KeepPrecision(Precision::kFp32, "fp32 (asked for)");
+      break;
+    case Precision::kInt8: {
+      ASSIGN_OR_RETURN(Matrix unused, encoder->QuantizeDenseLayers(calibration));
+      encoder->KeepPrecision(Precision::kInt8, "int8 (asked for)");
+      break;
+    }
+    case Precision::kAuto: {
+      const std::string kernel(ActiveInt8KernelName());
+      if (kernel == "scalar") {
+        encoder->KeepPrecision(Precision::kFp32, "fp32 (auto: this CPU has no SIMD int8 kernel)");
+        break;
+      }
+      if (calibration.empty()) {
+        encoder->KeepPrecision(Precision::kFp32, "fp32 (auto: no calibration text to check int8 against)");
+        break;
+      }
+      ASSIGN_OR_RETURN(Matrix fp32, encoder->QuantizeDenseLayers(calibration));
+      ASSIGN_OR_RETURN(Matrix int8, encoder->Encode(calibration));
+      double min_cosine = 1.0;
+      for (size_t r = 0; r < fp32.rows(); ++r) {
+        const std::span<const float> x = fp32.row(r), y = int8.row(r);
+        double dot = 0, a = 0, b = 0;
+        for (size_t i = 0; i < x.size(); ++i) {
+          dot += double{x[i]} * y[i];
+          a += double{x[i]} * x[i];
+          b += double{y[i]} * y[i];
+        }
+        min_cosine = std::min(min_cosine, a > 0 && b > 0 ? dot / std::sqrt(a * b) : 0.0);
+      }
+      const bool holds = min_cosine >= kAutoMinCosine;
+      encoder->KeepPrecision(holds ? Precision::kInt8 : Precision::kFp32,
+                             StrCat(holds ? "int8" : "fp32", " (auto: ", kernel, " int8 kernel, min cosine to fp32 ",
+                                    FormatFixed(min_cosine, 4), holds ? " >= " : " < ",
+                                    FormatFixed(kAutoMinCosine, 2), " on ", fp32.rows(), " calibration texts)"));
+      break;
+    }
   }
   return encoder;
 }
 
-Status BertEncoder::QuantizeDenseLayers(std::span<const std::vector<int32_t>> calibration) {
+void BertEncoder::KeepPrecision(Precision precision, std::string choice) {
+  for (EncoderLayer& layer : weights_->layers) {
+    for (Dense* d : {&layer.qkv, &layer.attention_output, &layer.intermediate, &layer.output}) {
+      if (precision == Precision::kInt8) {
+        d->DropFp32();
+      } else {
+        d->DropInt8();
+      }
+    }
+  }
+  precision_ = precision;
+  precision_choice_ = std::move(choice);
+}
+
+Result<Matrix> BertEncoder::QuantizeDenseLayers(std::span<const std::vector<int32_t>> calibration) {
   // Largest |input| per channel of every dense layer, measured in fp32.
   std::map<const Dense*, std::vector<float>> input_max;
+  Matrix fp32;
   if (!calibration.empty()) {
     Scratch scratch;
     scratch.input_max = &input_max;
-    ASSIGN_OR_RETURN(Matrix unused, EncodeWith(calibration, nullptr, &scratch));
+    ASSIGN_OR_RETURN(fp32, EncodeWith(calibration, nullptr, &scratch));
   }
   for (EncoderLayer& layer : weights_->layers) {
     for (Dense* d : {&layer.qkv, &layer.attention_output, &layer.intermediate, &layer.output}) {
@@ -394,7 +470,7 @@ Status BertEncoder::QuantizeDenseLayers(std::span<const std::vector<int32_t>> ca
       d->Quantize(&smooth);
     }
   }
-  return absl::OkStatus();
+  return fp32;
 }
 
 BertEncoder::BertEncoder(BertConfig config, Precision precision, std::unique_ptr<Weights> weights)

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/strings.h"
+#include "embed/int8_gemm.h"
 #include "embed/tokenizer.h"
 
 namespace ragline::embed {
@@ -196,6 +197,53 @@ TEST_F(BertEncoderTest, Int8StaysWithinCosine099OfSentenceTransformersOnEveryCas
   const Parity p = CheckParity(**int8, 0.99, "int8");
   // Not a copy of the fp32 path: quantisation must show.
   EXPECT_LT(p.mean_cos, 1.0 - 1e-6);
+}
+
+// Precision::kAuto resolves to int8 where this CPU has a SIMD int8 kernel (the
+// calibration parity check passes for MiniLM), else fp32; either way it then
+// is that precision exactly: same embeddings as loading it by name.
+TEST_F(BertEncoderTest, AutoPicksInt8WhereASimdKernelRunsItAndIsThenExactlyThatPrecision) {
+  REQUIRE_MODEL();
+  auto tokenizer = WordPieceTokenizer::Load(kModelDir);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  std::vector<std::vector<int32_t>> calibration;
+  for (const char* line : CalibrationText()) calibration.push_back(tokenizer->Encode(line, 128).ids);
+  auto automatic = BertEncoder::Load(kModelDir, Precision::kAuto, calibration);
+  ASSERT_TRUE(automatic.ok()) << automatic.status();
+  const bool simd_int8 = ActiveInt8KernelName() != "scalar";
+  const Precision want = simd_int8 ? Precision::kInt8 : Precision::kFp32;
+  EXPECT_EQ((*automatic)->precision(), want) << (*automatic)->precision_choice();
+  EXPECT_THAT((*automatic)->precision_choice(),
+              testing::StartsWith(simd_int8 ? "int8 (auto: " : "fp32 (auto: this CPU has no SIMD int8 kernel)"));
+  if (simd_int8) {
+    EXPECT_THAT((*automatic)->precision_choice(), testing::HasSubstr("min cosine to fp32 0.99"));
+  }
+  std::printf("auto: %s\n", (*automatic)->precision_choice().c_str());
+
+  auto fixed = BertEncoder::Load(kModelDir, want, calibration);
+  ASSERT_TRUE(fixed.ok()) << fixed.status();
+  const std::vector<std::vector<int32_t>> inputs(calibration.begin(), calibration.begin() + 8);
+  auto a = (*automatic)->Encode(inputs);
+  auto b = (*fixed)->Encode(inputs);
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (size_t r = 0; r < inputs.size(); ++r) {
+    EXPECT_TRUE(std::equal(a->row(r).begin(), a->row(r).end(), b->row(r).begin())) << "row " << r;
+  }
+
+  // Without calibration text there is nothing to check int8 against: fp32.
+  auto unchecked = BertEncoder::Load(kModelDir, Precision::kAuto);
+  ASSERT_TRUE(unchecked.ok()) << unchecked.status();
+  EXPECT_EQ((*unchecked)->precision(), Precision::kFp32);
+}
+
+TEST(PrecisionTest, ParsesEveryNameAndNamesTheChoicesOnError) {
+  for (Precision p : {Precision::kFp32, Precision::kInt8, Precision::kAuto}) {
+    auto parsed = ParsePrecision(PrecisionName(p));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, p);
+  }
+  EXPECT_THAT(std::string(ParsePrecision("fp16").status().message()),
+              testing::HasSubstr("precision must be auto, fp32 or int8, not 'fp16'"));
 }
 
 // The same weights configured for CLS pooling without Normalize (as

@@ -24,6 +24,8 @@ class Embedder {
   virtual size_t dim() const = 0;
   // Identifies the model, e.g. "all-MiniLM-L6-v2"; stored with collections.
   virtual const std::string& model_id() const = 0;
+  // For people: the model and how it runs, e.g. "all-MiniLM-L6-v2 (int8 avx512vnni)".
+  virtual std::string description() const { return model_id(); }
 
   // Returns a texts.size() × dim() matrix; row i embeds texts[i]. Texts longer
   // than the model's max_seq_length are truncated (as sentence-transformers

@@ -12,7 +12,7 @@ Result<std::unique_ptr<LocalEmbedder>> LocalEmbedder::Open(const std::filesystem
                                                            ThreadPool* pool) {
   ASSIGN_OR_RETURN(WordPieceTokenizer tokenizer, WordPieceTokenizer::Load(model_dir));
   std::vector<std::vector<int32_t>> calibration;
-  if (options.precision == Precision::kInt8) {
+  if (options.precision != Precision::kFp32) {  // int8 smooths with it; auto also checks int8 on it
     for (const char* line : CalibrationText()) calibration.push_back(tokenizer.Encode(line, 128).ids);
   }
   ASSIGN_OR_RETURN(std::unique_ptr<BertEncoder> encoder,

@@ -24,7 +24,7 @@
 namespace ragline::embed {
 
 struct LocalEmbedderOptions {
-  Precision precision = Precision::kFp32;
+  Precision precision = Precision::kAuto;
   // 0 = the model's own limit (sentence_bert_config.json; 256 for MiniLM).
   size_t max_seq_length = 0;
   // Tokens per encoder call; bounds scratch memory (~6 KiB per token for MiniLM).
@@ -40,6 +40,7 @@ class LocalEmbedder final : public Embedder {
 
   size_t dim() const override { return encoder_->dim(); }
   const std::string& model_id() const override { return model_id_; }
+  std::string description() const override { return model_id_ + " (" + encoder_->kernel() + ")"; }
   Result<Matrix> Embed(std::span<const std::string> texts) override;
 
   // What the model reads for a text: [CLS] pieces [SEP], truncated to

@@ -82,7 +82,7 @@ struct ServerConfig {
   std::string kafka;                  // router: bootstrap servers for POST .../documents ("" = no such route)
   std::string topic_prefix;           // router: in front of every topic name
   std::string model_dir;              // empty: the CLI's default model directory
-  std::string precision = "fp32";     // the encoder's: fp32 | int8 (docs/embedding.md)
+  std::string precision = "auto";     // the encoder's: auto | fp32 | int8 (docs/embedding.md)
   std::string host = "127.0.0.1";
   int port = 8080;     // 0 = any free port
   size_t threads = 8;  // HTTP worker threads

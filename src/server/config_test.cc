@@ -77,7 +77,7 @@ TEST(ServerConfigTest, EnvironmentOverridesTheFileAndValidationNamesProblems) {
   EXPECT_TRUE(int8.Validate().ok());
   int8.precision = "int4";
   EXPECT_THAT(std::string(int8.Validate().message()),
-              HasSubstr("precision must be fp32 or int8, not 'int4'"));
+              HasSubstr("precision must be auto, fp32 or int8, not 'int4'"));
 }
 
 TEST(ServerConfigTest, TheWorkersSectionIsTheClusterFilesSharedWorkerSettings) {
