@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdlib>
 #include <cstring>
 #include <utility>
 
+#include "core/simd_cap.h"
 #include "embed/fp32_gemm_internal.h"
 
 namespace ragline::embed {
@@ -285,11 +285,14 @@ void Run(const Kernel& kernel, const float* a, size_t lda, size_t m, const Packe
 
 internal::Fp32Kernel DetectKernel() {
   using internal::Fp32Kernel;
-  Fp32Kernel best = internal::BestFp32Kernel();
-  // Same convention as the distance and int8 kernels: RAGLINE_SIMD only lowers the level.
-  if (const char* env = std::getenv("RAGLINE_SIMD")) {
-    if (std::strcmp(env, "scalar") == 0) best = Fp32Kernel::kScalar;
-    if (std::strcmp(env, "avx2") == 0 && best == Fp32Kernel::kAvx512) best = Fp32Kernel::kAvx2;
+  const Fp32Kernel best = internal::BestFp32Kernel();
+  switch (SimdCapFromEnv()) {
+    case SimdCap::kScalar:
+      return Fp32Kernel::kScalar;
+    case SimdCap::kAvx2:
+      return best == Fp32Kernel::kAvx512 ? Fp32Kernel::kAvx2 : best;
+    case SimdCap::kNone:
+      break;
   }
   return best;
 }

@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <utility>
 
+#include "core/simd_cap.h"
 #include "embed/int8_gemm_internal.h"
 
 namespace ragline::embed {
@@ -399,10 +399,13 @@ internal::Int8Kernel DetectKernel() {
   Int8Kernel best = Int8Kernel::kScalar;
   if (internal::CpuSupports(Int8Kernel::kAvx2)) best = Int8Kernel::kAvx2;
   if (internal::CpuSupports(Int8Kernel::kAvx512VnniZmm)) best = Int8Kernel::kAvx512VnniZmm;
-  // Same convention as the distance kernels: RAGLINE_SIMD only lowers the level.
-  if (const char* env = std::getenv("RAGLINE_SIMD")) {
-    if (std::strcmp(env, "scalar") == 0) best = Int8Kernel::kScalar;
-    if (std::strcmp(env, "avx2") == 0 && best != Int8Kernel::kScalar) best = Int8Kernel::kAvx2;
+  switch (SimdCapFromEnv()) {
+    case SimdCap::kScalar:
+      return Int8Kernel::kScalar;
+    case SimdCap::kAvx2:
+      return best == Int8Kernel::kScalar ? best : Int8Kernel::kAvx2;
+    case SimdCap::kNone:
+      break;
   }
   return best;
 }

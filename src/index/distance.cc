@@ -2,10 +2,10 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
 
+#include "core/simd_cap.h"
 #include "index/distance_internal.h"
 
 namespace ragline::index {
@@ -158,13 +158,13 @@ SimdLevel DetectLevel() {
   SimdLevel best = SimdLevel::kScalar;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = SimdLevel::kAvx2;
   if (__builtin_cpu_supports("avx512f")) best = SimdLevel::kAvx512;
-  // RAGLINE_SIMD can only lower the level: forcing an unsupported one would crash.
-  if (const char* env = std::getenv("RAGLINE_SIMD")) {
-    SimdLevel wanted = best;
-    if (std::strcmp(env, "scalar") == 0) wanted = SimdLevel::kScalar;
-    if (std::strcmp(env, "avx2") == 0) wanted = SimdLevel::kAvx2;
-    if (std::strcmp(env, "avx512") == 0) wanted = SimdLevel::kAvx512;
-    if (static_cast<int>(wanted) < static_cast<int>(best)) best = wanted;
+  switch (SimdCapFromEnv()) {
+    case SimdCap::kScalar:
+      return SimdLevel::kScalar;
+    case SimdCap::kAvx2:
+      return std::min(best, SimdLevel::kAvx2);
+    case SimdCap::kNone:
+      break;
   }
   return best;
 }
