@@ -95,11 +95,11 @@ void ParallelFor(ThreadPool* pool, size_t n, const std::function<void(size_t, si
 // A dense (nn.Linear) layer: y = x W^T + b, with W^T packed once for the
 // fp32 kernels (fp32_gemm.h).
 struct Dense {
-  PackedMatrix weight;     // W^T: in_features x out_features; empty when quantized
+  PackedMatrix weight;     // W^T: in_features x out_features; empty once int8 is kept
   std::vector<float> bias;  // out_features
   size_t out_features = 0;
   size_t in_features = 0;
-  // Precision::kInt8: W quantised (int8_gemm.h) in place of `weight`.
+  // Precision::kInt8: W quantised (int8_gemm.h); Linear uses it when set.
   std::optional<QuantizedMatrix> quantized;
   // When not empty, the layer's inputs must be multiplied by these (per input
   // channel) before it runs: the smoothing factors folded into `quantized`.
