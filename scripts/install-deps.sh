@@ -8,7 +8,8 @@ packages=(
   libabsl-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libzstd-dev jq curl ca-certificates
-  libopenblas-dev libutf8proc-dev libcpp-httplib-dev libboost1.81-dev libstemmer-dev
+  libutf8proc-dev libcpp-httplib-dev libboost1.81-dev libstemmer-dev
+  libopenblas-dev  # the reference the encoder's GEMM tests and benchmarks compare with (ragline does not link it)
   libgumbo-dev libpoppler-cpp-dev
   zlib1g-dev  # .gz documents (README.gz, changelog.Debian.gz under /usr/share/doc)
   libyaml-cpp-dev  # GET /openapi.json: the compiled-in docs/openapi.yaml as JSON
