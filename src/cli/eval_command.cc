@@ -371,8 +371,8 @@ int RunEval(const EvalArgs& args) {
   auto db = store::Database::Open(*store::Env::Default(), args.data, db_options);
   if (!db.ok()) return Fail(db.status());
   IngestReport ingest;
-  auto collection = PrepareCollection(args, *ds, **embedder, embed::PrecisionName((*embedder)->encoder().precision()),
-                                      **db, &ingest);
+  const std::string_view precision = embed::PrecisionName((*embedder)->encoder().precision());  // auto resolved
+  auto collection = PrepareCollection(args, *ds, **embedder, precision, **db, &ingest);
   if (!collection.ok()) return Fail(collection.status());
 
   std::set<std::string, std::less<>> corpus;
@@ -422,7 +422,7 @@ int RunEval(const EvalArgs& args) {
                 {"collection", ingest.collection},
                 {"ingest", {{"reused", ingest.reused}, {"seconds", ingest.seconds}}},
                 {"model", (*embedder)->model_id()},
-                {"precision", embed::PrecisionName((*embedder)->encoder().precision())},
+                {"precision", precision},
                 {"kernel", (*embedder)->encoder().kernel()},
                 {"index", index_name},
                 {"k", args.k},
