@@ -69,6 +69,25 @@ check "lexical top hit" "$(body | jq -r '.hits[0].doc_id')" "eiffel"
 check "hybrid query" "$(q 'programming language with readable code' hybrid)" "200"
 check "hybrid top hit" "$(body | jq -r '.hits[0].id')" "python#0"
 
+# --- concurrent questions share encoder passes (question_batching, on by default) and each
+# gets exactly the hits it gets alone; every question goes through the batcher
+batched_texts() { curl -s "$URL/metrics" | sed -n 's/^rag_embed_batch_texts_sum //p'; }
+# (three at once: what admission control lets --threads 4 run or queue)
+questions=("How do plants make food from light?" "Where is the Eiffel Tower?" "stock markets fell")
+ask() { curl -s -X POST -H 'Content-Type: application/json' --data "{\"query\":\"$1\",\"mode\":\"dense\",\"k\":4}" \
+          "$URL/v1/collections/kb/query" | jq -c '[.hits[] | [.id, .score]]'; }
+before=$(batched_texts)
+for i in "${!questions[@]}"; do ask "${questions[$i]}" > "$WORK/alone$i"; done
+asking=()
+for i in "${!questions[@]}"; do ask "${questions[$i]}" > "$WORK/together$i" & asking+=($!); done
+wait "${asking[@]}"
+same=0
+for i in "${!questions[@]}"; do
+  [ -s "$WORK/alone$i" ] && cmp -s "$WORK/alone$i" "$WORK/together$i" && same=$((same + 1))
+done
+check "concurrent questions get exactly their own hits and scores" "$same" "${#questions[@]}"
+check "every question went through the batcher" "$(( $(batched_texts) - before ))" "$(( 2 * ${#questions[@]} ))"
+
 # --- streaming: server-sent events hits, delta..., done
 curl -s -N -X POST -H 'Content-Type: application/json' \
   --data '{"query":"Where is the Eiffel Tower?","mode":"hybrid","stream":true}' "$URL/v1/collections/kb/query" > "$WORK/sse.txt"

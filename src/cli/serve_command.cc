@@ -17,6 +17,7 @@
 #include "cli/io.h"
 #include "core/strings.h"
 #include "core/thread_pool.h"
+#include "embed/batching_embedder.h"
 #include "embed/local_embedder.h"
 #include "generate/llm_config.h"
 #include "obs/log.h"
@@ -229,7 +230,15 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
                       .refresh = std::chrono::milliseconds(config.fallback_refresh_ms),
                       .search_timeout = std::chrono::milliseconds(config.fallback_search_timeout_ms),
                       .breaker = config.search_breaker};
-  server::ServerDeps deps{db.get(), embedder.get(), chat->get(), &metrics, &logger, config.data_dir};
+  // Queries' questions go through the batcher; bulk embedding (documents,
+  // /v1/embeddings) calls the model directly.
+  std::unique_ptr<embed::BatchingEmbedder> batcher;
+  embed::Embedder* question_embedder = embedder.get();
+  if (embedder && config.question_batching) {
+    batcher = std::make_unique<embed::BatchingEmbedder>(*embedder, config.question_batch, &metrics);
+    question_embedder = batcher.get();
+  }
+  server::ServerDeps deps{db.get(), question_embedder, chat->get(), &metrics, &logger, config.data_dir};
   auto srv = std::make_unique<server::Server>(deps, options);
   if (router) {
     router::RouterOptions router_options;

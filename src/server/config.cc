@@ -133,6 +133,26 @@ Status ServerConfig::MergeJson(const json& j) {
           return absl::InvalidArgumentError(StrCat("config: unknown key \"", where, "\""));
         }
       }
+    } else if (key == "question_batching") {
+      if (!v.is_object()) return absl::InvalidArgumentError("config: \"question_batching\" must be an object");
+      for (const auto& [bk, bv] : v.items()) {
+        const std::string where = StrCat("question_batching.", bk);
+        if (bk == "enabled") {
+          if (!bv.is_boolean())
+            return absl::InvalidArgumentError(StrCat("config: \"", where, "\" must be true or false"));
+          question_batching = bv.get<bool>();
+        } else if (bk == "workers") {
+          RETURN_IF_ERROR(NeedUnsigned(bv, where, &question_batch.workers));
+        } else if (bk == "max_batch_tokens") {
+          RETURN_IF_ERROR(NeedUnsigned(bv, where, &question_batch.max_batch_tokens));
+        } else if (bk == "window_us") {
+          uint64_t us = 0;
+          RETURN_IF_ERROR(NeedUnsigned(bv, where, &us));
+          question_batch.window = std::chrono::microseconds(us);
+        } else {
+          return absl::InvalidArgumentError(StrCat("config: unknown key \"", where, "\""));
+        }
+      }
     } else if (key == "ingest") {
       if (!v.is_object()) return absl::InvalidArgumentError("config: \"ingest\" must be an object");
       for (const auto& [ik, iv] : v.items()) {
@@ -294,6 +314,11 @@ Status ServerConfig::Validate() const {
     return absl::InvalidArgumentError(
         "ingest.max_document_bytes, ingest.max_document_chunks and ingest.max_request_chunks must be at "
         "least 1");
+  }
+  if (question_batch.workers < 1 || question_batch.workers > 64 || question_batch.max_batch_tokens < 1 ||
+      question_batch.max_batch_tokens > 1'000'000 || question_batch.window > std::chrono::seconds(1)) {
+    return absl::InvalidArgumentError(
+        "question_batching: workers in [1, 64], max_batch_tokens in [1, 1000000], window_us at most 1000000");
   }
   RETURN_IF_ERROR(embed::ParsePrecision(precision).status());
   if (!llm.url.empty() && llm.model.empty()) {

@@ -23,6 +23,7 @@
 //    "max_header_bytes": 32768, "shutdown_grace_ms": 10000,
 //    "ingest": {"max_document_bytes": 16777216, "max_document_chunks": 4096,
 //               "max_request_chunks": 8192},
+//    "question_batching": {"enabled": true, "workers": 1, "max_batch_tokens": 4096, "window_us": 0},
 //    "role": "node"|"router", "shards": ["http://h:p[,http://h:p...]", ...],
 //    "shard_deadline_ms": 2000, "kafka": "host:port,...", "topic_prefix": "",
 //    "workers": {"topic_partitions": 4, "replication": 1, "batch": 64, "host": "127.0.0.1",
@@ -47,6 +48,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "embed/batching_embedder.h"
 #include "generate/llm_config.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/ingestor.h"
@@ -104,6 +106,10 @@ struct ServerConfig {
   // Bounds on POST .../documents (413 naming the bound); max_call_chunks is
   // "max_request_chunks" in the file.
   pipeline::IngestLimits ingest{.max_call_chunks = 8192};
+  // "question_batching": concurrent queries' questions share encoder passes
+  // (embed/batching_embedder.h; docs/server.md).
+  bool question_batching = true;
+  embed::BatchingEmbedderOptions question_batch;
   std::string log_level = "info";
   LlmConfig llm;
   std::vector<ApiKey> api_keys;
