@@ -19,7 +19,8 @@ BatchingEmbedder::BatchingEmbedder(LocalEmbedder& inner, BatchingEmbedderOptions
                                    {}, obs::ExponentialBuckets(0.0001, 2, 14))
                        .WithLabels({});
   }
-  const size_t workers = std::max<size_t>(1, options_.workers);
+  const size_t workers = options_.workers > 0 ? options_.workers
+                                              : std::max<unsigned>(1, std::thread::hardware_concurrency());
   for (size_t i = 0; i < workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
 }
 
@@ -43,11 +44,13 @@ Result<Matrix> BatchingEmbedder::Embed(std::span<const std::string> texts) {
     return inner_.EmbedInputIds(std::move(call.ids));
   }
   call.queued = std::chrono::steady_clock::now();
-  std::unique_lock<std::mutex> lock(mu_);
-  queue_.push_back(&call);
-  queued_tokens_ += call.tokens;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(&call);
+    queued_tokens_ += call.tokens;
+  }
   work_cv_.notify_one();
-  done_cv_.wait(lock, [&] { return call.done; });
+  call.done.acquire();
   return std::move(call.result);
 }
 
@@ -88,7 +91,7 @@ void BatchingEmbedder::WorkerLoop() {
       }
     }
     if (batch_texts_ != nullptr) batch_texts_->Observe(static_cast<double>(ids.size()));
-    Result<Matrix> rows = inner_.EmbedInputIds(std::move(ids));
+    Result<Matrix> rows = inner_.EmbedInputIds(std::move(ids), /*pool=*/nullptr);
     size_t next_row = 0;
     for (Call* call : batch) {
       if (!rows.ok()) {
@@ -101,10 +104,8 @@ void BatchingEmbedder::WorkerLoop() {
       }
       call->result = std::move(m);
     }
-
+    for (Call* call : batch) call->done.release();  // `call` may be gone after this
     lock.lock();
-    for (Call* call : batch) call->done = true;
-    done_cv_.notify_all();
   }
 }
 

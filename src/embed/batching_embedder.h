@@ -5,10 +5,17 @@
 // Each caller tokenizes its own texts (in parallel, on its own thread) and
 // queues them. A small, fixed set of batch threads (`workers`, not one per
 // request) each take what is queued, oldest first, up to `max_batch_tokens`
-// tokens, and run LocalEmbedder::EmbedInputIds on it; rows go back to their
-// callers. While a pass runs, new questions queue up and form the next batch,
-// so batching costs a lone question nothing. `window` optionally holds a
-// batch open a little longer for more questions (until the budget is full).
+// tokens, and run LocalEmbedder::EmbedInputIds on it on that thread alone;
+// rows go back to their callers. While a pass runs, new questions queue up and
+// form the next batch, so batching costs a lone question nothing. `window`
+// optionally holds a batch open a little longer for more questions (until the
+// budget is full).
+//
+// Passes run on one thread each, not on the embedder's pool: a question-sized
+// pass split over a pool re-reads every weight matrix per block and pays a
+// hand-off per layer. Measured on 2 vCPUs (docs/BENCHMARKS.md, query-bench),
+// a lone short question took 1.9 ms on one thread against 2.8 ms on the pool,
+// and concurrency comes from the batch threads instead.
 // A call whose own texts exceed `max_batch_tokens` (a bulk embedding request)
 // runs directly on the caller's thread, as LocalEmbedder would run it.
 //
@@ -28,6 +35,7 @@
 #include <cstddef>
 #include <deque>
 #include <mutex>
+#include <semaphore>
 #include <thread>
 #include <vector>
 
@@ -37,9 +45,9 @@
 namespace ragline::embed {
 
 struct BatchingEmbedderOptions {
-  size_t workers = 1;                        // batch threads; each pass uses the embedder's pool
-  size_t max_batch_tokens = 4096;            // tokens per pass (a 10-token question: ~400 per pass)
-  std::chrono::microseconds window{0};       // extra wait for more questions after the first
+  size_t workers = 0;                   // batch threads; 0 = the machine's hardware threads
+  size_t max_batch_tokens = 4096;       // tokens per pass (a 10-token question: ~400 per pass)
+  std::chrono::microseconds window{0};  // extra wait for more questions after the first
 };
 
 class BatchingEmbedder final : public Embedder {
@@ -64,7 +72,7 @@ class BatchingEmbedder final : public Embedder {
     size_t tokens = 0;
     std::chrono::steady_clock::time_point queued;
     Result<Matrix> result = absl::UnknownError("not run");
-    bool done = false;  // GUARDED_BY(mu_)
+    std::binary_semaphore done{0};  // released once `result` is set
   };
 
   void WorkerLoop();
@@ -78,7 +86,6 @@ class BatchingEmbedder final : public Embedder {
 
   std::mutex mu_;
   std::condition_variable work_cv_;  // a call was queued, or stopping_
-  std::condition_variable done_cv_;  // some call is done
   std::deque<Call*> queue_;          // GUARDED_BY(mu_)
   size_t queued_tokens_ = 0;         // GUARDED_BY(mu_)
   bool stopping_ = false;            // GUARDED_BY(mu_)

@@ -65,7 +65,8 @@ void BM_Encode(benchmark::State& state, size_t count, size_t min_len, size_t max
   state.SetItemsProcessed(static_cast<int64_t>(batch.size() * state.iterations()));
 }
 
-BENCHMARK_CAPTURE(BM_Encode, 1x16, 1, 16, 16)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Encode, 1x16, 1, 16, 16)->Arg(1)->Arg(2)->Arg(3)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Encode, 4x16, 4, 12, 20)->Arg(1)->Arg(2)->Arg(3)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Encode, 32x64, 32, 56, 72)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Encode, 128xMixed, 128, 8, 256)
     ->Arg(1)

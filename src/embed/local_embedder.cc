@@ -85,7 +85,7 @@ Result<Matrix> LocalEmbedder::Embed(std::span<const std::string> texts) {
   return EmbedInputIds(std::move(ids));
 }
 
-Result<Matrix> LocalEmbedder::EmbedInputIds(std::vector<std::vector<int32_t>> ids) {
+Result<Matrix> LocalEmbedder::EmbedInputIds(std::vector<std::vector<int32_t>> ids, ThreadPool* pool) {
   const size_t n = ids.size();
   for (size_t i = 0; i < n; ++i) {
     if (ids[i].empty() || ids[i].size() > max_seq_length_) {
@@ -105,7 +105,7 @@ Result<Matrix> LocalEmbedder::EmbedInputIds(std::vector<std::vector<int32_t>> id
   size_t batch_tokens = 0;
   auto run_batch = [&]() -> Status {
     if (batch.empty()) return absl::OkStatus();
-    ASSIGN_OR_RETURN(Matrix rows, encoder_->Encode(batch, pool_));
+    ASSIGN_OR_RETURN(Matrix rows, encoder_->Encode(batch, pool));
     for (size_t j = 0; j < batch_rows.size(); ++j) {
       std::copy(rows.row(j).begin(), rows.row(j).end(), out.row(batch_rows[j]).begin());
     }

@@ -52,7 +52,11 @@ class LocalEmbedder final : public Embedder {
   Result<std::vector<int32_t>> InputIds(std::span<const int32_t> pieces) const;
   // Embeds inputs as InputIds makes them (InvalidArgument for one that is
   // empty or longer than max_seq_length); row i embeds inputs[i].
-  Result<Matrix> EmbedInputIds(std::vector<std::vector<int32_t>> inputs);
+  Result<Matrix> EmbedInputIds(std::vector<std::vector<int32_t>> inputs) {
+    return EmbedInputIds(std::move(inputs), pool_);
+  }
+  // The same on `pool` instead of the one given at Open() (null: this thread only).
+  Result<Matrix> EmbedInputIds(std::vector<std::vector<int32_t>> inputs, ThreadPool* pool);
 
   // The model's tokenizer, for chunking text by model tokens.
   const WordPieceTokenizer& tokenizer() const { return tokenizer_; }

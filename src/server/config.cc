@@ -315,10 +315,10 @@ Status ServerConfig::Validate() const {
         "ingest.max_document_bytes, ingest.max_document_chunks and ingest.max_request_chunks must be at "
         "least 1");
   }
-  if (question_batch.workers < 1 || question_batch.workers > 64 || question_batch.max_batch_tokens < 1 ||
+  if (question_batch.workers > 256 || question_batch.max_batch_tokens < 1 ||
       question_batch.max_batch_tokens > 1'000'000 || question_batch.window > std::chrono::seconds(1)) {
     return absl::InvalidArgumentError(
-        "question_batching: workers in [1, 64], max_batch_tokens in [1, 1000000], window_us at most 1000000");
+        "question_batching: workers at most 256 (0 = one per hardware thread), max_batch_tokens in [1, 1000000], window_us at most 1000000");
   }
   RETURN_IF_ERROR(embed::ParsePrecision(precision).status());
   if (!llm.url.empty() && llm.model.empty()) {

@@ -23,7 +23,7 @@
 //    "max_header_bytes": 32768, "shutdown_grace_ms": 10000,
 //    "ingest": {"max_document_bytes": 16777216, "max_document_chunks": 4096,
 //               "max_request_chunks": 8192},
-//    "question_batching": {"enabled": true, "workers": 1, "max_batch_tokens": 4096, "window_us": 0},
+//    "question_batching": {"enabled": true, "workers": 0, "max_batch_tokens": 4096, "window_us": 0},
 //    "role": "node"|"router", "shards": ["http://h:p[,http://h:p...]", ...],
 //    "shard_deadline_ms": 2000, "kafka": "host:port,...", "topic_prefix": "",
 //    "workers": {"topic_partitions": 4, "replication": 1, "batch": 64, "host": "127.0.0.1",

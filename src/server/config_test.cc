@@ -174,7 +174,7 @@ TEST(ServerConfigTest, QuestionBatchingIsOnByDefaultAndItsBoundsAreChecked) {
   ServerConfig c;
   c.data_dir = "d";
   EXPECT_TRUE(c.question_batching);
-  EXPECT_EQ(c.question_batch.workers, 1u);
+  EXPECT_EQ(c.question_batch.workers, 0u);  // one per hardware thread
   EXPECT_EQ(c.question_batch.window, std::chrono::microseconds(0));
   ASSERT_TRUE(c.MergeJson(json::parse(R"({"question_batching": {"enabled": false, "workers": 2,
       "max_batch_tokens": 512, "window_us": 250}})"))
@@ -188,7 +188,7 @@ TEST(ServerConfigTest, QuestionBatchingIsOnByDefaultAndItsBoundsAreChecked) {
               HasSubstr("question_batching.size"));
   EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"question_batching", {{"enabled", 1}}}}).message()),
               HasSubstr("true or false"));
-  for (const char* bad : {R"({"workers": 0})", R"({"max_batch_tokens": 0})", R"({"window_us": 1000001})"}) {
+  for (const char* bad : {R"({"workers": 257})", R"({"max_batch_tokens": 0})", R"({"window_us": 1000001})"}) {
     ServerConfig b;
     b.data_dir = "d";
     ASSERT_TRUE(b.MergeJson(json{{"question_batching", json::parse(bad)}}).ok()) << bad;
