@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 
 #include "core/json_fields.h"
@@ -561,7 +563,43 @@ void RegisterHealthAndMetricsRoutes(Server& server) {
   server.AddRoute({"GET", "/healthz", Access::kOpen, -1, [](RouteRequest&) -> Result<json> {
                      return json{{"status", "ok"}};
                    }});
-  server.AddRoute({"GET", "/metrics", Access::kOpen, -1, [&server](RouteRequest& r) -> Result<json> {
+  // Per-collection gauges, read from the store at each scrape (what index-health
+  // alerts watch: deploy/prometheus/rules.yml). A collection no longer open (dropped)
+  // reads 0 vectors from then on.
+  obs::MetricsRegistry& m = *server.deps().metrics;
+  auto* vectors = &m.Gauge("rag_collection_vectors", "Live vectors (records) per open collection.", {"collection"});
+  auto* unindexed = &m.Gauge("rag_collection_unindexed_vectors",
+                             "Live vectors not yet covered by an ANN index (searched exactly), per collection.",
+                             {"collection"});
+  auto* memory = &m.Gauge("rag_collection_memory_bytes", "Memory held by a collection's segments and indexes.",
+                          {"collection"});
+  auto reported = std::make_shared<std::pair<std::mutex, std::set<std::string>>>();
+  auto refresh = [&server, vectors, unindexed, memory, reported] {
+    store::Database* db = server.deps().db;
+    if (db == nullptr) return;
+    std::lock_guard<std::mutex> lock(reported->first);
+    std::shared_lock catalog(server.catalog_mutex());  // no drop while we read
+    std::set<std::string> open;
+    for (const std::string& name : db->OpenCollectionNames()) {
+      auto c = db->GetCollection(name);
+      if (!c.ok()) continue;
+      const store::CollectionStats st = (*c)->Stats();
+      vectors->WithLabels({name}).Set(static_cast<double>(st.vector_count));
+      unindexed->WithLabels({name}).Set(static_cast<double>(st.unindexed));
+      memory->WithLabels({name}).Set(static_cast<double>(st.memory_bytes));
+      open.insert(name);
+    }
+    for (const std::string& name : reported->second) {
+      if (open.count(name) == 0) {
+        vectors->WithLabels({name}).Set(0);
+        unindexed->WithLabels({name}).Set(0);
+        memory->WithLabels({name}).Set(0);
+      }
+    }
+    reported->second.insert(open.begin(), open.end());
+  };
+  server.AddRoute({"GET", "/metrics", Access::kOpen, -1, [&server, refresh](RouteRequest& r) -> Result<json> {
+                     refresh();
                      r.response.SetContent(server.deps().metrics->ExposeText(),
                                            std::string(obs::kPrometheusTextContentType));
                      r.MarkResponded();
