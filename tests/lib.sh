@@ -66,6 +66,18 @@ start_serve() {
   exit 1
 }
 
+# wait_until DESCRIPTION CMD...: runs CMD every 0.1 s until it succeeds (pass) or
+# 30 s pass (fail).
+wait_until() {
+  local desc=$1
+  shift
+  for _ in $(seq 1 300); do
+    if "$@"; then pass; return; fi
+    sleep 0.1
+  done
+  fail "$desc: not within 30 s"
+}
+
 finish() {
   echo "$PASSED passed, $FAILED failed"
   [ "$FAILED" -eq 0 ]

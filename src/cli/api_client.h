@@ -5,6 +5,7 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -40,6 +41,11 @@ class ApiClient {
   Status PostEvents(const std::string& path, const nlohmann::json& body,
                     const std::function<void(const std::string& event, const nlohmann::json& data)>& on_event);
   const std::string& url() const { return url_; }
+  // How long a reply may take to arrive (default 600 s) or a request to be sent.
+  void set_timeout(std::chrono::milliseconds timeout) {
+    client_.set_read_timeout(timeout);
+    client_.set_write_timeout(timeout);
+  }
 
  private:
   // Each line of the reply ("\r\n" or "\n" stripped) as it arrives.

@@ -24,6 +24,7 @@
 #include "cli/eval_command.h"
 #include "cli/ingest_command.h"
 #include "cli/io.h"
+#include "cli/probe_command.h"
 #include "cli/query_command.h"
 #include "cli/reindex_command.h"
 #include "cli/serve_command.h"
@@ -731,6 +732,7 @@ int RunCli(int argc, char** argv) {
   AddDocumentsCommand(app, &rc);
   AddServeCommand(app, &rc);
   AddQueryCommand(app, &rc);
+  AddProbeCommand(app, &rc);
   AddWorkerCommand(app, &rc);
   AddClusterCommand(app, &rc);
   AddReindexCommand(app, &rc);

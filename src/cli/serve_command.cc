@@ -15,6 +15,7 @@
 
 #include "cli/api_client.h"
 #include "cli/io.h"
+#include "cli/probe_command.h"
 #include "core/strings.h"
 #include "core/thread_pool.h"
 #include "embed/batching_embedder.h"
@@ -283,8 +284,16 @@ int RunServe(const ServeFlags& flags, CLI::App* cmd) {
       .Field("llm", config.llm.url.empty() ? std::string("none (extractive answers)") : config.llm.url)
       .Field("threads", config.threads)
       .Field("auth", config.api_keys.empty() ? "open" : "api keys");
+  // The built-in synthetic probe asks this server over its own port, as a client would.
+  std::thread probe_thread;
+  if (config.probe) {
+    const std::string self = StrCat("http://", config.host == "0.0.0.0" ? std::string("127.0.0.1") : config.host,
+                                    ":", *port);
+    probe_thread = std::thread([&, self] { ProbeLoop(self, *config.probe, metrics, logger, &done); });
+  }
   Status run = srv->Run();
   done = true;
+  if (probe_thread.joinable()) probe_thread.join();
   signal_thread.join();
   compactor.reset();  // waits for a merge in progress
   srv.reset();

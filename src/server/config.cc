@@ -153,6 +153,8 @@ Status ServerConfig::MergeJson(const json& j) {
           return absl::InvalidArgumentError(StrCat("config: unknown key \"", where, "\""));
         }
       }
+    } else if (key == "probe") {
+      ASSIGN_OR_RETURN(probe, query::ProbeSpec::FromJson(v));
     } else if (key == "ingest") {
       if (!v.is_object()) return absl::InvalidArgumentError("config: \"ingest\" must be an object");
       for (const auto& [ik, iv] : v.items()) {

@@ -24,6 +24,8 @@
 //    "ingest": {"max_document_bytes": 16777216, "max_document_chunks": 4096,
 //               "max_request_chunks": 8192},
 //    "question_batching": {"enabled": true, "workers": 0, "max_batch_tokens": 4096, "window_us": 0},
+//    "probe": {"collection": "kb", "question": "...", "expect_docs": ["doc"], "min_similarity": 0.3,
+//              "k": 10, "mode": "hybrid", "timeout_ms": 5000, "interval_ms": 30000},
 //    "role": "node"|"router", "shards": ["http://h:p[,http://h:p...]", ...],
 //    "shard_deadline_ms": 2000, "kafka": "host:port,...", "topic_prefix": "",
 //    "workers": {"topic_partitions": 4, "replication": 1, "batch": 64, "host": "127.0.0.1",
@@ -52,6 +54,7 @@
 #include "generate/llm_config.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/ingestor.h"
+#include "query/probe.h"
 #include "resilience/admission.h"
 #include "server/auth.h"
 #include "store/compactor.h"
@@ -110,6 +113,8 @@ struct ServerConfig {
   // (embed/batching_embedder.h; docs/server.md).
   bool question_batching = true;
   embed::BatchingEmbedderOptions question_batch;
+  // "probe": the built-in synthetic probe (query/probe.h; docs/operations.md); unset = none.
+  std::optional<query::ProbeSpec> probe;
   std::string log_level = "info";
   LlmConfig llm;
   std::vector<ApiKey> api_keys;
