@@ -3,7 +3,8 @@
 # fails as it should, and `ragline serve`'s built-in probe (config "probe") exports
 # its result. deploy/prometheus/rules.yml: promtool accepts it, its unit tests pass (each alert
 # fires on a series that should fire it and stays silent on one that should not),
-# and every metric it names is one ragline exports: the families a node exports are
+# and every metric it and the Grafana dashboard (deploy/grafana/ragline.json, whose
+# queries must also parse) name is one ragline exports: the families a node exports are
 # read from a running `ragline serve`'s /metrics; the workers' (rag_kafka_lag) are
 # checked on running workers by tests/cluster_test.sh.
 RAGLINE=${1:-$RAGLINE}
@@ -67,11 +68,26 @@ curl -s -X POST -H 'Content-Type: application/json' -d '{"query":"tide","mode":"
   "$URL/v1/collections/kb/query" > /dev/null
 curl -s "$URL/metrics" > "$WORK/metrics.txt"
 
-families=$(grep -o 'rag_[a-z_0-9]*' "$RULES_DIR/rules.yml" | sed -E 's/_(bucket|sum|count)$//' | sort -u)
-[ -n "$families" ] || fail "no metric names found in rules.yml"
-for f in $families; do
-  if [[ " $WORKER_METRICS " == *" $f "* ]]; then pass; continue; fi
-  if grep -q "^# TYPE $f " "$WORK/metrics.txt"; then pass; else fail "rules.yml uses $f, which the server's /metrics does not export"; fi
-done
+# Every metric family the rules and the dashboard's queries name is exported.
+families_of() { grep -o 'rag_[a-z_0-9]*' | sed -E 's/_(bucket|sum|count)$//' | sort -u; }
+check_exported() {  # check_exported WHERE FAMILY...
+  local where=$1 f
+  shift
+  [ $# -gt 0 ] || fail "no metric names found in $where"
+  for f in "$@"; do
+    if [[ " $WORKER_METRICS " == *" $f "* ]]; then pass; continue; fi
+    if grep -q "^# TYPE $f " "$WORK/metrics.txt"; then pass; else fail "$where uses $f, which the server's /metrics does not export"; fi
+  done
+}
+check_exported rules.yml $(families_of < "$RULES_DIR/rules.yml")
+DASHBOARD="$RULES_DIR/../grafana/ragline.json"
+check_exported "the Grafana dashboard" $(jq -r '.panels[].targets[].expr' "$DASHBOARD" | families_of)
+# The dashboard's queries are valid PromQL: promtool checks them as recording rules.
+jq -r '"groups:\n  - name: dashboard\n    rules:", (.panels[].targets[].expr | "      - record: dashboard_query\n        expr: " + tojson)' \
+  "$DASHBOARD" > "$WORK/dashboard_rules.yml"
+out=$(promtool check rules "$WORK/dashboard_rules.yml" 2>&1) && rc=0 || rc=$?
+check "dashboard queries parse as PromQL ($out)" "$rc" "0"
+check "dashboard panels have unique ids and a query each" \
+  "$(jq '[.panels[].id] | (length == (unique | length)) and length > 0' "$DASHBOARD") $(jq '[.panels[] | select((.targets | length) == 0)] | length' "$DASHBOARD")" "true 0"
 check "vector count per collection" "$(sed -n 's/^rag_collection_vectors{collection="kb"} //p' "$WORK/metrics.txt")" "2"
 finish
