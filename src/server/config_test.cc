@@ -196,6 +196,17 @@ TEST(ServerConfigTest, QuestionBatchingIsOnByDefaultAndItsBoundsAreChecked) {
   }
 }
 
+TEST(ServerConfigTest, TheProbeSectionIsParsedByTheProbesOwnParser) {
+  ServerConfig c;
+  EXPECT_FALSE(c.probe.has_value());
+  ASSERT_TRUE(c.MergeJson(json::parse(R"({"probe": {"collection": "kb", "question": "q", "interval_ms": 500}})")).ok());
+  ASSERT_TRUE(c.probe.has_value());
+  EXPECT_EQ(c.probe->collection, "kb");
+  EXPECT_EQ(c.probe->interval, std::chrono::milliseconds(500));
+  EXPECT_THAT(std::string(ServerConfig().MergeJson(json{{"probe", {{"question", "q"}}}}).message()),
+              HasSubstr("needs \"collection\""));
+}
+
 TEST(AuthorizerTest, ChecksKeysScopesAndCollections) {
   Authorizer open({});
   EXPECT_TRUE(open.Check("", Access::kWrite, "x").ok());
