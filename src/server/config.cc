@@ -18,6 +18,12 @@ Status NeedString(const json& v, std::string_view key, std::string* out) {
   return absl::OkStatus();
 }
 
+Status NeedBool(const json& v, std::string_view key, bool* out) {
+  if (!v.is_boolean()) return absl::InvalidArgumentError(StrCat("config: \"", key, "\" must be true or false"));
+  *out = v.get<bool>();
+  return absl::OkStatus();
+}
+
 template <typename T>
 Status NeedUnsigned(const json& v, std::string_view key, T* out) {
   if (!v.is_number_unsigned()) {
@@ -48,9 +54,7 @@ Status WorkersConfig::MergeJson(const json& v) {
     } else if (key == "collection") {
       RETURN_IF_ERROR(NeedString(value, where, &collection));
     } else if (key == "create") {
-      if (!value.is_boolean())
-        return absl::InvalidArgumentError(StrCat("config: \"", where, "\" must be true or false"));
-      create = value.get<bool>();
+      RETURN_IF_ERROR(NeedBool(value, where, &create));
     } else if (key == "dim") {
       RETURN_IF_ERROR(NeedUnsigned(value, where, &dim));
     } else {
@@ -103,9 +107,7 @@ Status ServerConfig::MergeJson(const json& j) {
       for (const auto& [fk, fv] : v.items()) {
         const std::string where = StrCat("fallback.", fk);
         if (fk == "enabled") {
-          if (!fv.is_boolean())
-            return absl::InvalidArgumentError(StrCat("config: \"", where, "\" must be true or false"));
-          fallback_enabled = fv.get<bool>();
+          RETURN_IF_ERROR(NeedBool(fv, where, &fallback_enabled));
         } else if (fk == "capacity") {
           RETURN_IF_ERROR(NeedUnsigned(fv, where, &fallback_capacity));
         } else if (fk == "refresh_ms") {
@@ -138,9 +140,7 @@ Status ServerConfig::MergeJson(const json& j) {
       for (const auto& [bk, bv] : v.items()) {
         const std::string where = StrCat("question_batching.", bk);
         if (bk == "enabled") {
-          if (!bv.is_boolean())
-            return absl::InvalidArgumentError(StrCat("config: \"", where, "\" must be true or false"));
-          question_batching = bv.get<bool>();
+          RETURN_IF_ERROR(NeedBool(bv, where, &question_batching));
         } else if (bk == "workers") {
           RETURN_IF_ERROR(NeedUnsigned(bv, where, &question_batch.workers));
         } else if (bk == "max_batch_tokens") {
