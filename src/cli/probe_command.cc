@@ -62,39 +62,30 @@ void ProbeLoop(const std::string& server_url, const query::ProbeSpec& spec, obs:
 
 void AddProbeCommand(CLI::App& app, int* rc) {
   struct Args {
-    std::string server, api_key, collection, question;
-    std::vector<std::string> expect_docs;
-    double min_similarity = 0;
-    uint64_t k = 10;
-    std::string mode = "hybrid";
-    uint64_t timeout_ms = 5000;
+    std::string server, api_key;
+    query::ProbeSpec spec;  // its defaults are the flags' defaults
+    uint64_t timeout_ms = static_cast<uint64_t>(spec.timeout.count());
   };
   auto args = std::make_shared<Args>();
+  query::ProbeSpec& spec = args->spec;
   auto* cmd = app.add_subcommand("probe",
                                  "synthetic check of a running server: ask a known question, expect documents and a "
                                  "minimum similarity; one JSON line, exit 0 pass / 1 fail");
   cmd->add_option("--server", args->server, "http://HOST:PORT of `ragline serve`")->required();
-  cmd->add_option("--collection", args->collection, "collection or alias to ask")->required();
-  cmd->add_option("--question", args->question, "the question")->required();
-  cmd->add_option("--expect-doc", args->expect_docs, "a document id the hits must contain (repeatable)");
-  cmd->add_option("--min-similarity", args->min_similarity, "the best hit's similarity must reach this (default 0)")
+  cmd->add_option("--collection", spec.collection, "collection or alias to ask")->required();
+  cmd->add_option("--question", spec.question, "the question")->required();
+  cmd->add_option("--expect-doc", spec.expect_docs, "a document id the hits must contain (repeatable)");
+  cmd->add_option("--min-similarity", spec.min_similarity, "the best hit's similarity must reach this (default 0)")
       ->check(CLI::Range(-1.0, 1.0));
-  cmd->add_option("--k", args->k, "hits to ask for (default 10)")->check(CLI::Range(uint64_t{1}, uint64_t{1000}));
-  cmd->add_option("--mode", args->mode, "hybrid | dense | lexical (default hybrid)")
+  cmd->add_option("--k", spec.k, "hits to ask for (default 10)")->check(CLI::Range(uint64_t{1}, uint64_t{1000}));
+  cmd->add_option("--mode", spec.mode, "hybrid | dense | lexical (default hybrid)")
       ->check(CLI::IsMember({"hybrid", "dense", "lexical"}));
   cmd->add_option("--timeout-ms", args->timeout_ms, "fail when the reply takes longer (default 5000)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{3'600'000}));
   cmd->add_option("--api-key", args->api_key, "API key (default $RAGLINE_API_KEY)");
   cmd->callback([args, rc] {
-    query::ProbeSpec spec;
-    spec.collection = args->collection;
-    spec.question = args->question;
-    spec.expect_docs = args->expect_docs;
-    spec.min_similarity = args->min_similarity;
-    spec.k = args->k;
-    spec.mode = args->mode;
-    spec.timeout = std::chrono::milliseconds(args->timeout_ms);
-    const query::ProbeResult r = RunProbe(args->server, args->api_key, spec);
+    args->spec.timeout = std::chrono::milliseconds(args->timeout_ms);
+    const query::ProbeResult r = RunProbe(args->server, args->api_key, args->spec);
     PrintJson(r.ToJson());
     *rc = r.ok ? 0 : 1;
   });
